@@ -1,0 +1,93 @@
+package runner
+
+import (
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Pos is a position in a plan file.
+type Pos struct {
+	File string
+	Line int
+	Col  int
+}
+
+// Plan is a loaded and validated plan.
+type Plan struct {
+	File        string
+	Version     int
+	Name        string // defaults to the file name without extension
+	Description string
+	Params      []*ParamSpec // in file order
+	Keys        map[string]KeyConfig
+	Settings    Settings
+	Steps       []*Step // in file order
+}
+
+// Settings are plan-wide run settings.
+type Settings struct {
+	Concurrency int           // default 4
+	Timeout     time.Duration // 0: none
+}
+
+// ParamType is the type of a plan parameter.
+type ParamType string
+
+// Parameter types.
+const (
+	ParamString   ParamType = "string"
+	ParamInt      ParamType = "int"
+	ParamNumber   ParamType = "number"
+	ParamBool     ParamType = "bool"
+	ParamDuration ParamType = "duration"
+	ParamList     ParamType = "list"
+)
+
+// ParamSpec declares one plan parameter.
+type ParamSpec struct {
+	Name        string
+	Type        ParamType
+	Default     any // already converted to Type; nil when absent
+	Required    bool
+	Secret      bool
+	Description string
+	Pos         Pos
+}
+
+// Step is one step of a plan.
+type Step struct {
+	ID   string
+	Type string
+	Def  *Definition
+	Pos  Pos
+
+	// With is the step's `with:` mapping as written; nil when absent. Bind
+	// resolves it into the parameter struct at run time.
+	With *yaml.Node
+
+	Input           string   // stream edge: the step whose output this step reads
+	Needs           []string // explicit ordering
+	When            *Expr    // nil: always
+	Asserts         []Assertion
+	Retry           Retry
+	Timeout         time.Duration
+	ContinueOnError bool
+
+	// Deps are every step this one must wait for: Input, Needs and the steps
+	// its expressions reference, sorted, without duplicates.
+	Deps []string
+}
+
+// Retry says how often to run a failing step again.
+type Retry struct {
+	Attempts int           // total attempts; 0 or 1: no retry
+	Backoff  time.Duration // first delay; doubles each time, with jitter
+}
+
+// Assertion is one entry of a step's assert: list.
+type Assertion struct {
+	That    *Expr
+	Message string // optional
+	Pos     Pos
+}

@@ -1,0 +1,151 @@
+// Package runner loads, validates and runs sluice plans. It knows nothing of
+// PostgreSQL, age or storage: step types are given to it as Definitions.
+package runner
+
+import (
+	"context"
+	"io"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// Kind says how a step type takes part in byte streams.
+type Kind string
+
+// The four kinds of step.
+const (
+	KindSource    Kind = "source"    // writes one stream
+	KindTransform Kind = "transform" // reads one stream, writes one
+	KindSink      Kind = "sink"      // reads one stream
+	KindAction    Kind = "action"    // no stream
+)
+
+// Outputs are the values a step returns for later expressions, the report and
+// manifests. Values are JSON-friendly: string, bool, int64, float64,
+// time.Duration (rendered as seconds in reports), []any, map[string]any.
+type Outputs map[string]any
+
+// OutputSpec documents one output of a step type.
+type OutputSpec struct {
+	Name string
+	Type string // int, number, string, bool, duration, list, map
+	Doc  string
+}
+
+// Definition describes a step type. The same definition drives validation,
+// the JSON Schema and `sluice steps`.
+type Definition struct {
+	Type    string // kebab-case, e.g. "assert-overhead"
+	Kind    Kind
+	Summary string
+
+	// New returns a pointer to a fresh parameter struct. Its exported fields
+	// carry `yaml:"name"` and `doc:"..."` tags, and optionally
+	// `default:"value"` (YAML text) and `required:"true"`. The struct
+	// implements the role interface of Kind: Source, Transform, Sink or Action.
+	// It may implement Validator.
+	New func() any
+
+	Outputs []OutputSpec
+
+	// Stream safety, for the fail-closed rule: a stream that carries
+	// plaintext (after a step with Plaintext, until a step with Protects) must
+	// not reach a sink with Persists unless the sink's parameters implement
+	// PlaintextAllower and allow it.
+	Plaintext bool
+	Protects  bool
+	Persists  bool
+}
+
+// Validator is implemented by parameter structs that check their own values.
+// Validate is called at load time when no field holds an expression, and at
+// run time after expressions are resolved.
+type Validator interface {
+	Validate() error
+}
+
+// PlaintextAllower is implemented by sink parameters that can opt out of the
+// fail-closed rule (upload's allow_plaintext).
+type PlaintextAllower interface {
+	AllowsPlaintext() bool
+}
+
+// KeyName is the type of a parameter that names an entry of the plan's keys:
+// section. The loader checks that the entry exists.
+type KeyName string
+
+// KeyConfig is one entry of a plan's keys: section. The runner does not
+// interpret it; key-store code in steps/ does.
+type KeyConfig struct {
+	Name  string
+	Store string // "dir" by default
+	Path  string // as written in the plan (relative paths are relative to the working directory)
+	// Options holds any other fields of the entry, as written.
+	Options map[string]string
+}
+
+// StepContext is what a running step may use from the runner.
+type StepContext struct {
+	ID       string // step id
+	Type     string
+	RunID    string
+	PlanName string
+	PlanFile string
+	RunDir   string // .sluice/runs/<run id>; never put plaintext here
+	Logger   hclog.Logger
+	Keys     map[string]KeyConfig
+	// Secrets are the values of secret params, for steps that must keep them
+	// out of what they write (errors are redacted by the runner anyway).
+	Secrets []string
+}
+
+// Stage is one member of a stream, as a sink sees it when it commits: the
+// chain from the source to the sink's input, source first, with the final
+// outputs of each member.
+type Stage struct {
+	ID      string
+	Type    string
+	Params  any // the resolved parameter struct
+	Outputs Outputs
+}
+
+// Source writes a stream.
+type Source interface {
+	Produce(ctx context.Context, sc *StepContext, w io.Writer) (Outputs, error)
+}
+
+// Transform reads one stream and writes one. It must read r to its end (or
+// fail) and must not close w; the runner closes it.
+type Transform interface {
+	Transform(ctx context.Context, sc *StepContext, r io.Reader, w io.Writer) (Outputs, error)
+}
+
+// Sink reads a stream to its end into a temporary place and returns a Pending
+// result. The runner calls Commit only after every member of the stream
+// group finished and every assertion passed; otherwise it calls Abort.
+type Sink interface {
+	Consume(ctx context.Context, sc *StepContext, r io.Reader) (Outputs, Pending, error)
+}
+
+// Pending is a sink's result that is not yet visible.
+type Pending interface {
+	// Commit makes the result visible. upstream is the chain feeding the sink,
+	// source first. Returned outputs are merged into the sink's outputs.
+	Commit(ctx context.Context, upstream []Stage) (Outputs, error)
+	// Abort removes everything the sink wrote. It is safe to call after a
+	// failed Commit.
+	Abort() error
+}
+
+// Action is a step without a stream.
+type Action interface {
+	Run(ctx context.Context, sc *StepContext) (Outputs, error)
+}
+
+type noPending struct{}
+
+func (noPending) Commit(context.Context, []Stage) (Outputs, error) { return nil, nil }
+func (noPending) Abort() error                                     { return nil }
+
+// NothingPending is a Pending with nothing to commit or abort.
+var NothingPending Pending = noPending{}
