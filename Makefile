@@ -1,0 +1,27 @@
+# sluice — common tasks. `make demo` runs the quickstart plan end to end;
+# `make test` runs every test (integration tests need PostgreSQL, age and zstd:
+# `.ci/run` installs them on Debian).
+GO ?= go
+
+.PHONY: build demo test vet lint fuzz
+
+build:
+	$(GO) build -o bin/sluice ./cmd/sluice
+
+demo: build
+	scripts/install-deps.sh
+	./bin/sluice run plans/quickstart.yaml
+
+test:
+	scripts/install-deps.sh
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 20m ./...
+
+lint:
+	gofmt -l . | tee /dev/stderr | (! read)
+	$(GO) vet ./...
+	staticcheck ./...
+
+fuzz:
+	$(GO) test ./runner -run '^$$' -fuzz FuzzLoad -fuzztime 30s
+	$(GO) test ./runner -run '^$$' -fuzz FuzzInterpolate -fuzztime 30s

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs, from Debian's packages, the tools sluice's quickstart and tests use
+# when they are missing: PostgreSQL (server and client), age, zstd, coreutils.
+# Idempotent; needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+need=()
+command -v age >/dev/null 2>&1 || need+=(age)
+command -v zstd >/dev/null 2>&1 || need+=(zstd)
+command -v sha256sum >/dev/null 2>&1 || need+=(coreutils)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
+compgen -G '/usr/lib/postgresql/*/bin/pg_dump' >/dev/null || need+=(postgresql-client)
+[ ${#need[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing from Debian's packages: ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
