@@ -1,15 +1,23 @@
 package runner
 
 import (
+	"errors"
 	"fmt"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 )
 
 // Env is the environment expressions run in: params, env, steps, run, plan.
-// steps maps a step id to its outputs plus "status".
+// steps maps a step id to its outputs plus "status". env maps environment
+// variable names to their values. A key missing from any of these maps
+// evaluates to nil.
 type Env map[string]any
 
 // compileEnv declares the names an expression may use, so that a misspelt
@@ -25,9 +33,16 @@ var compileEnv = map[string]any{
 // Expr is a compiled bare expression (a when: or assert: entry, or the inside
 // of one ${{ }}).
 type Expr struct {
+	src      string
+	prog     *vm.Program
+	refs     []StepRef
+	paths    [][]string // every maximal name.field.field chain, e.g. [params db]
+	operands []operand  // for Explain
+}
+
+type operand struct {
 	src  string
 	prog *vm.Program
-	refs []StepRef
 }
 
 // StepRef is a reference to steps.<Step>.<Output> in an expression. Output is
@@ -37,16 +52,57 @@ type StepRef struct {
 	Output string
 }
 
-// CompileExpr compiles src.
+// CompileExpr compiles src. Errors are one line and do not repeat src.
 func CompileExpr(src string) (*Expr, error) {
+	if strings.TrimSpace(src) == "" {
+		return nil, errors.New("empty expression")
+	}
 	prog, err := expr.Compile(src, expr.Env(compileEnv))
 	if err != nil {
-		return nil, err
+		return nil, exprError(err)
+	}
+	tree, err := parser.Parse(src)
+	if err != nil {
+		return nil, exprError(err)
 	}
 	e := &Expr{src: src, prog: prog}
-	node := prog.Node()
-	ast.Walk(&node, refCollector{&e.refs})
+	collectPaths(tree.Node, &e.paths)
+	for _, p := range e.paths {
+		if len(p) >= 2 && p[0] == "steps" {
+			r := StepRef{Step: p[1]}
+			if len(p) >= 3 {
+				r.Output = p[2]
+			}
+			e.refs = append(e.refs, r)
+		}
+	}
+	var nodes []ast.Node
+	collectOperands(tree.Node, &nodes)
+	seen := map[string]bool{}
+	for _, n := range nodes {
+		s := n.String()
+		if seen[s] {
+			continue
+		}
+		seen[s] = true
+		if p, err := expr.Compile(s, expr.Env(compileEnv)); err == nil {
+			e.operands = append(e.operands, operand{src: s, prog: p})
+		}
+	}
 	return e, nil
+}
+
+// exprError shortens an expr-lang error to its first line with a column.
+func exprError(err error) error {
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		if fe.Column > 0 {
+			return fmt.Errorf("%s (column %d)", fe.Message, fe.Column+1)
+		}
+		return errors.New(fe.Message)
+	}
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	return errors.New(msg)
 }
 
 // String returns the expression's source.
@@ -57,7 +113,11 @@ func (e *Expr) StepRefs() []StepRef { return e.refs }
 
 // Eval runs the expression.
 func (e *Expr) Eval(env Env) (any, error) {
-	return expr.Run(e.prog, map[string]any(env))
+	v, err := expr.Run(e.prog, map[string]any(env))
+	if err != nil {
+		return nil, exprError(err)
+	}
+	return v, nil
 }
 
 // EvalBool runs the expression and requires a boolean result.
@@ -73,21 +133,111 @@ func (e *Expr) EvalBool(env Env) (bool, error) {
 	return b, nil
 }
 
-type refCollector struct{ refs *[]StepRef }
-
-func (c refCollector) Visit(node *ast.Node) {
-	m, ok := (*node).(*ast.MemberNode)
-	if !ok {
-		return
+// Explain returns the values of the expression's operands in env, e.g.
+// `steps.upload.bytes = 0, env.MODE = "fast"`, for messages about a failed
+// assertion. Literals are left out; an operand that cannot be evaluated shows
+// its error.
+func (e *Expr) Explain(env Env) string {
+	parts := make([]string, 0, len(e.operands))
+	for _, o := range e.operands {
+		v, err := expr.Run(o.prog, map[string]any(env))
+		if err != nil {
+			parts = append(parts, fmt.Sprintf("%s: %v", o.src, exprError(err)))
+			continue
+		}
+		parts = append(parts, o.src+" = "+formatValue(v, true))
 	}
-	// steps.X is a MemberNode whose Node is the identifier "steps".
-	id, ok := m.Node.(*ast.IdentifierNode)
-	if !ok || id.Value != "steps" {
-		return
-	}
-	name, ok := m.Property.(*ast.StringNode)
-	if !ok {
-		return
-	}
-	*c.refs = append(*c.refs, StepRef{Step: name.Value})
+	return strings.Join(parts, ", ")
 }
+
+// formatValue renders v for messages (quoted strings) or interpolation.
+func formatValue(v any, quote bool) string {
+	switch x := v.(type) {
+	case nil:
+		if quote {
+			return "nil"
+		}
+		return ""
+	case string:
+		if quote {
+			return strconv.Quote(x)
+		}
+		return x
+	case time.Duration:
+		return x.String()
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case float32:
+		return strconv.FormatFloat(float64(x), 'f', -1, 32)
+	case fmt.Stringer:
+		return x.String()
+	}
+	return fmt.Sprint(v)
+}
+
+// collectOperands gathers the maximal non-literal operands of n.
+func collectOperands(n ast.Node, out *[]ast.Node) {
+	switch x := n.(type) {
+	case *ast.BinaryNode:
+		collectOperands(x.Left, out)
+		collectOperands(x.Right, out)
+	case *ast.UnaryNode:
+		collectOperands(x.Node, out)
+	case *ast.ConditionalNode:
+		collectOperands(x.Cond, out)
+		collectOperands(x.Exp1, out)
+		collectOperands(x.Exp2, out)
+	case *ast.ArrayNode:
+		for _, a := range x.Nodes {
+			collectOperands(a, out)
+		}
+	case *ast.MemberNode, *ast.IdentifierNode, *ast.CallNode, *ast.BuiltinNode, *ast.ChainNode, *ast.SliceNode:
+		*out = append(*out, n)
+	}
+}
+
+// collectPaths gathers every maximal identifier.field chain in n.
+func collectPaths(root ast.Node, out *[][]string) {
+	inner := map[ast.Node]bool{}
+	var all []ast.Node
+	ast.Walk(&root, visitFunc(func(n *ast.Node) {
+		switch m := (*n).(type) {
+		case *ast.MemberNode:
+			inner[m.Node] = true
+			all = append(all, m)
+		case *ast.IdentifierNode:
+			all = append(all, m)
+		}
+	}))
+	for _, n := range all {
+		if inner[n] {
+			continue
+		}
+		if p, _ := memberPath(n); len(p) > 0 {
+			*out = append(*out, p)
+		}
+	}
+}
+
+// memberPath returns the name chain of n; complete is false once a
+// non-constant property cut the chain.
+func memberPath(n ast.Node) (path []string, complete bool) {
+	switch x := n.(type) {
+	case *ast.IdentifierNode:
+		return []string{x.Value}, true
+	case *ast.MemberNode:
+		p, ok := memberPath(x.Node)
+		if !ok {
+			return p, false
+		}
+		if s, isStr := x.Property.(*ast.StringNode); isStr {
+			return append(p, s.Value), true
+		}
+		return p, false
+	}
+	return nil, false
+}
+
+type visitFunc func(*ast.Node)
+
+func (f visitFunc) Visit(n *ast.Node) { f(n) }

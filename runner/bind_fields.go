@@ -1,0 +1,157 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// paramField is one field of a step type's parameter struct, as written in
+// a plan's with: mapping.
+type paramField struct {
+	Name       string
+	Index      []int
+	Type       reflect.Type
+	Doc        string
+	Default    string // YAML text
+	HasDefault bool
+	Required   bool
+}
+
+var keyNameType = reflect.TypeOf(KeyName(""))
+
+// paramStruct returns the struct value behind the pointer New returns.
+func paramStruct(d *Definition) (reflect.Value, error) {
+	p := reflect.ValueOf(d.New())
+	if p.Kind() != reflect.Pointer || p.IsNil() || p.Elem().Kind() != reflect.Struct {
+		return reflect.Value{}, fmt.Errorf("step type %q: New must return a pointer to a struct, not %T", d.Type, d.New())
+	}
+	return p.Elem(), nil
+}
+
+// paramFields lists the with: fields of struct type t in declaration order,
+// following `yaml:",inline"` embedded structs.
+func paramFields(t reflect.Type) []paramField {
+	var out []paramField
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		tag := f.Tag.Get("yaml")
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "-" {
+			continue
+		}
+		if strings.Contains(opts, "inline") && f.Type.Kind() == reflect.Struct {
+			for _, sub := range paramFields(f.Type) {
+				sub.Index = append([]int{i}, sub.Index...)
+				out = append(out, sub)
+			}
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		def, hasDef := f.Tag.Lookup("default")
+		out = append(out, paramField{
+			Name:       name,
+			Index:      []int{i},
+			Type:       f.Type,
+			Doc:        f.Tag.Get("doc"),
+			Default:    def,
+			HasDefault: hasDef,
+			Required:   f.Tag.Get("required") == "true",
+		})
+	}
+	return out
+}
+
+func fieldNames(fields []paramField) []string {
+	names := make([]string, len(fields))
+	for i, f := range fields {
+		names[i] = f.Name
+	}
+	return names
+}
+
+func findField(fields []paramField, name string) (paramField, bool) {
+	for _, f := range fields {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return paramField{}, false
+}
+
+// applyDefaults sets every field with a default: tag.
+func applyDefaults(v reflect.Value, fields []paramField) error {
+	for _, f := range fields {
+		if !f.HasDefault {
+			continue
+		}
+		ptr := v.FieldByIndex(f.Index).Addr().Interface()
+		if err := yaml.Unmarshal([]byte(f.Default), ptr); err != nil {
+			return fmt.Errorf("field %q: default tag %q: %v", f.Name, f.Default, decodeErrorText(err))
+		}
+	}
+	return nil
+}
+
+// decodeField decodes n into field f of v with a readable error.
+func decodeField(v reflect.Value, f paramField, n *yaml.Node) error {
+	fv := reflect.New(f.Type)
+	if err := n.Decode(fv.Interface()); err != nil {
+		var te *yaml.TypeError
+		if asTypeError(err, &te) {
+			if n.Kind == yaml.ScalarNode || len(te.Errors) == 0 {
+				return fmt.Errorf("want %s, got %s", goTypeText(f.Type), nodeText(n))
+			}
+			return errors.New(te.Errors[0])
+		}
+		return err
+	}
+	v.FieldByIndex(f.Index).Set(fv.Elem())
+	return nil
+}
+
+func asTypeError(err error, te **yaml.TypeError) bool {
+	t, ok := err.(*yaml.TypeError)
+	if ok {
+		*te = t
+	}
+	return ok
+}
+
+func decodeErrorText(err error) string {
+	s, _, _ := strings.Cut(strings.TrimPrefix(err.Error(), "yaml: "), "\n")
+	return s
+}
+
+// goTypeText describes a Go type for messages and the `sluice steps` help.
+func goTypeText(t reflect.Type) string {
+	if t == reflect.TypeOf(durationZero) {
+		return "a duration (e.g. 30s)"
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		return "a mapping"
+	case reflect.Pointer:
+		return goTypeText(t.Elem())
+	}
+	return t.String()
+}

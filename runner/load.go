@@ -1,0 +1,256 @@
+package runner
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// topFields are the fields a plan may have at its top level.
+var topFields = []string{"version", "name", "description", "params", "keys", "settings", "steps"}
+
+// LoadFile reads and loads the plan at path. See Load.
+func LoadFile(path string, reg *Registry) (*Plan, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading plan: %w", err)
+	}
+	return Load(path, src, reg)
+}
+
+// Load parses src (the contents of file) and validates it against the step
+// types of reg. Every problem found is reported at once as a *PlanErrors
+// value (in error form, PlanErrors) sorted by position; file names the plan
+// in those messages.
+func Load(file string, src []byte, reg *Registry) (*Plan, error) {
+	l := &loader{el: &errList{file: file}, reg: reg, steps: map[string]*stepInfo{}}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		l.el.errs = append(l.el.errs, yamlSyntaxError(file, err))
+		return nil, l.el.result()
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
+		l.el.add(nil, "", "plan is empty (start with version: 1 and a steps: mapping)")
+		return nil, l.el.result()
+	}
+	root := doc.Content[0]
+	checkDuplicates(l.el, root)
+	l.plan = &Plan{
+		File:     file,
+		Name:     strings.TrimSuffix(filepath.Base(file), filepath.Ext(file)),
+		Keys:     map[string]KeyConfig{},
+		Settings: Settings{Concurrency: 4},
+	}
+	if root.Kind != yaml.MappingNode {
+		l.el.add(root, "", "plan must be a mapping with version: and steps:")
+		return nil, l.el.result()
+	}
+	l.loadTop(root)
+	l.validate()
+	if err := l.el.result(); err != nil {
+		return nil, err
+	}
+	return l.plan, nil
+}
+
+// loader holds the state of one Load.
+type loader struct {
+	el    *errList
+	reg   *Registry
+	plan  *Plan
+	steps map[string]*stepInfo
+	order []*stepInfo
+}
+
+func (l *loader) loadTop(root *yaml.Node) {
+	var version *yaml.Node
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		switch k.Value {
+		case "version":
+			version = v
+		case "name":
+			l.str(v, "", "name", &l.plan.Name)
+		case "description":
+			l.str(v, "", "description", &l.plan.Description)
+		case "params":
+			l.loadParams(v)
+		case "keys":
+			l.loadKeys(v)
+		case "settings":
+			l.loadSettings(v)
+		case "steps":
+			l.loadSteps(v)
+		default:
+			l.el.add(k, "", "field %q not recognised%s", k.Value, suggest(k.Value, topFields))
+		}
+	}
+	switch {
+	case version == nil:
+		l.el.add(root, "", "version is missing (add version: 1)")
+	case version.Kind != yaml.ScalarNode || version.Value != "1":
+		l.el.add(version, "", "version must be 1, not %s", nodeText(version))
+	default:
+		l.plan.Version = 1
+	}
+	if len(l.order) == 0 {
+		l.el.add(root, "", "plan has no steps (add a steps: mapping)")
+	}
+}
+
+func (l *loader) loadKeys(n *yaml.Node) {
+	if !l.mapping(n, "", "keys") {
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		kc := KeyConfig{Name: k.Value, Store: "dir", Options: map[string]string{}}
+		if l.mapping(v, "", "keys."+k.Value) {
+			for j := 0; j+1 < len(v.Content); j += 2 {
+				fk, fv := v.Content[j], v.Content[j+1]
+				var s string
+				if !l.str(fv, "", "keys."+k.Value+"."+fk.Value, &s) {
+					continue
+				}
+				switch fk.Value {
+				case "store":
+					kc.Store = s
+				case "path":
+					kc.Path = s
+				default:
+					kc.Options[fk.Value] = s
+				}
+			}
+		}
+		l.plan.Keys[k.Value] = kc
+	}
+}
+
+func (l *loader) loadSettings(n *yaml.Node) {
+	if !l.mapping(n, "", "settings") {
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		switch k.Value {
+		case "concurrency":
+			var c int
+			if l.decode(v, "", "settings.concurrency", &c) {
+				if c < 1 {
+					l.el.add(v, "", "settings.concurrency must be at least 1, not %d", c)
+				} else {
+					l.plan.Settings.Concurrency = c
+				}
+			}
+		case "timeout":
+			l.duration(v, "", "settings.timeout", &l.plan.Settings.Timeout)
+		default:
+			l.el.add(k, "", "settings: field %q not recognised%s", k.Value, suggest(k.Value, []string{"concurrency", "timeout"}))
+		}
+	}
+}
+
+// mapping reports whether n is a mapping, recording an error if not.
+func (l *loader) mapping(n *yaml.Node, step, field string) bool {
+	if n.Kind == yaml.MappingNode {
+		return true
+	}
+	l.el.add(n, step, "%s must be a mapping, not %s", field, nodeText(n))
+	return false
+}
+
+// str decodes a string scalar.
+func (l *loader) str(n *yaml.Node, step, field string, out *string) bool {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		l.el.add(n, step, "%s must be a string, not %s", field, nodeText(n))
+		return false
+	}
+	*out = n.Value
+	return true
+}
+
+// decode decodes a scalar into out (an int or bool pointer).
+func (l *loader) decode(n *yaml.Node, step, field string, out any) bool {
+	if err := n.Decode(out); err != nil {
+		l.el.add(n, step, "%s: want %s, got %s", field, typeText(fmt.Sprintf("%T", out)), nodeText(n))
+		return false
+	}
+	return true
+}
+
+// duration decodes a Go duration string such as "90s" or "2h".
+func (l *loader) duration(n *yaml.Node, step, field string, out *time.Duration) bool {
+	d, err := time.ParseDuration(n.Value)
+	if n.Kind != yaml.ScalarNode || err != nil || d < 0 {
+		l.el.add(n, step, "%s: want a duration such as 90s or 2h, got %s", field, nodeText(n))
+		return false
+	}
+	*out = d
+	return true
+}
+
+func typeText(goType string) string {
+	switch goType {
+	case "*int":
+		return "an integer"
+	case "*bool":
+		return "true or false"
+	}
+	return goType
+}
+
+// nodeText describes a node for messages: a quoted scalar or its kind.
+func nodeText(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	if n.Tag == "!!null" {
+		return "null"
+	}
+	return strconv.Quote(n.Value)
+}
+
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// yamlSyntaxError turns a yaml.v3 parse error into a positioned PlanError.
+func yamlSyntaxError(file string, err error) *PlanError {
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	pe := &PlanError{Pos: Pos{File: file, Line: 1, Col: 1}, Msg: strings.TrimPrefix(msg, "yaml: ")}
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		pe.Pos.Line, _ = strconv.Atoi(m[1])
+		pe.Msg = "invalid YAML: " + m[2]
+	}
+	return pe
+}
+
+// checkDuplicates reports repeated keys in every mapping of the tree.
+func checkDuplicates(el *errList, n *yaml.Node) {
+	if n.Kind == yaml.MappingNode {
+		first := map[string]*yaml.Node{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if prev, dup := first[k.Value]; dup {
+				el.add(k, "", "duplicate key %q (first defined at line %d)", k.Value, prev.Line)
+				continue
+			}
+			first[k.Value] = k
+		}
+	}
+	if n.Kind == yaml.AliasNode {
+		return
+	}
+	for _, c := range n.Content {
+		checkDuplicates(el, c)
+	}
+}

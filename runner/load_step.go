@@ -1,0 +1,187 @@
+package runner
+
+import (
+	"fmt"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// stepFields are the fields every step may have.
+var stepFields = []string{"type", "with", "input", "needs", "when", "assert", "retry", "timeout", "continue_on_error"}
+
+// stepInfo is a step being loaded, with the nodes needed for messages.
+type stepInfo struct {
+	step   *Step
+	key    *yaml.Node            // the step id
+	fields map[string]*yaml.Node // field name -> value node
+	exprs  []exprUse
+	static any // parameters decoded from literal with: values and defaults
+}
+
+// exprUse is one compiled expression of a step and where it is written.
+type exprUse struct {
+	e     *Expr
+	node  *yaml.Node
+	label string // when, assert[0], with.to
+	kind  string // "when", "with" or "assert"
+}
+
+func (l *loader) loadSteps(n *yaml.Node) {
+	if !l.mapping(n, "", "steps") {
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if _, dup := l.steps[k.Value]; dup {
+			continue // reported by checkDuplicates
+		}
+		if k.Value == "" {
+			l.el.add(k, "", "step id must not be empty")
+			continue
+		}
+		si := &stepInfo{
+			step:   &Step{ID: k.Value, Pos: l.el.pos(k)},
+			key:    k,
+			fields: map[string]*yaml.Node{},
+		}
+		l.steps[k.Value] = si
+		l.order = append(l.order, si)
+		l.plan.Steps = append(l.plan.Steps, si.step)
+		if l.mapping(v, k.Value, "step") {
+			l.loadStep(si, v)
+		}
+	}
+}
+
+func (l *loader) loadStep(si *stepInfo, n *yaml.Node) {
+	st, id := si.step, si.step.ID
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		si.fields[k.Value] = v
+		switch k.Value {
+		case "type":
+			l.str(v, id, "type", &st.Type)
+		case "with":
+			if l.mapping(v, id, "with") {
+				st.With = v
+			}
+		case "input":
+			l.str(v, id, "input", &st.Input)
+		case "needs":
+			l.loadNeeds(si, v)
+		case "when":
+			var src string
+			if l.str(v, id, "when", &src) {
+				st.When = l.compileBare(si, v, "when", "when", src)
+			}
+		case "assert":
+			l.loadAsserts(si, v)
+		case "retry":
+			l.loadRetry(si, v)
+		case "timeout":
+			l.duration(v, id, "timeout", &st.Timeout)
+		case "continue_on_error":
+			l.decode(v, id, "continue_on_error", &st.ContinueOnError)
+		default:
+			l.el.add(k, id, "field %q not recognised%s", k.Value, suggest(k.Value, stepFields))
+		}
+	}
+	if _, ok := si.fields["type"]; !ok {
+		l.el.add(si.key, id, "missing field \"type\" (one of: %s)", strings.Join(l.reg.Types(), ", "))
+	}
+}
+
+func (l *loader) loadNeeds(si *stepInfo, n *yaml.Node) {
+	items := []*yaml.Node{n}
+	if n.Kind == yaml.SequenceNode {
+		items = n.Content
+	}
+	for _, it := range items {
+		var s string
+		if l.str(it, si.step.ID, "needs", &s) {
+			si.step.Needs = append(si.step.Needs, s)
+		}
+	}
+}
+
+func (l *loader) loadAsserts(si *stepInfo, n *yaml.Node) {
+	items := []*yaml.Node{n}
+	if n.Kind == yaml.SequenceNode {
+		items = n.Content
+	}
+	id := si.step.ID
+	for i, it := range items {
+		label := fmt.Sprintf("assert[%d]", i)
+		a := Assertion{Pos: l.el.pos(it)}
+		thatNode := it
+		switch it.Kind {
+		case yaml.ScalarNode:
+		case yaml.MappingNode:
+			thatNode = nil
+			for j := 0; j+1 < len(it.Content); j += 2 {
+				k, v := it.Content[j], it.Content[j+1]
+				switch k.Value {
+				case "that":
+					thatNode = v
+				case "message":
+					l.str(v, id, label+".message", &a.Message)
+				default:
+					l.el.add(k, id, "%s: field %q not recognised%s", label, k.Value, suggest(k.Value, []string{"that", "message"}))
+				}
+			}
+			if thatNode == nil {
+				l.el.add(it, id, "%s: missing field \"that\" (the expression to check)", label)
+				continue
+			}
+		default:
+			l.el.add(it, id, "%s must be an expression or {that: EXPR, message: TEXT}, not %s", label, nodeText(it))
+			continue
+		}
+		var src string
+		if !l.str(thatNode, id, label, &src) {
+			continue
+		}
+		if a.That = l.compileBare(si, thatNode, label, "assert", src); a.That != nil {
+			si.step.Asserts = append(si.step.Asserts, a)
+		}
+	}
+}
+
+func (l *loader) loadRetry(si *stepInfo, n *yaml.Node) {
+	id := si.step.ID
+	if !l.mapping(n, id, "retry") {
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		switch k.Value {
+		case "attempts":
+			if l.decode(v, id, "retry.attempts", &si.step.Retry.Attempts) && si.step.Retry.Attempts < 0 {
+				l.el.add(v, id, "retry.attempts must not be negative")
+			}
+		case "backoff":
+			l.duration(v, id, "retry.backoff", &si.step.Retry.Backoff)
+		default:
+			l.el.add(k, id, "retry: field %q not recognised%s", k.Value, suggest(k.Value, []string{"attempts", "backoff"}))
+		}
+	}
+}
+
+// compileBare compiles a when: or assert: expression, accepting a value
+// written as exactly one ${{ }} too.
+func (l *loader) compileBare(si *stepInfo, n *yaml.Node, label, kind, src string) *Expr {
+	if t, err := parseTemplate(src); err == nil && t != nil {
+		if e, ok := t.single(); ok {
+			si.exprs = append(si.exprs, exprUse{e: e, node: n, label: label, kind: kind})
+			return e
+		}
+	}
+	e, err := CompileExpr(src)
+	if err != nil {
+		l.el.add(n, si.step.ID, "%s: invalid expression %q: %v", label, src, err)
+		return nil
+	}
+	si.exprs = append(si.exprs, exprUse{e: e, node: n, label: label, kind: kind})
+	return e
+}

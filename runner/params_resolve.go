@@ -1,0 +1,165 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// ParamSources are the places param values come from, in order of
+// precedence: Flags (--param name=value), then Environ entries
+// SLUICE_PARAM_<NAME> (name upper-cased, '-' as '_'), then File (a YAML
+// mapping of name to value), then each param's default.
+type ParamSources struct {
+	Flags   map[string]string
+	File    string   // empty: none
+	Environ []string // os.Environ() form: KEY=VALUE
+}
+
+// ParamEnvName returns the environment variable that sets param name.
+func ParamEnvName(name string) string {
+	return "SLUICE_PARAM_" + strings.ReplaceAll(strings.ToUpper(name), "-", "_")
+}
+
+// ResolveParams returns the value of every param of p, converted to its
+// type. Params without a value or default are nil. Errors name the param
+// and where the bad value came from; a secret param's value never appears
+// in them.
+func ResolveParams(p *Plan, src ParamSources) (map[string]any, error) {
+	var errs []error
+	specs := map[string]*ParamSpec{}
+	names := make([]string, 0, len(p.Params))
+	for _, ps := range p.Params {
+		specs[ps.Name] = ps
+		names = append(names, ps.Name)
+	}
+	for _, name := range sortedKeys(src.Flags) {
+		if specs[name] == nil {
+			errs = append(errs, fmt.Errorf("--param %s: plan %q has no such param%s", name, p.Name, suggest(name, names)))
+		}
+	}
+	fileVals, err := readParamsFile(src.File, specs, names)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	environ := map[string]string{}
+	for _, kv := range src.Environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			environ[k] = v
+		}
+	}
+	values := make(map[string]any, len(p.Params))
+	for _, ps := range p.Params {
+		v, err := resolveParam(ps, src, environ, fileVals)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("param %q: %w", ps.Name, err))
+			continue
+		}
+		values[ps.Name] = v
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return values, nil
+}
+
+func resolveParam(ps *ParamSpec, src ParamSources, environ map[string]string, fileVals map[string]*yaml.Node) (any, error) {
+	show := func(v string) string {
+		if ps.Secret {
+			return "<secret>"
+		}
+		return v
+	}
+	if s, ok := src.Flags[ps.Name]; ok {
+		v, err := paramFromString(ps.Type, s)
+		if err != nil {
+			return nil, fmt.Errorf("--param %s=%s: %w", ps.Name, show(s), err)
+		}
+		return v, nil
+	}
+	envName := ParamEnvName(ps.Name)
+	if s, ok := environ[envName]; ok {
+		v, err := paramFromString(ps.Type, s)
+		if err != nil {
+			return nil, fmt.Errorf("%s=%s: %w", envName, show(s), err)
+		}
+		return v, nil
+	}
+	if n, ok := fileVals[ps.Name]; ok {
+		v, err := paramFromNode(ps.Type, n)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d:%d: %w", src.File, n.Line, n.Column, err)
+		}
+		return v, nil
+	}
+	if ps.Default != nil {
+		return ps.Default, nil
+	}
+	if ps.Required {
+		return nil, fmt.Errorf("required (set --param %s=... or %s)", ps.Name, envName)
+	}
+	return nil, nil
+}
+
+// readParamsFile reads a YAML mapping of param values.
+func readParamsFile(path string, specs map[string]*ParamSpec, names []string) (map[string]*yaml.Node, error) {
+	out := map[string]*yaml.Node{}
+	if path == "" {
+		return out, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading params file: %w", err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("reading params file %s: %v", path, err)
+	}
+	if len(doc.Content) == 0 {
+		return out, nil
+	}
+	m := doc.Content[0]
+	if m.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("params file %s: want a mapping of param names to values", path)
+	}
+	var errs []error
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k := m.Content[i]
+		if specs[k.Value] == nil {
+			errs = append(errs, fmt.Errorf("%s:%d:%d: no such param %q%s", path, k.Line, k.Column, k.Value, suggest(k.Value, names)))
+			continue
+		}
+		out[k.Value] = m.Content[i+1]
+	}
+	return out, errors.Join(errs...)
+}
+
+// SecretValues returns the string forms of the secret params' values (and
+// of the elements of secret lists), for redaction. Empty values are left
+// out.
+func SecretValues(p *Plan, values map[string]any) []string {
+	var out []string
+	add := func(v any) {
+		if s := formatValue(v, false); s != "" {
+			out = append(out, s)
+		}
+	}
+	for _, ps := range p.Params {
+		if !ps.Secret {
+			continue
+		}
+		v := values[ps.Name]
+		if list, ok := v.([]any); ok {
+			for _, e := range list {
+				add(e)
+			}
+		}
+		add(v)
+	}
+	sort.Strings(out)
+	return out
+}

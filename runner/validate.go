@@ -1,0 +1,326 @@
+package runner
+
+import (
+	"fmt"
+	"sort"
+
+	"gopkg.in/yaml.v3"
+)
+
+// validate runs the checks that need every step: types, with:, inputs,
+// references, dependencies, stream groups, cycles and the fail-closed rule.
+func (l *loader) validate() {
+	for _, si := range l.order {
+		st := si.step
+		if st.Type == "" {
+			continue
+		}
+		def, ok := l.reg.Lookup(st.Type)
+		if !ok {
+			l.el.add(si.fields["type"], st.ID, "unknown step type %q%s", st.Type, suggest(st.Type, l.reg.Types()))
+			continue
+		}
+		st.Def = def
+		l.checkWith(si)
+	}
+	for _, si := range l.order {
+		l.checkInput(si)
+		l.checkNeeds(si)
+		l.checkExprRefs(si)
+	}
+	groups := l.streamGroups()
+	for _, si := range l.order {
+		l.computeDeps(si, groups)
+	}
+	l.checkCycles()
+	l.checkPlaintext()
+}
+
+// stepIDs returns the step ids in file order.
+func (l *loader) stepIDs() []string {
+	ids := make([]string, len(l.order))
+	for i, si := range l.order {
+		ids[i] = si.step.ID
+	}
+	return ids
+}
+
+func (l *loader) checkInput(si *stepInfo) {
+	st := si.step
+	n := si.fields["input"]
+	if st.Def == nil {
+		return
+	}
+	kind := st.Def.Kind
+	if st.Input == "" {
+		if n == nil && (kind == KindTransform || kind == KindSink) {
+			l.el.add(si.key, st.ID, "missing field \"input\": a %s step reads a stream (name the step whose stream it reads)", kind)
+		}
+		return
+	}
+	if kind == KindSource || kind == KindAction {
+		l.el.add(n, st.ID, "field \"input\" not allowed: a %s step reads no stream", kind)
+		return
+	}
+	if st.Input == st.ID {
+		l.el.add(n, st.ID, "input: a step cannot read its own stream")
+		return
+	}
+	src, ok := l.steps[st.Input]
+	if !ok {
+		l.el.add(n, st.ID, "input: unknown step %q%s", st.Input, suggest(st.Input, l.stepIDs()))
+		return
+	}
+	if src.step.Def != nil && (src.step.Def.Kind == KindSink || src.step.Def.Kind == KindAction) {
+		l.el.add(n, st.ID, "input: step %q is %s %s, which writes no stream", st.Input, article(src.step.Def.Kind), src.step.Def.Kind)
+	}
+}
+
+func article(k Kind) string {
+	if k == KindAction {
+		return "an"
+	}
+	return "a"
+}
+
+func (l *loader) checkNeeds(si *stepInfo) {
+	n := si.fields["needs"]
+	items := []*yaml.Node{n}
+	if n != nil && n.Kind == yaml.SequenceNode {
+		items = n.Content
+	}
+	for _, it := range items {
+		if it == nil || it.Kind != yaml.ScalarNode {
+			continue
+		}
+		switch _, ok := l.steps[it.Value]; {
+		case it.Value == si.step.ID:
+			l.el.add(it, si.step.ID, "needs: a step cannot need itself")
+		case !ok:
+			l.el.add(it, si.step.ID, "needs: unknown step %q%s", it.Value, suggest(it.Value, l.stepIDs()))
+		}
+	}
+}
+
+// checkExprRefs checks the params.X and steps.X.Y names of every expression.
+func (l *loader) checkExprRefs(si *stepInfo) {
+	id := si.step.ID
+	var params []string
+	for _, p := range l.plan.Params {
+		params = append(params, p.Name)
+	}
+	for _, u := range si.exprs {
+		for _, p := range u.e.paths {
+			if p[0] == "params" && len(p) >= 2 && !contains(params, p[1]) {
+				l.el.add(u.node, id, "%s: unknown param %q%s", u.label, p[1], suggest(p[1], params))
+			}
+		}
+		for _, r := range u.e.StepRefs() {
+			target, ok := l.steps[r.Step]
+			switch {
+			case !ok:
+				l.el.add(u.node, id, "%s: unknown step %q%s", u.label, r.Step, suggest(r.Step, l.stepIDs()))
+				continue
+			case r.Step == id && u.kind != "assert":
+				l.el.add(u.node, id, "%s: a step cannot use its own outputs before it runs (move this into assert:)", u.label)
+				continue
+			}
+			def := target.step.Def
+			if r.Output == "" || r.Output == "status" || def == nil {
+				continue
+			}
+			outs := []string{"status"}
+			for _, o := range def.Outputs {
+				outs = append(outs, o.Name)
+			}
+			if !contains(outs, r.Output) {
+				l.el.add(u.node, id, "%s: step %q (type %s) has no output %q%s", u.label, r.Step, def.Type, r.Output, suggest(r.Output, outs))
+			}
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// streamGroups maps each step joined to others by input: to a group id (the
+// id of the group's first step in file order); steps outside any stream are
+// absent.
+func (l *loader) streamGroups() map[string]string {
+	parent := map[string]string{}
+	var find func(string) string
+	find = func(x string) string {
+		for parent[x] != x {
+			parent[x] = parent[parent[x]]
+			x = parent[x]
+		}
+		return x
+	}
+	for _, si := range l.order {
+		parent[si.step.ID] = si.step.ID
+	}
+	for _, si := range l.order {
+		if _, ok := l.steps[si.step.Input]; ok && si.step.Input != si.step.ID {
+			a, b := find(si.step.ID), find(si.step.Input)
+			if l.index(a) < l.index(b) {
+				parent[b] = a
+			} else {
+				parent[a] = b
+			}
+		}
+	}
+	groups := map[string]string{}
+	size := map[string]int{}
+	for _, si := range l.order {
+		size[find(si.step.ID)]++
+	}
+	for _, si := range l.order {
+		if r := find(si.step.ID); size[r] > 1 {
+			groups[si.step.ID] = r
+		}
+	}
+	return groups
+}
+
+func (l *loader) index(id string) int {
+	for i, si := range l.order {
+		if si.step.ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// computeDeps fills Step.Deps and rejects with:/when: references to a member
+// of the step's own stream group, whose outputs are unknown until the stream
+// ends. Assertions may reference the group; they are checked after it.
+func (l *loader) computeDeps(si *stepInfo, groups map[string]string) {
+	st := si.step
+	set := map[string]bool{}
+	add := func(id string) {
+		if _, ok := l.steps[id]; ok && id != st.ID {
+			set[id] = true
+		}
+	}
+	add(st.Input)
+	for _, n := range st.Needs {
+		add(n)
+	}
+	g, inGroup := groups[st.ID]
+	for _, u := range si.exprs {
+		for _, r := range u.e.StepRefs() {
+			same := inGroup && r.Step != st.ID && groups[r.Step] == g
+			if same && u.kind != "assert" {
+				l.el.add(u.node, st.ID, "%s: step %q is in the same stream, so its outputs are not known when this step starts (use it in assert: or in a later step)", u.label, r.Step)
+				continue
+			}
+			if !same {
+				add(r.Step)
+			}
+		}
+	}
+	st.Deps = sortedKeys(set)
+}
+
+// checkCycles reports each dependency cycle once, starting at its first
+// step in file order.
+func (l *loader) checkCycles() {
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := map[string]int{}
+	var stack []string
+	seen := map[string]bool{}
+	var visit func(id string)
+	visit = func(id string) {
+		color[id] = grey
+		stack = append(stack, id)
+		for _, d := range l.steps[id].step.Deps {
+			switch color[d] {
+			case white:
+				visit(d)
+			case grey:
+				l.reportCycle(stack, d, seen)
+			}
+		}
+		stack = stack[:len(stack)-1]
+		color[id] = black
+	}
+	for _, si := range l.order {
+		if color[si.step.ID] == white {
+			visit(si.step.ID)
+		}
+	}
+}
+
+func (l *loader) reportCycle(stack []string, start string, seen map[string]bool) {
+	i := len(stack) - 1
+	for stack[i] != start {
+		i--
+	}
+	// stack[i:] depends on the next one; print in the order "a needs b".
+	cyc := append([]string(nil), stack[i:]...)
+	first := 0
+	for j := range cyc {
+		if l.index(cyc[j]) < l.index(cyc[first]) {
+			first = j
+		}
+	}
+	cyc = append(cyc[first:], cyc[:first]...)
+	keyParts := append([]string(nil), cyc...)
+	sort.Strings(keyParts)
+	key := fmt.Sprint(keyParts)
+	if seen[key] {
+		return
+	}
+	seen[key] = true
+	msg := ""
+	for _, id := range cyc {
+		msg += id + " -> "
+	}
+	si := l.steps[cyc[0]]
+	l.el.add(si.key, si.step.ID, "dependency cycle: %s%s", msg, cyc[0])
+}
+
+// checkPlaintext applies the fail-closed rule: a stream carrying plaintext
+// must not reach a persisting step unless that step allows it.
+func (l *loader) checkPlaintext() {
+	for _, si := range l.order {
+		st := si.step
+		if st.Def == nil || !st.Def.Persists || st.Input == "" {
+			continue
+		}
+		origin := ""
+		visited := map[string]bool{}
+		for cur := st.Input; cur != "" && !visited[cur]; {
+			visited[cur] = true
+			up, ok := l.steps[cur]
+			if !ok || up.step.Def == nil {
+				break
+			}
+			if up.step.Def.Protects {
+				break
+			}
+			if up.step.Def.Plaintext {
+				origin = cur
+				break
+			}
+			cur = up.step.Input
+		}
+		if origin == "" {
+			continue
+		}
+		if a, ok := si.static.(PlaintextAllower); ok && a.AllowsPlaintext() {
+			continue
+		}
+		l.el.add(si.key, st.ID, "would persist plaintext from step %q: add an encrypt step before it, or set allow_plaintext: true on this sink", origin)
+	}
+}

@@ -1,0 +1,144 @@
+package runner
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// checkWith validates a step's with: mapping against its type's parameter
+// struct: field names, literal value types, required fields, key names and
+// expression syntax. It leaves in si.static the struct decoded from the
+// defaults and literal values.
+func (l *loader) checkWith(si *stepInfo) {
+	st, id := si.step, si.step.ID
+	sv, err := paramStruct(st.Def)
+	if err != nil {
+		l.el.add(si.key, id, "%v", err)
+		return
+	}
+	fields := paramFields(sv.Type())
+	if err := applyDefaults(sv, fields); err != nil {
+		l.el.add(si.key, id, "step type %q: %v", st.Type, err)
+		return
+	}
+	at := si.key
+	present := map[string]bool{}
+	anyExpr, failed := false, false
+	if st.With != nil {
+		at = st.With
+		for i := 0; i+1 < len(st.With.Content); i += 2 {
+			k, v := st.With.Content[i], st.With.Content[i+1]
+			present[k.Value] = true
+			f, ok := findField(fields, k.Value)
+			if !ok {
+				l.el.add(k, id, "with: field %q not recognised%s", k.Value, suggest(k.Value, fieldNames(fields)))
+				failed = true
+				continue
+			}
+			label := "with." + k.Value
+			if l.compileWithExprs(si, v, label) {
+				anyExpr = true
+				continue
+			}
+			if v.Kind == yaml.ScalarNode && v.Tag == "!!null" && f.Required {
+				l.el.add(v, id, "%s: required, got null", label)
+				failed = true
+				continue
+			}
+			if err := decodeField(sv, f, v); err != nil {
+				l.el.add(v, id, "%s: %v", label, err)
+				failed = true
+				continue
+			}
+			if !l.checkKeyNames(si, v, f.Type, label) {
+				failed = true
+			}
+		}
+	}
+	for _, f := range fields {
+		if f.Required && !present[f.Name] {
+			l.el.add(at, id, "with: missing required field %q", f.Name)
+			failed = true
+		}
+	}
+	si.static = sv.Addr().Interface()
+	if anyExpr || failed {
+		return
+	}
+	if v, ok := si.static.(Validator); ok {
+		if err := v.Validate(); err != nil {
+			l.el.add(at, id, "with: %v", err)
+		}
+	}
+}
+
+// compileWithExprs compiles every ${{ }} under n and reports whether there
+// was any.
+func (l *loader) compileWithExprs(si *stepInfo, n *yaml.Node, label string) bool {
+	found := false
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if !hasExpr(n.Value) {
+			return false
+		}
+		t, err := parseTemplate(n.Value)
+		if err != nil {
+			l.el.add(n, si.step.ID, "%s: %v", label, err)
+			return true
+		}
+		for _, e := range t.exprs() {
+			si.exprs = append(si.exprs, exprUse{e: e, node: n, label: label, kind: "with"})
+		}
+		return true
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if l.compileWithExprs(si, n.Content[i+1], label+"."+n.Content[i].Value) {
+				found = true
+			}
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			if l.compileWithExprs(si, c, fmt.Sprintf("%s[%d]", label, i)) {
+				found = true
+			}
+		}
+	}
+	return found
+}
+
+// checkKeyNames checks that KeyName values (alone or in a list) name an
+// entry of keys:.
+func (l *loader) checkKeyNames(si *stepInfo, n *yaml.Node, t reflect.Type, label string) bool {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case t == keyNameType && n.Kind == yaml.ScalarNode:
+		if n.Value == "" {
+			return true
+		}
+		if _, ok := l.plan.Keys[n.Value]; !ok {
+			names := sortedKeys(l.plan.Keys)
+			hint := suggest(n.Value, names)
+			if hint == "" && len(names) == 0 {
+				hint = " (declare it under keys:)"
+			} else if hint == "" {
+				hint = " (one of: " + strings.Join(names, ", ") + ")"
+			}
+			l.el.add(n, si.step.ID, "%s: unknown key %q%s", label, n.Value, hint)
+			return false
+		}
+	case (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) && n.Kind == yaml.SequenceNode:
+		ok := true
+		for i, c := range n.Content {
+			if !l.checkKeyNames(si, c, t.Elem(), fmt.Sprintf("%s[%d]", label, i)) {
+				ok = false
+			}
+		}
+		return ok
+	}
+	return true
+}
