@@ -1,0 +1,169 @@
+// Package pgtest gives tests a real throwaway PostgreSQL cluster. Without
+// PostgreSQL installed, tests skip with the reason printed; in CI (CI=true)
+// they fail instead.
+//
+// By default each call to Cluster starts a cluster for that test and stops it
+// in t.Cleanup. A package whose TestMain calls Main shares one cluster among
+// all its tests (start-up costs about a second); use NewDB to keep tests apart.
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/sluice-dev/sluice/steps/pg"
+)
+
+var (
+	shareMode bool
+	mu        sync.Mutex
+	shared    *pg.Cluster
+	sharedErr error
+	dbSeq     atomic.Int64
+)
+
+// Main runs m with one cluster shared by all tests of the package and stops
+// it afterwards. Call it from TestMain: func TestMain(m *testing.M) { pgtest.Main(m) }.
+func Main(m *testing.M) {
+	shareMode = true
+	code := m.Run()
+	mu.Lock()
+	if shared != nil {
+		if err := shared.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "pgtest:", err)
+		}
+	}
+	mu.Unlock()
+	os.Exit(code)
+}
+
+// Cluster returns a running cluster with trust authentication, skipping
+// (or, in CI, failing) the test when PostgreSQL is not installed.
+func Cluster(t testing.TB) *pg.Cluster {
+	t.Helper()
+	if !shareMode {
+		return Start(t, pg.Options{})
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if shared == nil && sharedErr == nil {
+		shared, sharedErr = pg.StartCluster(context.Background(), pg.Options{})
+	}
+	if sharedErr != nil {
+		unavailable(t, sharedErr)
+	}
+	return shared
+}
+
+// Start starts a cluster with opts for this test only (for passwords, TLS or
+// other settings) and stops it when the test ends.
+func Start(t testing.TB, opts pg.Options) *pg.Cluster {
+	t.Helper()
+	c, err := pg.StartCluster(context.Background(), opts)
+	if err != nil {
+		unavailable(t, err)
+	}
+	t.Cleanup(func() {
+		if err := c.Stop(); err != nil {
+			t.Errorf("pgtest: %v", err)
+		}
+	})
+	return c
+}
+
+func unavailable(t testing.TB, err error) {
+	t.Helper()
+	missing := errors.Is(err, pg.ErrNotInstalled) || errors.Is(err, pg.ErrNoSystemUser)
+	switch {
+	case !missing:
+		t.Fatalf("pgtest: %v", err)
+	case os.Getenv("CI") == "true":
+		t.Fatalf("pgtest: PostgreSQL is required in CI: %v", err)
+	default:
+		t.Skipf("pgtest: skipping, PostgreSQL not available: %v", err)
+	}
+}
+
+// NewDB creates a database with a fresh name in c and drops it when the test
+// ends.
+func NewDB(t testing.TB, c *pg.Cluster) string {
+	t.Helper()
+	name := fmt.Sprintf("t%d_%s", dbSeq.Add(1), sanitize(t.Name()))
+	if err := c.CreateDB(context.Background(), name); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = c.Exec(context.Background(), "postgres", "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+	})
+	return name
+}
+
+func sanitize(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			return r
+		}
+		if r >= 'A' && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return '_'
+	}, s)
+	if len(s) > 40 {
+		s = s[:40]
+	}
+	return s
+}
+
+// SQLDir returns the absolute path of the repository's testdata/sql.
+func SQLDir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "..", "testdata", "sql")
+}
+
+// Seed loads the sample data of testdata/sql (every *.sql file, in name
+// order) into database db: schemas shop and public, tables customers,
+// orders, events and markers, about 10,000 rows of text, numeric,
+// timestamptz, bytea and jsonb.
+func Seed(t testing.TB, c *pg.Cluster, db string) {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(SQLDir(), "*.sql"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("pgtest: no sample SQL in %s", SQLDir())
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		sql, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatalf("pgtest: %v", err)
+		}
+		if err := c.Exec(context.Background(), db, string(sql)); err != nil {
+			t.Fatalf("pgtest: seeding from %s: %v", filepath.Base(f), err)
+		}
+	}
+}
+
+// Marker inserts a unique marker row into public.markers of a seeded
+// database and returns the marker, for tests that search files for
+// plaintext.
+func Marker(t testing.TB, c *pg.Cluster, db string) string {
+	t.Helper()
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	m := "sluice-plaintext-marker-" + hex.EncodeToString(b)
+	if err := c.Exec(context.Background(), db, "INSERT INTO public.markers (marker) VALUES ('"+m+"')"); err != nil {
+		t.Fatalf("pgtest: inserting marker: %v", err)
+	}
+	return m
+}
