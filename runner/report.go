@@ -1,0 +1,171 @@
+package runner
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// ReportVersion is the version of the report format this package writes.
+const ReportVersion = 1
+
+// Status is the state of a step or of a whole run.
+type Status string
+
+// Step statuses, and the run statuses (succeeded, failed, interrupted).
+const (
+	StatusPending     Status = "pending" // not finished yet; never in a written report
+	StatusSucceeded   Status = "succeeded"
+	StatusFailed      Status = "failed"
+	StatusSkipped     Status = "skipped"
+	StatusCancelled   Status = "cancelled"
+	StatusInterrupted Status = "interrupted"
+)
+
+// Report is the record of one run, written to <run folder>/report.json. Error
+// messages, outputs and params in it are redacted.
+type Report struct {
+	Version         int            `json:"version"`
+	RunID           string         `json:"run_id"`
+	Plan            string         `json:"plan"`
+	PlanFile        string         `json:"plan_file"`
+	Started         time.Time      `json:"started"`
+	Finished        time.Time      `json:"finished"`
+	DurationSeconds float64        `json:"duration_seconds"`
+	Status          Status         `json:"status"`
+	Error           string         `json:"error,omitempty"`
+	Params          map[string]any `json:"params"`
+	Steps           []StepReport   `json:"steps"` // in plan order
+}
+
+// StepReport is one step's record in a Report.
+type StepReport struct {
+	ID              string         `json:"id"`
+	Type            string         `json:"type"`
+	Kind            Kind           `json:"kind"`
+	Status          Status         `json:"status"`
+	Started         time.Time      `json:"started,omitzero"`
+	Finished        time.Time      `json:"finished,omitzero"`
+	DurationSeconds float64        `json:"duration_seconds"`
+	Attempts        int            `json:"attempts"`
+	Error           string         `json:"error,omitempty"`
+	Bytes           *ByteCounts    `json:"bytes,omitempty"` // streaming steps only
+	Outputs         map[string]any `json:"outputs,omitempty"`
+	Gates           []GateResult   `json:"gates,omitempty"`
+}
+
+// ByteCounts are the bytes a streaming step read from its input and wrote to
+// its output.
+type ByteCounts struct {
+	In  int64 `json:"in"`
+	Out int64 `json:"out"`
+}
+
+// GateResult is the outcome of one assertion.
+type GateResult struct {
+	Expr     string `json:"expr"`
+	Message  string `json:"message,omitempty"`
+	Passed   bool   `json:"passed"`
+	Operands string `json:"operands,omitempty"`
+	File     string `json:"file,omitempty"`
+	Line     int    `json:"line,omitempty"`
+}
+
+// Step returns the record of step id, or nil.
+func (r *Report) Step(id string) *StepReport {
+	for i := range r.Steps {
+		if r.Steps[i].ID == id {
+			return &r.Steps[i]
+		}
+	}
+	return nil
+}
+
+// ReadReport reads a report written by Run.
+func ReadReport(path string) (*Report, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading report: %w", err)
+	}
+	var r Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("reading report %s: %w", path, err)
+	}
+	if r.Version != ReportVersion {
+		return nil, fmt.Errorf("reading report %s: version %d is not supported (this sluice reads version %d): use the sluice that wrote it", path, r.Version, ReportVersion)
+	}
+	return &r, nil
+}
+
+// WriteFile writes r to path atomically: a temporary file in the same folder,
+// synced, then renamed over path. The file is readable by its owner only.
+func (r *Report) WriteFile(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("writing report: %w", err)
+	}
+	b = append(b, '\n')
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".report-*.tmp")
+	if err != nil {
+		return fmt.Errorf("writing report: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing report: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing report: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing report: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("writing report: %w", err)
+	}
+	return nil
+}
+
+// reportValue turns an output or param value into a JSON-friendly value with
+// every string redacted: durations become seconds, and values of other types
+// go through a JSON round trip so that no string escapes redaction.
+func reportValue(v any, red *Redactor) any {
+	switch x := v.(type) {
+	case nil, bool, int, int64, int32, uint, uint64, uint32, float64, float32:
+		return x
+	case string:
+		return red.Redact(x)
+	case time.Duration:
+		return x.Seconds()
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano)
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = reportValue(e, red)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[red.Redact(k)] = reportValue(e, red)
+		}
+		return out
+	case Outputs:
+		return reportValue(map[string]any(x), red)
+	case error:
+		return red.Redact(x.Error())
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return red.Redact(fmt.Sprint(v))
+	}
+	var generic any
+	if err := json.Unmarshal(b, &generic); err != nil {
+		return red.Redact(string(b))
+	}
+	return reportValue(generic, red)
+}

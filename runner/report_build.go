@@ -1,0 +1,74 @@
+package runner
+
+import "time"
+
+// report builds the run's report from the steps' states; err is the run's
+// error. Every string in it is redacted.
+func (r *run) report(err error) *Report {
+	finished := time.Now()
+	rep := &Report{
+		Version:         ReportVersion,
+		RunID:           r.id,
+		Plan:            r.plan.Name,
+		PlanFile:        r.plan.File,
+		Started:         r.started.UTC(),
+		Finished:        finished.UTC(),
+		DurationSeconds: finished.Sub(r.started).Seconds(),
+		Status:          StatusSucceeded,
+		Params:          r.reportParams(),
+		Steps:           make([]StepReport, 0, len(r.plan.Steps)),
+	}
+	switch {
+	case err == nil:
+	case err == ErrInterrupted:
+		rep.Status = StatusInterrupted
+	default:
+		rep.Status = StatusFailed
+	}
+	if err != nil {
+		rep.Error = r.red.Redact(err.Error())
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range r.plan.Steps {
+		sr := r.steps[s.ID]
+		st := StepReport{ID: s.ID, Type: s.Type, Status: sr.status, Attempts: sr.attempts, Bytes: sr.bytes, Gates: sr.gates}
+		if s.Def != nil {
+			st.Kind = s.Def.Kind
+		}
+		if st.Status == StatusPending {
+			// The run ended before the step was decided (a setup failure).
+			st.Status = StatusCancelled
+		}
+		if !sr.started.IsZero() {
+			st.Started, st.Finished = sr.started.UTC(), sr.finished.UTC()
+			st.DurationSeconds = sr.finished.Sub(sr.started).Seconds()
+		}
+		if sr.err != nil {
+			st.Error = r.red.Redact(sr.err.Error())
+		}
+		if len(sr.outputs) > 0 {
+			st.Outputs = reportValue(map[string]any(sr.outputs), r.red).(map[string]any)
+		}
+		rep.Steps = append(rep.Steps, st)
+	}
+	return rep
+}
+
+// reportParams returns the run's params with secret params masked and every
+// other string redacted.
+func (r *run) reportParams() map[string]any {
+	secret := map[string]bool{}
+	for _, ps := range r.plan.Params {
+		secret[ps.Name] = ps.Secret
+	}
+	out := make(map[string]any, len(r.params))
+	for k, v := range r.params {
+		if secret[k] {
+			out[k] = Mask
+			continue
+		}
+		out[k] = reportValue(v, r.red)
+	}
+	return out
+}

@@ -1,0 +1,241 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// RunOptions are the inputs of one run besides the plan.
+type RunOptions struct {
+	// Params are the values of the plan's params, already typed. Missing
+	// params take their default; a missing required param fails the run.
+	Params map[string]any
+	// Secrets are values to redact from errors, outputs, the report and the
+	// steps' view (StepContext.Secrets). Values of secret params are added.
+	Secrets []string
+	// StateDir holds the run folders; default ".sluice".
+	StateDir string
+	// RunID names the run; default NewRunID(now).
+	RunID string
+	// Logger receives the run's logs; nil discards them.
+	Logger hclog.Logger
+	// Progress receives a line per running stream about every second; nil:
+	// none. The CLI sets it only when stderr is a terminal.
+	Progress io.Writer
+	// Environ is the environment expressions see as env; nil: os.Environ().
+	Environ []string
+}
+
+// stepRun is the state of one step during a run.
+type stepRun struct {
+	step     *Step
+	status   Status
+	started  time.Time
+	finished time.Time
+	attempts int
+	err      error
+	outputs  Outputs
+	bytes    *ByteCounts
+	gates    []GateResult
+}
+
+// run is one execution of a plan.
+type run struct {
+	plan     *Plan
+	opts     RunOptions
+	id       string
+	dir      string
+	started  time.Time
+	log      hclog.Logger
+	red      *Redactor
+	secrets  []string
+	params   map[string]any
+	environ  map[string]any
+	caller   context.Context // the caller's context: its end is an interrupt
+	cancel   context.CancelCauseFunc
+	progress sync.Mutex // serialises lines on opts.Progress
+
+	mu       sync.Mutex // guards steps and firstErr
+	steps    map[string]*stepRun
+	firstErr error
+}
+
+// Run executes p and returns its report, which is also written to
+// <StateDir>/runs/<id>/report.json whenever the run folder could be created.
+// The report is returned even when the run fails; the error is the first
+// failure (*StepError, *GateError), ErrInterrupted when ctx was cancelled,
+// or an error wrapping ErrPlanTimeout. Its message is redacted.
+func Run(ctx context.Context, p *Plan, opts RunOptions) (*Report, error) {
+	r := newRun(ctx, p, opts)
+	err := r.setup()
+	if err == nil {
+		err = r.execute()
+	}
+	rep := r.report(err)
+	if r.dir != "" {
+		if werr := rep.WriteFile(filepath.Join(r.dir, ReportFile)); werr != nil && err == nil {
+			err = werr
+			rep.Status, rep.Error = StatusFailed, r.red.Redact(werr.Error())
+		}
+	}
+	return rep, redactError(err, r.red)
+}
+
+func newRun(ctx context.Context, p *Plan, opts RunOptions) *run {
+	r := &run{plan: p, opts: opts, caller: ctx, started: time.Now(), steps: map[string]*stepRun{}}
+	r.log = opts.Logger
+	if r.log == nil {
+		r.log = hclog.NewNullLogger()
+	}
+	r.id = opts.RunID
+	if r.id == "" {
+		r.id = NewRunID(r.started)
+	}
+	r.secrets = append([]string(nil), opts.Secrets...)
+	r.params = map[string]any{}
+	for k, v := range opts.Params {
+		r.params[k] = v
+	}
+	for _, ps := range p.Params {
+		if _, ok := r.params[ps.Name]; !ok && ps.Default != nil {
+			r.params[ps.Name] = ps.Default
+		}
+		if s, ok := r.params[ps.Name].(string); ok && ps.Secret {
+			r.secrets = append(r.secrets, s)
+		}
+	}
+	r.red = NewRedactor(r.secrets...)
+	environ := opts.Environ
+	if environ == nil {
+		environ = os.Environ()
+	}
+	r.environ = make(map[string]any, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
+			r.environ[k] = v
+		}
+	}
+	for _, s := range p.Steps {
+		r.steps[s.ID] = &stepRun{step: s, status: StatusPending}
+	}
+	return r
+}
+
+// setup checks the params and creates the run folder.
+func (r *run) setup() error {
+	var missing []string
+	for _, ps := range r.plan.Params {
+		if _, ok := r.params[ps.Name]; !ok && ps.Required {
+			missing = append(missing, fmt.Sprintf("%q", ps.Name))
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("required param %s has no value: pass it with --param NAME=VALUE", strings.Join(missing, ", "))
+	}
+	dir, err := createRunDir(r.opts.StateDir, r.id)
+	if err != nil {
+		return err
+	}
+	r.dir = dir
+	return nil
+}
+
+// execute schedules every step and returns the run's error.
+func (r *run) execute() error {
+	units, err := buildUnits(r.plan)
+	if err != nil {
+		return err
+	}
+	ctx := r.caller
+	if d := r.plan.Settings.Timeout; d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, d, &timeoutError{what: "plan", d: d})
+		defer cancel()
+	}
+	ctx, r.cancel = context.WithCancelCause(ctx)
+	defer r.cancel(nil)
+	r.log.Info("run started", "run", r.id, "plan", r.plan.Name, "folder", r.dir)
+	r.schedule(ctx, units)
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.firstErr != nil {
+		return r.firstErr
+	}
+	for _, s := range r.steps {
+		if (s.status == StatusCancelled || s.status == StatusPending) && ctx.Err() != nil {
+			// Some work did not happen and no step failed: the run was
+			// stopped from outside.
+			return r.stopCause(ctx)
+		}
+	}
+	return nil
+}
+
+// stopCause says why ctx ended: ErrInterrupted when the caller cancelled,
+// else the context's cause (the plan's timeout, or a failed step).
+func (r *run) stopCause(ctx context.Context) error {
+	if r.caller.Err() != nil {
+		return ErrInterrupted
+	}
+	if cause := context.Cause(ctx); cause != nil {
+		return cause
+	}
+	return ctx.Err()
+}
+
+// env returns a snapshot of the expression environment.
+func (r *run) env() Env {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	steps := make(map[string]any, len(r.steps))
+	for id, s := range r.steps {
+		m := make(map[string]any, len(s.outputs)+1)
+		for k, v := range s.outputs {
+			m[k] = v
+		}
+		m["status"] = string(s.status)
+		steps[id] = m
+	}
+	return Env{
+		"params": r.params,
+		"env":    r.environ,
+		"steps":  steps,
+		"run":    map[string]any{"id": r.id, "started": r.started, "date": r.started.UTC().Format("2006-01-02")},
+		"plan":   map[string]any{"name": r.plan.Name, "file": r.plan.File},
+	}
+}
+
+// stepContext returns what step s sees of the run.
+func (r *run) stepContext(s *Step) *StepContext {
+	return &StepContext{
+		ID: s.ID, Type: s.Type, RunID: r.id, PlanName: r.plan.Name, PlanFile: r.plan.File,
+		RunDir: r.dir, Logger: r.log.With("step", s.ID), Keys: r.plan.Keys,
+		Secrets: append([]string(nil), r.secrets...),
+	}
+}
+
+// status returns the current status of step id.
+func (r *run) status(id string) Status {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s := r.steps[id]; s != nil {
+		return s.status
+	}
+	return StatusPending
+}
+
+// update changes a step's state under the lock.
+func (r *run) update(id string, f func(s *stepRun)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f(r.steps[id])
+}

@@ -1,0 +1,190 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+)
+
+// runAction runs one action step with its when, retry, timeout and asserts.
+func (r *run) runAction(ctx context.Context, s *Step) {
+	ok, why, err := r.shouldRun(s, r.env(), nil)
+	if err != nil {
+		r.settle(ctx, s, attemptResult{err: &StepError{Step: s.ID, Err: err}}, time.Now(), 0)
+		return
+	}
+	if !ok {
+		r.skip(s, why)
+		return
+	}
+	started := time.Now()
+	r.log.Info("step started", "step", s.ID, "type", s.Type)
+	var res attemptResult
+	attempts := 0
+	for {
+		attempts++
+		res = r.actionAttempt(ctx, s)
+		if !r.retry(ctx, s, s.Retry, res, attempts) {
+			break
+		}
+	}
+	r.settle(ctx, s, res, started, attempts)
+}
+
+// attemptResult is the outcome of one attempt of one step.
+type attemptResult struct {
+	outs      Outputs
+	err       error
+	permanent bool // retrying cannot help (a bad parameter, a failed gate)
+	gates     []GateResult
+	bytes     *ByteCounts
+}
+
+func (r *run) actionAttempt(ctx context.Context, s *Step) attemptResult {
+	params, err := r.bind(s, r.env())
+	if err != nil {
+		return attemptResult{err: &StepError{Step: s.ID, Err: err}, permanent: true}
+	}
+	actx, cancel := withStepTimeout(ctx, s.Timeout)
+	defer cancel()
+	var outs Outputs
+	err = r.protect(s, func() (err error) {
+		outs, err = params.(Action).Run(actx, r.stepContext(s))
+		return err
+	})
+	if err != nil {
+		if cause := context.Cause(actx); ctx.Err() == nil && isTimeout(cause) {
+			err = cause
+		}
+		return attemptResult{err: &StepError{Step: s.ID, Err: err}}
+	}
+	gates, gerr := r.checkAsserts(s, r.envWith(map[string]Outputs{s.ID: outs}))
+	return attemptResult{outs: outs, err: gerr, permanent: gerr != nil, gates: gates}
+}
+
+// retry reports whether to run another attempt after res, waiting the
+// backoff first.
+func (r *run) retry(ctx context.Context, s *Step, rt Retry, res attemptResult, attempts int) bool {
+	if res.err == nil || res.permanent || ctx.Err() != nil || attempts >= rt.Attempts {
+		return false
+	}
+	r.log.Warn("step failed, retrying", "step", s.ID, "attempt", attempts, "of", rt.Attempts, "error", r.red.Redact(res.err.Error()))
+	return backoff(ctx, rt.Backoff, attempts)
+}
+
+// settle records the final state of a step that ran (or failed to start)
+// and stops the run on a failure that is not allowed to continue.
+func (r *run) settle(ctx context.Context, s *Step, res attemptResult, started time.Time, attempts int) {
+	status := StatusSucceeded
+	err := res.err
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		status, err = StatusCancelled, r.stopCause(ctx)
+	default:
+		status = StatusFailed
+	}
+	r.update(s.ID, func(sr *stepRun) {
+		sr.status, sr.err, sr.outputs = status, err, res.outs
+		sr.started, sr.finished, sr.attempts = started, time.Now(), attempts
+		sr.gates, sr.bytes = res.gates, res.bytes
+	})
+	r.log.Info("step finished", "step", s.ID, "status", status)
+	if status == StatusFailed {
+		r.log.Error("step failed", "step", s.ID, "error", r.red.Redact(err.Error()))
+		if !s.ContinueOnError {
+			r.fail(s.ID, err)
+		}
+	}
+}
+
+func (r *run) skip(s *Step, why string) {
+	r.update(s.ID, func(sr *stepRun) { sr.status = StatusSkipped })
+	r.log.Info("step skipped", "step", s.ID, "reason", r.red.Redact(why))
+}
+
+// bind resolves s's parameters and checks that they play s's role.
+func (r *run) bind(s *Step, env Env) (any, error) {
+	params, err := s.Bind(env)
+	if err != nil {
+		return nil, err
+	}
+	var ok bool
+	switch s.Def.Kind {
+	case KindSource:
+		_, ok = params.(Source)
+	case KindTransform:
+		_, ok = params.(Transform)
+	case KindSink:
+		_, ok = params.(Sink)
+	case KindAction:
+		_, ok = params.(Action)
+	}
+	if !ok {
+		return nil, fmt.Errorf("step type %q is a %s but its parameters (%T) do not implement it: this is a bug in the step type", s.Type, s.Def.Kind, params)
+	}
+	return params, nil
+}
+
+// checkAsserts evaluates every assertion of s in env. It returns the gate
+// results and the first failure: a *GateError, or a *StepError when an
+// assertion could not be evaluated.
+func (r *run) checkAsserts(s *Step, env Env) ([]GateResult, error) {
+	var (
+		gates []GateResult
+		first error
+	)
+	for _, a := range s.Asserts {
+		g := GateResult{Expr: a.That.String(), Message: a.Message, File: a.Pos.File, Line: a.Pos.Line}
+		ok, err := a.That.EvalBool(env)
+		g.Passed = err == nil && ok
+		switch {
+		case err != nil:
+			g.Operands = r.red.Redact(err.Error())
+			if first == nil {
+				first = &StepError{Step: s.ID, Err: fmt.Errorf("evaluating assertion %q: %w", a.That.String(), err)}
+			}
+		case !ok:
+			g.Operands = r.red.Redact(a.That.Explain(env))
+			if first == nil {
+				first = &GateError{Step: s.ID, Expr: g.Expr, Message: r.red.Redact(a.Message), Operands: g.Operands, Pos: a.Pos}
+			}
+		}
+		gates = append(gates, g)
+	}
+	return gates, first
+}
+
+// envWith is env() with the given steps' outputs, as succeeded steps.
+func (r *run) envWith(outs map[string]Outputs) Env {
+	env := r.env()
+	steps := env["steps"].(map[string]any)
+	for id, o := range outs {
+		m := make(map[string]any, len(o)+1)
+		for k, v := range o {
+			m[k] = v
+		}
+		m["status"] = string(StatusSucceeded)
+		steps[id] = m
+	}
+	return env
+}
+
+// protect runs f and turns a panic into an error, so that a faulty step
+// fails its own run instead of the process. The stack goes to the log.
+func (r *run) protect(s *Step, f func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+			r.log.Error("step panicked", "step", s.ID, "stack", string(debug.Stack()))
+		}
+	}()
+	return f()
+}
+
+func isTimeout(err error) bool {
+	var te *timeoutError
+	return errors.As(err, &te)
+}
