@@ -3,6 +3,7 @@ package runner
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -23,7 +24,14 @@ type StepError struct {
 	Err  error
 }
 
-func (e *StepError) Error() string { return fmt.Sprintf("step %q: %v", e.Step, e.Err) }
+func (e *StepError) Error() string {
+	prefix := fmt.Sprintf("step %q: ", e.Step)
+	msg := e.Err.Error()
+	if strings.HasPrefix(msg, prefix) {
+		return msg // the step's error already names it (binding errors do)
+	}
+	return prefix + msg
+}
 
 // Unwrap returns the step's own error.
 func (e *StepError) Unwrap() error { return e.Err }

@@ -1,0 +1,277 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The step types below are real, small steps for the scheduler and stream
+// tests; knobs make them fail or hang at a chosen point.
+
+// rtGen is a source writing size bytes of a repeated pattern.
+type rtGen struct {
+	Size    int64  `yaml:"size" default:"1000" doc:"bytes to write"`
+	Pattern string `yaml:"pattern" default:"abcdefghijklmnopqrstuvwxyz\n" doc:"repeated text"`
+	FailAt  int64  `yaml:"fail_at" default:"-1" doc:"fail after writing this many bytes"`
+	HangAt  int64  `yaml:"hang_at" default:"-1" doc:"wait for cancellation after this many bytes"`
+	Fails   int    `yaml:"fails" doc:"fail this many attempts (counted per step id)"`
+}
+
+func (p *rtGen) Produce(ctx context.Context, sc *StepContext, w io.Writer) (Outputs, error) {
+	if attempt := events.attempt(sc.ID); attempt <= p.Fails {
+		return nil, fmt.Errorf("injected failure in attempt %d", attempt)
+	}
+	chunk := bytes.Repeat([]byte(p.Pattern), max(1, 32<<10/len(p.Pattern)))
+	var n int64
+	for n < p.Size {
+		if p.FailAt >= 0 && n >= p.FailAt {
+			return nil, errors.New("injected source failure")
+		}
+		if p.HangAt >= 0 && n >= p.HangAt {
+			events.add("hang " + sc.ID)
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}
+		c := chunk[:min(int64(len(chunk)), p.Size-n)]
+		if p.FailAt >= 0 {
+			c = c[:min(int64(len(c)), max(1, p.FailAt-n))]
+		}
+		k, err := w.Write(c)
+		n += int64(k)
+		if err != nil {
+			return nil, fmt.Errorf("writing: %w", err)
+		}
+	}
+	return Outputs{"bytes": n}, nil
+}
+
+// rtUpper is a transform that upper-cases ASCII and counts.
+type rtUpper struct {
+	FailAt int64 `yaml:"fail_at" default:"-1" doc:"fail after reading this many bytes"`
+}
+
+func (p *rtUpper) Transform(ctx context.Context, sc *StepContext, r io.Reader, w io.Writer) (Outputs, error) {
+	buf := make([]byte, 32<<10)
+	var n int64
+	for {
+		k, err := r.Read(buf)
+		n += int64(k)
+		if p.FailAt >= 0 && n >= p.FailAt {
+			return nil, errors.New("injected transform failure")
+		}
+		if k > 0 {
+			if _, werr := w.Write(bytes.ToUpper(buf[:k])); werr != nil {
+				return nil, fmt.Errorf("writing: %w", werr)
+			}
+		}
+		if err == io.EOF {
+			return Outputs{"bytes_in": n, "bytes_out": n}, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading: %w", err)
+		}
+	}
+}
+
+// rtFile is a sink writing to path+".tmp" and renaming it to path on commit.
+// With no path it discards.
+type rtFile struct {
+	Path       string `yaml:"path" doc:"final file"`
+	FailAt     int64  `yaml:"fail_at" default:"-1" doc:"fail after reading this many bytes"`
+	Partial    bool   `yaml:"partial" doc:"return after the first read"`
+	FailCommit bool   `yaml:"fail_commit" doc:"fail in Commit"`
+}
+
+func (p *rtFile) Consume(ctx context.Context, sc *StepContext, r io.Reader) (Outputs, Pending, error) {
+	var dst io.Writer = io.Discard
+	var f *os.File
+	if p.Path != "" {
+		var err error
+		if f, err = os.Create(p.Path + ".tmp"); err != nil {
+			return nil, nil, err
+		}
+		dst = f
+	}
+	pend := &rtPending{p: p, f: f}
+	var n int64
+	buf := make([]byte, 32<<10)
+	for {
+		k, err := r.Read(buf)
+		n += int64(k)
+		if p.FailAt >= 0 && n >= p.FailAt {
+			pend.Abort()
+			return nil, nil, errors.New("injected sink failure")
+		}
+		if _, werr := dst.Write(buf[:k]); werr != nil {
+			pend.Abort()
+			return nil, nil, werr
+		}
+		if err == io.EOF || (p.Partial && err == nil) {
+			break
+		}
+		if err != nil {
+			pend.Abort()
+			return nil, nil, fmt.Errorf("reading: %w", err)
+		}
+	}
+	if f != nil {
+		if err := f.Close(); err != nil {
+			pend.Abort()
+			return nil, nil, err
+		}
+	}
+	return Outputs{"bytes": n}, pend, nil
+}
+
+type rtPending struct {
+	p *rtFile
+	f *os.File
+}
+
+func (pp *rtPending) Commit(_ context.Context, upstream []Stage) (Outputs, error) {
+	events.add("commit " + pp.p.Path)
+	if pp.p.FailCommit {
+		return nil, errors.New("injected commit failure")
+	}
+	var ids []any
+	for _, s := range upstream {
+		ids = append(ids, s.ID)
+	}
+	if pp.f == nil {
+		return Outputs{"upstream": ids}, nil
+	}
+	return Outputs{"upstream": ids, "path": pp.p.Path}, os.Rename(pp.p.Path+".tmp", pp.p.Path)
+}
+
+func (pp *rtPending) Abort() error {
+	events.add("abort " + pp.p.Path)
+	if pp.f == nil {
+		return nil
+	}
+	pp.f.Close()
+	if err := os.Remove(pp.p.Path + ".tmp"); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// rtAct is an action that records its start and end, may sleep, fail or
+// return a given output.
+type rtAct struct {
+	Sleep time.Duration `yaml:"sleep" doc:"how long to work (stops on cancellation)"`
+	Fails int           `yaml:"fails" doc:"fail this many attempts; -1: always"`
+	Value string        `yaml:"value" doc:"returned as output value"`
+	Size  int64         `yaml:"size" doc:"returned as output bytes"`
+}
+
+func (p *rtAct) Run(ctx context.Context, sc *StepContext) (Outputs, error) {
+	attempt := events.attempt(sc.ID)
+	events.start(sc.ID)
+	defer events.end(sc.ID)
+	if p.Fails < 0 || attempt <= p.Fails {
+		return nil, fmt.Errorf("injected failure (value %s)", p.Value)
+	}
+	select {
+	case <-time.After(p.Sleep):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return Outputs{"value": p.Value, "bytes": p.Size, "took": p.Sleep}, nil
+}
+
+var testRegistry = NewRegistry(
+	Definition{Type: "gen", Kind: KindSource, Summary: "test source", New: func() any { return &rtGen{} },
+		Outputs: []OutputSpec{{Name: "bytes", Type: "int"}}},
+	Definition{Type: "upper", Kind: KindTransform, Summary: "test transform", New: func() any { return &rtUpper{} },
+		Outputs: []OutputSpec{{Name: "bytes_in", Type: "int"}, {Name: "bytes_out", Type: "int"}}},
+	Definition{Type: "file", Kind: KindSink, Summary: "test sink", New: func() any { return &rtFile{} },
+		Outputs: []OutputSpec{{Name: "bytes", Type: "int"}, {Name: "path", Type: "string"}, {Name: "upstream", Type: "list"}}},
+	Definition{Type: "act", Kind: KindAction, Summary: "test action", New: func() any { return &rtAct{} },
+		Outputs: []OutputSpec{{Name: "value", Type: "string"}, {Name: "bytes", Type: "int"}, {Name: "took", Type: "duration"}}},
+)
+
+// recorder collects what the test steps did. Tests in this package that use
+// it do not run in parallel.
+type recorder struct {
+	mu       sync.Mutex
+	log      []string
+	attempts map[string]int
+	running  int
+	peak     int
+}
+
+var events = &recorder{}
+
+func (r *recorder) reset() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.log, r.attempts, r.running, r.peak = nil, map[string]int{}, 0, 0
+}
+
+func (r *recorder) add(e string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.log = append(r.log, e)
+}
+
+func (r *recorder) attempt(id string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.attempts[id]++
+	return r.attempts[id]
+}
+
+func (r *recorder) start(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.log = append(r.log, "start "+id)
+	r.running++
+	r.peak = max(r.peak, r.running)
+}
+
+func (r *recorder) end(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.log = append(r.log, "end "+id)
+	r.running--
+}
+
+func (r *recorder) snapshot() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.log...)
+}
+
+// runPlan loads src with the test registry and runs it in a fresh state
+// folder.
+func runPlan(t *testing.T, ctx context.Context, src string, opts RunOptions) (*Report, error) {
+	t.Helper()
+	events.reset()
+	p, err := Load("plan.yaml", []byte(src), testRegistry)
+	if err != nil {
+		t.Fatalf("loading plan: %v", err)
+	}
+	if opts.StateDir == "" {
+		opts.StateDir = t.TempDir()
+	}
+	if opts.Environ == nil {
+		opts.Environ = []string{"MODE=test"}
+	}
+	return Run(ctx, p, opts)
+}
+
+func stepStatus(t *testing.T, rep *Report, id string) Status {
+	t.Helper()
+	s := rep.Step(id)
+	if s == nil {
+		t.Fatalf("report has no step %q", id)
+	}
+	return s.Status
+}
