@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"regexp"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -107,16 +108,39 @@ func decodeField(v reflect.Value, f paramField, n *yaml.Node) error {
 	if err := n.Decode(fv.Interface()); err != nil {
 		var te *yaml.TypeError
 		if asTypeError(err, &te) {
-			if n.Kind == yaml.ScalarNode || len(te.Errors) == 0 {
+			if n.Kind == yaml.ScalarNode || len(te.Errors) == 0 || !kindFits(n, f.Type) {
 				return fmt.Errorf("want %s, got %s", goTypeText(f.Type), nodeText(n))
 			}
-			return errors.New(te.Errors[0])
+			return errors.New(typeErrorText(te.Errors[0]))
 		}
 		return err
 	}
 	v.FieldByIndex(f.Index).Set(fv.Elem())
 	return nil
 }
+
+var (
+	unmarshalScalarRE = regexp.MustCompile("cannot unmarshal !!\\w+ `([^`]*)` into (.+)$")
+	unmarshalNodeRE   = regexp.MustCompile(`cannot unmarshal !!(seq|map) into (.+)$`)
+)
+
+// typeErrorText rewrites yaml.v3's "line 5: cannot unmarshal !!str `x` into
+// int" in the words the loader uses elsewhere.
+func typeErrorText(s string) string {
+	if m := unmarshalScalarRE.FindStringSubmatchIndex(s); m != nil {
+		return s[:m[0]] + fmt.Sprintf("want %s, got %q", m0(s, m, 4), s[m[2]:m[3]])
+	}
+	if m := unmarshalNodeRE.FindStringSubmatchIndex(s); m != nil {
+		got := "a list"
+		if s[m[2]:m[3]] == "map" {
+			got = "a mapping"
+		}
+		return s[:m[0]] + fmt.Sprintf("want %s, got %s", m0(s, m, 4), got)
+	}
+	return s
+}
+
+func m0(s string, m []int, i int) string { return s[m[i]:m[i+1]] }
 
 func asTypeError(err error, te **yaml.TypeError) bool {
 	t, ok := err.(*yaml.TypeError)
@@ -154,4 +178,22 @@ func goTypeText(t reflect.Type) string {
 		return goTypeText(t.Elem())
 	}
 	return t.String()
+}
+
+// kindFits reports whether a list or mapping node can be decoded into t at
+// all, so that a mismatch is reported as "want X, got a list".
+func kindFits(n *yaml.Node, t reflect.Type) bool {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(unmarshalerType) || t.Kind() == reflect.Interface {
+		return true
+	}
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return t.Kind() == reflect.Slice || t.Kind() == reflect.Array
+	case yaml.MappingNode:
+		return t.Kind() == reflect.Map || t.Kind() == reflect.Struct
+	}
+	return true
 }

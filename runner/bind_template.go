@@ -49,7 +49,7 @@ func parseTemplate(s string) (*template, error) {
 		src := strings.TrimSpace(rest[:j])
 		e, err := CompileExpr(src)
 		if err != nil {
-			return nil, fmt.Errorf("expression %q: %w", src, err)
+			return nil, fmt.Errorf("invalid expression %q: %w", src, err)
 		}
 		t.parts = append(t.parts, templatePart{expr: e})
 		rest = rest[j+len(closeDelim):]

@@ -45,6 +45,16 @@ func (es PlanErrors) Error() string {
 	return strings.Join(lines, "\n")
 }
 
+// As lets errors.As find the problems with a *PlanErrors target too.
+func (es PlanErrors) As(target any) bool {
+	if t, ok := target.(**PlanErrors); ok {
+		cp := es
+		*t = &cp
+		return true
+	}
+	return false
+}
+
 // errList collects plan errors during loading.
 type errList struct {
 	file string
@@ -96,36 +106,39 @@ func suggest(name string, candidates []string) string {
 			best, bestD = c, d
 		}
 	}
-	limit := max(len(name)/3, 1)
-	if limit > 3 {
-		limit = 3
-	}
-	if bestD < 0 || bestD > limit {
+	limit := min(max(len(name)/3, 1), 3)
+	if bestD < 0 || bestD > limit || bestD >= len([]rune(name)) {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %q?)", best)
 }
 
-// levenshtein returns the edit distance between a and b.
+// levenshtein returns the edit distance between a and b, counting a swap of
+// two neighbouring letters as one edit (optimal string alignment), since
+// that is the most common typo.
 func levenshtein(a, b string) int {
 	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
+	d := make([][]int, len(ra)+1)
+	for i := range d {
+		d[i] = make([]int, len(rb)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
 		for j := 1; j <= len(rb); j++ {
 			cost := 1
 			if ra[i-1] == rb[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(rb)]
+	return d[len(ra)][len(rb)]
 }
 
 // sortedKeys returns the keys of m, sorted.

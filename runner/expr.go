@@ -59,7 +59,12 @@ func CompileExpr(src string) (*Expr, error) {
 	}
 	prog, err := expr.Compile(src, expr.Env(compileEnv))
 	if err != nil {
-		return nil, exprError(err)
+		err = exprError(err)
+		if name, ok := strings.CutPrefix(err.Error(), "unknown name "); ok {
+			name, _, _ = strings.Cut(name, " ")
+			err = fmt.Errorf("unknown name %q%s (names are params, env, steps, run and plan)", name, suggest(name, sortedKeys(compileEnv)))
+		}
+		return nil, err
 	}
 	tree, err := parser.Parse(src)
 	if err != nil {

@@ -40,6 +40,11 @@ func Load(file string, src []byte, reg *Registry) (*Plan, error) {
 		return nil, l.el.result()
 	}
 	root := doc.Content[0]
+	budget := maxExpandedNodes
+	if !expandAliases(root, &budget, 0) {
+		l.el.add(root, "", "plan is too large once YAML aliases are expanded (more than %d nodes)", maxExpandedNodes)
+		return nil, l.el.result()
+	}
 	checkDuplicates(l.el, root)
 	l.plan = &Plan{
 		File:     file,
@@ -88,6 +93,9 @@ func (l *loader) loadTop(root *yaml.Node) {
 		case "steps":
 			l.loadSteps(v)
 		default:
+			if strings.HasPrefix(k.Value, "x-") {
+				continue // extension fields, e.g. anchors for reuse
+			}
 			l.el.add(k, "", "field %q not recognised%s", k.Value, suggest(k.Value, topFields))
 		}
 	}
@@ -253,4 +261,73 @@ func checkDuplicates(el *errList, n *yaml.Node) {
 	for _, c := range n.Content {
 		checkDuplicates(el, c)
 	}
+}
+
+// maxExpandedNodes bounds the work of expanding aliases, so that a small
+// file of nested aliases cannot make loading hang.
+const maxExpandedNodes = 100000
+
+// expandAliases replaces alias nodes by what they name and applies merge
+// keys (<<), so that the rest of the loader sees plain nodes. It reports
+// false when the tree grows past the budget.
+func expandAliases(n *yaml.Node, budget *int, depth int) bool {
+	*budget--
+	if *budget < 0 || depth > 1000 {
+		return false
+	}
+	for i, c := range n.Content {
+		for c.Kind == yaml.AliasNode && c.Alias != nil {
+			c = c.Alias
+		}
+		n.Content[i] = c
+		if !expandAliases(c, budget, depth+1) {
+			return false
+		}
+	}
+	if n.Kind == yaml.MappingNode {
+		n.Content = applyMerges(n.Content)
+	}
+	return true
+}
+
+// applyMerges replaces `<<: mapping` (or a list of mappings) by the merged
+// pairs that the mapping does not set itself.
+func applyMerges(content []*yaml.Node) []*yaml.Node {
+	own := map[string]bool{}
+	hasMerge := false
+	for i := 0; i+1 < len(content); i += 2 {
+		if content[i].Value == "<<" && content[i].Tag == "!!merge" {
+			hasMerge = true
+		} else {
+			own[content[i].Value] = true
+		}
+	}
+	if !hasMerge {
+		return content
+	}
+	var out []*yaml.Node
+	for i := 0; i+1 < len(content); i += 2 {
+		k, v := content[i], content[i+1]
+		if k.Value != "<<" || k.Tag != "!!merge" {
+			out = append(out, k, v)
+			continue
+		}
+		srcs := []*yaml.Node{v}
+		if v.Kind == yaml.SequenceNode {
+			srcs = v.Content
+		}
+		for _, m := range srcs {
+			if m.Kind != yaml.MappingNode {
+				out = append(out, k, v) // left for the loader to report
+				break
+			}
+			for j := 0; j+1 < len(m.Content); j += 2 {
+				if !own[m.Content[j].Value] {
+					own[m.Content[j].Value] = true
+					out = append(out, m.Content[j], m.Content[j+1])
+				}
+			}
+		}
+	}
+	return out
 }

@@ -98,6 +98,10 @@ func (l *loader) loadNeeds(si *stepInfo, n *yaml.Node) {
 		items = n.Content
 	}
 	for _, it := range items {
+		if it.Kind != yaml.ScalarNode {
+			l.el.add(it, si.step.ID, "needs must be a step id or a list of step ids, not %s", nodeText(it))
+			continue
+		}
 		var s string
 		if l.str(it, si.step.ID, "needs", &s) {
 			si.step.Needs = append(si.step.Needs, s)
@@ -171,16 +175,25 @@ func (l *loader) loadRetry(si *stepInfo, n *yaml.Node) {
 // compileBare compiles a when: or assert: expression, accepting a value
 // written as exactly one ${{ }} too.
 func (l *loader) compileBare(si *stepInfo, n *yaml.Node, label, kind, src string) *Expr {
-	if t, err := parseTemplate(src); err == nil && t != nil {
-		if e, ok := t.single(); ok {
-			si.exprs = append(si.exprs, exprUse{e: e, node: n, label: label, kind: kind})
-			return e
+	var e *Expr
+	if hasExpr(src) {
+		t, err := parseTemplate(src)
+		if err != nil {
+			l.el.add(n, si.step.ID, "%s: %v", label, err)
+			return nil
 		}
-	}
-	e, err := CompileExpr(src)
-	if err != nil {
-		l.el.add(n, si.step.ID, "%s: invalid expression %q: %v", label, src, err)
-		return nil
+		single, ok := t.single()
+		if !ok {
+			l.el.add(n, si.step.ID, "%s: must be one expression, bare or as a single ${{ }}", label)
+			return nil
+		}
+		e = single
+	} else {
+		var err error
+		if e, err = CompileExpr(src); err != nil {
+			l.el.add(n, si.step.ID, "%s: invalid expression %q: %v", label, src, err)
+			return nil
+		}
 	}
 	si.exprs = append(si.exprs, exprUse{e: e, node: n, label: label, kind: kind})
 	return e

@@ -59,7 +59,7 @@ func (l *loader) checkInput(si *stepInfo) {
 		return
 	}
 	if kind == KindSource || kind == KindAction {
-		l.el.add(n, st.ID, "field \"input\" not allowed: a %s step reads no stream", kind)
+		l.el.add(n, st.ID, "field \"input\" not allowed: %s %s step reads no stream", article(kind), kind)
 		return
 	}
 	if st.Input == st.ID {

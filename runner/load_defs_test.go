@@ -1,0 +1,99 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"time"
+)
+
+// The step types below are small but real definitions used by the loader
+// tests, since the shipped step types live in package steps.
+
+type ltSource struct {
+	Rows    int           `yaml:"rows" default:"10" doc:"rows to write"`
+	Name    string        `yaml:"name" doc:"a label"`
+	Timeout time.Duration `yaml:"timeout" default:"30s" doc:"how long to wait"`
+	Chunk   Size          `yaml:"chunk" default:"64KiB" doc:"write size"`
+}
+
+func (p *ltSource) Produce(_ context.Context, _ *StepContext, w io.Writer) (Outputs, error) {
+	n, err := io.WriteString(w, strings.Repeat("row\n", p.Rows))
+	return Outputs{"bytes": int64(n), "rows": int64(p.Rows)}, err
+}
+
+type ltTransform struct {
+	Level int    `yaml:"level" default:"3" doc:"compression level"`
+	Mode  string `yaml:"mode" default:"fast" doc:"fast or slow"`
+}
+
+func (p *ltTransform) Validate() error {
+	if p.Mode != "fast" && p.Mode != "slow" {
+		return errors.New(`mode must be "fast" or "slow"`)
+	}
+	return nil
+}
+
+func (p *ltTransform) Transform(_ context.Context, _ *StepContext, r io.Reader, w io.Writer) (Outputs, error) {
+	n, err := io.Copy(w, r)
+	return Outputs{"bytes_in": n, "bytes_out": n}, err
+}
+
+type ltSeal struct {
+	Key   KeyName   `yaml:"key" required:"true" doc:"key store entry"`
+	Extra []KeyName `yaml:"extra_keys" doc:"more recipients"`
+}
+
+func (p *ltSeal) Transform(_ context.Context, _ *StepContext, r io.Reader, w io.Writer) (Outputs, error) {
+	_, err := io.Copy(w, r)
+	return Outputs{"key_id": string(p.Key)}, err
+}
+
+type ltStore struct {
+	To             string `yaml:"to" required:"true" doc:"destination URL"`
+	AllowPlaintext bool   `yaml:"allow_plaintext" doc:"store unencrypted data"`
+}
+
+func (p *ltStore) AllowsPlaintext() bool { return p.AllowPlaintext }
+
+func (p *ltStore) Consume(_ context.Context, _ *StepContext, r io.Reader) (Outputs, Pending, error) {
+	n, err := io.Copy(io.Discard, r)
+	return Outputs{"bytes": n, "location": p.To}, NothingPending, err
+}
+
+type ltLevel struct {
+	Name  string `yaml:"name"`
+	Limit int    `yaml:"limit"`
+}
+
+type ltCheck struct {
+	Limit  float64           `yaml:"limit" doc:"largest allowed ratio"`
+	Labels map[string]string `yaml:"labels" doc:"extra labels"`
+	Levels []ltLevel         `yaml:"levels" doc:"thresholds"`
+	Every  time.Duration     `yaml:"every"`
+	Tags   []string          `yaml:"tags"`
+}
+
+func (p *ltCheck) Run(context.Context, *StepContext) (Outputs, error) {
+	return Outputs{"ok": true, "stats": map[string]any{"p50": 1.5}}, nil
+}
+
+// ltRegistry returns the test step types: src (source, plaintext), xform
+// (transform), seal (transform that protects), open (transform that yields
+// plaintext), store (persisting sink), check (action).
+func ltRegistry() *Registry {
+	return NewRegistry(
+		Definition{Type: "src", Kind: KindSource, Summary: "Writes rows.", New: func() any { return new(ltSource) }, Plaintext: true,
+			Outputs: []OutputSpec{{Name: "bytes", Type: "int", Doc: "bytes written"}, {Name: "rows", Type: "int"}}},
+		Definition{Type: "xform", Kind: KindTransform, Summary: "Copies a stream.", New: func() any { return new(ltTransform) },
+			Outputs: []OutputSpec{{Name: "bytes_in", Type: "int"}, {Name: "bytes_out", Type: "int"}}},
+		Definition{Type: "seal", Kind: KindTransform, Summary: "Protects a stream.", New: func() any { return new(ltSeal) }, Protects: true,
+			Outputs: []OutputSpec{{Name: "key_id", Type: "string"}}},
+		Definition{Type: "open", Kind: KindTransform, Summary: "Opens a stream.", New: func() any { return new(ltSeal) }, Plaintext: true},
+		Definition{Type: "store", Kind: KindSink, Summary: "Stores a stream.", New: func() any { return new(ltStore) }, Persists: true,
+			Outputs: []OutputSpec{{Name: "bytes", Type: "int"}, {Name: "location", Type: "string"}}},
+		Definition{Type: "check", Kind: KindAction, Summary: "Checks things.", New: func() any { return new(ltCheck) },
+			Outputs: []OutputSpec{{Name: "ok", Type: "bool"}, {Name: "stats", Type: "map"}}},
+	)
+}
