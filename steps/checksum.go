@@ -1,0 +1,64 @@
+package steps
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"io"
+
+	"github.com/sluice-dev/sluice/runner"
+	"github.com/sluice-dev/sluice/steps/manifest"
+)
+
+func checksumDefinition() runner.Definition {
+	return runner.Definition{
+		Type:    "checksum",
+		Kind:    runner.KindTransform,
+		Summary: "Pass the stream through unchanged while computing its digest (for the manifest and a sha256sum-compatible sidecar)",
+		New:     func() any { return &Checksum{} },
+		Outputs: []runner.OutputSpec{
+			{Name: "algorithm", Type: "string", Doc: "digest algorithm: sha256 or sha512"},
+			{Name: "digest", Type: "string", Doc: "hex digest of the bytes that passed"},
+			{Name: "bytes", Type: "int", Doc: "bytes that passed"},
+		},
+	}
+}
+
+// Checksum is the parameter struct of the checksum step, a pass-through
+// transform that digests its stream.
+type Checksum struct {
+	Algorithm string `yaml:"algorithm" default:"sha256" doc:"digest algorithm: sha256 or sha512"`
+}
+
+var (
+	_ runner.Transform = (*Checksum)(nil)
+	_ runner.Validator = (*Checksum)(nil)
+)
+
+func (c *Checksum) algorithm() string {
+	if c.Algorithm == "" {
+		return manifest.SHA256
+	}
+	return c.Algorithm
+}
+
+// Validate checks the algorithm.
+func (c *Checksum) Validate() error {
+	if _, err := manifest.NewHash(c.algorithm()); err != nil {
+		return fmt.Errorf("algorithm: %w", err)
+	}
+	return nil
+}
+
+// Transform copies r to w, digesting every byte.
+func (c *Checksum) Transform(ctx context.Context, sc *runner.StepContext, r io.Reader, w io.Writer) (runner.Outputs, error) {
+	h, err := manifest.NewHash(c.algorithm())
+	if err != nil {
+		return nil, fmt.Errorf("algorithm: %w", err)
+	}
+	n, err := io.Copy(io.MultiWriter(w, h), ctxReader{ctx, r})
+	if err != nil {
+		return nil, err
+	}
+	return runner.Outputs{"algorithm": c.algorithm(), "digest": hex.EncodeToString(h.Sum(nil)), "bytes": n}, nil
+}

@@ -1,0 +1,180 @@
+package steps
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+
+	"github.com/sluice-dev/sluice/runner"
+	"github.com/sluice-dev/sluice/steps/blob"
+	"github.com/sluice-dev/sluice/steps/manifest"
+)
+
+func downloadDefinition() runner.Definition {
+	return runner.Definition{
+		Type:    "download",
+		Kind:    runner.KindSource,
+		Summary: "Stream one stored object, verifying its digest against its sidecar or manifest",
+		New:     func() any { return &Download{} },
+		Outputs: []runner.OutputSpec{
+			{Name: "bytes", Type: "int", Doc: "bytes read"},
+			{Name: "url", Type: "string", Doc: "URL of the object"},
+			{Name: "manifest", Type: "string", Doc: "URL of the object's manifest; empty when it has none"},
+			{Name: "digest", Type: "string", Doc: "hex digest verified while streaming; empty when nothing recorded one"},
+			{Name: "digest_algorithm", Type: "string", Doc: "algorithm of digest"},
+			{Name: "verified", Type: "bool", Doc: "whether a recorded digest was checked"},
+		},
+	}
+}
+
+// Download is the parameter struct of the download step: a source that
+// streams one stored object and fails at its end when the object's bytes
+// differ from the digest its sidecar or manifest records.
+type Download struct {
+	From string `yaml:"from" required:"true" doc:"URL of the object to read: file:///abs/path, file://./relative/path or a plain path"`
+}
+
+var (
+	_ runner.Source    = (*Download)(nil)
+	_ runner.Validator = (*Download)(nil)
+)
+
+// Validate checks that from names one object on a supported storage.
+func (d *Download) Validate() error {
+	_, _, err := blob.Open(d.From)
+	return err
+}
+
+// Produce streams the object to w, digesting it on the way.
+func (d *Download) Produce(ctx context.Context, sc *runner.StepContext, w io.Writer) (runner.Outputs, error) {
+	b, name, err := blob.Open(d.From)
+	if err != nil {
+		return nil, err
+	}
+	want, m, err := recordedDigests(ctx, b, name)
+	if err != nil {
+		return nil, err
+	}
+	out := runner.Outputs{"url": b.URL(name), "manifest": "", "digest": "", "digest_algorithm": "", "verified": false}
+	if m != nil {
+		out["manifest"] = b.URL(manifest.ManifestName(name))
+	} else if sc != nil && sc.Logger != nil {
+		sc.Logger.Warn("object has no manifest: it may not be a complete sluice backup", "url", b.URL(name))
+	}
+	rc, err := b.Open(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+
+	hashes := make(map[string]hash.Hash, len(want))
+	writers := []io.Writer{w}
+	for alg := range want {
+		h, _ := manifest.NewHash(alg) // recordedDigests validated alg
+		hashes[alg] = h
+		writers = append(writers, h)
+	}
+	n, err := io.Copy(io.MultiWriter(writers...), ctxReader{ctx, rc})
+	out["bytes"] = n
+	if err != nil {
+		return out, fmt.Errorf("reading %s: %w", b.URL(name), err)
+	}
+	size := ""
+	if m != nil && m.StoredBytes > 0 && m.StoredBytes != n {
+		size = fmt.Sprintf("; read %d bytes, the manifest says %d", n, m.StoredBytes)
+	}
+	for _, alg := range manifest.Algorithms {
+		exp, ok := want[alg]
+		if !ok {
+			continue
+		}
+		got := manifest.Digest{Algorithm: alg, Hex: hex.EncodeToString(hashes[alg].Sum(nil))}
+		if got.Hex != exp.Hex {
+			return out, fmt.Errorf("%s is corrupted or truncated: digest mismatch (want %s, got %s%s)", b.URL(name), exp, got, size)
+		}
+		out["digest"], out["digest_algorithm"], out["verified"] = got.Hex, alg, true
+	}
+	if size != "" {
+		return out, fmt.Errorf("%s is corrupted or truncated: size mismatch (%s)", b.URL(name), size[2:])
+	}
+	return out, nil
+}
+
+// recordedDigests reads the object's manifest and sidecars, if any, and
+// returns the digests they record by algorithm. Records that disagree are an
+// error: the backup cannot be trusted.
+func recordedDigests(ctx context.Context, b blob.Backend, name string) (map[string]manifest.Digest, *manifest.Manifest, error) {
+	want := map[string]manifest.Digest{}
+	add := func(d manifest.Digest) error {
+		if prev, ok := want[d.Algorithm]; ok && prev.Hex != d.Hex {
+			return fmt.Errorf("%s: the checksum sidecar and the manifest disagree (%s vs %s): the backup cannot be trusted", b.URL(name), prev, d)
+		}
+		want[d.Algorithm] = d
+		return nil
+	}
+	for _, alg := range manifest.Algorithms {
+		side := manifest.SidecarName(name, alg)
+		data, err := readSmall(ctx, b, side)
+		if errors.Is(err, blob.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		d, err := manifest.ParseSidecar(data, alg, name)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading %s: %w", b.URL(side), err)
+		}
+		if err := add(d); err != nil {
+			return nil, nil, err
+		}
+	}
+	mname := manifest.ManifestName(name)
+	data, err := readSmall(ctx, b, mname)
+	if errors.Is(err, blob.ErrNotExist) {
+		return want, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := manifest.Parse(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading %s: %w", b.URL(mname), err)
+	}
+	if m.Digest != nil {
+		if err := add(*m.Digest); err != nil {
+			return nil, nil, err
+		}
+	}
+	return want, m, nil
+}
+
+// readSmall reads a sidecar or manifest (at most 16 MiB).
+func readSmall(ctx context.Context, b blob.Backend, name string) ([]byte, error) {
+	rc, err := b.Open(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, 16<<20))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", b.URL(name), err)
+	}
+	return data, nil
+}
+
+// ctxReader stops reading once ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}

@@ -1,0 +1,153 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/sluice-dev/sluice/runner"
+	"gopkg.in/yaml.v3"
+)
+
+func execDefinition() runner.Definition {
+	return runner.Definition{
+		Type:    "exec",
+		Kind:    runner.KindAction,
+		Summary: "Run a command (an argv list, or one string with shell: true) and capture its exit code and bounded output",
+		New:     func() any { return &Exec{} },
+		Outputs: []runner.OutputSpec{
+			{Name: "exit_code", Type: "int", Doc: "the command's exit code"},
+			{Name: "stdout", Type: "string", Doc: "the first stdout_limit bytes of standard output"},
+			{Name: "stderr", Type: "string", Doc: "the last stdout_limit bytes of standard error"},
+			{Name: "duration", Type: "duration", Doc: "how long the command ran"},
+		},
+	}
+}
+
+// Exec is the parameter struct of the exec step.
+type Exec struct {
+	Command        Argv              `yaml:"command" required:"true" doc:"the program and its arguments as a list; with shell: true, one string for sh -c"`
+	Shell          bool              `yaml:"shell" doc:"run command, one string, with sh -c"`
+	Env            map[string]string `yaml:"env" doc:"extra environment variables, added to sluice's own"`
+	Dir            string            `yaml:"dir" doc:"working directory (default: sluice's)"`
+	AllowExitCodes []int             `yaml:"allow_exit_codes" doc:"non-zero exit codes that do not fail the step"`
+	StdoutLimit    int               `yaml:"stdout_limit" default:"65536" doc:"bytes of stdout (the first) and stderr (the last) kept in outputs"`
+}
+
+// Argv is a command line. In YAML it is a list of strings, or one string
+// (which, without shell: true, is the program alone).
+type Argv []string
+
+// UnmarshalYAML accepts a list of strings or one string.
+func (a *Argv) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		var s string
+		if err := n.Decode(&s); err != nil {
+			return err
+		}
+		*a = Argv{s}
+		return nil
+	}
+	var list []string
+	if err := n.Decode(&list); err != nil {
+		return err
+	}
+	*a = list
+	return nil
+}
+
+var (
+	_ runner.Action    = (*Exec)(nil)
+	_ runner.Validator = (*Exec)(nil)
+)
+
+// Validate checks the command's shape and the limit.
+func (e *Exec) Validate() error {
+	switch {
+	case len(e.Command) == 0 || e.Command[0] == "":
+		return errors.New("command: give the program and its arguments, e.g. [pg_isready, -h, localhost]")
+	case e.Shell && len(e.Command) != 1:
+		return fmt.Errorf("command: with shell: true, give one string for sh -c, not a list of %d", len(e.Command))
+	case e.StdoutLimit < 0:
+		return fmt.Errorf("stdout_limit: %d is negative", e.StdoutLimit)
+	}
+	return nil
+}
+
+// Run starts the command in its own process group (killed as a whole when
+// ctx ends) and waits for it.
+func (e *Exec) Run(ctx context.Context, sc *runner.StepContext) (runner.Outputs, error) {
+	if err := e.Validate(); err != nil {
+		return nil, err
+	}
+	argv, prog := []string(e.Command), e.Command[0]
+	if e.Shell {
+		argv, prog = []string{"sh", "-c", e.Command[0]}, "sh -c"
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Dir = e.Dir
+	cmd.Env = os.Environ()
+	keys := make([]string, 0, len(e.Env))
+	for k := range e.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		cmd.Env = append(cmd.Env, k+"="+e.Env[k])
+	}
+	stdout, stderr := &headBuffer{limit: e.StdoutLimit}, &tailBuffer{limit: e.StdoutLimit}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	killProcessGroup(cmd)
+	cmd.WaitDelay = 5 * time.Second
+
+	start := time.Now()
+	err := cmd.Run()
+	out := runner.Outputs{
+		"exit_code": int64(cmd.ProcessState.ExitCode()),
+		"stdout":    stdout.String(),
+		"stderr":    stderr.String(),
+		"duration":  time.Since(start),
+	}
+	if ctx.Err() != nil {
+		return out, fmt.Errorf("command %s: stopped: %w", prog, ctx.Err())
+	}
+	var exitErr *exec.ExitError
+	switch {
+	case err == nil:
+		return out, nil
+	case errors.As(err, &exitErr) && exitErr.Exited():
+		code := exitErr.ExitCode()
+		for _, ok := range e.AllowExitCodes {
+			if code == ok {
+				return out, nil
+			}
+		}
+		return out, fmt.Errorf("command %s exited with code %d%s", prog, code, stderrTail(stderr.String()))
+	case errors.As(err, &exitErr):
+		return out, fmt.Errorf("command %s: %v%s", prog, exitErr, stderrTail(stderr.String()))
+	default:
+		return out, fmt.Errorf("command %s: %w", prog, err)
+	}
+}
+
+// stderrTail renders the last lines of stderr for an error message.
+func stderrTail(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return " (no output on stderr)"
+	}
+	lines := strings.Split(s, "\n")
+	if len(lines) > 10 {
+		lines = lines[len(lines)-10:]
+	}
+	tail := strings.Join(lines, "\n")
+	if len(tail) > 2048 {
+		tail = "..." + tail[len(tail)-2048:]
+	}
+	return ": stderr: " + tail
+}

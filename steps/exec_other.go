@@ -1,0 +1,8 @@
+//go:build !unix
+
+package steps
+
+import "os/exec"
+
+// killProcessGroup keeps exec's default: cancellation kills the process.
+func killProcessGroup(cmd *exec.Cmd) {}

@@ -1,0 +1,193 @@
+package steps
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"time"
+
+	"github.com/sluice-dev/sluice/runner"
+	"github.com/sluice-dev/sluice/steps/blob"
+	"github.com/sluice-dev/sluice/steps/manifest"
+)
+
+func uploadDefinition() runner.Definition {
+	return runner.Definition{
+		Type:     "upload",
+		Kind:     runner.KindSink,
+		Summary:  "Store the stream as one object (file:// or a path), then its checksum sidecar and manifest, atomically",
+		New:      func() any { return &Upload{} },
+		Persists: true,
+		Outputs: []runner.OutputSpec{
+			{Name: "bytes", Type: "int", Doc: "bytes stored"},
+			{Name: "url", Type: "string", Doc: "URL of the stored object"},
+			{Name: "object", Type: "string", Doc: "name of the stored object in its folder"},
+			{Name: "manifest", Type: "string", Doc: "URL of the manifest written next to the object"},
+			{Name: "digest", Type: "string", Doc: "hex digest of the stored bytes (from the checksum step when there is one, else sha256)"},
+			{Name: "digest_algorithm", Type: "string", Doc: "algorithm of digest: sha256 or sha512"},
+		},
+	}
+}
+
+// Upload is the parameter struct of the upload step: a sink that stores its
+// stream under a temporary name and makes it visible on commit, followed by
+// a checksum sidecar (when a checksum step feeds it) and the manifest.
+type Upload struct {
+	To             string `yaml:"to" required:"true" doc:"URL of the object to write: file:///abs/path, file://./relative/path or a plain path"`
+	Overwrite      bool   `yaml:"overwrite" doc:"replace an existing object (and its sidecar and manifest)"`
+	AllowPlaintext bool   `yaml:"allow_plaintext" doc:"allow storing a stream that is not encrypted"`
+}
+
+var (
+	_ runner.Sink             = (*Upload)(nil)
+	_ runner.Validator        = (*Upload)(nil)
+	_ runner.PlaintextAllower = (*Upload)(nil)
+)
+
+// AllowsPlaintext implements runner.PlaintextAllower.
+func (u *Upload) AllowsPlaintext() bool { return u.AllowPlaintext }
+
+// Validate checks that to names one object on a supported storage.
+func (u *Upload) Validate() error {
+	_, _, err := blob.Open(u.To)
+	return err
+}
+
+// Consume writes the stream to a pending object, counting its sha256 on the
+// way so that Commit can verify a checksum step's digest.
+func (u *Upload) Consume(ctx context.Context, sc *runner.StepContext, r io.Reader) (runner.Outputs, runner.Pending, error) {
+	b, name, err := blob.Open(u.To)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !u.Overwrite {
+		// Fail before streaming a whole backup when any of its files exists.
+		for _, n := range []string{name, manifest.ManifestName(name), manifest.SidecarName(name, manifest.SHA256), manifest.SidecarName(name, manifest.SHA512)} {
+			if _, err := b.Stat(ctx, n); err == nil {
+				return nil, nil, existsHint(blob.ErrExist, b.URL(n))
+			} else if !errors.Is(err, blob.ErrNotExist) {
+				return nil, nil, err
+			}
+		}
+	}
+	w, err := b.Create(ctx, name, blob.CreateOptions{Overwrite: u.Overwrite})
+	if err != nil {
+		return nil, nil, existsHint(err, b.URL(name))
+	}
+	p := &pendingUpload{u: u, sc: sc, b: b, name: name, w: w, sum: sha256.New()}
+	n, err := io.Copy(io.MultiWriter(w, p.sum), r)
+	p.bytes = n
+	if err != nil {
+		return nil, nil, errors.Join(fmt.Errorf("storing %s: %w", b.URL(name), err), w.Abort())
+	}
+	return runner.Outputs{"bytes": n, "url": b.URL(name), "object": name}, p, nil
+}
+
+// existsHint tells how to allow replacing an existing object.
+func existsHint(err error, url string) error {
+	if errors.Is(err, blob.ErrExist) {
+		return fmt.Errorf("%s already exists: refusing to overwrite it; set overwrite: true to replace it, or upload to another name", url)
+	}
+	return err
+}
+
+// pendingUpload is an upload whose object is written but not yet visible.
+type pendingUpload struct {
+	u     *Upload
+	sc    *runner.StepContext
+	b     blob.Backend
+	name  string
+	w     blob.Writer
+	sum   hash.Hash // sha256 of the stored bytes
+	bytes int64
+}
+
+// Commit verifies the checksum step's digest, makes the object visible, then
+// writes the sidecar and, last, the manifest. If a later write fails, what
+// this commit made visible is removed again.
+func (p *pendingUpload) Commit(ctx context.Context, upstream []runner.Stage) (runner.Outputs, error) {
+	own := manifest.Digest{Algorithm: manifest.SHA256, Hex: hex.EncodeToString(p.sum.Sum(nil)), Bytes: p.bytes}
+	digest, fromStep := manifest.DigestOf(upstream)
+	if fromStep {
+		if err := verifyStepDigest(digest, own); err != nil {
+			return nil, errors.Join(fmt.Errorf("storing %s: %w", p.b.URL(p.name), err), p.w.Abort())
+		}
+	} else {
+		digest = own
+	}
+	if err := p.w.Commit(ctx); err != nil {
+		return nil, existsHint(err, p.b.URL(p.name))
+	}
+	made := []string{p.name}
+	fail := func(err error) (runner.Outputs, error) {
+		return nil, errors.Join(err, p.rollback(made))
+	}
+	opts := blob.CreateOptions{Overwrite: p.u.Overwrite}
+	if p.u.Overwrite {
+		// Sidecars of an older object would describe other bytes.
+		for _, alg := range manifest.Algorithms {
+			if n := manifest.SidecarName(p.name, alg); !fromStep || alg != digest.Algorithm {
+				if err := p.b.Remove(ctx, n); err != nil && !errors.Is(err, blob.ErrNotExist) {
+					return fail(err)
+				}
+			}
+		}
+	}
+	if fromStep {
+		side := manifest.SidecarName(p.name, digest.Algorithm)
+		if err := p.b.Put(ctx, side, manifest.Sidecar(digest, p.name), opts); err != nil {
+			return fail(fmt.Errorf("writing checksum sidecar: %w", existsHint(err, p.b.URL(side))))
+		}
+		made = append(made, side)
+	}
+	m := manifest.Build(manifest.Input{
+		Plan: p.sc.PlanName, RunID: p.sc.RunID, Created: time.Now(), Object: p.name,
+		StoredBytes: p.bytes, Upstream: upstream, Digest: &digest, Secrets: p.sc.Secrets,
+	})
+	data, err := m.Marshal()
+	if err != nil {
+		return fail(err)
+	}
+	mname := manifest.ManifestName(p.name)
+	if err := p.b.Put(ctx, mname, data, opts); err != nil {
+		return fail(fmt.Errorf("writing manifest: %w", existsHint(err, p.b.URL(mname))))
+	}
+	return runner.Outputs{
+		"manifest":         p.b.URL(mname),
+		"digest":           digest.Hex,
+		"digest_algorithm": digest.Algorithm,
+	}, nil
+}
+
+// verifyStepDigest compares a checksum step's digest with what the upload
+// stored. A sha256 digest is compared in full; for sha512 the upload counted
+// only sha256, so the byte counts are compared and the digest is trusted.
+func verifyStepDigest(step, own manifest.Digest) error {
+	if step.Bytes != 0 && step.Bytes != own.Bytes {
+		return fmt.Errorf("checksum step digested %d bytes but %d were stored: refusing to record its digest", step.Bytes, own.Bytes)
+	}
+	if step.Algorithm == manifest.SHA256 && step.Hex != own.Hex {
+		return fmt.Errorf("checksum step digest differs from the stored bytes (want %s, got %s): refusing to record it", step, own)
+	}
+	return nil
+}
+
+// rollback removes the objects a failed commit made visible, newest first.
+func (p *pendingUpload) rollback(made []string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var errs []error
+	for i := len(made) - 1; i >= 0; i-- {
+		if err := p.b.Remove(ctx, made[i]); err != nil && !errors.Is(err, blob.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("removing %s after a failed commit: %w; delete it by hand", p.b.URL(made[i]), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Abort removes the pending object.
+func (p *pendingUpload) Abort() error { return p.w.Abort() }
