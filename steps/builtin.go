@@ -8,6 +8,11 @@ import "github.com/sluice-dev/sluice/runner"
 // explicit so that a reader sees every type in one place.
 func Builtin() *runner.Registry {
 	return runner.NewRegistry(
-	// one line per step type, e.g. uploadDefinition(),
+		// one line per step type, e.g. uploadDefinition(),
+		checksumDefinition(),
+		uploadDefinition(),
+		downloadDefinition(),
+		execDefinition(),
+		assertDefinition(),
 	)
 }
