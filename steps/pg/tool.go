@@ -1,9 +1,35 @@
 package pg
 
 import (
+	"context"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
+	"time"
 )
+
+// ClientCmd returns a command that runs a client tool (pg_dump, pg_restore,
+// psql) with args against dsn. The DSN goes to --dbname without its
+// password, which travels in PGPASSWORD so that it never shows in ps;
+// --no-password stops the tool from prompting. Cancelling ctx kills the
+// tool.
+func ClientCmd(ctx context.Context, tool Tool, dsn string, args ...string) *exec.Cmd {
+	rest, pw := SplitPassword(dsn)
+	all := append([]string{"--no-password"}, args...)
+	all = append(all, "--dbname="+rest)
+	cmd := exec.CommandContext(ctx, tool.Path, all...)
+	env := os.Environ()
+	if pw != "" {
+		env = append(env, "PGPASSWORD="+pw) // the last value wins
+	}
+	if os.Getenv("PGAPPNAME") == "" {
+		env = append(env, "PGAPPNAME=sluice")
+	}
+	cmd.Env = env
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
+}
 
 // Tail is an io.Writer that keeps the last bytes written to it, for the
 // stderr of a child process in error messages.

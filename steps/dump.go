@@ -1,0 +1,126 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sluice-dev/sluice/runner"
+	"github.com/sluice-dev/sluice/steps/pg"
+)
+
+func dumpDefinition() runner.Definition {
+	return runner.Definition{
+		Type:    "dump",
+		Kind:    runner.KindSource,
+		Summary: "Dump a PostgreSQL database with pg_dump (custom or plain format) as a stream, after a pre-flight check with pgx",
+		New:     func() any { return &Dump{} },
+		Outputs: []runner.OutputSpec{
+			{Name: "bytes", Type: "int", Doc: "bytes pg_dump wrote"},
+			{Name: "duration", Type: "duration", Doc: "time pg_dump ran"},
+			{Name: "server_version", Type: "string", Doc: "PostgreSQL server version, e.g. 15.13"},
+			{Name: "database", Type: "string", Doc: "name of the dumped database"},
+			{Name: "format", Type: "string", Doc: "custom or plain"},
+			{Name: "size_bytes", Type: "int", Doc: "database size reported by the server before the dump (pg_database_size)"},
+		},
+		Plaintext: true,
+	}
+}
+
+// Dump is the parameter struct of the dump step, a source that runs pg_dump.
+type Dump struct {
+	URL            string   `yaml:"url" required:"true" doc:"connection string (postgres://user:pass@host:port/db or key=value); usually a secret param. The password reaches pg_dump through PGPASSWORD, never its command line"`
+	Format         string   `yaml:"format" default:"custom" doc:"custom (for pg_restore) or plain (SQL for psql)"`
+	Schemas        []string `yaml:"schemas" doc:"dump only these schemas (pg_dump --schema, patterns allowed)"`
+	ExcludeSchemas []string `yaml:"exclude_schemas" doc:"leave out these schemas (pg_dump --exclude-schema)"`
+	Tables         []string `yaml:"tables" doc:"dump only these tables (pg_dump --table, patterns allowed)"`
+	ExcludeTables  []string `yaml:"exclude_tables" doc:"leave out these tables (pg_dump --exclude-table)"`
+	Args           []string `yaml:"args" doc:"extra pg_dump arguments (not the output file, format or connection)"`
+	Compress       int      `yaml:"compress" default:"0" doc:"pg_dump's own compression level 0-9; 0 because sluice's compress step compresses better and faster. With format plain, a level above 0 makes pg_dump write gzip"`
+}
+
+var (
+	_ runner.Source    = (*Dump)(nil)
+	_ runner.Validator = (*Dump)(nil)
+)
+
+// reservedDumpArgs are pg_dump options that args must not set: sluice owns
+// the output, its format and the connection.
+var reservedDumpArgs = []string{"-f", "--file", "-F", "--format", "-d", "--dbname", "-h", "--host", "-p", "--port", "-U", "--username", "-W", "--password", "-Z", "--compress"}
+
+// Validate checks the format, the compression level and args.
+func (d *Dump) Validate() error {
+	if d.URL == "" {
+		return errors.New("url: a connection string is required")
+	}
+	if d.format() != "custom" && d.format() != "plain" {
+		return fmt.Errorf("format: %q is not custom or plain", d.Format)
+	}
+	if d.Compress < 0 || d.Compress > 9 {
+		return fmt.Errorf("compress: %d is not a level from 0 to 9", d.Compress)
+	}
+	return checkArgs(d.Args, reservedDumpArgs, "format, compress and url")
+}
+
+func (d *Dump) format() string {
+	if d.Format == "" {
+		return "custom"
+	}
+	return d.Format
+}
+
+// checkArgs rejects extra arguments that would take over what sluice sets.
+func checkArgs(args, reserved []string, owner string) error {
+	for _, a := range args {
+		name, _, _ := strings.Cut(a, "=")
+		for _, r := range reserved {
+			if name == r || (len(r) == 2 && strings.HasPrefix(a, r) && !strings.HasPrefix(a, "--")) {
+				return fmt.Errorf("args: %q is set by sluice: use %s instead", a, owner)
+			}
+		}
+	}
+	return nil
+}
+
+// Produce checks the database with a pre-flight connection, picks a pg_dump
+// at least as new as the server and streams its output to w.
+func (d *Dump) Produce(ctx context.Context, sc *runner.StepContext, w io.Writer) (runner.Outputs, error) {
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	info, err := pg.Preflight(ctx, d.URL)
+	if err != nil {
+		return nil, fmt.Errorf("pre-flight: %w", err)
+	}
+	tool, err := pg.FindTool("pg_dump", "postgresql-client", info.Version())
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"--format=" + d.format(), "--compress=" + strconv.Itoa(d.Compress)}
+	for _, opt := range []struct {
+		flag string
+		vals []string
+	}{{"--schema=", d.Schemas}, {"--exclude-schema=", d.ExcludeSchemas}, {"--table=", d.Tables}, {"--exclude-table=", d.ExcludeTables}} {
+		for _, v := range opt.vals {
+			args = append(args, opt.flag+v)
+		}
+	}
+	args = append(args, d.Args...)
+	if sc != nil && sc.Logger != nil {
+		sc.Logger.Info("dumping", "database", info.Database, "server", info.ServerVersion, "size_bytes", info.SizeBytes, "pg_dump", tool.Version.Text, "format", d.format())
+	}
+
+	start := time.Now()
+	n, err := runDump(ctx, pg.ClientCmd(ctx, tool, d.URL, args...), w)
+	if err != nil {
+		return nil, err
+	}
+	return runner.Outputs{
+		"bytes": n, "duration": time.Since(start), "server_version": info.ServerVersion,
+		"database": info.Database, "format": d.format(), "size_bytes": info.SizeBytes,
+	}, nil
+}

@@ -1,0 +1,40 @@
+package pg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// EnsureDatabase creates the database named in dsn when it does not exist,
+// connecting to the server's "postgres" maintenance database with the same
+// credentials. It reports whether it created the database.
+func EnsureDatabase(ctx context.Context, dsn string) (bool, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return false, &ConnError{Kind: KindBadDSN, msg: "invalid connection string " + Redact(dsn), err: errors.New("invalid connection string")}
+	}
+	name := cfg.Database
+	if name == "" || name == "postgres" {
+		return false, nil
+	}
+	cfg.Database = "postgres"
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return false, fmt.Errorf("connecting to the maintenance database to create %q: %w", name, classify(cfg, err))
+	}
+	defer conn.Close(context.Background())
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
+		return false, fmt.Errorf("looking for database %q: %w", name, err)
+	}
+	if exists {
+		return false, nil
+	}
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return false, fmt.Errorf("creating database %q: %w", name, err)
+	}
+	return true, nil
+}

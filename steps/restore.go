@@ -1,0 +1,137 @@
+package steps
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/sluice-dev/sluice/runner"
+	"github.com/sluice-dev/sluice/steps/pg"
+)
+
+func restoreDefinition() runner.Definition {
+	return runner.Definition{
+		Type:    "restore",
+		Kind:    runner.KindSink,
+		Summary: "Restore a pg_dump stream with pg_restore or psql into a database or a throwaway cluster, then run verification queries",
+		New:     func() any { return &Restore{} },
+		Outputs: []runner.OutputSpec{
+			{Name: "duration", Type: "duration", Doc: "time the restore took, verification included"},
+			{Name: "database", Type: "string", Doc: "name of the database restored into"},
+			{Name: "verify", Type: "map", Doc: "result of each verify query by name (steps.<id>.verify.<name>)"},
+			{Name: "tables", Type: "int", Doc: "user tables in the target database after the restore"},
+			{Name: "format", Type: "string", Doc: "format restored: custom or plain"},
+		},
+	}
+}
+
+// Restore is the parameter struct of the restore step, a sink that feeds a
+// dump to pg_restore (custom format) or psql (plain format).
+type Restore struct {
+	URL               string            `yaml:"url" doc:"target connection string; give url or target"`
+	Target            string            `yaml:"target" doc:"ephemeral: start a throwaway PostgreSQL cluster, restore into it, verify, and remove it"`
+	Database          string            `yaml:"database" default:"restore" doc:"database to restore into inside an ephemeral target"`
+	Format            string            `yaml:"format" default:"custom" doc:"custom, plain, or auto (detected from the PGDMP header)"`
+	Create            bool              `yaml:"create" doc:"create the target database when it does not exist"`
+	Clean             bool              `yaml:"clean" doc:"drop existing objects before restoring them (custom format only: pg_restore --clean --if-exists)"`
+	SingleTransaction bool              `yaml:"single_transaction" default:"true" doc:"restore in one transaction, so a failed or truncated restore changes nothing"`
+	Verify            map[string]string `yaml:"verify" doc:"name -> SQL returning one value; each result becomes the output verify.<name>"`
+	Args              []string          `yaml:"args" doc:"extra pg_restore or psql arguments (not the connection or input). Ephemeral targets add --no-owner --no-privileges for custom dumps"`
+}
+
+var (
+	_ runner.Sink      = (*Restore)(nil)
+	_ runner.Validator = (*Restore)(nil)
+)
+
+var reservedRestoreArgs = []string{"-f", "--file", "-F", "--format", "-d", "--dbname", "-h", "--host", "-p", "--port", "-U", "--username", "-W", "--password"}
+
+// Validate checks that exactly one target is given and the format fits.
+func (p *Restore) Validate() error {
+	switch {
+	case p.URL == "" && p.Target == "":
+		return errors.New("url or target: give a target connection string (url) or target: ephemeral")
+	case p.URL != "" && p.Target != "":
+		return errors.New("url and target: give only one of them")
+	case p.Target != "" && p.Target != "ephemeral":
+		return fmt.Errorf("target: %q is not supported: the only target is ephemeral (use url for a server)", p.Target)
+	}
+	switch p.format() {
+	case "custom", "auto":
+	case "plain":
+		if p.Clean {
+			return errors.New("clean: only works with format custom; for a plain dump pass --clean to pg_dump (dump args)")
+		}
+	default:
+		return fmt.Errorf("format: %q is not custom, plain or auto", p.Format)
+	}
+	for name, q := range p.Verify {
+		if name == "" || q == "" {
+			return fmt.Errorf("verify: entry %q needs a name and a query", name)
+		}
+	}
+	return checkArgs(p.Args, reservedRestoreArgs, "url, target and format")
+}
+
+func (p *Restore) format() string {
+	if p.Format == "" {
+		return "custom"
+	}
+	return p.Format
+}
+
+// Consume restores r into the target and runs the verify queries. An
+// ephemeral target is removed before Consume returns, whatever happened.
+func (p *Restore) Consume(ctx context.Context, sc *runner.StepContext, r io.Reader) (runner.Outputs, runner.Pending, error) {
+	if err := p.Validate(); err != nil {
+		return nil, nil, err
+	}
+	start := time.Now()
+	dsn := p.URL
+	extra := []string(nil)
+	if p.Target == "ephemeral" {
+		var logger = nopLogger(sc)
+		c, err := pg.StartCluster(ctx, pg.Options{Logger: logger})
+		if err != nil {
+			return nil, nil, fmt.Errorf("ephemeral target: %w", err)
+		}
+		defer c.Stop()
+		if err := c.CreateDB(ctx, p.Database); err != nil {
+			return nil, nil, fmt.Errorf("ephemeral target: %w", err)
+		}
+		dsn = c.DSN(p.Database)
+		// The source's roles do not exist in a fresh cluster.
+		extra = []string{"--no-owner", "--no-privileges"}
+	} else if p.Create {
+		if _, err := pg.EnsureDatabase(ctx, dsn); err != nil {
+			return nil, nil, fmt.Errorf("creating target database: %w", err)
+		}
+	}
+	info, err := pg.Preflight(ctx, dsn)
+	if err != nil {
+		return nil, nil, fmt.Errorf("target pre-flight: %w", err)
+	}
+
+	br := bufio.NewReaderSize(r, 64<<10)
+	format, err := sniffFormat(br, p.format())
+	if err != nil {
+		return nil, nil, err
+	}
+	if format == "plain" {
+		extra = nil
+	}
+	if err := p.run(ctx, dsn, format, extra, br); err != nil {
+		return nil, nil, err
+	}
+	out, err := verifyTarget(ctx, dsn, p.Verify)
+	if err != nil {
+		return nil, nil, err
+	}
+	out["duration"] = time.Since(start)
+	out["database"] = info.Database
+	out["format"] = format
+	return out, runner.NothingPending, nil
+}
