@@ -18,7 +18,7 @@ import (
 // rtGen is a source writing size bytes of a repeated pattern.
 type rtGen struct {
 	Size    int64  `yaml:"size" default:"1000" doc:"bytes to write"`
-	Pattern string `yaml:"pattern" default:"abcdefghijklmnopqrstuvwxyz\n" doc:"repeated text"`
+	Pattern string `yaml:"pattern" default:"abcdefghijklmnopqrstuvwxyz-" doc:"repeated text"`
 	FailAt  int64  `yaml:"fail_at" default:"-1" doc:"fail after writing this many bytes"`
 	HangAt  int64  `yaml:"hang_at" default:"-1" doc:"wait for cancellation after this many bytes"`
 	Fails   int    `yaml:"fails" doc:"fail this many attempts (counted per step id)"`
@@ -87,6 +87,7 @@ type rtFile struct {
 	FailAt     int64  `yaml:"fail_at" default:"-1" doc:"fail after reading this many bytes"`
 	Partial    bool   `yaml:"partial" doc:"return after the first read"`
 	FailCommit bool   `yaml:"fail_commit" doc:"fail in Commit"`
+	Hold       bool   `yaml:"hold" doc:"after the end of input, wait for cancellation, then succeed"`
 }
 
 func (p *rtFile) Consume(ctx context.Context, sc *StepContext, r io.Reader) (Outputs, Pending, error) {
@@ -126,6 +127,10 @@ func (p *rtFile) Consume(ctx context.Context, sc *StepContext, r io.Reader) (Out
 			pend.Abort()
 			return nil, nil, err
 		}
+	}
+	if p.Hold {
+		events.add("hold " + sc.ID)
+		<-ctx.Done()
 	}
 	return Outputs{"bytes": n}, pend, nil
 }

@@ -1,0 +1,251 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// streamPlan is a source, a transform, and a fan-out to two file sinks:
+//
+//	src -> up -> a
+//	          -> b
+func streamPlan(dir, src, up, a, b string) string {
+	return fmt.Sprintf(`
+version: 1
+steps:
+  src: {type: gen, with: {size: 300000 %s}}
+  up:  {type: upper, input: src %s}
+  a:   {type: file, input: up, with: {path: %q %s}}
+  b:   {type: file, input: up, with: {path: %q %s}}
+  after: {type: act, needs: [a, b]}
+`, src, up, filepath.Join(dir, "a.out"), a, filepath.Join(dir, "b.out"), b)
+}
+
+func TestRunStreamFanOut(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	dir := t.TempDir()
+	rep, err := runPlan(t, context.Background(), streamPlan(dir, "", "", "", ""), RunOptions{})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	want := bytes.ToUpper(bytes.Repeat([]byte("abcdefghijklmnopqrstuvwxyz-"), 300000/27+1)[:300000])
+	for _, name := range []string{"a.out", "b.out"} {
+		got, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil || !bytes.Equal(got, want) {
+			i := 0
+			for i < min(len(got), len(want)) && got[i] == want[i] {
+				i++
+			}
+			t.Errorf("%s: %d bytes, err %v; want the %d upper-cased bytes (first difference at %d)", name, len(got), err, len(want), i)
+		}
+	}
+	if b := rep.Step("src").Bytes; b == nil || b.Out != 300000 || b.In != 0 {
+		t.Errorf("src bytes = %+v", b)
+	}
+	if b := rep.Step("up").Bytes; b == nil || b.Out != 300000 || b.In != 300000 {
+		t.Errorf("up bytes = %+v", b)
+	}
+	a := rep.Step("a")
+	if a.Bytes == nil || a.Bytes.In != 300000 || a.Outputs["path"] != filepath.Join(dir, "a.out") {
+		t.Errorf("a: bytes %+v, outputs %v", a.Bytes, a.Outputs)
+	}
+	if up, _ := a.Outputs["upstream"].([]any); !slices.Equal(up, []any{"src", "up"}) {
+		t.Errorf("a's commit saw upstream %v, want [src up]", a.Outputs["upstream"])
+	}
+	if stepStatus(t, rep, "after") != StatusSucceeded {
+		t.Errorf("after: %s", stepStatus(t, rep, "after"))
+	}
+}
+
+// TestRunStreamErrorAtEachPosition injects a failure at every member of a
+// fan-out stream: the run fails with that step's error, no sink output is
+// committed, no temporary file remains and no goroutine leaks.
+func TestRunStreamErrorAtEachPosition(t *testing.T) {
+	cases := []struct {
+		name, src, up, a, b string
+		step, msg           string
+	}{
+		{name: "source", src: ", fail_at: 100000", step: "src", msg: "injected source failure"},
+		{name: "transform", up: ", with: {fail_at: 70000}", step: "up", msg: "injected transform failure"},
+		{name: "branch a", a: ", fail_at: 50000", step: "a", msg: "injected sink failure"},
+		{name: "branch b", b: ", fail_at: 120000", step: "b", msg: "injected sink failure"},
+		{name: "sink stops early", a: ", partial: true", step: "a", msg: "returned before reading its input to the end"},
+		{name: "commit", b: ", fail_commit: true", step: "b", msg: "committing: injected commit failure"},
+		{name: "source retried", src: ", fails: 5", step: "src", msg: "injected failure in attempt 2"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			defer goleak.VerifyNone(t)
+			dir := t.TempDir()
+			plan := streamPlan(dir, tc.src, tc.up, tc.a, tc.b)
+			if tc.name == "source retried" {
+				plan = strings.Replace(plan, "src: {type: gen,", "src: {type: gen, retry: {attempts: 2},", 1)
+			}
+			rep, err := runPlan(t, context.Background(), plan, RunOptions{})
+			var se *StepError
+			if !errors.As(err, &se) || se.Step != tc.step || !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("error = %v, want step %q failing with %q", err, tc.step, tc.msg)
+			}
+			if rep.Status != StatusFailed || stepStatus(t, rep, tc.step) != StatusFailed {
+				t.Errorf("run %s, %s %s", rep.Status, tc.step, stepStatus(t, rep, tc.step))
+			}
+			if stepStatus(t, rep, "after") != StatusCancelled {
+				t.Errorf("after: %s, want cancelled", stepStatus(t, rep, "after"))
+			}
+			for _, id := range []string{"a", "b"} {
+				if id != tc.step && stepStatus(t, rep, id) != StatusCancelled {
+					t.Errorf("sink %s: %s, want cancelled", id, stepStatus(t, rep, id))
+				}
+			}
+			if tc.name == "commit" {
+				// a committed before b failed; a commit cannot be undone.
+				if err := os.Remove(filepath.Join(dir, "a.out")); err != nil {
+					t.Errorf("a.out: %v", err)
+				}
+			}
+			if left, _ := os.ReadDir(dir); len(left) != 0 {
+				t.Errorf("left behind: %v", left)
+			}
+		})
+	}
+}
+
+func TestRunStreamRetryRerunsGroup(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	dir := t.TempDir()
+	plan := strings.Replace(streamPlan(dir, ", fails: 1", "", "", ""), "src: {type: gen,", "src: {type: gen, retry: {attempts: 3, backoff: 1ms},", 1)
+	rep, err := runPlan(t, context.Background(), plan, RunOptions{})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	for _, id := range []string{"src", "up", "a", "b"} {
+		if s := rep.Step(id); s.Status != StatusSucceeded || s.Attempts != 2 {
+			t.Errorf("%s: %s after %d attempts, want succeeded after 2", id, s.Status, s.Attempts)
+		}
+	}
+	// The failed attempt never reached the sinks' commit; the second
+	// committed each sink once.
+	var commits []string
+	for _, e := range events.snapshot() {
+		if strings.HasPrefix(e, "commit ") {
+			commits = append(commits, filepath.Base(e))
+		}
+	}
+	if !slices.Equal(commits, []string{"a.out", "b.out"}) {
+		t.Errorf("commits = %v, want a.out then b.out once each", commits)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "a.out")); err != nil || fi.Size() != 300000 {
+		t.Errorf("a.out after retry: %v, %v", fi, err)
+	}
+}
+
+func TestRunStreamTimeout(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	dir := t.TempDir()
+	plan := strings.Replace(streamPlan(dir, ", hang_at: 1000", "", "", ""), "b:   {type: file,", "b:   {type: file, timeout: 40ms,", 1)
+	rep, err := runPlan(t, context.Background(), plan, RunOptions{})
+	if !errors.Is(err, ErrStepTimeout) || !strings.Contains(err.Error(), `step "b": timed out after 40ms`) {
+		t.Fatalf("error = %v, want b's timeout", err)
+	}
+	if stepStatus(t, rep, "b") != StatusFailed || stepStatus(t, rep, "src") != StatusCancelled {
+		t.Errorf("b %s, src %s", stepStatus(t, rep, "b"), stepStatus(t, rep, "src"))
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}
+
+// TestRunInterrupt cancels the caller's context while bytes flow: the run
+// ends with ErrInterrupted, every sink aborted, nothing committed.
+func TestRunInterrupt(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for !slices.Contains(events.snapshot(), "hang src") {
+			time.Sleep(2 * time.Millisecond)
+		}
+		cancel()
+	}()
+	rep, err := runPlan(t, ctx, streamPlan(dir, ", hang_at: 150000", "", "", ""), RunOptions{})
+	if !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("error = %v, want ErrInterrupted", err)
+	}
+	if rep.Status != StatusInterrupted {
+		t.Errorf("run status %s, want interrupted", rep.Status)
+	}
+	for _, id := range []string{"src", "up", "a", "b", "after"} {
+		if got := stepStatus(t, rep, id); got != StatusCancelled {
+			t.Errorf("%s: %s, want cancelled", id, got)
+		}
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("left behind: %v", left)
+	}
+	if s := events.snapshot(); slices.ContainsFunc(s, func(e string) bool { return strings.HasPrefix(e, "commit") }) {
+		t.Errorf("a sink committed: %v", s)
+	}
+}
+
+func TestRunStreamAssertGatesCommit(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	dir := t.TempDir()
+	var ge *GateError
+	plan := strings.Replace(streamPlan(dir, "", "", "", ""), "a:   {type: file,",
+		"a:   {type: file, assert: [{that: steps.up.bytes_out < 1000, message: too big}],", 1)
+	rep, err := runPlan(t, context.Background(), plan, RunOptions{})
+	if !errors.As(err, &ge) || ge.Step != "a" || ge.Operands != "steps.up.bytes_out = 300000" {
+		t.Fatalf("error = %v, want a's gate with the operand value", err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("a failed gate left files: %v", left)
+	}
+	if stepStatus(t, rep, "a") != StatusFailed || stepStatus(t, rep, "b") != StatusCancelled {
+		t.Errorf("a %s, b %s", stepStatus(t, rep, "a"), stepStatus(t, rep, "b"))
+	}
+}
+
+// TestRunInterruptAbortsPending interrupts after the sinks finished reading
+// but before they were committed: the runner aborts both.
+func TestRunInterruptAbortsPending(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for !slices.Contains(events.snapshot(), "hold b") {
+			time.Sleep(2 * time.Millisecond)
+		}
+		cancel()
+	}()
+	rep, err := runPlan(t, ctx, streamPlan(dir, "", "", "", ", hold: true"), RunOptions{})
+	if !errors.Is(err, ErrInterrupted) || rep.Status != StatusInterrupted {
+		t.Fatalf("error = %v, status %s; want ErrInterrupted", err, rep.Status)
+	}
+	var aborted []string
+	for _, e := range events.snapshot() {
+		if strings.HasPrefix(e, "commit") {
+			t.Errorf("committed during an interrupt: %s", e)
+		}
+		if strings.HasPrefix(e, "abort ") {
+			aborted = append(aborted, filepath.Base(e))
+		}
+	}
+	if !slices.Equal(aborted, []string{"a.out", "b.out"}) {
+		t.Errorf("aborted %v, want both sinks", aborted)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}
