@@ -1,0 +1,129 @@
+package steps
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"github.com/sluice-dev/sluice/runner"
+	"github.com/sluice-dev/sluice/steps/internal/streamio"
+)
+
+// AlgorithmAuto makes decompress recognise zstd or gzip by its magic bytes.
+const AlgorithmAuto = "auto"
+
+// zstdMaxWindow is the largest window decompress accepts: 128 MiB, the zstd
+// CLI's own limit without --long, so memory stays bounded whatever the input
+// claims.
+const zstdMaxWindow = 128 << 20
+
+var (
+	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+	gzipMagic = []byte{0x1f, 0x8b}
+)
+
+// Decompress is the parameter struct of the decompress step. It reads what
+// compress, `zstd` and `gzip` write, including concatenated frames or
+// members.
+type Decompress struct {
+	Algorithm string `yaml:"algorithm" default:"auto" doc:"auto (recognise zstd or gzip by the first bytes), zstd or gzip"`
+}
+
+var (
+	_ runner.Transform = (*Decompress)(nil)
+	_ runner.Validator = (*Decompress)(nil)
+)
+
+func decompressDefinition() runner.Definition {
+	return runner.Definition{
+		Type:    "decompress",
+		Kind:    runner.KindTransform,
+		Summary: "decompress a zstd or gzip stream",
+		New:     func() any { return &Decompress{Algorithm: AlgorithmAuto} },
+		Outputs: []runner.OutputSpec{
+			{Name: "algorithm", Type: "string", Doc: "zstd or gzip, as found"},
+			{Name: "bytes_in", Type: "int", Doc: "compressed bytes read"},
+			{Name: "bytes_out", Type: "int", Doc: "decompressed bytes written"},
+			{Name: "ratio", Type: "number", Doc: "bytes_out / bytes_in"},
+		},
+	}
+}
+
+// Validate checks the algorithm.
+func (p *Decompress) Validate() error {
+	switch p.Algorithm {
+	case "", AlgorithmAuto, AlgorithmZstd, AlgorithmGzip:
+		return nil
+	}
+	return fmt.Errorf("unknown algorithm %q: use auto, zstd or gzip", p.Algorithm)
+}
+
+// Transform decompresses r to w.
+func (p *Decompress) Transform(ctx context.Context, sc *runner.StepContext, r io.Reader, w io.Writer) (runner.Outputs, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	in, out := streamio.NewReader(ctx, r), streamio.NewWriter(w)
+	br := bufio.NewReaderSize(in, 64<<10)
+	magic, err := br.Peek(4)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("reading input: %w", err)
+	}
+	if len(magic) == 0 {
+		return nil, errors.New("input is empty: the upstream step produced no bytes")
+	}
+	algo := p.Algorithm
+	if algo == "" || algo == AlgorithmAuto {
+		switch {
+		case bytes.HasPrefix(magic, zstdMagic):
+			algo = AlgorithmZstd
+		case bytes.HasPrefix(magic, gzipMagic):
+			algo = AlgorithmGzip
+		case bytes.HasPrefix(magic, []byte("age-")):
+			return nil, errors.New("input is an age-encrypted file, not zstd or gzip: put decrypt before decompress")
+		default:
+			return nil, fmt.Errorf("input is neither zstd nor gzip (it starts with %x): check that decompress comes after decrypt, or set algorithm", magic)
+		}
+	}
+
+	dataErr := func(err error) error {
+		return fmt.Errorf("compressed input is truncated or corrupted: %s: %w", algo, err)
+	}
+	var n int64
+	switch algo {
+	case AlgorithmZstd:
+		dec, err := zstd.NewReader(br, zstd.WithDecoderMaxWindow(zstdMaxWindow), zstd.WithDecoderConcurrency(2))
+		if err != nil {
+			return nil, streamio.Explain(err, in, out, dataErr)
+		}
+		// Close stops the decoder's goroutines.
+		defer dec.Close()
+		n, err = io.Copy(out, dec)
+		if err != nil {
+			return nil, streamio.Explain(err, in, out, dataErr)
+		}
+	case AlgorithmGzip:
+		dec, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, streamio.Explain(err, in, out, dataErr)
+		}
+		n, err = io.Copy(out, dec)
+		if err != nil {
+			return nil, streamio.Explain(err, in, out, dataErr)
+		}
+		if err := dec.Close(); err != nil {
+			return nil, dataErr(err)
+		}
+	}
+	return runner.Outputs{
+		"algorithm": algo,
+		"bytes_in":  in.N(),
+		"bytes_out": n,
+		"ratio":     streamio.Ratio(n, in.N()),
+	}, nil
+}
