@@ -14,5 +14,9 @@ func Builtin() *runner.Registry {
 		downloadDefinition(),
 		execDefinition(),
 		assertDefinition(),
+		compressDefinition(),
+		decompressDefinition(),
+		encryptDefinition(),
+		decryptDefinition(),
 	)
 }
