@@ -64,6 +64,9 @@ func (u *Upload) Consume(ctx context.Context, sc *runner.StepContext, r io.Reade
 	if err != nil {
 		return nil, nil, err
 	}
+	if sc == nil {
+		sc = &runner.StepContext{}
+	}
 	if !u.Overwrite {
 		// Fail before streaming a whole backup when any of its files exists.
 		for _, n := range []string{name, manifest.ManifestName(name), manifest.SidecarName(name, manifest.SHA256), manifest.SidecarName(name, manifest.SHA512)} {
