@@ -54,7 +54,7 @@ func (s *Step) Bind(env Env) (any, error) {
 				}
 				// A string from an expression (an env var, say) may still be a
 				// valid number or boolean for this field.
-				resolved.Tag = ""
+				resolved.Tag, resolved.Style = "", 0
 				if err2 := decodeField(sv, f, resolved); err2 != nil {
 					return nil, fmt.Errorf("step %q: %s: %w", s.ID, label, err)
 				}
