@@ -9,6 +9,8 @@ import "github.com/sluice-dev/sluice/runner"
 func Builtin() *runner.Registry {
 	return runner.NewRegistry(
 		// one line per step type, e.g. uploadDefinition(),
+		dumpDefinition(),
+		restoreDefinition(),
 		checksumDefinition(),
 		uploadDefinition(),
 		downloadDefinition(),
