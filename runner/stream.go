@@ -13,9 +13,9 @@ import (
 // does not grow with the data: io.Pipe hands each chunk from writer to
 // reader without a buffer.
 type streamNet struct {
-	once  sync.Once
-	err   error
-	pipes []*edgePipe
+	once   sync.Once
+	failed atomic.Value // failure: set by fail before any pipe is closed
+	pipes  []*edgePipe
 	outs  map[string]*countWriter // producer id -> its output
 	ins   map[string]*countReader // consumer id -> its input
 }
@@ -35,10 +35,10 @@ func newStreamNet(producers []string, consumers map[string][]string) *streamNet 
 		for _, c := range consumers[p] {
 			pr, pw := io.Pipe()
 			n.pipes = append(n.pipes, &edgePipe{r: pr, w: pw})
-			n.ins[c] = &countReader{r: pr}
+			n.ins[c] = &countReader{r: pr, net: n}
 			ws = append(ws, pw)
 		}
-		n.outs[p] = &countWriter{w: newTee(ws)}
+		n.outs[p] = &countWriter{w: newTee(ws), net: n}
 	}
 	return n
 }
@@ -49,13 +49,34 @@ func newStreamNet(producers []string, consumers map[string][]string) *streamNet 
 func (n *streamNet) fail(err error) (first bool) {
 	n.once.Do(func() {
 		first = true
-		n.err = err
+		n.failed.Store(failure{err})
 		for _, p := range n.pipes {
 			p.w.CloseWithError(err)
 			p.r.CloseWithError(err)
 		}
 	})
 	return first
+}
+
+type failure struct{ err error }
+
+// failure returns the error given to fail, or nil.
+func (n *streamNet) failure() error {
+	if f, ok := n.failed.Load().(failure); ok {
+		return f.err
+	}
+	return nil
+}
+
+// explain replaces the io.ErrClosedPipe that a pipe end closed by fail
+// returns with the group's error, so that every member sees why.
+func (n *streamNet) explain(err error) error {
+	if err != nil && err != io.EOF {
+		if f := n.failure(); f != nil {
+			return f
+		}
+	}
+	return err
 }
 
 // finishProducer closes a producer's outgoing pipes: with io.EOF for its
@@ -84,7 +105,7 @@ func (n *streamNet) checkDrained(id string) error {
 		return nil
 	}
 	var one [1]byte
-	k, err := in.r.Read(one[:])
+	k, err := in.Read(one[:])
 	switch {
 	case k > 0:
 		return errNotDrained
@@ -119,14 +140,15 @@ func (t *tee) Write(p []byte) (int, error) {
 // countWriter counts the bytes written through it. Count is safe to read
 // while writes go on.
 type countWriter struct {
-	w io.Writer
-	n atomic.Int64
+	w   io.Writer
+	n   atomic.Int64
+	net *streamNet
 }
 
 func (c *countWriter) Write(p []byte) (int, error) {
 	k, err := c.w.Write(p)
 	c.n.Add(int64(k))
-	return k, err
+	return k, c.net.explain(err)
 }
 
 // countReader counts the bytes read through it and remembers whether it saw
@@ -135,6 +157,7 @@ type countReader struct {
 	r   io.Reader
 	n   atomic.Int64
 	eof atomic.Bool
+	net *streamNet
 }
 
 func (c *countReader) Read(p []byte) (int, error) {
@@ -143,7 +166,7 @@ func (c *countReader) Read(p []byte) (int, error) {
 	if err == io.EOF {
 		c.eof.Store(true)
 	}
-	return k, err
+	return k, c.net.explain(err)
 }
 
 // formatBytes renders n in binary units, e.g. "12.5 MiB".

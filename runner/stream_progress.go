@@ -5,8 +5,9 @@ import (
 	"time"
 )
 
-// progressInterval is how often a running stream reports progress.
-const progressInterval = time.Second
+// progressInterval is how often a running stream reports progress (a
+// variable so that tests need not wait a second).
+var progressInterval = time.Second
 
 // watchStream writes a progress line for the stream whose source is src to
 // opts.Progress every progressInterval: bytes so far and the recent rate. The
