@@ -48,8 +48,16 @@ func sourceDB(t *testing.T) (*pg.Cluster, string) {
 	return c, c.DSN("app")
 }
 
-func TestIntegrationDump(t *testing.T) {
+// TestIntegrationPostgresSteps runs the dump and restore tests against one
+// seeded cluster: starting clusters is the slow part.
+func TestIntegrationPostgresSteps(t *testing.T) {
 	c, src := sourceDB(t)
+	t.Run("dump", func(t *testing.T) { testDump(t, c, src) })
+	t.Run("restore", func(t *testing.T) { testRestore(t, c, src) })
+	t.Run("plan", func(t *testing.T) { testDumpRestorePlan(t, src) })
+}
+
+func testDump(t *testing.T, c *pg.Cluster, src string) {
 	ctx := context.Background()
 	want, err := pg.Fingerprint(ctx, src)
 	if err != nil {

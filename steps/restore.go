@@ -93,12 +93,16 @@ func (p *Restore) Consume(ctx context.Context, sc *runner.StepContext, r io.Read
 	dsn := p.URL
 	extra := []string(nil)
 	if p.Target == "ephemeral" {
-		var logger = nopLogger(sc)
+		logger := nopLogger(sc)
 		c, err := pg.StartCluster(ctx, pg.Options{Logger: logger})
 		if err != nil {
 			return nil, nil, fmt.Errorf("ephemeral target: %w", err)
 		}
-		defer c.Stop()
+		defer func() {
+			if err := c.Stop(); err != nil {
+				logger.Warn("ephemeral target not fully removed", "error", err)
+			}
+		}()
 		if err := c.CreateDB(ctx, p.Database); err != nil {
 			return nil, nil, fmt.Errorf("ephemeral target: %w", err)
 		}

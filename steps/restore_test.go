@@ -34,8 +34,7 @@ func TestRestoreValidate(t *testing.T) {
 	}
 }
 
-func TestIntegrationRestore(t *testing.T) {
-	c, src := sourceDB(t)
+func testRestore(t *testing.T, c *pg.Cluster, src string) {
 	ctx := context.Background()
 	sc := &runner.StepContext{ID: "restore", Type: "restore"}
 	want, err := pg.Fingerprint(ctx, src)

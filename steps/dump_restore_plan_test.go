@@ -1,0 +1,50 @@
+package steps
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/sluice-dev/sluice/runner"
+)
+
+// testDumpRestorePlan runs dump -> restore (ephemeral) through the runner,
+// with a gate on a verify output, as a restore drill plan would.
+func testDumpRestorePlan(t *testing.T, src string) {
+	plan := `version: 1
+name: drill
+params:
+  db: {type: string, required: true, secret: true}
+steps:
+  dump: {type: dump, with: {url: "${{ params.db }}", format: custom}}
+  restore:
+    type: restore
+    input: dump
+    with:
+      target: ephemeral
+      verify:
+        customers: SELECT count(*) FROM shop.customers
+    assert:
+      - that: steps.restore.verify.customers == 3000
+        message: customers lost
+      - that: steps.restore.tables == 4 && steps.dump.bytes > 0
+`
+	p, err := runner.Load("drill.yaml", []byte(plan), Builtin())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := runner.Run(context.Background(), p, runner.RunOptions{
+		Params: map[string]any{"db": src}, StateDir: t.TempDir(),
+	})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	js, _ := json.Marshal(rep)
+	if rep.Status != runner.StatusSucceeded {
+		t.Fatalf("run status %q: %s", rep.Status, js)
+	}
+	if strings.Contains(string(js), "dump-test-pw") {
+		t.Errorf("report leaks the database password: %s", js)
+	}
+}
