@@ -16,8 +16,8 @@ type streamNet struct {
 	once   sync.Once
 	failed atomic.Value // failure: set by fail before any pipe is closed
 	pipes  []*edgePipe
-	outs  map[string]*countWriter // producer id -> its output
-	ins   map[string]*countReader // consumer id -> its input
+	outs   map[string]*countWriter // producer id -> its output
+	ins    map[string]*countReader // consumer id -> its input
 }
 
 type edgePipe struct {
