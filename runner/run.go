@@ -108,10 +108,8 @@ func newRun(ctx context.Context, p *Plan, opts RunOptions) *run {
 		if _, ok := r.params[ps.Name]; !ok && ps.Default != nil {
 			r.params[ps.Name] = ps.Default
 		}
-		if s, ok := r.params[ps.Name].(string); ok && ps.Secret {
-			r.secrets = append(r.secrets, s)
-		}
 	}
+	r.secrets = append(r.secrets, SecretValues(p, r.params)...)
 	r.red = NewRedactor(r.secrets...)
 	environ := opts.Environ
 	if environ == nil {
