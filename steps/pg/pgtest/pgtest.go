@@ -14,9 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"runtime"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -126,31 +123,13 @@ func sanitize(s string) string {
 	return s
 }
 
-// SQLDir returns the absolute path of the repository's testdata/sql.
-func SQLDir() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "..", "testdata", "sql")
-}
-
-// Seed loads the sample data of testdata/sql (every *.sql file, in name
-// order) into database db: schemas shop and public, tables customers,
-// orders, events and markers, about 10,000 rows of text, numeric,
+// Seed loads pg.SampleSQL into database db: schemas shop and public, tables
+// customers, orders, events and markers, about 10,000 rows of text, numeric,
 // timestamptz, bytea and jsonb.
 func Seed(t testing.TB, c *pg.Cluster, db string) {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(SQLDir(), "*.sql"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("pgtest: no sample SQL in %s", SQLDir())
-	}
-	sort.Strings(files)
-	for _, f := range files {
-		sql, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatalf("pgtest: %v", err)
-		}
-		if err := c.Exec(context.Background(), db, string(sql)); err != nil {
-			t.Fatalf("pgtest: seeding from %s: %v", filepath.Base(f), err)
-		}
+	if err := pg.Seed(context.Background(), c, db); err != nil {
+		t.Fatalf("pgtest: %v", err)
 	}
 }
 

@@ -1,0 +1,53 @@
+package pg
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"sort"
+	"strings"
+
+	"crypto/sha256"
+	"encoding/hex"
+)
+
+// SampleSQL is the sample data the quickstart and the tests load: schemas
+// shop and public, tables customers, orders, events and markers, about
+// 10,000 rows of text, numeric, timestamptz, bytea and jsonb, with fixed
+// content so that two seeded databases have equal fingerprints.
+//
+//go:embed sample.sql
+var SampleSQL string
+
+// Seed loads SampleSQL into database db of c.
+func Seed(ctx context.Context, c *Cluster, db string) error {
+	if err := c.Exec(ctx, db, SampleSQL); err != nil {
+		return fmt.Errorf("loading sample data into %s: %w", db, err)
+	}
+	return nil
+}
+
+// FingerprintDigest condenses a fingerprint into one comparable string: the
+// sha256 of every table's name, row count and md5, in name order.
+func FingerprintDigest(sums map[string]TableSum) string {
+	names := make([]string, 0, len(sums))
+	for n := range sums {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, n := range names {
+		fmt.Fprintf(&b, "%s %d %s\n", n, sums[n].Rows, sums[n].MD5)
+	}
+	sum := sha256.Sum256([]byte(b.String()))
+	return hex.EncodeToString(sum[:])
+}
+
+// TotalRows is the number of rows over every table of a fingerprint.
+func TotalRows(sums map[string]TableSum) int64 {
+	var n int64
+	for _, s := range sums {
+		n += s.Rows
+	}
+	return n
+}
