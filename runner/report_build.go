@@ -1,6 +1,10 @@
 package runner
 
-import "time"
+import (
+	"fmt"
+	"strings"
+	"time"
+)
 
 // report builds the run's report from the steps' states; err is the run's
 // error. Every string in it is redacted.
@@ -45,7 +49,9 @@ func (r *run) report(err error) *Report {
 			st.DurationSeconds = sr.finished.Sub(sr.started).Seconds()
 		}
 		if sr.err != nil {
-			st.Error = r.red.Redact(sr.err.Error())
+			// The record names the step already.
+			msg := strings.TrimPrefix(sr.err.Error(), fmt.Sprintf("step %q: ", s.ID))
+			st.Error = r.red.Redact(msg)
 		}
 		if len(sr.outputs) > 0 {
 			st.Outputs = reportValue(map[string]any(sr.outputs), r.red).(map[string]any)

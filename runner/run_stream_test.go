@@ -249,3 +249,28 @@ func TestRunInterruptAbortsPending(t *testing.T) {
 		t.Errorf("left behind: %v", left)
 	}
 }
+
+// TestRunStreamCancelledByOtherFailure fails an action while a stream flows:
+// the stream is cancelled and its sinks leave nothing.
+func TestRunStreamCancelledByOtherFailure(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	dir := t.TempDir()
+	plan := streamPlan(dir, ", hang_at: 100000", "", "", "") + `  bad: {type: act, with: {sleep: 5ms, fails: -1}}
+`
+	rep, err := runPlan(t, context.Background(), plan, RunOptions{})
+	var se *StepError
+	if !errors.As(err, &se) || se.Step != "bad" {
+		t.Fatalf("error = %v, want bad's failure", err)
+	}
+	for _, id := range []string{"src", "up", "a", "b", "after"} {
+		if got := stepStatus(t, rep, id); got != StatusCancelled {
+			t.Errorf("%s: %s, want cancelled", id, got)
+		}
+	}
+	if got := rep.Step("bad").Error; got != "injected failure (value )" {
+		t.Errorf("bad's recorded error %q should not repeat the step name", got)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}

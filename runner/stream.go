@@ -95,7 +95,7 @@ func (n *streamNet) finishProducer(id string, err error) {
 
 // errNotDrained is returned for a consumer that returned successfully before
 // reading its input to the end: the bytes after that point would be lost.
-var errNotDrained = errors.New("returned before reading its input to the end")
+var errNotDrained = errors.New("returned before reading its input to the end: the step type must read its whole input or fail")
 
 // checkDrained verifies that a consumer which returned nil read its whole
 // input. It reads at most one byte, waiting for the producer to finish.
