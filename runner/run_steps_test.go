@@ -174,6 +174,7 @@ type rtAct struct {
 	Fails int           `yaml:"fails" doc:"fail this many attempts; -1: always"`
 	Value string        `yaml:"value" doc:"returned as output value"`
 	Size  int64         `yaml:"size" doc:"returned as output bytes"`
+	Meet  int           `yaml:"meet" doc:"wait until this many actions run at once"`
 }
 
 func (p *rtAct) Run(ctx context.Context, sc *StepContext) (Outputs, error) {
@@ -182,6 +183,13 @@ func (p *rtAct) Run(ctx context.Context, sc *StepContext) (Outputs, error) {
 	defer events.end(sc.ID)
 	if p.Fails < 0 || attempt <= p.Fails {
 		return nil, fmt.Errorf("injected failure (value %s)", p.Value)
+	}
+	for !events.meet(p.Meet) {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
 	}
 	select {
 	case <-time.After(p.Sleep):
@@ -246,6 +254,13 @@ func (r *recorder) end(id string) {
 	defer r.mu.Unlock()
 	r.log = append(r.log, "end "+id)
 	r.running--
+}
+
+// meet reports whether at least n actions are running.
+func (r *recorder) meet(n int) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.running >= n
 }
 
 func (r *recorder) snapshot() []string {

@@ -11,16 +11,19 @@ import (
 	"go.uber.org/goleak"
 )
 
+// TestRunOrderAndConcurrency runs four actions that each wait until two
+// run at once: with concurrency 2 they pair up; a broken limit shows as a
+// higher peak, a limit of 1 as the plan's timeout.
 func TestRunOrderAndConcurrency(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	rep, err := runPlan(t, context.Background(), `
 version: 1
-settings: {concurrency: 2}
+settings: {concurrency: 2, timeout: 20s}
 steps:
-  a: {type: act, with: {sleep: 30ms}}
-  b: {type: act, with: {sleep: 30ms}}
-  c: {type: act, with: {sleep: 30ms}}
-  d: {type: act, with: {sleep: 30ms}}
+  a: {type: act, with: {meet: 2, sleep: 10ms}}
+  b: {type: act, with: {meet: 2, sleep: 10ms}}
+  c: {type: act, with: {meet: 2, sleep: 10ms}}
+  d: {type: act, with: {meet: 2, sleep: 10ms}}
   last: {type: act, needs: [a, b, c, d], with: {value: "${{ steps.a.value }}done"}}
 `, RunOptions{})
 	if err != nil {
