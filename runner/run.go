@@ -63,9 +63,10 @@ type run struct {
 	cancel   context.CancelCauseFunc
 	progress sync.Mutex // serialises lines on opts.Progress
 
-	mu       sync.Mutex // guards steps and firstErr
+	mu       sync.Mutex // guards steps, firstErr and atEnd
 	steps    map[string]*stepRun
 	firstErr error
+	atEnd    []func() error // StepContext.AtEnd registrations, run last first
 }
 
 // Run executes p and returns its report, which is also written to
@@ -79,6 +80,7 @@ func Run(ctx context.Context, p *Plan, opts RunOptions) (*Report, error) {
 	if err == nil {
 		err = r.execute()
 	}
+	r.runAtEnd()
 	rep := r.report(err)
 	if r.dir != "" {
 		if werr := rep.WriteFile(filepath.Join(r.dir, ReportFile)); werr != nil && err == nil {
@@ -218,6 +220,27 @@ func (r *run) stepContext(s *Step) *StepContext {
 		ID: s.ID, Type: s.Type, RunID: r.id, PlanName: r.plan.Name, PlanFile: r.plan.File,
 		RunDir: r.dir, Logger: r.log.With("step", s.ID), Keys: r.plan.Keys,
 		Secrets: append([]string(nil), r.secrets...),
+		AtEnd:   r.registerAtEnd,
+	}
+}
+
+func (r *run) registerAtEnd(fn func() error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.atEnd = append(r.atEnd, fn)
+}
+
+// runAtEnd runs the steps' end-of-run work, last registered first. Its
+// failures are logged: the run's outcome is already decided.
+func (r *run) runAtEnd() {
+	r.mu.Lock()
+	fns := r.atEnd
+	r.atEnd = nil
+	r.mu.Unlock()
+	for i := len(fns) - 1; i >= 0; i-- {
+		if err := fns[i](); err != nil {
+			r.log.Warn("end-of-run cleanup failed", "error", r.red.Redact(err.Error()))
+		}
 	}
 }
 

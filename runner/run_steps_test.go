@@ -175,12 +175,16 @@ type rtAct struct {
 	Value string        `yaml:"value" doc:"returned as output value"`
 	Size  int64         `yaml:"size" doc:"returned as output bytes"`
 	Meet  int           `yaml:"meet" doc:"wait until this many actions run at once"`
+	AtEnd bool          `yaml:"at_end" doc:"register end-of-run work that records \"at-end ID\""`
 }
 
 func (p *rtAct) Run(ctx context.Context, sc *StepContext) (Outputs, error) {
 	attempt := events.attempt(sc.ID)
 	events.start(sc.ID)
 	defer events.end(sc.ID)
+	if p.AtEnd {
+		sc.AtEnd(func() error { events.add("at-end " + sc.ID); return nil })
+	}
 	if p.Fails < 0 || attempt <= p.Fails {
 		return nil, fmt.Errorf("injected failure (value %s)", p.Value)
 	}

@@ -97,6 +97,11 @@ type StepContext struct {
 	// Secrets are the values of secret params, for steps that must keep them
 	// out of what they write (errors are redacted by the runner anyway).
 	Secrets []string
+	// AtEnd registers fn to run when the run ends, whatever its outcome,
+	// after every step finished; the last registered runs first. A step
+	// that starts something later steps use (a throwaway server) stops it
+	// there. Errors are logged.
+	AtEnd func(fn func() error)
 }
 
 // Stage is one member of a stream, as a sink sees it when it commits: the

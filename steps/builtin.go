@@ -1,5 +1,5 @@
 // Package steps holds sluice's step types. Each file defines one type; shared
-// infrastructure lives in sub-packages (blob, keys, pg).
+// infrastructure lives in sub-packages (blob, keys, pg, manifest).
 package steps
 
 import "github.com/sluice-dev/sluice/runner"
@@ -8,17 +8,21 @@ import "github.com/sluice-dev/sluice/runner"
 // explicit so that a reader sees every type in one place.
 func Builtin() *runner.Registry {
 	return runner.NewRegistry(
-		// one line per step type, e.g. uploadDefinition(),
+		// sources
 		dumpDefinition(),
-		restoreDefinition(),
-		checksumDefinition(),
-		uploadDefinition(),
 		downloadDefinition(),
-		execDefinition(),
-		assertDefinition(),
+		// transforms
 		compressDefinition(),
 		decompressDefinition(),
 		encryptDefinition(),
 		decryptDefinition(),
+		checksumDefinition(),
+		// sinks
+		uploadDefinition(),
+		restoreDefinition(),
+		// actions
+		postgresDefinition(),
+		execDefinition(),
+		assertDefinition(),
 	)
 }

@@ -23,6 +23,8 @@ func restoreDefinition() runner.Definition {
 			{Name: "database", Type: "string", Doc: "name of the database restored into"},
 			{Name: "verify", Type: "map", Doc: "result of each verify query by name (steps.<id>.verify.<name>)"},
 			{Name: "tables", Type: "int", Doc: "user tables in the target database after the restore"},
+			{Name: "rows", Type: "int", Doc: "rows over every user table after the restore"},
+			{Name: "fingerprint", Type: "string", Doc: "digest of every user table's rows; equal to the source's postgres.fingerprint when the content matches"},
 			{Name: "format", Type: "string", Doc: "format restored: custom or plain"},
 		},
 	}

@@ -13,8 +13,8 @@ import (
 	"github.com/sluice-dev/sluice/steps/pg"
 )
 
-// verifyTarget runs each verify query (in name order) and counts the user
-// tables of the target.
+// verifyTarget runs each verify query (in name order) and fingerprints the
+// target's user tables.
 func verifyTarget(ctx context.Context, dsn string, queries map[string]string) (runner.Outputs, error) {
 	conn, err := pg.Connect(ctx, dsn)
 	if err != nil {
@@ -50,11 +50,14 @@ func verifyTarget(ctx context.Context, dsn string, queries map[string]string) (r
 		}
 		results[name] = plainValue(got[0])
 	}
-	var tables int64
-	if err := conn.QueryRow(ctx, pg.UserTablesQuery).Scan(&tables); err != nil {
-		return nil, fmt.Errorf("counting restored tables: %w", err)
+	sums, err := pg.Fingerprint(ctx, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("verifying: %w", err)
 	}
-	return runner.Outputs{"verify": results, "tables": tables}, nil
+	return runner.Outputs{
+		"verify": results, "tables": int64(len(sums)),
+		"rows": pg.TotalRows(sums), "fingerprint": pg.FingerprintDigest(sums),
+	}, nil
 }
 
 // plainValue converts a pgx value to the JSON-friendly types outputs use.

@@ -1,0 +1,90 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/sluice-dev/sluice/runner"
+	"github.com/sluice-dev/sluice/steps/pg"
+)
+
+func postgresDefinition() runner.Definition {
+	return runner.Definition{
+		Type:    "postgres",
+		Kind:    runner.KindAction,
+		Summary: "start a throwaway PostgreSQL cluster for the rest of the run (quickstart, drills, demos)",
+		New:     func() any { return &Postgres{} },
+		Outputs: []runner.OutputSpec{
+			{Name: "dsn", Type: "string", Doc: "connection string of the database (trust authentication on 127.0.0.1)"},
+			{Name: "host", Type: "string", Doc: "address the server listens on"},
+			{Name: "port", Type: "int", Doc: "port the server listens on"},
+			{Name: "database", Type: "string", Doc: "name of the created database"},
+			{Name: "server_version", Type: "string", Doc: "PostgreSQL major version, e.g. 15"},
+			{Name: "tables", Type: "int", Doc: "user tables after seeding"},
+			{Name: "rows", Type: "int", Doc: "rows over every user table after seeding"},
+			{Name: "fingerprint", Type: "string", Doc: "digest of every user table's rows after seeding; compare with restore.fingerprint"},
+		},
+	}
+}
+
+// Postgres is the parameter struct of the postgres step: it starts a
+// cluster from the system's PostgreSQL binaries on a free port of
+// 127.0.0.1, creates a database, optionally seeds it, and stops and removes
+// the cluster when the run ends.
+type Postgres struct {
+	Database string   `yaml:"database" default:"app" doc:"database to create"`
+	Seed     string   `yaml:"seed" default:"sample" doc:"sample: sluice's sample data (about 10,000 rows); none: an empty database; or the path of a SQL file to run"`
+	Conf     []string `yaml:"conf" doc:"extra postgresql.conf lines"`
+}
+
+// Validate checks the database name.
+func (p *Postgres) Validate() error {
+	if p.Database == "" || p.Database == "postgres" {
+		return errors.New("database: give a name other than postgres")
+	}
+	return nil
+}
+
+// Run starts the cluster and seeds it.
+func (p *Postgres) Run(ctx context.Context, sc *runner.StepContext) (runner.Outputs, error) {
+	if sc.AtEnd == nil {
+		return nil, errors.New("postgres step needs a runner that stops its cluster at the end of the run")
+	}
+	c, err := pg.StartCluster(ctx, pg.Options{Logger: sc.Logger, Conf: p.Conf})
+	if err != nil {
+		return nil, err
+	}
+	sc.AtEnd(c.Stop)
+	if err := c.CreateDB(ctx, p.Database); err != nil {
+		return nil, err
+	}
+	switch p.Seed {
+	case "none":
+	case "sample":
+		err = pg.Seed(ctx, c, p.Database)
+	default:
+		var sql []byte
+		if sql, err = os.ReadFile(p.Seed); err == nil {
+			err = c.Exec(ctx, p.Database, string(sql))
+		}
+		if err != nil {
+			err = fmt.Errorf("seeding from %s: %w", p.Seed, err)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	dsn := c.DSN(p.Database)
+	sums, err := pg.Fingerprint(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	sc.Logger.Info("throwaway PostgreSQL cluster ready", "port", c.Port, "database", p.Database, "tables", len(sums))
+	return runner.Outputs{
+		"dsn": dsn, "host": c.Host, "port": int64(c.Port), "database": p.Database,
+		"server_version": c.Version.MajorString(), "tables": int64(len(sums)),
+		"rows": pg.TotalRows(sums), "fingerprint": pg.FingerprintDigest(sums),
+	}, nil
+}
