@@ -28,6 +28,9 @@ func LoadFile(path string, reg *Registry) (*Plan, error) {
 // value (in error form, PlanErrors) sorted by position; file names the plan
 // in those messages.
 func Load(file string, src []byte, reg *Registry) (*Plan, error) {
+	if reg == nil {
+		reg = NewRegistry()
+	}
 	l := &loader{el: &errList{file: file}, reg: reg, steps: map[string]*stepInfo{}}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
