@@ -33,7 +33,7 @@ func (s *Step) Bind(env Env) (any, error) {
 			k, v := s.With.Content[i], s.With.Content[i+1]
 			f, ok := findField(fields, k.Value)
 			if !ok {
-				return nil, fmt.Errorf("step %q: with: field %q not recognised%s", s.ID, k.Value, suggest(k.Value, fieldNames(fields)))
+				return nil, fmt.Errorf("step %q: with: field %q not recognised%s", s.ID, k.Value, Suggest(k.Value, fieldNames(fields)))
 			}
 			label := "with." + k.Value
 			resolved, fromExpr, err := resolveNode(v, env, label)

@@ -96,9 +96,9 @@ func (l *errList) result() error {
 	return out
 }
 
-// suggest returns ` (did you mean "x"?)` for the candidate nearest to name,
+// Suggest returns ` (did you mean "x"?)` for the candidate nearest to name,
 // or "" when none is close enough.
-func suggest(name string, candidates []string) string {
+func Suggest(name string, candidates []string) string {
 	best, bestD := "", -1
 	for _, c := range candidates {
 		d := levenshtein(strings.ToLower(name), strings.ToLower(c))

@@ -62,7 +62,7 @@ func CompileExpr(src string) (*Expr, error) {
 		err = exprError(err)
 		if name, ok := strings.CutPrefix(err.Error(), "unknown name "); ok {
 			name, _, _ = strings.Cut(name, " ")
-			err = fmt.Errorf("unknown name %q%s (names are params, env, steps, run and plan)", name, suggest(name, sortedKeys(compileEnv)))
+			err = fmt.Errorf("unknown name %q%s (names are params, env, steps, run and plan)", name, Suggest(name, sortedKeys(compileEnv)))
 		}
 		return nil, err
 	}

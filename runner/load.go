@@ -98,7 +98,7 @@ func (l *loader) loadTop(root *yaml.Node) {
 			if strings.HasPrefix(k.Value, "x-") {
 				continue // extension fields, e.g. anchors for reuse
 			}
-			l.el.add(k, "", "field %q not recognised%s", k.Value, suggest(k.Value, topFields))
+			l.el.add(k, "", "field %q not recognised%s", k.Value, Suggest(k.Value, topFields))
 		}
 	}
 	switch {
@@ -161,7 +161,7 @@ func (l *loader) loadSettings(n *yaml.Node) {
 		case "timeout":
 			l.duration(v, "", "settings.timeout", &l.plan.Settings.Timeout)
 		default:
-			l.el.add(k, "", "settings: field %q not recognised%s", k.Value, suggest(k.Value, []string{"concurrency", "timeout"}))
+			l.el.add(k, "", "settings: field %q not recognised%s", k.Value, Suggest(k.Value, []string{"concurrency", "timeout"}))
 		}
 	}
 }

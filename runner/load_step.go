@@ -84,7 +84,7 @@ func (l *loader) loadStep(si *stepInfo, n *yaml.Node) {
 		case "continue_on_error":
 			l.decode(v, id, "continue_on_error", &st.ContinueOnError)
 		default:
-			l.el.add(k, id, "field %q not recognised%s", k.Value, suggest(k.Value, stepFields))
+			l.el.add(k, id, "field %q not recognised%s", k.Value, Suggest(k.Value, stepFields))
 		}
 	}
 	if _, ok := si.fields["type"]; !ok {
@@ -131,7 +131,7 @@ func (l *loader) loadAsserts(si *stepInfo, n *yaml.Node) {
 				case "message":
 					l.str(v, id, label+".message", &a.Message)
 				default:
-					l.el.add(k, id, "%s: field %q not recognised%s", label, k.Value, suggest(k.Value, []string{"that", "message"}))
+					l.el.add(k, id, "%s: field %q not recognised%s", label, k.Value, Suggest(k.Value, []string{"that", "message"}))
 				}
 			}
 			if thatNode == nil {
@@ -167,7 +167,7 @@ func (l *loader) loadRetry(si *stepInfo, n *yaml.Node) {
 		case "backoff":
 			l.duration(v, id, "retry.backoff", &si.step.Retry.Backoff)
 		default:
-			l.el.add(k, id, "retry: field %q not recognised%s", k.Value, suggest(k.Value, []string{"attempts", "backoff"}))
+			l.el.add(k, id, "retry: field %q not recognised%s", k.Value, Suggest(k.Value, []string{"attempts", "backoff"}))
 		}
 	}
 }

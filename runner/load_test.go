@@ -141,8 +141,8 @@ func TestPlanErrorsAs(t *testing.T) {
 
 func TestSuggestNothingClose(t *testing.T) {
 	for _, name := range []string{"g", "zzzzzz", "x"} {
-		if got := suggest(name, append([]string{"a"}, topFields...)); got != "" {
-			t.Errorf("suggest(%q) = %q, want nothing", name, got)
+		if got := Suggest(name, append([]string{"a"}, topFields...)); got != "" {
+			t.Errorf("Suggest(%q) = %q, want nothing", name, got)
 		}
 	}
 }
@@ -151,9 +151,9 @@ func TestSuggest(t *testing.T) {
 	for _, tc := range []struct{ name, want string }{
 		{"stpes", "steps"}, {"inptu", "input"}, {"verison", "version"}, {"Steps", "steps"}, {"continue-on-error", "continue_on_error"},
 	} {
-		got := suggest(tc.name, append(topFields, stepFields...))
+		got := Suggest(tc.name, append(topFields, stepFields...))
 		if (tc.want == "") != (got == "") || !strings.Contains(got, `"`+tc.want+`"`) {
-			t.Errorf("suggest(%q) = %q, want %q", tc.name, got, tc.want)
+			t.Errorf("Suggest(%q) = %q, want %q", tc.name, got, tc.want)
 		}
 	}
 }

@@ -34,7 +34,7 @@ func (l *loader) loadParams(n *yaml.Node) {
 				if l.str(fv, "", label+": type", &t) {
 					ps.Type = ParamType(t)
 					if !validParamType(t) {
-						l.el.add(fv, "", "%s: unknown type %q%s (one of: %s)", label, t, suggest(t, paramTypes), strings.Join(paramTypes, ", "))
+						l.el.add(fv, "", "%s: unknown type %q%s (one of: %s)", label, t, Suggest(t, paramTypes), strings.Join(paramTypes, ", "))
 					}
 				}
 			case "default":
@@ -46,7 +46,7 @@ func (l *loader) loadParams(n *yaml.Node) {
 			case "description":
 				l.str(fv, "", label+": description", &ps.Description)
 			default:
-				l.el.add(fk, "", "%s: field %q not recognised%s", label, fk.Value, suggest(fk.Value, paramSpecFields))
+				l.el.add(fk, "", "%s: field %q not recognised%s", label, fk.Value, Suggest(fk.Value, paramSpecFields))
 			}
 		}
 		if def != nil && validParamType(string(ps.Type)) {

@@ -39,7 +39,7 @@ func ResolveParams(p *Plan, src ParamSources) (map[string]any, error) {
 	}
 	for _, name := range sortedKeys(src.Flags) {
 		if specs[name] == nil {
-			errs = append(errs, fmt.Errorf("--param %s: plan %q has no such param%s", name, p.Name, suggest(name, names)))
+			errs = append(errs, fmt.Errorf("--param %s: plan %q has no such param%s", name, p.Name, Suggest(name, names)))
 		}
 	}
 	fileVals, err := readParamsFile(src.File, specs, names)
@@ -130,7 +130,7 @@ func readParamsFile(path string, specs map[string]*ParamSpec, names []string) (m
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k := m.Content[i]
 		if specs[k.Value] == nil {
-			errs = append(errs, fmt.Errorf("%s:%d:%d: no such param %q%s", path, k.Line, k.Column, k.Value, suggest(k.Value, names)))
+			errs = append(errs, fmt.Errorf("%s:%d:%d: no such param %q%s", path, k.Line, k.Column, k.Value, Suggest(k.Value, names)))
 			continue
 		}
 		out[k.Value] = m.Content[i+1]

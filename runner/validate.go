@@ -14,7 +14,7 @@ func (l *loader) validate() {
 		}
 		def, ok := l.reg.Lookup(st.Type)
 		if !ok {
-			l.el.add(si.fields["type"], st.ID, "unknown step type %q%s", st.Type, suggest(st.Type, l.reg.Types()))
+			l.el.add(si.fields["type"], st.ID, "unknown step type %q%s", st.Type, Suggest(st.Type, l.reg.Types()))
 			continue
 		}
 		st.Def = def
@@ -65,7 +65,7 @@ func (l *loader) checkInput(si *stepInfo) {
 	}
 	src, ok := l.steps[st.Input]
 	if !ok {
-		l.el.add(n, st.ID, "input: unknown step %q%s", st.Input, suggest(st.Input, l.stepIDs()))
+		l.el.add(n, st.ID, "input: unknown step %q%s", st.Input, Suggest(st.Input, l.stepIDs()))
 		return
 	}
 	if src.step.Def != nil && (src.step.Def.Kind == KindSink || src.step.Def.Kind == KindAction) {
@@ -94,7 +94,7 @@ func (l *loader) checkNeeds(si *stepInfo) {
 		case it.Value == si.step.ID:
 			l.el.add(it, si.step.ID, "needs: a step cannot need itself")
 		case !ok:
-			l.el.add(it, si.step.ID, "needs: unknown step %q%s", it.Value, suggest(it.Value, l.stepIDs()))
+			l.el.add(it, si.step.ID, "needs: unknown step %q%s", it.Value, Suggest(it.Value, l.stepIDs()))
 		}
 	}
 }
@@ -109,14 +109,14 @@ func (l *loader) checkExprRefs(si *stepInfo) {
 	for _, u := range si.exprs {
 		for _, p := range u.e.paths {
 			if p[0] == "params" && len(p) >= 2 && !contains(params, p[1]) {
-				l.el.add(u.node, id, "%s: unknown param %q%s", u.label, p[1], suggest(p[1], params))
+				l.el.add(u.node, id, "%s: unknown param %q%s", u.label, p[1], Suggest(p[1], params))
 			}
 		}
 		for _, r := range u.e.StepRefs() {
 			target, ok := l.steps[r.Step]
 			switch {
 			case !ok:
-				l.el.add(u.node, id, "%s: unknown step %q%s", u.label, r.Step, suggest(r.Step, l.stepIDs()))
+				l.el.add(u.node, id, "%s: unknown step %q%s", u.label, r.Step, Suggest(r.Step, l.stepIDs()))
 				continue
 			case r.Step == id && u.kind != "assert":
 				l.el.add(u.node, id, "%s: a step cannot use its own outputs before it runs (move this into assert:)", u.label)
@@ -131,7 +131,7 @@ func (l *loader) checkExprRefs(si *stepInfo) {
 				outs = append(outs, o.Name)
 			}
 			if !contains(outs, r.Output) {
-				l.el.add(u.node, id, "%s: step %q (type %s) has no output %q%s", u.label, r.Step, def.Type, r.Output, suggest(r.Output, outs))
+				l.el.add(u.node, id, "%s: step %q (type %s) has no output %q%s", u.label, r.Step, def.Type, r.Output, Suggest(r.Output, outs))
 			}
 		}
 	}

@@ -34,7 +34,7 @@ func (l *loader) checkWith(si *stepInfo) {
 			present[k.Value] = true
 			f, ok := findField(fields, k.Value)
 			if !ok {
-				l.el.add(k, id, "with: field %q not recognised%s", k.Value, suggest(k.Value, fieldNames(fields)))
+				l.el.add(k, id, "with: field %q not recognised%s", k.Value, Suggest(k.Value, fieldNames(fields)))
 				failed = true
 				continue
 			}
@@ -122,7 +122,7 @@ func (l *loader) checkKeyNames(si *stepInfo, n *yaml.Node, t reflect.Type, label
 		}
 		if _, ok := l.plan.Keys[n.Value]; !ok {
 			names := sortedKeys(l.plan.Keys)
-			hint := suggest(n.Value, names)
+			hint := Suggest(n.Value, names)
 			if hint == "" && len(names) == 0 {
 				hint = " (declare it under keys:)"
 			} else if hint == "" {

@@ -37,7 +37,7 @@ var _ Store = (*Dir)(nil)
 func OpenDir(path string) (*Dir, error) {
 	if err := checkPrivateDir(path); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("key folder %s does not exist: run sluice keys init", path)
+			return nil, fmt.Errorf("key folder %s does not exist: run sluice keys init %s (or set create: true on the plan's keys: entry)", path, path)
 		}
 		return nil, err
 	}

@@ -14,7 +14,10 @@ package keys
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strings"
 	"time"
 
@@ -75,12 +78,19 @@ type Store interface {
 }
 
 // Open opens the store a plan's keys: entry describes. Store "" and "dir"
-// are the directory store at cfg.Path.
+// are the directory store at cfg.Path; with the option create: "true" a
+// missing folder is initialised with one key of the option type (default
+// DefaultType), which suits quickstarts and drills, not production keys.
 func Open(cfg runner.KeyConfig) (Store, error) {
 	switch cfg.Store {
 	case "", "dir":
 		if cfg.Path == "" {
 			return nil, fmt.Errorf("key store %q: no path: set keys.%s.path to the key folder", cfg.Name, cfg.Name)
+		}
+		if _, err := os.Stat(cfg.Path); errors.Is(err, fs.ErrNotExist) && cfg.Options["create"] == "true" {
+			if _, _, err := InitDir(cfg.Path, cfg.Options["type"]); err != nil {
+				return nil, fmt.Errorf("key store %q: %w", cfg.Name, err)
+			}
 		}
 		d, err := OpenDir(cfg.Path)
 		if err != nil {

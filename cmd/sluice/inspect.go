@@ -1,0 +1,186 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/sluice-dev/sluice/runner"
+	"github.com/sluice-dev/sluice/steps"
+)
+
+func cmdValidate(a *app, args []string) error {
+	fs := newFlags(a, "validate", "PLAN...")
+	plansDir := fs.String("plans-dir", "plans", "where named plans live")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return usagef("validate needs at least one plan")
+	}
+	var all runner.PlanErrors
+	for _, arg := range pos {
+		file, err := resolvePlan(arg, *plansDir)
+		if err != nil {
+			return err
+		}
+		if _, err := runner.LoadFile(file, steps.Builtin()); err != nil {
+			pe, ok := err.(runner.PlanErrors)
+			if !ok {
+				return err
+			}
+			all = append(all, pe...)
+			continue
+		}
+		fmt.Fprintf(a.stdout, "%s: ok\n", file)
+	}
+	if len(all) > 0 {
+		return all
+	}
+	return nil
+}
+
+func cmdGraph(a *app, args []string) error {
+	fs := newFlags(a, "graph", "PLAN|NAME")
+	plansDir := fs.String("plans-dir", "plans", "where named plans live")
+	format := fs.String("format", "mermaid", "output format: mermaid or dot")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("graph takes one plan")
+	}
+	file, err := resolvePlan(pos[0], *plansDir)
+	if err != nil {
+		return err
+	}
+	plan, err := runner.LoadFile(file, steps.Builtin())
+	if err != nil {
+		return err
+	}
+	out, err := runner.Graph(plan, *format)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	fmt.Fprint(a.stdout, out)
+	return nil
+}
+
+func cmdList(a *app, args []string) error {
+	fs := newFlags(a, "list", "")
+	plansDir := fs.String("plans-dir", "plans", "where named plans live")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	files, err := filepath.Glob(filepath.Join(*plansDir, "*.y*ml"))
+	if err != nil || len(files) == 0 {
+		return usagef("no plans in %s (set --plans-dir)", *plansDir)
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), filepath.Ext(f))
+		plan, err := runner.LoadFile(f, steps.Builtin())
+		if err != nil {
+			fmt.Fprintf(a.stdout, "%-16s (invalid: run 'sluice validate %s')\n", name, f)
+			continue
+		}
+		fmt.Fprintf(a.stdout, "%-16s %s\n", name, plan.Description)
+	}
+	return nil
+}
+
+func cmdSchema(a *app, args []string) error {
+	fs := newFlags(a, "schema", "")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	out, err := runner.Schema(steps.Builtin())
+	if err != nil {
+		return err
+	}
+	_, err = a.stdout.Write(out)
+	return err
+}
+
+// dryRun prints the DAG in the order it would run and each step's settings,
+// with secret values redacted.
+func (a *app) dryRun(plan *runner.Plan, values map[string]any) error {
+	w := a.redactor.Writer(a.stdout)
+	fmt.Fprintf(w, "plan %s (%s): dry run, nothing is executed\n", plan.Name, plan.File)
+	if len(plan.Params) > 0 {
+		fmt.Fprintln(w, "params:")
+		for _, p := range plan.Params {
+			v := values[p.Name]
+			if p.Secret {
+				v = "***"
+			}
+			fmt.Fprintf(w, "  %s = %v\n", p.Name, v)
+		}
+	}
+	fmt.Fprintln(w, "steps, in order:")
+	for i, s := range topoOrder(plan) {
+		fmt.Fprintf(w, "%d. %s (%s %s)", i+1, s.ID, s.Def.Kind, s.Type)
+		if s.Input != "" {
+			fmt.Fprintf(w, " reads %s", s.Input)
+		}
+		if len(s.Deps) > 0 {
+			fmt.Fprintf(w, " after %s", strings.Join(s.Deps, ", "))
+		}
+		fmt.Fprintln(w)
+		if s.When != nil {
+			fmt.Fprintf(w, "   when: %s\n", s.When)
+		}
+		if s.With != nil {
+			out, err := yaml.Marshal(s.With)
+			if err == nil {
+				for _, line := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
+					fmt.Fprintf(w, "   %s\n", line)
+				}
+			}
+		}
+		for _, as := range s.Asserts {
+			fmt.Fprintf(w, "   assert: %s\n", as.That)
+		}
+	}
+	if f, ok := w.(interface{ Flush() error }); ok {
+		return f.Flush()
+	}
+	return nil
+}
+
+// topoOrder lists the steps so that each comes after its dependencies,
+// keeping file order among independent steps.
+func topoOrder(plan *runner.Plan) []*runner.Step {
+	done := make(map[string]bool, len(plan.Steps))
+	var order []*runner.Step
+	for len(order) < len(plan.Steps) {
+		progressed := false
+		for _, s := range plan.Steps {
+			if done[s.ID] || !allDone(s.Deps, done) {
+				continue
+			}
+			done[s.ID] = true
+			order = append(order, s)
+			progressed = true
+		}
+		if !progressed { // validated plans have no cycle; be safe anyway
+			break
+		}
+	}
+	return order
+}
+
+func allDone(ids []string, done map[string]bool) bool {
+	for _, id := range ids {
+		if !done[id] {
+			return false
+		}
+	}
+	return true
+}
+

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/hashicorp/go-hclog"
+	"golang.org/x/term"
+
+	"github.com/sluice-dev/sluice/runner"
+	"github.com/sluice-dev/sluice/steps"
+)
+
+// runFlags are the flags shared by commands that load a plan with params.
+type runFlags struct {
+	params     multiFlag
+	paramsFile string
+	plansDir   string
+	stateDir   string
+	logFormat  string
+	logLevel   string
+	dryRun     bool
+}
+
+func cmdRun(a *app, args []string) error {
+	var f runFlags
+	fs := newFlags(a, "run", "PLAN|NAME")
+	fs.Var(&f.params, "param", "set a plan parameter: `name=value` (repeatable)")
+	fs.StringVar(&f.paramsFile, "params-file", "", "read parameters from a YAML `file`")
+	fs.StringVar(&f.plansDir, "plans-dir", "plans", "where named plans live")
+	fs.StringVar(&f.stateDir, "state-dir", ".sluice", "where run folders and reports are written")
+	fs.StringVar(&f.logFormat, "log-format", "auto", "log format: auto (human on a terminal), human or json")
+	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "print the resolved DAG and what each step would do; run nothing")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("run takes one plan (a file or a name), got %d arguments", len(pos))
+	}
+	plan, values, err := a.loadWithParams(pos[0], &f)
+	if err != nil {
+		return err
+	}
+	if f.dryRun {
+		return a.dryRun(plan, values)
+	}
+
+	logger, err := a.logger(f.logFormat, f.logLevel)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	opts := runner.RunOptions{
+		Params:   values,
+		Secrets:  runner.SecretValues(plan, values),
+		StateDir: f.stateDir,
+		Logger:   logger,
+	}
+	if isTerminal(a.stderr) {
+		opts.Progress = a.redactor.Writer(a.stderr)
+	}
+	report, err := runner.Run(ctx, plan, opts)
+	if report != nil {
+		fmt.Fprintf(a.stdout, "run %s %s: %s/runs/%s/report.json\n", report.RunID, report.Status, f.stateDir, report.RunID)
+	}
+	return err
+}
+
+// loadWithParams resolves, loads and validates a plan and its parameters, and
+// teaches the redactor the secret values before anything else is printed.
+func (a *app) loadWithParams(arg string, f *runFlags) (*runner.Plan, map[string]any, error) {
+	file, err := resolvePlan(arg, f.plansDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	plan, err := runner.LoadFile(file, steps.Builtin())
+	if err != nil {
+		return nil, nil, err
+	}
+	flags, err := paramFlags(f.params)
+	if err != nil {
+		return nil, nil, err
+	}
+	values, err := runner.ResolveParams(plan, runner.ParamSources{Flags: flags, File: f.paramsFile, Environ: os.Environ()})
+	// Secrets known so far are redacted from everything printed from now on,
+	// a params error included.
+	a.redactor = runner.NewRedactor(runner.SecretValues(plan, values)...)
+	if err != nil {
+		return nil, nil, usagef("%v", err)
+	}
+	return plan, values, nil
+}
+
+func paramFlags(params []string) (map[string]string, error) {
+	out := make(map[string]string, len(params))
+	for _, p := range params {
+		name, value, ok := strings.Cut(p, "=")
+		if !ok || name == "" {
+			return nil, usagef("--param %q: want name=value", p)
+		}
+		out[name] = value
+	}
+	return out, nil
+}
+
+// logger builds the hclog logger; everything it writes passes the redactor.
+func (a *app) logger(format, level string) (hclog.Logger, error) {
+	lvl := hclog.LevelFromString(level)
+	if lvl == hclog.NoLevel {
+		return nil, usagef("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &hclog.LoggerOptions{Name: "sluice", Level: lvl, Output: a.redactor.Writer(a.stderr)}
+	switch format {
+	case "json":
+		opts.JSONFormat = true
+	case "human":
+	case "auto":
+		if isTerminal(a.stderr) {
+			opts.Color = hclog.AutoColor
+		}
+	default:
+		return nil, usagef("--log-format %q: want auto, human or json", format)
+	}
+	return hclog.New(opts), nil
+}
+
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
