@@ -183,4 +183,3 @@ func allDone(ids []string, done map[string]bool) bool {
 	}
 	return true
 }
-
