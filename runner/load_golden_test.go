@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rogpeppe/go-internal/txtar"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite the want files of testdata/invalid")
@@ -20,7 +22,7 @@ func TestLoadInvalid(t *testing.T) {
 	reg := ltRegistry()
 	for _, file := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(file), ".txtar"), func(t *testing.T) {
-			ar, err := parseTxtar(file)
+			ar, err := txtar.ParseFile(file)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -48,7 +50,7 @@ func TestLoadInvalid(t *testing.T) {
 			got := err.Error() + "\n"
 			if *updateGolden {
 				ar.Files[wantIdx].Data = []byte(got)
-				if err := os.WriteFile(file, ar.format(), 0o644); err != nil {
+				if err := os.WriteFile(file, txtar.Format(ar), 0o644); err != nil {
 					t.Fatal(err)
 				}
 				return
@@ -81,43 +83,4 @@ func TestLoadValid(t *testing.T) {
 			}
 		})
 	}
-}
-
-// txtarchive is a txtar archive (golang.org/x/tools/txtar is not a
-// dependency of sluice, and the format is tiny).
-type txtarchive struct {
-	Comment []byte
-	Files   []txtfile
-}
-
-type txtfile struct {
-	Name string
-	Data []byte
-}
-
-func parseTxtar(path string) (*txtarchive, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	ar := &txtarchive{}
-	cur := &ar.Comment
-	for _, line := range strings.SplitAfter(string(data), "\n") {
-		if name, ok := strings.CutPrefix(strings.TrimRight(line, "\n"), "-- "); ok && strings.HasSuffix(name, " --") {
-			ar.Files = append(ar.Files, txtfile{Name: strings.TrimSuffix(name, " --")})
-			cur = &ar.Files[len(ar.Files)-1].Data
-			continue
-		}
-		*cur = append(*cur, line...)
-	}
-	return ar, nil
-}
-
-func (ar *txtarchive) format() []byte {
-	out := append([]byte(nil), ar.Comment...)
-	for _, f := range ar.Files {
-		out = append(out, "-- "+f.Name+" --\n"...)
-		out = append(out, f.Data...)
-	}
-	return out
 }
