@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"time"
 
 	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps/blob"
@@ -17,11 +18,14 @@ func downloadDefinition() runner.Definition {
 	return runner.Definition{
 		Type:    "download",
 		Kind:    runner.KindSource,
-		Summary: "Stream one stored object, verifying its digest against its sidecar or manifest",
+		Summary: "Stream one stored object (or the newest backup in a folder), verifying its digest against its sidecar or manifest",
 		New:     func() any { return &Download{} },
 		Outputs: []runner.OutputSpec{
 			{Name: "bytes", Type: "int", Doc: "bytes read"},
 			{Name: "url", Type: "string", Doc: "URL of the object"},
+			{Name: "object", Type: "string", Doc: "name of the object: relative to from's folder with latest, else its file name"},
+			{Name: "created", Type: "string", Doc: "creation time recorded in the manifest (RFC 3339, UTC); empty when it has none"},
+			{Name: "key_ids", Type: "list", Doc: "age key ids recorded by the manifest's encrypt stage (for decrypt's expected_key_ids); empty when none"},
 			{Name: "manifest", Type: "string", Doc: "URL of the object's manifest; empty when it has none"},
 			{Name: "digest", Type: "string", Doc: "hex digest verified while streaming; empty when nothing recorded one"},
 			{Name: "digest_algorithm", Type: "string", Doc: "algorithm of digest"},
@@ -34,7 +38,8 @@ func downloadDefinition() runner.Definition {
 // streams one stored object and fails at its end when the object's bytes
 // differ from the digest its sidecar or manifest records.
 type Download struct {
-	From string `yaml:"from" required:"true" doc:"URL of the object to read: file:///abs/path, file://./relative/path or a plain path"`
+	From   string `yaml:"from" required:"true" doc:"URL of the object to read: file:///abs/path, file://./relative/path or a plain path; with latest, the folder to search"`
+	Latest bool   `yaml:"latest" doc:"from names a folder: read the newest complete backup anywhere under it (newest by its manifest's created time; objects without a manifest are ignored)"`
 }
 
 var (
@@ -42,15 +47,36 @@ var (
 	_ runner.Validator = (*Download)(nil)
 )
 
-// Validate checks that from names one object on a supported storage.
+// Validate checks that from names one object (or, with latest, a folder) on
+// a supported storage.
 func (d *Download) Validate() error {
+	if d.Latest {
+		_, err := blob.OpenRoot(d.From)
+		return err
+	}
 	_, _, err := blob.Open(d.From)
 	return err
 }
 
+// resolve returns the backend and name of the object to read.
+func (d *Download) resolve(ctx context.Context, sc *runner.StepContext) (blob.Backend, string, error) {
+	if !d.Latest {
+		return blob.Open(d.From)
+	}
+	b, err := blob.OpenRoot(d.From)
+	if err != nil {
+		return nil, "", err
+	}
+	name, err := latestBackup(ctx, b, nopLogger(sc))
+	if err != nil {
+		return nil, "", err
+	}
+	return b, name, nil
+}
+
 // Produce streams the object to w, digesting it on the way.
 func (d *Download) Produce(ctx context.Context, sc *runner.StepContext, w io.Writer) (runner.Outputs, error) {
-	b, name, err := blob.Open(d.From)
+	b, name, err := d.resolve(ctx, sc)
 	if err != nil {
 		return nil, err
 	}
@@ -58,9 +84,12 @@ func (d *Download) Produce(ctx context.Context, sc *runner.StepContext, w io.Wri
 	if err != nil {
 		return nil, err
 	}
-	out := runner.Outputs{"url": b.URL(name), "manifest": "", "digest": "", "digest_algorithm": "", "verified": false}
+	out := runner.Outputs{"url": b.URL(name), "object": name, "manifest": "", "created": "", "key_ids": []any{},
+		"digest": "", "digest_algorithm": "", "verified": false}
 	if m != nil {
 		out["manifest"] = b.URL(manifest.ManifestName(name))
+		out["created"] = m.Created.UTC().Format(time.RFC3339Nano)
+		out["key_ids"] = ageList(manifestKeyIDs(m))
 	} else if sc != nil && sc.Logger != nil {
 		sc.Logger.Warn("object has no manifest: it may not be a complete sluice backup", "url", b.URL(name))
 	}
