@@ -45,6 +45,8 @@ type StepReport struct {
 	ID              string         `json:"id"`
 	Type            string         `json:"type"`
 	Kind            Kind           `json:"kind"`
+	Input           string         `json:"input,omitempty"` // the step whose stream this one reads
+	Deps            []string       `json:"deps,omitempty"`  // every step this one waited for, sorted
 	Status          Status         `json:"status"`
 	Started         time.Time      `json:"started,omitzero"`
 	Finished        time.Time      `json:"finished,omitzero"`

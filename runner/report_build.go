@@ -36,7 +36,7 @@ func (r *run) report(err error) *Report {
 	defer r.mu.Unlock()
 	for _, s := range r.plan.Steps {
 		sr := r.steps[s.ID]
-		st := StepReport{ID: s.ID, Type: s.Type, Status: sr.status, Attempts: sr.attempts, Bytes: sr.bytes, Gates: sr.gates}
+		st := StepReport{ID: s.ID, Type: s.Type, Input: s.Input, Deps: s.Deps, Status: sr.status, Attempts: sr.attempts, Bytes: sr.bytes, Gates: sr.gates}
 		if s.Def != nil {
 			st.Kind = s.Def.Kind
 		}
