@@ -3,7 +3,7 @@
 # `.ci/run` installs them on Debian).
 GO ?= go
 
-.PHONY: build demo test vet lint fuzz
+.PHONY: build demo test vet lint fuzz schema
 
 build:
 	$(GO) build -o bin/sluice ./cmd/sluice
@@ -25,3 +25,9 @@ lint:
 fuzz:
 	$(GO) test ./runner -run '^$$' -fuzz FuzzLoad -fuzztime 30s
 	$(GO) test ./runner -run '^$$' -fuzz FuzzInterpolate -fuzztime 30s
+
+# schemas/plan.schema.json is generated from the step registry; a test in
+# cmd/sluice fails when the committed file is stale.
+schema:
+	$(GO) run ./cmd/sluice schema > schemas/plan.schema.json.tmp
+	mv schemas/plan.schema.json.tmp schemas/plan.schema.json
