@@ -3,6 +3,7 @@ package runner
 import (
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"regexp"
 	"strings"
@@ -104,6 +105,9 @@ func applyDefaults(v reflect.Value, fields []paramField) error {
 
 // decodeField decodes n into field f of v with a readable error.
 func decodeField(v reflect.Value, f paramField, n *yaml.Node) error {
+	if fractionIntoInt(n, f.Type) {
+		return fmt.Errorf("want %s, got %s", goTypeText(f.Type), nodeText(n))
+	}
 	fv := reflect.New(f.Type)
 	if err := n.Decode(fv.Interface()); err != nil {
 		var te *yaml.TypeError
@@ -117,6 +121,25 @@ func decodeField(v reflect.Value, f paramField, n *yaml.Node) error {
 	}
 	v.FieldByIndex(f.Index).Set(fv.Elem())
 	return nil
+}
+
+// fractionIntoInt reports whether n is a number with a fraction bound for
+// an integer field: yaml.v3 would silently truncate 1.5 to 1.
+func fractionIntoInt(n *yaml.Node, t reflect.Type) bool {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == reflect.TypeOf(durationZero) || n.Kind != yaml.ScalarNode || n.ShortTag() != "!!float" {
+		return false
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+	default:
+		return false
+	}
+	var x float64
+	return n.Decode(&x) != nil || x != math.Trunc(x)
 }
 
 var (
