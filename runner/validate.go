@@ -1,6 +1,8 @@
 package runner
 
 import (
+	"strings"
+
 	"gopkg.in/yaml.v3"
 )
 
@@ -14,7 +16,7 @@ func (l *loader) validate() {
 		}
 		def, ok := l.reg.Lookup(st.Type)
 		if !ok {
-			l.el.add(si.fields["type"], st.ID, "unknown step type %q%s", st.Type, Suggest(st.Type, l.reg.Types()))
+			l.el.add(si.fields["type"], st.ID, "unknown step type %q%s", st.Type, suggestOrList(st.Type, l.reg.Types()))
 			continue
 		}
 		st.Def = def
@@ -131,10 +133,19 @@ func (l *loader) checkExprRefs(si *stepInfo) {
 				outs = append(outs, o.Name)
 			}
 			if !contains(outs, r.Output) {
-				l.el.add(u.node, id, "%s: step %q (type %s) has no output %q%s", u.label, r.Step, def.Type, r.Output, Suggest(r.Output, outs))
+				l.el.add(u.node, id, "%s: step %q (type %s) has no output %q%s", u.label, r.Step, def.Type, r.Output, suggestOrList(r.Output, outs))
 			}
 		}
 	}
+}
+
+// suggestOrList returns Suggest's did-you-mean for name, or else the list
+// of valid names, so that a message always says what would be accepted.
+func suggestOrList(name string, candidates []string) string {
+	if hint := Suggest(name, candidates); hint != "" || len(candidates) == 0 {
+		return hint
+	}
+	return " (one of: " + strings.Join(candidates, ", ") + ")"
 }
 
 func contains(list []string, s string) bool {
