@@ -1,6 +1,6 @@
 // Package blob stores whole objects by URL: a backup, its checksum sidecar,
 // its manifest. One Backend interface hides the storage (a local folder now,
-// S3-compatible services later); every implementation passes the shared
+// S3-compatible services); every implementation passes the shared
 // conformance suite in blob/blobtest.
 package blob
 
@@ -103,8 +103,12 @@ func exists(url string) error {
 // Open resolves a URL that names one object into the backend that holds it
 // and the object's name there. Accepted forms: file:///abs/path/obj,
 // file://./rel/obj, file://rel/obj and plain paths (relative paths are
-// relative to the working directory). s3:// is not supported yet.
+// relative to the working directory), and s3://BUCKET/KEY for any
+// S3-compatible service, configured as S3ConfigFromEnv says.
 func Open(rawURL string) (Backend, string, error) {
+	if isS3(rawURL) {
+		return openS3(rawURL, false)
+	}
 	p, err := localPath(rawURL)
 	if err != nil {
 		return nil, "", err
@@ -122,6 +126,10 @@ func Open(rawURL string) (Backend, string, error) {
 // OpenRoot resolves a URL that names a folder (or bucket prefix) into a
 // backend rooted there, for listing and pruning.
 func OpenRoot(rawURL string) (Backend, error) {
+	if isS3(rawURL) {
+		b, _, err := openS3(rawURL, true)
+		return b, err
+	}
 	p, err := localPath(rawURL)
 	if err != nil {
 		return nil, err
@@ -131,6 +139,12 @@ func OpenRoot(rawURL string) (Backend, error) {
 		return nil, fmt.Errorf("storage URL %q: %w", rawURL, err)
 	}
 	return NewFile(abs), nil
+}
+
+// isS3 tells whether rawURL is an s3:// URL.
+func isS3(rawURL string) bool {
+	scheme, _, found := strings.Cut(rawURL, "://")
+	return found && strings.EqualFold(scheme, "s3")
 }
 
 // localPath returns the file-system path of a file:// URL or plain path.
@@ -148,9 +162,7 @@ func localPath(rawURL string) (string, error) {
 			return "", fmt.Errorf("storage URL %q has no path", rawURL)
 		}
 		return rest, nil
-	case "s3":
-		return "", fmt.Errorf("storage URL %q: s3:// storage is not supported yet: use a file:// URL or a plain path", rawURL)
 	default:
-		return "", fmt.Errorf("storage URL %q: unknown scheme %q: use file:// or a plain path", rawURL, scheme)
+		return "", fmt.Errorf("storage URL %q: unknown scheme %q: use file://, s3:// or a plain path", rawURL, scheme)
 	}
 }

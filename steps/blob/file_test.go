@@ -80,7 +80,7 @@ func TestOpenURL(t *testing.T) {
 func TestOpenURLErrors(t *testing.T) {
 	for url, want := range map[string]string{
 		"":                 "storage URL is empty",
-		"s3://bucket/x":    "s3:// storage is not supported yet",
+		"s3://bucket/":     "names a folder, not an object",
 		"ftp://host/x":     `unknown scheme "ftp"`,
 		"file://":          "has no path",
 		"file:///backups/": "names a folder, not an object",
