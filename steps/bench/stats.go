@@ -1,0 +1,130 @@
+// Package bench holds sluice's latency statistics: raw latency samples,
+// percentiles, a log-bucket histogram for charts, the overhead estimate with
+// a bootstrap confidence interval over interleaved rounds, and the versioned
+// JSON baseline file that measure saves and assert-overhead reads.
+//
+// Durations in this package's outputs are milliseconds as float64.
+package bench
+
+import (
+	"math"
+	"slices"
+	"time"
+)
+
+// Stats are the summary statistics of a set of latencies. Every duration is
+// in milliseconds.
+type Stats struct {
+	Count  int64   `json:"count"`
+	TPS    float64 `json:"tps"` // completed operations per second of wall time; 0 when unknown
+	Mean   float64 `json:"mean"`
+	Stddev float64 `json:"stddev"`
+	Min    float64 `json:"min"`
+	P50    float64 `json:"p50"`
+	P90    float64 `json:"p90"`
+	P95    float64 `json:"p95"`
+	P99    float64 `json:"p99"`
+	Max    float64 `json:"max"`
+}
+
+// StatNames are the statistics assert-overhead can compare, in order.
+var StatNames = []string{"p50", "p90", "p95", "p99", "mean"}
+
+// Get returns the statistic called name (one of StatNames, or min, max,
+// stddev) and whether the name is known.
+func (s Stats) Get(name string) (float64, bool) {
+	switch name {
+	case "p50":
+		return s.P50, true
+	case "p90":
+		return s.P90, true
+	case "p95":
+		return s.P95, true
+	case "p99":
+		return s.P99, true
+	case "mean":
+		return s.Mean, true
+	case "min":
+		return s.Min, true
+	case "max":
+		return s.Max, true
+	case "stddev":
+		return s.Stddev, true
+	}
+	return 0, false
+}
+
+// Map returns the statistics as an output map (milliseconds).
+func (s Stats) Map() map[string]any {
+	return map[string]any{
+		"count": s.Count, "tps": s.TPS, "mean": s.Mean, "stddev": s.Stddev, "min": s.Min,
+		"p50": s.P50, "p90": s.P90, "p95": s.P95, "p99": s.P99, "max": s.Max,
+	}
+}
+
+// Millis converts d to milliseconds.
+func Millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// Summarize computes the statistics of samples; wall, when positive, is the
+// elapsed time in which they completed, for TPS. samples is sorted in place.
+func Summarize(samples []time.Duration, wall time.Duration) Stats {
+	n := len(samples)
+	if n == 0 {
+		return Stats{}
+	}
+	slices.Sort(samples)
+	var sum float64
+	for _, d := range samples {
+		sum += Millis(d)
+	}
+	mean := sum / float64(n)
+	var ss float64
+	for _, d := range samples {
+		x := Millis(d) - mean
+		ss += x * x
+	}
+	s := Stats{
+		Count: int64(n), Mean: mean, Min: Millis(samples[0]), Max: Millis(samples[n-1]),
+		P50: SortedPercentile(samples, 50), P90: SortedPercentile(samples, 90),
+		P95: SortedPercentile(samples, 95), P99: SortedPercentile(samples, 99),
+	}
+	if n > 1 {
+		s.Stddev = math.Sqrt(ss / float64(n-1))
+	}
+	if wall > 0 {
+		s.TPS = float64(n) / wall.Seconds()
+	}
+	return s
+}
+
+// SortedPercentile returns the p-th percentile (0..100) of sorted samples in
+// milliseconds, interpolating linearly between the closest ranks (the
+// definition of R's type 7 and NumPy's default).
+func SortedPercentile(sorted []time.Duration, p float64) float64 {
+	n := len(sorted)
+	if n == 0 {
+		return 0
+	}
+	h := (float64(n) - 1) * p / 100
+	lo := int(math.Floor(h))
+	if lo >= n-1 {
+		return Millis(sorted[n-1])
+	}
+	frac := h - float64(lo)
+	return Millis(sorted[lo]) + frac*(Millis(sorted[lo+1])-Millis(sorted[lo]))
+}
+
+// PercentileFloat is SortedPercentile for sorted float64 values, in their
+// own unit.
+func PercentileFloat(sorted []float64, p float64) float64 {
+	n := len(sorted)
+	if n == 0 {
+		return 0
+	}
+	h := (float64(n) - 1) * p / 100
+	lo := int(math.Floor(h))
+	if lo >= n-1 {
+		return sorted[n-1]
+	}
+	return sorted[lo] + (h-float64(lo))*(sorted[lo+1]-sorted[lo])
+}
