@@ -128,10 +128,11 @@ func (l *loader) checkExprRefs(si *stepInfo) {
 			if r.Output == "" || r.Output == "status" || def == nil {
 				continue
 			}
-			outs := []string{"status"}
+			var outs []string
 			for _, o := range def.Outputs {
 				outs = append(outs, o.Name)
 			}
+			outs = append(outs, "status")
 			if !contains(outs, r.Output) {
 				l.el.add(u.node, id, "%s: step %q (type %s) has no output %q%s", u.label, r.Step, def.Type, r.Output, suggestOrList(r.Output, outs))
 			}
