@@ -23,7 +23,8 @@ import (
 // Key files readable by group or others are refused. Every write is atomic
 // (temporary file, fsync, rename). A Dir is safe for concurrent use within
 // one process; two processes changing one store at once are not guarded
-// against.
+// against by Dir itself: Rotate and Destroy take the store's lock (see
+// Lock).
 type Dir struct {
 	path string
 
@@ -183,6 +184,7 @@ func (d *Dir) Identities() ([]age.Identity, []KeyInfo, error) {
 	slices.SortStableFunc(all, func(a, b KeyInfo) int {
 		return boolRank(a.State == StateActive) - boolRank(b.State == StateActive)
 	})
+	all = slices.DeleteFunc(all, func(k KeyInfo) bool { return k.State == StateDestroyed })
 	var ids []age.Identity
 	for _, k := range all {
 		got, infos, err := ReadIdentityFile(d.KeyFile(k.ID))
@@ -244,7 +246,7 @@ func (d *Dir) CreateKey(typ string) (KeyInfo, error) {
 	if err := writeFileAtomic(d.RecipientFile(k.ID), []byte(recipient+"\n"), 0o644); err != nil {
 		return KeyInfo{}, fmt.Errorf("writing recipient of key %s: %w", k.ID, err)
 	}
-	next := &ledger{Version: d.ledger.Version, Keys: append(slices.Clone(d.ledger.Keys), k)}
+	next := &ledger{Version: d.ledger.Version, Keys: append(slices.Clone(d.ledger.Keys), k), Events: d.ledger.Events}
 	if err := next.write(d.path); err != nil {
 		return KeyInfo{}, err
 	}
@@ -258,7 +260,7 @@ func (d *Dir) CreateKey(typ string) (KeyInfo, error) {
 func (d *Dir) Activate(id string) (KeyInfo, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	next := &ledger{Version: d.ledger.Version, Keys: slices.Clone(d.ledger.Keys)}
+	next := &ledger{Version: d.ledger.Version, Keys: slices.Clone(d.ledger.Keys), Events: d.ledger.Events}
 	i := next.find(id)
 	if i < 0 {
 		return KeyInfo{}, fmt.Errorf("key folder %s has no key %s", d.path, id)

@@ -48,6 +48,9 @@ const (
 	StateActive = "active"
 	// StateRetired is a former active key, kept to decrypt older backups.
 	StateRetired = "retired"
+	// StateDestroyed is a former key whose identity was erased from the
+	// store: nothing it encrypted can be opened with this store any more.
+	StateDestroyed = "destroyed"
 )
 
 // KeyInfo describes one key of a store. It holds no secret.
@@ -59,6 +62,7 @@ type KeyInfo struct {
 	Created   time.Time `json:"created"`
 	Activated time.Time `json:"activated,omitzero"`
 	Retired   time.Time `json:"retired,omitzero"`
+	Destroyed time.Time `json:"destroyed,omitzero"`
 }
 
 // Store is a source of keys. Implementations must keep secret material out

@@ -21,6 +21,8 @@ const ledgerVersion = 1
 type ledger struct {
 	Version int       `json:"version"`
 	Keys    []KeyInfo `json:"keys"`
+	// Events records rotations and destructions: who, when, why.
+	Events []Event `json:"events,omitempty"`
 }
 
 // readLedger reads and checks the ledger of the store at dir.
@@ -64,7 +66,7 @@ func (l *ledger) check() error {
 		switch k.State {
 		case StateActive:
 			active++
-		case StatePending, StateRetired:
+		case StatePending, StateRetired, StateDestroyed:
 		default:
 			return fmt.Errorf("key %s: unknown state %q", k.ID, k.State)
 		}
