@@ -24,5 +24,6 @@ func Builtin() *runner.Registry {
 		postgresDefinition(),
 		execDefinition(),
 		assertDefinition(),
+		checkTLSDefinition(),
 	)
 }
