@@ -34,7 +34,14 @@ func (l *loader) checkWith(si *stepInfo) {
 			present[k.Value] = true
 			f, ok := findField(fields, k.Value)
 			if !ok {
-				l.el.add(k, id, "with: field %q not recognised%s", k.Value, Suggest(k.Value, fieldNames(fields)))
+				hint := Suggest(k.Value, fieldNames(fields))
+				l.el.add(k, id, "with: field %q not recognised%s", k.Value, hint)
+				// A misspelt required field is reported once, here.
+				for _, f := range fields {
+					if hint == fmt.Sprintf(" (did you mean %q?)", f.Name) {
+						present[f.Name] = true
+					}
+				}
 				failed = true
 				continue
 			}
