@@ -90,7 +90,7 @@ func certFacts(chain []*x509.Certificate, now time.Time) *CertFacts {
 }
 
 func isSelfSigned(c *x509.Certificate) bool {
-	return bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignatureFrom(c) == nil
+	return bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil
 }
 
 // keyInfo returns the type and size of c's public key.
@@ -122,7 +122,7 @@ func verifyChain(chain []*x509.Certificate, roots *x509.CertPool, now time.Time)
 		return ChainFacts{Verified: true}
 	}
 	f := ChainFacts{Error: err.Error()}
-	if chain[0].Issuer.String() == chain[0].Subject.String() && len(chain) == 1 {
+	if isSelfSigned(chain[0]) {
 		f.Error += " (the certificate is self-signed)"
 	}
 	var inv x509.CertificateInvalidError
@@ -136,8 +136,12 @@ func verifyChain(chain []*x509.Certificate, roots *x509.CertPool, now time.Time)
 				hi = c.NotAfter
 			}
 		}
+		// Verify again just inside the validity window nearest to now.
 		if lo.Before(hi) {
-			opts.CurrentTime = lo.Add(hi.Sub(lo) / 2)
+			opts.CurrentTime = hi.Add(-time.Minute)
+			if now.Before(lo) {
+				opts.CurrentTime = lo.Add(time.Minute)
+			}
 			_, err2 := chain[0].Verify(opts)
 			f.TrustedIfValid = err2 == nil
 		}

@@ -53,15 +53,16 @@ type Options struct {
 	SignatureAlgorithm x509.SignatureAlgorithm
 }
 
-// NewCA returns a fresh CA with an ECDSA P-256 key, valid for ten years.
+// NewCA returns a fresh CA with an ECDSA P-256 key, valid from a year ago
+// for ten years (so that leaves back-dated for expiry tests still chain).
 func NewCA(t testing.TB, name string) *CA {
 	t.Helper()
 	key := ECKey(t)
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial(t),
 		Subject:               pkix.Name{CommonName: name, Organization: []string{"sluice tests"}},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().AddDate(10, 0, 0),
+		NotBefore:             time.Now().AddDate(-1, 0, 0),
+		NotAfter:              time.Now().AddDate(9, 0, 0),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
