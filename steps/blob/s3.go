@@ -290,3 +290,10 @@ func (s *S3) remove(ctx context.Context, key string) error {
 	})
 	return s.describe("removing object", key, err)
 }
+
+// Bucket returns the backend's bucket.
+func (s *S3) Bucket() string { return s.bucket }
+
+// Prefix returns the key prefix of the backend's objects: "" or a folder
+// path ending with a slash.
+func (s *S3) Prefix() string { return s.prefix }

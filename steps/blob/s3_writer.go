@@ -255,6 +255,19 @@ func (w *s3Writer) commitSingle(ctx context.Context) error {
 
 // commitMultipart finishes a multipart upload.
 func (w *s3Writer) commitMultipart(ctx context.Context) error {
+	if err := w.finishParts(ctx); err != nil {
+		return err
+	}
+	if !w.overwrite {
+		if err := w.s.refuseExisting(ctx, w.key); err != nil {
+			return err
+		}
+	}
+	return w.complete(ctx)
+}
+
+// finishParts sends the last part and waits for every part.
+func (w *s3Writer) finishParts(ctx context.Context) error {
 	if len(w.buf) > 0 {
 		if err := w.flush(); err != nil {
 			return err
@@ -269,14 +282,12 @@ func (w *s3Writer) commitMultipart(ctx context.Context) error {
 		<-done
 		return fmt.Errorf("committing object %s: %w", w.url, context.Cause(ctx))
 	}
-	if err := w.failed(); err != nil {
-		return err
-	}
-	if !w.overwrite {
-		if err := w.s.refuseExisting(ctx, w.key); err != nil {
-			return err
-		}
-	}
+	return w.failed()
+}
+
+// complete completes the multipart upload, refused by the service when the
+// object exists and overwriting is not allowed, and verifies the result.
+func (w *s3Writer) complete(ctx context.Context) error {
 	var opts minio.PutObjectOptions
 	if !w.overwrite {
 		opts.SetMatchETagExcept("*")
