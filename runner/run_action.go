@@ -146,9 +146,11 @@ func (r *run) checkAsserts(s *Step, env Env) ([]GateResult, error) {
 			if first == nil {
 				first = &StepError{Step: s.ID, Err: fmt.Errorf("evaluating assertion %q: %w", a.That.String(), err)}
 			}
-		case !ok:
+		default:
+			// Passing gates keep their operand values too: a report is
+			// evidence, and "passed" alone does not say by how much.
 			g.Operands = r.red.Redact(a.That.Explain(env))
-			if first == nil {
+			if !ok && first == nil {
 				first = &GateError{Step: s.ID, Expr: g.Expr, Message: r.red.Redact(a.Message), Operands: g.Operands, Pos: a.Pos}
 			}
 		}
