@@ -24,6 +24,9 @@ func Builtin() *runner.Registry {
 		postgresDefinition(),
 		execDefinition(),
 		assertDefinition(),
+		measureDefinition(),
+		assertOverheadDefinition(),
+		rotateKeyDefinition(),
 		checkTLSDefinition(),
 	)
 }

@@ -1,0 +1,201 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sluice-dev/sluice/runner"
+	"github.com/sluice-dev/sluice/steps/blob"
+	"github.com/sluice-dev/sluice/steps/keys"
+)
+
+// RotateKey is the parameter struct of the rotate-key step: it rotates a dir
+// key store (new key active, previous one retired, ledger entry) under the
+// store's lock, and optionally moves the backups under a destination onto the
+// new key.
+type RotateKey struct {
+	Key      runner.KeyName `yaml:"key" required:"true" doc:"the plan's keys: entry (a dir store) to rotate"`
+	Type     string         `yaml:"type" default:"mlkem768x25519" doc:"type of the new key: mlkem768x25519 (post-quantum hybrid) or x25519 (readable by age before 1.3)"`
+	MaxAge   string         `yaml:"max_age" doc:"rotate only when the active key has been active this long, e.g. 180d or 4320h; empty rotates always"`
+	Reason   string         `yaml:"reason" doc:"why, recorded in the ledger"`
+	DryRun   bool           `yaml:"dry_run" doc:"report what would happen and change nothing"`
+	LockWait time.Duration  `yaml:"lock_wait" default:"0s" doc:"how long to wait for another rotation holding the store's lock; 0 fails at once"`
+	Rewrap   *RotateRewrap  `yaml:"rewrap" doc:"move existing backups onto the active key after the rotation decision"`
+}
+
+// RotateRewrap says where the backups to move are and how.
+type RotateRewrap struct {
+	Dest   string `yaml:"dest" doc:"folder URL holding the backups and their manifests (file:// or a path)"`
+	Mode   string `yaml:"mode" doc:"rewrap (new header, payload unchanged; default) or reencrypt (new file key, for a compromised key)"`
+	Verify string `yaml:"verify" doc:"first-chunk (default), full or none: decrypt with the active key after the move"`
+}
+
+var (
+	_ runner.Action    = (*RotateKey)(nil)
+	_ runner.Validator = (*RotateKey)(nil)
+)
+
+func rotateKeyDefinition() runner.Definition {
+	return runner.Definition{
+		Type:    "rotate-key",
+		Kind:    runner.KindAction,
+		Summary: "rotate a key store (new active key, previous retired, ledger entry) and move backups onto it by header re-wrap or re-encryption",
+		New:     func() any { return &RotateKey{} },
+		Outputs: []runner.OutputSpec{
+			{Name: "rotated", Type: "bool", Doc: "whether a new key was activated (or would be, in a dry run)"},
+			{Name: "active_key_id", Type: "string", Doc: "id of the active key afterwards (empty for a dry-run rotation)"},
+			{Name: "previous_key_id", Type: "string", Doc: "id of the key that was active before"},
+			{Name: "active_key_age_days", Type: "number", Doc: "how long the previously active key had been active, in days"},
+			{Name: "dry_run", Type: "bool", Doc: "whether nothing was changed"},
+			{Name: "rewrapped", Type: "int", Doc: "backups moved onto the active key (and verified)"},
+			{Name: "rewrapped_in_place", Type: "int", Doc: "of those, headers rewritten in place (cost independent of size)"},
+			{Name: "skipped", Type: "int", Doc: "backups already on the active key (or on keys not in this store)"},
+			{Name: "failed", Type: "int", Doc: "backups that could not be moved or verified"},
+			{Name: "failures", Type: "list", Doc: "one message per failed backup"},
+			{Name: "still_on_retired_keys", Type: "int", Doc: "backups whose manifest still names a retired key of the store"},
+		},
+	}
+}
+
+// Validate checks the key type, max_age and the rewrap settings.
+func (p *RotateKey) Validate() error {
+	if p.Type != keys.TypeHybrid && p.Type != keys.TypeX25519 {
+		return fmt.Errorf("type %q is not a key type: use %s or %s", p.Type, keys.TypeHybrid, keys.TypeX25519)
+	}
+	if _, err := ParseAge(p.MaxAge); err != nil {
+		return fmt.Errorf("max_age: %w", err)
+	}
+	if w := p.Rewrap; w != nil {
+		if w.Dest == "" {
+			return errors.New("rewrap: dest is required: the folder URL of the backups")
+		}
+		if _, err := blob.OpenRoot(w.Dest); err != nil {
+			return fmt.Errorf("rewrap: %w", err)
+		}
+		switch w.Mode {
+		case "", "rewrap", "reencrypt":
+		default:
+			return fmt.Errorf("rewrap: mode %q is unknown: use rewrap or reencrypt", w.Mode)
+		}
+		switch w.Verify {
+		case "", "first-chunk", "full", "none":
+		default:
+			return fmt.Errorf("rewrap: verify %q is unknown: use first-chunk, full or none", w.Verify)
+		}
+	}
+	return nil
+}
+
+// ParseAge parses an age such as "180d", "2w" or a Go duration ("4320h").
+// The empty string is zero.
+func ParseAge(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, nil
+	}
+	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
+		if n, ok := strings.CutSuffix(s, suffix); ok {
+			v, err := strconv.ParseFloat(n, 64)
+			if err != nil || v < 0 {
+				return 0, fmt.Errorf("%q is not an age: use e.g. 180d, 2w or 4320h", s)
+			}
+			return time.Duration(v * float64(unit)), nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%q is not an age: use e.g. 180d, 2w or 4320h", s)
+	}
+	return d, nil
+}
+
+// Run rotates under the store's lock, then moves the backups.
+func (p *RotateKey) Run(ctx context.Context, sc *runner.StepContext) (runner.Outputs, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	maxAge, _ := ParseAge(p.MaxAge)
+	store, err := openStepKeyStore(sc, p.Key)
+	if err != nil {
+		return nil, err
+	}
+	d, ok := store.(*keys.Dir)
+	if !ok {
+		return nil, fmt.Errorf("key store %q is not a dir store: only dir stores can be rotated", p.Key)
+	}
+	var unlock func()
+	if !p.DryRun {
+		if unlock, err = d.Lock(ctx, p.LockWait); err != nil {
+			return nil, err
+		}
+		defer unlock()
+	}
+	res, err := d.Rotate(keys.RotateOptions{Type: p.Type, Reason: p.Reason, MaxAge: maxAge, DryRun: p.DryRun})
+	if err != nil {
+		return nil, fmt.Errorf("rotating key store %q: %w", p.Key, err)
+	}
+	out := runner.Outputs{
+		"rotated":             res.Rotated,
+		"active_key_id":       res.Active.ID,
+		"previous_key_id":     res.Previous.ID,
+		"active_key_age_days": res.Age.Hours() / 24,
+		"dry_run":             p.DryRun,
+		"rewrapped":           int64(0), "rewrapped_in_place": int64(0), "skipped": int64(0),
+		"failed": int64(0), "failures": []any{}, "still_on_retired_keys": int64(0),
+	}
+	if sc != nil && sc.Logger != nil {
+		sc.Logger.Info("key rotation", "rotated", res.Rotated, "active", res.Active.ID, "previous", res.Previous.ID, "dry_run", p.DryRun)
+	}
+	if p.Rewrap == nil {
+		return out, nil
+	}
+	return out, p.rewrap(ctx, d, out)
+}
+
+// rewrap moves the destination's backups and fills the rewrap outputs.
+func (p *RotateKey) rewrap(ctx context.Context, d *keys.Dir, out runner.Outputs) error {
+	b, err := blob.OpenRoot(p.Rewrap.Dest)
+	if err != nil {
+		return err
+	}
+	mode, verify := p.Rewrap.Mode, p.Rewrap.Verify
+	if mode == "" {
+		mode = "rewrap"
+	}
+	if verify == "" {
+		verify = "first-chunk"
+	}
+	r, err := newRewrapper(b, d, mode, verify)
+	if err != nil {
+		return fmt.Errorf("rewrap: %w", err)
+	}
+	if p.DryRun {
+		backups, err := listBackups(ctx, b)
+		if err != nil {
+			return fmt.Errorf("rewrap: %w", err)
+		}
+		n := 0
+		for _, bk := range backups {
+			if r.needsMove(bk) {
+				n++
+			}
+		}
+		out["still_on_retired_keys"] = int64(n)
+		return nil
+	}
+	res, err := r.run(ctx)
+	if err != nil {
+		return fmt.Errorf("rewrap of %s: %w", p.Rewrap.Dest, err)
+	}
+	out["rewrapped"] = int64(len(res.Rewrapped))
+	out["rewrapped_in_place"] = int64(res.InPlace)
+	out["skipped"] = int64(len(res.Skipped))
+	out["failed"] = int64(len(res.Failed))
+	out["failures"] = ageList(res.Failed)
+	out["still_on_retired_keys"] = int64(len(res.StillOnRetired))
+	return nil
+}
