@@ -10,6 +10,8 @@ command -v zstd >/dev/null 2>&1 || need+=(zstd)
 command -v sha256sum >/dev/null 2>&1 || need+=(coreutils)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 compgen -G '/usr/lib/postgresql/*/bin/pg_dump' >/dev/null || need+=(postgresql-client)
+# age >= 1.3 (post-quantum keys) for the rotate-key tests, beside Debian's age.
+"$(dirname "$0")/install-age13.sh"
 [ ${#need[@]} -eq 0 ] && exit 0
 
 sudo=""
