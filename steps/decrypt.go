@@ -135,7 +135,14 @@ func (p *Decrypt) identities(sc *runner.StepContext) ([]age.Identity, []keys.Key
 }
 
 // noMatchError explains which keys the backup needs and which were tried.
+// When a tried key is one the backup was encrypted to (per
+// expected_key_ids), the key is right and the header is damaged.
 func (p *Decrypt) noMatchError(header []byte, tried []keys.KeyInfo) error {
+	for _, k := range tried {
+		if slices.Contains(p.ExpectedKeyIDs, k.ID) {
+			return fmt.Errorf("backup is truncated or corrupted: its header does not open with key %s, which it was encrypted to: the file was damaged or modified", k.ID)
+		}
+	}
 	var b strings.Builder
 	b.WriteString("no key opens this backup")
 	if stanzas, err := keys.ParseHeader(header); err == nil && len(stanzas) > 0 {
