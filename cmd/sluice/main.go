@@ -48,6 +48,7 @@ func commands() map[string]command {
 		"schema":   {"print the JSON Schema of plans", cmdSchema},
 		"keys":     {"manage key stores: init, list, show", cmdKeys},
 		"restore":  {"restore a backup from its manifest, no plan needed", cmdRestore},
+		"report":   {"render a run's report as html, junit, markdown or json", cmdReport},
 	}
 }
 
@@ -84,6 +85,7 @@ func (a *app) report(err error) int {
 		return exitOK
 	}
 	msg := a.redactor.Redact(err.Error())
+	a.annotate(err) // GitHub Actions annotations, when running there
 	var (
 		usage *usageError
 		plan  runner.PlanErrors

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/sluice-dev/sluice/runner"
+	"github.com/sluice-dev/sluice/runner/render"
+)
+
+// cmdReport renders a recorded run's report.json as HTML, JUnit XML,
+// Markdown or JSON, to stdout or a file.
+func cmdReport(a *app, args []string) error {
+	fs := newFlags(a, "report", "RUN_ID|latest")
+	format := fs.String("format", "html", "output format: html, junit, markdown or json")
+	out := fs.String("out", "", "write to `file` instead of standard output")
+	stateDir := fs.String("state-dir", ".sluice", "where run folders and reports are written")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("report takes one run id (or latest), got %d arguments", len(pos))
+	}
+	f, err := render.ParseFormat(*format)
+	if err != nil {
+		return usagef("--format: %v", err)
+	}
+	rep, err := readRunReport(*stateDir, pos[0])
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := render.Render(&buf, f, rep); err != nil {
+		return fmt.Errorf("report %s: %w", rep.RunID, err)
+	}
+	if *out == "" {
+		_, err := a.stdout.Write(buf.Bytes())
+		return err
+	}
+	return writeReportFile(*out, buf.Bytes())
+}
+
+// readRunReport reads the report of run id ("latest": the newest finished
+// run) under stateDir.
+func readRunReport(stateDir, id string) (*runner.Report, error) {
+	if id == "latest" {
+		latest, err := runner.LatestRun(stateDir)
+		if err != nil {
+			return nil, fmt.Errorf("report: %w", err)
+		}
+		id = latest
+	}
+	if id == "" || strings.ContainsAny(id, `/\`) || id == "." || id == ".." {
+		return nil, usagef("run id %q is not a run folder name (see %s/runs)", id, stateDir)
+	}
+	rep, err := runner.ReadReport(filepath.Join(runner.RunDir(stateDir, id), runner.ReportFile))
+	if err != nil {
+		return nil, fmt.Errorf("report: run %s: %w", id, err)
+	}
+	return rep, nil
+}
+
+// reportTarget is one entry of `sluice run --report`: a format and where to
+// write it.
+type reportTarget struct {
+	format render.Format
+	path   string // empty: the format's default name in the run folder
+}
+
+// parseReportFlag parses `html,junit` or `html=out/report.html,junit=junit.xml`.
+func parseReportFlag(s string) ([]reportTarget, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var out []reportTarget
+	for _, part := range strings.Split(s, ",") {
+		name, path, _ := strings.Cut(part, "=")
+		f, err := render.ParseFormat(name)
+		if err != nil {
+			return nil, usagef("--report %q: %v", s, err)
+		}
+		out = append(out, reportTarget{format: f, path: strings.TrimSpace(path)})
+	}
+	return out, nil
+}
+
+// renderReports writes rep in each requested format; relative default paths
+// go into the run folder. It returns the files written.
+func renderReports(rep *runner.Report, stateDir string, targets []reportTarget) ([]string, error) {
+	var written []string
+	for _, t := range targets {
+		path := t.path
+		if path == "" {
+			path = filepath.Join(runner.RunDir(stateDir, rep.RunID), t.format.FileName())
+		}
+		var buf bytes.Buffer
+		if err := render.Render(&buf, t.format, rep); err != nil {
+			return written, fmt.Errorf("rendering %s report: %w", t.format, err)
+		}
+		if err := writeReportFile(path, buf.Bytes()); err != nil {
+			return written, err
+		}
+		written = append(written, path)
+	}
+	return written, nil
+}
+
+// writeReportFile writes b to path, creating its folder; reports may hold
+// outputs an operator would rather not share, so the file is 0600.
+func writeReportFile(path string, b []byte) error {
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("writing report: %w", err)
+		}
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return fmt.Errorf("writing report: %w", err)
+	}
+	return nil
+}
+
+// publishReports renders the reports asked for with `run --report` and, on
+// GitHub Actions, appends the Markdown summary to the step summary. A run's
+// own error matters more than a report's, so the caller keeps the first.
+func (a *app) publishReports(rep *runner.Report, stateDir string, targets []reportTarget) error {
+	written, err := renderReports(rep, stateDir, targets)
+	for _, p := range written {
+		fmt.Fprintf(a.stdout, "report: %s\n", p)
+	}
+	if err != nil {
+		return err
+	}
+	return a.appendStepSummary(rep)
+}

@@ -1,0 +1,174 @@
+package render
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// humanBytes formats a byte count with binary units: 1.5 MiB.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 5; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// humanRate formats a throughput in bytes per second; "" when the duration
+// is too short to mean anything.
+func humanRate(n int64, seconds float64) string {
+	if seconds < 0.001 || n <= 0 {
+		return ""
+	}
+	return humanBytes(int64(float64(n)/seconds)) + "/s"
+}
+
+// humanSeconds formats a duration given in seconds: 850ms, 2.37s, 3m12s.
+func humanSeconds(s float64) string {
+	switch {
+	case s <= 0:
+		return "0s"
+	case s < 1:
+		return fmt.Sprintf("%.0fms", s*1000)
+	case s < 60:
+		return fmt.Sprintf("%.2fs", s)
+	case s < 3600:
+		return fmt.Sprintf("%dm%02ds", int(s)/60, int(s)%60)
+	}
+	return fmt.Sprintf("%dh%02dm", int(s)/3600, int(s)%3600/60)
+}
+
+// outputRow is one line of a generic outputs table.
+type outputRow struct {
+	Key   string
+	Value string
+}
+
+// maxValueLen caps the length of one value in an outputs table; the full
+// value stays in report.json.
+const maxValueLen = 300
+
+// flattenOutputs turns nested outputs into sorted dotted keys
+// (targets.tls.p95 = 1.2), lists of scalars joined by commas.
+func flattenOutputs(outputs map[string]any) []outputRow {
+	var rows []outputRow
+	var walk func(prefix string, v any)
+	walk = func(prefix string, v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if len(x) == 0 {
+				rows = append(rows, outputRow{prefix, "{}"})
+			}
+			for k, e := range x {
+				walk(joinKey(prefix, k), e)
+			}
+		case []any:
+			if allScalars(x) {
+				parts := make([]string, len(x))
+				for i, e := range x {
+					parts[i] = scalar(e)
+				}
+				rows = append(rows, outputRow{prefix, clip(strings.Join(parts, ", "))})
+				return
+			}
+			for i, e := range x {
+				walk(fmt.Sprintf("%s[%d]", prefix, i), e)
+			}
+		default:
+			rows = append(rows, outputRow{prefix, clip(scalar(x))})
+		}
+	}
+	for k, v := range outputs {
+		walk(k, v)
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].Key < rows[j].Key })
+	return rows
+}
+
+func joinKey(prefix, k string) string {
+	if prefix == "" {
+		return k
+	}
+	return prefix + "." + k
+}
+
+func allScalars(xs []any) bool {
+	for _, x := range xs {
+		switch x.(type) {
+		case map[string]any, []any:
+			return false
+		}
+	}
+	return true
+}
+
+// scalar formats a JSON scalar: integers without exponent, floats with up to
+// 6 significant digits.
+func scalar(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return x
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1e15 {
+			return strconv.FormatInt(int64(x), 10)
+		}
+		return strconv.FormatFloat(x, 'g', 6, 64)
+	case json.Number:
+		return x.String()
+	}
+	return fmt.Sprint(v)
+}
+
+func clip(s string) string {
+	if len(s) <= maxValueLen {
+		return s
+	}
+	cut := maxValueLen
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// number reads a JSON number from v; ok is false for anything else.
+func number(v any) (float64, bool) {
+	switch x := v.(type) {
+	case float64:
+		return x, true
+	case int:
+		return float64(x), true
+	case int64:
+		return float64(x), true
+	case json.Number:
+		f, err := x.Float64()
+		return f, err == nil
+	}
+	return 0, false
+}
+
+// lookup follows a dotted path through nested maps.
+func lookup(m map[string]any, path ...string) (any, bool) {
+	var cur any = m
+	for _, p := range path {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = mm[p]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}

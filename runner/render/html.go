@@ -1,0 +1,115 @@
+package render
+
+import (
+	"bytes"
+	_ "embed"
+	"fmt"
+	"html/template"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/sluice-dev/sluice/runner"
+)
+
+// The page is hand-drawn SVG inside html/template rather than a charting
+// library: the drawings are boxes, lines and bars, and html/template's
+// contextual escaping then covers every label (step ids, error messages and
+// outputs come from plans and servers). SVG libraries such as ajstarks/svgo
+// write strings straight to the output and would need every label escaped by
+// hand and the result passed back as template.HTML, bypassing the escaper.
+//
+//go:embed html.tmpl
+var htmlSource string
+
+var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
+	"class":   statusClass,
+	"bytes":   humanBytes,
+	"seconds": humanSeconds,
+	"rate":    humanRate,
+	"time":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 MST") },
+	"flatten": flattenOutputs,
+	"scalar":  scalar,
+	"half":    func(n int) int { return n / 2 },
+	"add":     func(a, b int) int { return a + b },
+	"addf":    func(a, b float64) float64 { return a + b },
+	"barw": func(n, maxN int64) float64 {
+		if maxN <= 0 {
+			return 0
+		}
+		return 200 * float64(n) / float64(maxN)
+	},
+	"edge": func(e dagEdge) string {
+		mid := (e.Y1 + e.Y2) / 2
+		return fmt.Sprintf("M%d,%d C%d,%d %d,%d %d,%d", e.X1, e.Y1, e.X1, mid, e.X2, mid, e.X2, e.Y2-3)
+	},
+	"short": func(s string, n int) string {
+		r := []rune(s)
+		if len(r) <= n {
+			return s
+		}
+		return string(r[:n-1]) + "…"
+	},
+}).Parse(htmlSource))
+
+// htmlView is what the page template reads.
+type htmlView struct {
+	R       *runner.Report
+	Verdict string
+	Counts  string
+	Gates   []gateRef
+	Failed  int // failed gates
+	DAG     dagLayout
+	Gantt   ganttLayout
+	Groups  []streamGroup
+	Steps   []stepView
+}
+
+// stepView is one step's card: its record, its type's own section if any,
+// and its outputs.
+type stepView struct {
+	runner.StepReport
+	Section *Section
+	Rows    []outputRow
+}
+
+// WriteHTML writes r as one self-contained HTML page: inline CSS and SVG, no
+// script, no network access.
+func WriteHTML(w io.Writer, r *runner.Report) error {
+	v := htmlView{
+		R:       r,
+		Verdict: Verdict(r),
+		Counts:  statusCounts(r),
+		Gates:   allGates(r),
+		DAG:     layoutDAG(r),
+		Gantt:   layoutGantt(r),
+		Groups:  streamGroups(r),
+	}
+	for _, g := range v.Gates {
+		if !g.Passed {
+			v.Failed++
+		}
+	}
+	for _, s := range r.Steps {
+		sv := stepView{StepReport: s, Rows: flattenOutputs(s.Outputs)}
+		if f := sectionsByType[s.Type]; f != nil && len(s.Outputs) > 0 {
+			sec, err := f(s)
+			if err != nil {
+				return fmt.Errorf("rendering html: step %q: %w", s.ID, err)
+			}
+			sv.Section = sec
+		}
+		v.Steps = append(v.Steps, sv)
+	}
+	var buf bytes.Buffer
+	if err := htmlTemplate.Execute(&buf, v); err != nil {
+		return fmt.Errorf("rendering html: %w", err)
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// statusClass is the CSS class of a status: st-succeeded, st-failed, ...
+func statusClass(s runner.Status) string {
+	return "st-" + strings.ToLower(string(s))
+}

@@ -1,0 +1,77 @@
+package render
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/sluice-dev/sluice/runner"
+)
+
+// WriteMarkdown writes r as GitHub-flavoured Markdown: a verdict line, the
+// failures first, then a table of the steps and one of the gates. It is what
+// `sluice run` appends to $GITHUB_STEP_SUMMARY.
+func WriteMarkdown(w io.Writer, r *runner.Report) error {
+	b := bufio.NewWriter(w)
+	icon := map[string]string{"PASS": "✅", "FAIL": "❌", "INTERRUPTED": "⏹️"}[Verdict(r)]
+	fmt.Fprintf(b, "## %s sluice: %s — %s\n\n", icon, mdText(r.Plan), Verdict(r))
+	fmt.Fprintf(b, "Run `%s` started %s, took %s: %s.\n\n", mdCode(r.RunID), r.Started.UTC().Format("2006-01-02 15:04:05 MST"), humanSeconds(r.DurationSeconds), statusCounts(r))
+	if r.Error != "" {
+		fmt.Fprintf(b, "> **Error:** %s\n\n", mdText(r.Error))
+	}
+	fmt.Fprintln(b, "| step | type | status | duration | bytes | error |")
+	fmt.Fprintln(b, "|---|---|---|---:|---:|---|")
+	for _, s := range r.Steps {
+		out := ""
+		if s.Bytes != nil {
+			out = humanBytes(s.Bytes.Out)
+			if s.Kind == runner.KindSink {
+				out = humanBytes(s.Bytes.In) // what it stored
+			}
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", mdCell(s.ID), mdCell(s.Type), statusWord(s.Status),
+			humanSeconds(s.DurationSeconds), out, mdCell(s.Error))
+	}
+	if gates := allGates(r); len(gates) > 0 {
+		fmt.Fprintln(b, "\n| gate | step | expression | operand values | message |")
+		fmt.Fprintln(b, "|---|---|---|---|---|")
+		for _, g := range gates {
+			res := "✅ pass"
+			if !g.Passed {
+				res = "❌ fail"
+			}
+			fmt.Fprintf(b, "| %s | %s | `%s` | %s | %s |\n", res, mdCell(g.Step), mdCode(g.Expr), mdCell(g.Operands), mdCell(g.Message))
+		}
+	}
+	return b.Flush()
+}
+
+func statusWord(s runner.Status) string {
+	switch s {
+	case runner.StatusSucceeded:
+		return "✅ succeeded"
+	case runner.StatusFailed:
+		return "❌ failed"
+	}
+	return string(s)
+}
+
+// mdText escapes the characters Markdown or HTML would interpret, keeping
+// the text on one line.
+func mdText(s string) string {
+	r := strings.NewReplacer(
+		"\\", "\\\\", "`", "\\`", "*", "\\*", "_", "\\_", "[", "\\[", "]", "\\]",
+		"<", "&lt;", ">", "&gt;", "&", "&amp;", "#", "\\#", "|", "\\|",
+		"\r\n", " ", "\n", " ", "\r", " ",
+	)
+	return r.Replace(s)
+}
+
+// mdCell is mdText for a table cell (pipes are escaped there too).
+func mdCell(s string) string { return mdText(s) }
+
+// mdCode makes s safe inside a single-backtick code span.
+func mdCode(s string) string {
+	return strings.NewReplacer("`", "'", "\n", " ", "\r", " ", "|", "\\|").Replace(s)
+}

@@ -1,0 +1,142 @@
+// Package render turns a run's report.json (a runner.Report) into the
+// formats people and CI systems read: a self-contained HTML page with charts,
+// JUnit XML, Markdown and GitHub Actions annotations. Every format is
+// generated from the report alone, so a report can be rendered again later,
+// on another machine, by `sluice report`.
+//
+// Step types with richer outputs (measure, assert-overhead, check-tls,
+// rotate-key) get their own HTML section through the explicit table in
+// sections.go; every other step falls back to a table of its outputs.
+package render
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/sluice-dev/sluice/runner"
+)
+
+// Format is an output format of a report.
+type Format string
+
+// The formats a report renders to.
+const (
+	HTML     Format = "html"
+	JUnit    Format = "junit"
+	Markdown Format = "markdown"
+	JSON     Format = "json"
+)
+
+// Formats lists every format, in the order help texts show them.
+var Formats = []Format{HTML, JUnit, Markdown, JSON}
+
+// FileName is the default file name of a format inside a run folder.
+func (f Format) FileName() string {
+	switch f {
+	case HTML:
+		return "report.html"
+	case JUnit:
+		return "junit.xml"
+	case Markdown:
+		return "report.md"
+	}
+	return "report.json"
+}
+
+// ParseFormat checks a format name; "md" and "xml" are accepted as aliases.
+func ParseFormat(s string) (Format, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "html":
+		return HTML, nil
+	case "junit", "xml":
+		return JUnit, nil
+	case "markdown", "md":
+		return Markdown, nil
+	case "json":
+		return JSON, nil
+	}
+	return "", fmt.Errorf("unknown report format %q: use html, junit, markdown or json", s)
+}
+
+// Render writes r to w in format f.
+func Render(w io.Writer, f Format, r *runner.Report) error {
+	switch f {
+	case HTML:
+		return WriteHTML(w, r)
+	case JUnit:
+		return WriteJUnit(w, r)
+	case Markdown:
+		return WriteMarkdown(w, r)
+	case JSON:
+		b, err := json.MarshalIndent(r, "", "  ")
+		if err != nil {
+			return fmt.Errorf("rendering json: %w", err)
+		}
+		_, err = w.Write(append(b, '\n'))
+		return err
+	}
+	return fmt.Errorf("unknown report format %q: use html, junit, markdown or json", f)
+}
+
+// Verdict is the one-word outcome of a run shown in every header: PASS,
+// FAIL or INTERRUPTED.
+func Verdict(r *runner.Report) string {
+	switch r.Status {
+	case runner.StatusSucceeded:
+		return "PASS"
+	case runner.StatusInterrupted:
+		return "INTERRUPTED"
+	}
+	return "FAIL"
+}
+
+// gateRef is a gate with the step it belongs to.
+type gateRef struct {
+	Step string
+	runner.GateResult
+}
+
+// allGates lists every gate of the run in plan order.
+func allGates(r *runner.Report) []gateRef {
+	var out []gateRef
+	for _, s := range r.Steps {
+		for _, g := range s.Gates {
+			out = append(out, gateRef{Step: s.ID, GateResult: g})
+		}
+	}
+	return out
+}
+
+// statusCounts counts the steps per status, e.g. "8 succeeded, 2 skipped".
+func statusCounts(r *runner.Report) string {
+	n := map[runner.Status]int{}
+	for _, s := range r.Steps {
+		n[s.Status]++
+	}
+	keys := make([]string, 0, len(n))
+	for k := range n {
+		keys = append(keys, string(k))
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%d %s", n[runner.Status(k)], k)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// gateLine describes a gate for text formats: the expression, the operand
+// values and the message.
+func gateLine(g runner.GateResult) string {
+	s := g.Expr
+	if g.Operands != "" {
+		s += ": " + g.Operands
+	}
+	if g.Message != "" {
+		s += " (" + g.Message + ")"
+	}
+	return s
+}
