@@ -36,12 +36,17 @@ func cmdRun(a *app, args []string) error {
 	fs.StringVar(&f.logFormat, "log-format", "auto", "log format: auto (human on a terminal), human or json")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "print the resolved DAG and what each step would do; run nothing")
+	reportFlag := fs.String("report", "", "also render the report: `formats` html,junit,markdown (into the run folder) or html=FILE,junit=FILE")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
 		return usagef("run takes one plan (a file or a name), got %d arguments", len(pos))
+	}
+	reports, err := parseReportFlag(*reportFlag)
+	if err != nil {
+		return err
 	}
 	plan, values, err := a.loadWithParams(pos[0], &f)
 	if err != nil {
@@ -69,6 +74,9 @@ func cmdRun(a *app, args []string) error {
 	report, err := runner.Run(ctx, plan, opts)
 	if report != nil {
 		fmt.Fprintf(a.stdout, "run %s %s: %s/runs/%s/report.json\n", report.RunID, report.Status, f.stateDir, report.RunID)
+		if rerr := a.publishReports(report, f.stateDir, reports); rerr != nil && err == nil {
+			err = rerr
+		}
 	}
 	return err
 }
