@@ -1,0 +1,147 @@
+package tlsaudit
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// hba lines of the scenarios. Every TCP line uses scram-sha-256.
+var (
+	hbaTLSOnly     = []string{"hostssl all all 127.0.0.1/32 scram-sha-256"}
+	hbaRejectNoSSL = []string{"hostnossl all all 0.0.0.0/0 reject", "host all all 127.0.0.1/32 scram-sha-256"}
+	hbaPlaintext   = []string{"host all all 127.0.0.1/32 scram-sha-256"}
+)
+
+// TestIntegrationPostgres audits one real cluster reconfigured for each
+// scenario and asserts the exact findings.
+func TestIntegrationPostgres(t *testing.T) {
+	c := startTLSCluster(t)
+	dsn := c.dsn("postgres", true, "")
+
+	t.Run("valid chain, verify-full, plaintext rejected by an earlier hostnossl reject", func(t *testing.T) {
+		c.configure(t, nil, hbaRejectNoSSL...)
+		r := c.audit(t, c.dsn("postgres", true, "sslmode=verify-full&sslrootcert="+c.caFile), nil)
+		wantFindings(t, r)
+		want := map[string]bool{"tls10": false, "tls11": false, "tls12": true, "tls13": true}
+		if r.Version != "TLSv1.3" || !reflect.DeepEqual(r.Accepts, want) {
+			t.Errorf("version %q accepts %v", r.Version, r.Accepts)
+		}
+		if !r.Chain.Verified || r.Chain.Roots != "dsn sslrootcert" || !r.Hostname.Matched {
+			t.Errorf("chain %+v hostname %+v", r.Chain, r.Hostname)
+		}
+		if p := r.Plaintext; !p.Checked || p.Accepted || !strings.Contains(p.Detail, "rejects connection") {
+			t.Errorf("plaintext %+v, want rejected by the reject line", p)
+		}
+		sv := r.Server
+		if !sv.Connected || sv.Settings["ssl"] != "on" || sv.Settings["ssl_min_protocol_version"] != "TLSv1.2" ||
+			sv.Settings["password_encryption"] != "scram-sha-256" || !sv.HBARead || len(sv.HBARules) != 0 || len(sv.Unreadable) != 0 {
+			t.Errorf("server view %+v", sv)
+		}
+		if s := sv.Session; s == nil || !s.SSL || s.Version != "TLSv1.3" {
+			t.Errorf("pg_stat_ssl row %+v", s)
+		}
+		opensslAgrees(t, r.Target.Addr(), "", r)
+		opensslAgrees(t, r.Target.Addr(), "-tls1", r)
+	})
+
+	t.Run("direct TLS", func(t *testing.T) {
+		r := c.audit(t, dsn, func(cfg *Config) { cfg.Direct = true })
+		if c.Version.Major >= 17 {
+			wantFindings(t, r)
+			if !r.Direct.Supported || r.Direct.ALPN != "postgresql" {
+				t.Errorf("direct %+v", r.Direct)
+			}
+			return
+		}
+		wantFindings(t, r, "direct-tls-unsupported:info")
+		if r.Direct.Supported || !strings.Contains(r.Direct.Error, "PostgreSQL 17") {
+			t.Errorf("direct %+v", r.Direct)
+		}
+	})
+
+	certCases := []struct{ name, file, want string }{
+		{"self-signed", "selfsigned.crt", "chain-unverified:high"},
+		{"expired", "expired.crt", "cert-expired:critical"},
+		{"expiring in 10 days", "expiring.crt", "cert-expiring:high"},
+		{"wrong hostname", "wronghost.crt", "hostname-mismatch:high"},
+	}
+	for _, tc := range certCases {
+		t.Run(tc.name, func(t *testing.T) {
+			c.configure(t, map[string]string{"ssl_cert_file": tc.file}, hbaTLSOnly...)
+			r := c.audit(t, dsn, nil)
+			wantFindings(t, r, tc.want)
+			if !r.Cert.NotAfter.Equal(c.leaves[tc.file].Cert.NotAfter.UTC()) {
+				t.Errorf("audit saw a certificate ending %s, want the one of %s", r.Cert.NotAfter, tc.file)
+			}
+			if tc.file == "expiring.crt" && r.Cert.DaysLeft != 10 {
+				t.Errorf("days left %d, want 10", r.Cert.DaysLeft)
+			}
+			if tc.file == "expired.crt" && r.Cert.DaysLeft != -3 {
+				t.Errorf("days left %d, want -3", r.Cert.DaysLeft)
+			}
+		})
+	}
+
+	t.Run("TLS 1.0 and 1.1 accepted", func(t *testing.T) {
+		c.configure(t, map[string]string{"ssl_min_protocol_version": "TLSv1", "ssl_ciphers": "DEFAULT:@SECLEVEL=0"}, hbaTLSOnly...)
+		r := c.audit(t, dsn, nil)
+		wantFindings(t, r, "tls10-accepted:high", "tls11-accepted:high", "ssl-min-protocol-low:low")
+		if !r.Accepts["tls12"] || !r.Accepts["tls13"] {
+			t.Errorf("accepts %v", r.Accepts)
+		}
+		opensslAgrees(t, r.Target.Addr(), "-tls1", r)
+	})
+
+	t.Run("ssl off, plaintext allowed", func(t *testing.T) {
+		c.configure(t, map[string]string{"ssl": "off"}, hbaPlaintext...)
+		r := c.audit(t, dsn, nil)
+		wantFindings(t, r, "tls-not-offered:critical", "plaintext-accepted:critical", "hba-allows-plaintext:medium")
+		if r.Offered || r.Cert != nil || r.Accepts["tls13"] || !r.Plaintext.Authenticated {
+			t.Errorf("offered %v cert %v accepts %v plaintext %+v", r.Offered, r.Cert, r.Accepts, r.Plaintext)
+		}
+		if got := r.Server.HBARules; len(got) != 1 || got[0].Type != "host" || got[0].Address != "127.0.0.1/32" {
+			t.Errorf("non-TLS hba rules %v", got)
+		}
+	})
+
+	t.Run("ssl on, hba allows plaintext", func(t *testing.T) {
+		c.configure(t, nil, hbaPlaintext...)
+		r := c.audit(t, dsn, nil)
+		wantFindings(t, r, "plaintext-accepted:critical", "hba-allows-plaintext:medium")
+		if !strings.Contains(r.Plaintext.Detail, "logged in over plaintext") {
+			t.Errorf("plaintext %+v", r.Plaintext)
+		}
+	})
+
+	t.Run("hba allows plaintext, no password in the DSN", func(t *testing.T) {
+		r := c.audit(t, c.dsn("postgres", false, ""), nil)
+		wantFindings(t, r, "plaintext-accepted:high", "server-view-incomplete:info")
+		if r.Plaintext.Authenticated || r.Server.Connected || !strings.Contains(r.Server.Unreadable["connection"], "no password") {
+			t.Errorf("plaintext %+v server %+v", r.Plaintext, r.Server)
+		}
+	})
+
+	t.Run("hostssl only, no password in the DSN", func(t *testing.T) {
+		c.configure(t, nil, hbaTLSOnly...)
+		r := c.audit(t, c.dsn("postgres", false, ""), nil)
+		wantFindings(t, r, "server-view-incomplete:info")
+		if r.Plaintext.Accepted || !strings.Contains(r.Plaintext.Detail, "no pg_hba.conf entry") {
+			t.Errorf("plaintext %+v", r.Plaintext)
+		}
+	})
+
+	t.Run("unprivileged role, md5 password encryption", func(t *testing.T) {
+		if err := c.Exec(context.Background(), "postgres", "CREATE ROLE auditor LOGIN PASSWORD '"+testPassword+"'"); err != nil {
+			t.Fatal(err)
+		}
+		c.configure(t, map[string]string{"password_encryption": "md5"}, hbaTLSOnly...)
+		r := c.audit(t, c.dsn("auditor", true, ""), nil)
+		wantFindings(t, r, "password-encryption-md5:medium", "server-view-incomplete:info")
+		sv := r.Server
+		if sv.HBARead || !strings.Contains(sv.Unreadable["pg_hba_file_rules"], "permission denied") || sv.Session == nil || !sv.Session.SSL {
+			t.Errorf("server view %+v", sv)
+		}
+	})
+}
