@@ -8,6 +8,7 @@ need=()
 command -v age >/dev/null 2>&1 || need+=(age)
 command -v zstd >/dev/null 2>&1 || need+=(zstd)
 command -v sha256sum >/dev/null 2>&1 || need+=(coreutils)
+command -v openssl >/dev/null 2>&1 || need+=(openssl) # check-tls cross-check (openssl s_client)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 compgen -G '/usr/lib/postgresql/*/bin/pg_dump' >/dev/null || need+=(postgresql-client)
 # age >= 1.3 (post-quantum keys) for the rotate-key tests, beside Debian's age.
