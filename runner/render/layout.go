@@ -159,14 +159,14 @@ func layoutGantt(r *runner.Report) ganttLayout {
 		b := ganttBar{ID: s.ID, Status: s.Status, Y: ganttTop + i*ganttRowH, Duration: humanSeconds(s.DurationSeconds)}
 		if !s.Started.IsZero() {
 			b.Ran = true
-			b.X = ganttLabelW + math.Max(0, s.Started.Sub(r.Started).Seconds())*scale
-			b.W = math.Max(2, s.Finished.Sub(s.Started).Seconds()*scale)
+			b.X = round1(ganttLabelW + math.Max(0, s.Started.Sub(r.Started).Seconds())*scale)
+			b.W = round1(math.Max(2, s.Finished.Sub(s.Started).Seconds()*scale))
 		}
 		g.Bars = append(g.Bars, b)
 	}
 	step := niceStep(total / 6)
 	for t := 0.0; t <= total+1e-9; t += step {
-		g.Ticks = append(g.Ticks, ganttTick{X: ganttLabelW + t*scale, Label: humanSeconds(t)})
+		g.Ticks = append(g.Ticks, ganttTick{X: round1(ganttLabelW + t*scale), Label: humanSeconds(t)})
 	}
 	g.Height = ganttTop + len(r.Steps)*ganttRowH + 6
 	return g
@@ -250,3 +250,7 @@ func streamGroups(r *runner.Report) []streamGroup {
 	}
 	return out
 }
+
+// round1 rounds an SVG coordinate to a tenth of a unit, which keeps the
+// page small and readable.
+func round1(x float64) float64 { return math.Round(x*10) / 10 }

@@ -70,7 +70,7 @@ func overheadSection(s runner.StepReport) (*Section, error) {
 		span = 0.01
 	}
 	lo, hi = lo-0.1*span, hi+0.1*span
-	x := func(f float64) float64 { return 60 + 560*(f-lo)/(hi-lo) }
+	x := func(f float64) float64 { return round1(60 + 560*(f-lo)/(hi-lo)) }
 	for i := range v.Rows {
 		r := &v.Rows[i]
 		r.Y = 16 + 24*i

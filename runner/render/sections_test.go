@@ -1,0 +1,76 @@
+package render
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/sluice-dev/sluice/runner"
+)
+
+func utf8Valid(s string) bool { return utf8.ValidString(s) }
+
+func TestSections(t *testing.T) {
+	cases := []struct {
+		typ, outputs string
+		want         []string // in the section body; nil: no section
+	}{
+		{"measure", `{"targets": {"plain": {"p95_ms": 0.4, "histogram": [[0.2, 5], [0.5, 5]]}, "tls": {"p95_ms": 0.5}}}`,
+			[]string{"<th class=\"num\">p95</th>", "<polyline", ">plain</text>"}},
+		{"measure", `{"rows": 3}`, nil},
+		{"assert-overhead", `{"max": 0.05, "p95": {"ratio": 0.031, "ci_low": 0.01, "ci_high": 0.049, "verdict": "pass"}, "p99": {"ratio": 0.08, "ci_low": 0.06, "ci_high": 0.1, "verdict": "fail"}}`,
+			[]string{"&#43;3.10%", "&#43;1.00% … &#43;4.90%", "limit &#43;5.00%", `class="badge pass">pass`, `class="badge fail">fail`, "<circle"}},
+		{"assert-overhead", `{"verdict": "pass"}`, nil},
+		{"check-tls", `{"findings": [{"id": "tls-old-versions", "severity": "medium", "evidence": "accepts TLS 1.1", "hint": "set ssl_min_protocol_version"}, {"id": "plaintext", "severity": "critical", "evidence": "<b>plaintext</b> accepted", "hint": "hostssl only"}]}`,
+			[]string{"1 critical", "0 high", "1 medium", "&lt;b&gt;plaintext&lt;/b&gt;"}},
+		{"check-tls", `{"findings": []}`, []string{"No findings."}},
+		{"rotate-key", `{"rotated": true, "new_key_id": "k2", "retired_key_id": "k1", "ledger": [{"event": "created", "key_id": "k2"}]}`,
+			[]string{"rotated", "k2", "Ledger entries appended", "<th>event</th>"}},
+		{"rotate-key", `{"unrelated": 1}`, nil},
+	}
+	for _, c := range cases {
+		f := sectionsByType[c.typ]
+		if f == nil {
+			t.Fatalf("no section for %s", c.typ)
+		}
+		sec, err := f(runner.StepReport{ID: "s", Type: c.typ, Outputs: sectionOutputs(t, c.outputs)})
+		if err != nil {
+			t.Fatalf("%s %s: %v", c.typ, c.outputs, err)
+		}
+		if c.want == nil {
+			if sec != nil {
+				t.Errorf("%s %s: got a section for outputs it does not know", c.typ, c.outputs)
+			}
+			continue
+		}
+		if sec == nil {
+			t.Errorf("%s %s: no section", c.typ, c.outputs)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(string(sec.Body), w) {
+				t.Errorf("%s: section lacks %q:\n%s", c.typ, w, sec.Body)
+			}
+		}
+	}
+}
+
+func TestTLSFindingsSortedBySeverity(t *testing.T) {
+	sec, err := tlsSection(runner.StepReport{Outputs: sectionOutputs(t,
+		`{"findings": [{"id": "a", "severity": "low"}, {"id": "b", "severity": "critical"}, {"id": "c", "severity": "high"}]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := string(sec.Body)
+	ib, ic, ia := strings.Index(body, "<code>b</code>"), strings.Index(body, "<code>c</code>"), strings.Index(body, "<code>a</code>")
+	if !(ib < ic && ic < ia) {
+		t.Errorf("findings not in severity order: critical %d, high %d, low %d", ib, ic, ia)
+	}
+}
+
+func TestCDFPoints(t *testing.T) {
+	pts := cdfPoints([][2]float64{{1, 1}, {2, 3}}, 2)
+	if pts != "50,220 335.0,167.5 620.0,10.0" {
+		t.Errorf("cdf points %q", pts)
+	}
+}
