@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 	"time"
 
+	"github.com/sluice-dev/sluice/steps"
 	"github.com/sluice-dev/sluice/steps/keys"
 )
 
@@ -13,7 +15,7 @@ import (
 // secret material: only key ids, types, states and public recipients.
 func cmdKeys(a *app, args []string) error {
 	if len(args) == 0 {
-		return usagef("keys needs a sub-command: init, list or show")
+		return usagef("keys needs a sub-command: init, list, show or destroy")
 	}
 	switch args[0] {
 	case "init":
@@ -22,8 +24,10 @@ func cmdKeys(a *app, args []string) error {
 		return keysList(a, args[1:])
 	case "show":
 		return keysShow(a, args[1:])
+	case "destroy":
+		return keysDestroy(a, args[1:])
 	default:
-		return usagef("unknown keys sub-command %q: want init, list or show", args[0])
+		return usagef("unknown keys sub-command %q: want init, list, show or destroy", args[0])
 	}
 }
 
@@ -52,6 +56,7 @@ func keysInit(a *app, args []string) error {
 func keysList(a *app, args []string) error {
 	fs := newFlags(a, "keys list", "DIR")
 	asJSON := fs.Bool("json", false, "print JSON")
+	dest := fs.String("dest", "", "folder URL of backups: count, per key, the backups whose manifest needs it")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -63,13 +68,38 @@ func keysList(a *app, args []string) error {
 	if err != nil {
 		return err
 	}
+	var byKey map[string][]string
+	if *dest != "" {
+		if byKey, err = steps.BackupsByKey(context.Background(), *dest); err != nil {
+			return err
+		}
+	}
 	if *asJSON {
-		return writeJSON(a, d.Keys())
+		if byKey == nil {
+			return writeJSON(a, d.Keys())
+		}
+		type listed struct {
+			keys.KeyInfo
+			Backups int `json:"backups"`
+		}
+		var out []listed
+		for _, k := range d.Keys() {
+			out = append(out, listed{k, len(byKey[k.ID])})
+		}
+		return writeJSON(a, out)
 	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tTYPE\tSTATE\tCREATED\tAGE")
+	head := "ID\tTYPE\tSTATE\tCREATED\tAGE"
+	if byKey != nil {
+		head += "\tBACKUPS"
+	}
+	fmt.Fprintln(tw, head)
 	for _, k := range d.Keys() {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Type, k.State, k.Created.UTC().Format(time.RFC3339), keyAge(k.Created))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s", k.ID, k.Type, k.State, k.Created.UTC().Format(time.RFC3339), keyAge(k.Created))
+		if byKey != nil {
+			fmt.Fprintf(tw, "\t%d", len(byKey[k.ID]))
+		}
+		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
 }

@@ -46,7 +46,7 @@ func commands() map[string]command {
 		"list":     {"list the named plans with their descriptions", cmdList},
 		"steps":    {"describe the step types, or one of them", cmdSteps},
 		"schema":   {"print the JSON Schema of plans", cmdSchema},
-		"keys":     {"manage key stores: init, list, show", cmdKeys},
+		"keys":     {"manage key stores: init, list, show, destroy", cmdKeys},
 		"restore":  {"restore a backup from its manifest, no plan needed", cmdRestore},
 		"report":   {"render a run's report as html, junit, markdown or json", cmdReport},
 	}
