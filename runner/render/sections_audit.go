@@ -3,6 +3,7 @@ package render
 import (
 	"html/template"
 	"sort"
+	"strings"
 
 	"github.com/sluice-dev/sluice/runner"
 )
@@ -20,10 +21,11 @@ func severityRank(s string) int {
 }
 
 type finding struct {
-	ID, Severity, Evidence, Hint string
+	ID, Severity, Title, Evidence, Hint string
 }
 
 type tlsView struct {
+	Facts    []outputRow // the negotiated connection and certificate at a glance
 	Findings []finding
 	Counts   []sevCount
 }
@@ -34,9 +36,10 @@ type sevCount struct {
 }
 
 var tlsTemplate = template.Must(template.New("tls").Funcs(sectionFuncs).Parse(`
+{{with .Facts}}<p>{{range .}}{{.Key}} <code>{{.Value}}</code> · {{end}}</p>{{end}}
 <p>{{range .Counts}}<span class="badge sev-{{.Severity}}">{{.N}} {{.Severity}}</span> {{end}}</p>
 {{if .Findings}}<table><thead><tr><th>severity</th><th>finding</th><th>evidence</th><th>how to fix</th></tr></thead><tbody>
-{{range .Findings}}<tr><td><span class="badge sev-{{.Severity}}">{{.Severity}}</span></td><td><code>{{.ID}}</code></td><td>{{.Evidence}}</td><td>{{.Hint}}</td></tr>{{end}}
+{{range .Findings}}<tr><td><span class="badge sev-{{.Severity}}">{{.Severity}}</span></td><td>{{.Title}} <code>{{.ID}}</code></td><td>{{.Evidence}}</td><td>{{.Hint}}</td></tr>{{end}}
 </tbody></table>{{else}}<p>No findings.</p>{{end}}`))
 
 // tlsSection lists a check-tls step's findings, most severe first.
@@ -46,13 +49,18 @@ func tlsSection(s runner.StepReport) (*Section, error) {
 		return nil, nil
 	}
 	v := tlsView{}
+	for _, f := range [][]string{{"version"}, {"cipher"}, {"cert", "days_left"}, {"chain", "verified"}, {"hostname", "matched"}, {"plaintext", "accepted"}} {
+		if x, ok := lookup(s.Outputs, f...); ok {
+			v.Facts = append(v.Facts, outputRow{Key: strings.Join(f, "."), Value: scalar(x)})
+		}
+	}
 	n := map[string]int{}
 	for _, e := range list {
 		m, ok := asMap(e)
 		if !ok {
 			continue
 		}
-		f := finding{ID: str(m, "id"), Severity: str(m, "severity"), Evidence: str(m, "evidence", "message"), Hint: str(m, "hint", "fix")}
+		f := finding{ID: str(m, "id"), Severity: str(m, "severity"), Title: str(m, "title"), Evidence: str(m, "evidence", "message"), Hint: str(m, "hint", "fix")}
 		v.Findings = append(v.Findings, f)
 		n[f.Severity]++
 	}
@@ -68,8 +76,8 @@ func tlsSection(s runner.StepReport) (*Section, error) {
 // keyFields are the rotate-key outputs that describe what changed in the
 // key store, in the order the table shows them.
 var keyFields = []string{
-	"rotated", "dry_run", "store", "active_key_id", "new_key_id", "retired_key_id", "previous_key_id",
-	"active_key_age_days", "reason", "rewrapped", "skipped", "failed", "still_on_retired_keys",
+	"rotated", "dry_run", "previous_key_id", "active_key_id", "active_key_age_days",
+	"rewrapped", "rewrapped_in_place", "skipped", "failed", "failures", "still_on_retired_keys",
 }
 
 type keyView struct {

@@ -29,7 +29,7 @@ type overheadView struct {
 
 var overheadTemplate = template.Must(template.New("overhead").Funcs(sectionFuncs).Parse(`
 <table><thead><tr><th>statistic</th><th class="num">overhead</th><th class="num">confidence interval</th>{{if .HasLim}}<th class="num">limit</th>{{end}}<th>verdict</th></tr></thead><tbody>
-{{range .Rows}}<tr><td>{{.Stat}}</td><td class="num">{{pct .Ratio}}</td><td class="num">{{pct .Low}} … {{pct .High}}</td>{{if $.HasLim}}<td class="num">{{pct $.Limit}}</td>{{end}}<td><span class="badge {{if .Pass}}pass{{else}}fail{{end}}">{{.Verdict}}</span></td></tr>{{end}}
+{{range .Rows}}<tr><td>{{.Stat}}</td><td class="num">{{pct .Ratio}}</td><td class="num">{{pct .Low}} … {{pct .High}}</td>{{if $.HasLim}}<td class="num">{{pct $.Limit}}</td>{{end}}<td><span class="badge {{.Verdict}}">{{.Verdict}}</span></td></tr>{{end}}
 </tbody></table>
 <svg role="img" aria-label="overhead with confidence interval against the limit" width="640" height="{{.Height}}" viewBox="0 0 640 {{.Height}}" xmlns="http://www.w3.org/2000/svg">
 <line class="tick" x1="{{.ZeroX}}" y1="4" x2="{{.ZeroX}}" y2="{{.Height}}"/><text class="muted" x="{{.ZeroX}}" y="{{.Height}}" dy="-2" text-anchor="middle">0%</text>

@@ -62,7 +62,7 @@ func measureSection(s runner.StepReport) (*Section, error) {
 	if !ok {
 		return nil, nil
 	}
-	v := measureView{}
+	v := measureView{Unit: "ms"} // measure reports milliseconds
 	present := map[string]bool{}
 	for _, name := range sortedKeys(targets) {
 		m, _ := asMap(targets[name])
@@ -110,8 +110,8 @@ func measureSection(s runner.StepReport) (*Section, error) {
 	return execSection("measure", "Latency per target", measureTemplate, v)
 }
 
-// histogram reads buckets written as [{"le": x, "count": n}, ...] (or
-// "upper"/"value" for the bound) or [[x, n], ...], sorted by bound.
+// histogram reads buckets written as [{"low": a, "high": x, "count": n}, ...]
+// (measure's log buckets; "le", "upper" or "value" also name the bound) or [[x, n], ...], sorted by bound.
 func histogram(v any) [][2]float64 {
 	list, ok := v.([]any)
 	if !ok {
@@ -123,7 +123,7 @@ func histogram(v any) [][2]float64 {
 		case map[string]any:
 			var x float64
 			found := false
-			for _, k := range []string{"le", "upper", "value", "bound"} {
+			for _, k := range []string{"high", "le", "upper", "value", "bound"} {
 				if x, found = number(b[k]); found {
 					break
 				}

@@ -15,16 +15,16 @@ func TestSections(t *testing.T) {
 		typ, outputs string
 		want         []string // in the section body; nil: no section
 	}{
-		{"measure", `{"targets": {"plain": {"p95_ms": 0.4, "histogram": [[0.2, 5], [0.5, 5]]}, "tls": {"p95_ms": 0.5}}}`,
+		{"measure", `{"targets": {"plain": {"p95": 0.4, "histogram": [{"low": 0.1, "high": 0.2, "count": 5}, {"low": 0.2, "high": 0.5, "count": 5}]}, "tls": {"p95": 0.5}}}`,
 			[]string{"<th class=\"num\">p95</th>", "<polyline", ">plain</text>"}},
 		{"measure", `{"rows": 3}`, nil},
 		{"assert-overhead", `{"max": 0.05, "p95": {"ratio": 0.031, "ci_low": 0.01, "ci_high": 0.049, "verdict": "pass"}, "p99": {"ratio": 0.08, "ci_low": 0.06, "ci_high": 0.1, "verdict": "fail"}}`,
 			[]string{"&#43;3.10%", "&#43;1.00% … &#43;4.90%", "limit &#43;5.00%", `class="badge pass">pass`, `class="badge fail">fail`, "<circle"}},
 		{"assert-overhead", `{"verdict": "pass"}`, nil},
-		{"check-tls", `{"findings": [{"id": "tls-old-versions", "severity": "medium", "evidence": "accepts TLS 1.1", "hint": "set ssl_min_protocol_version"}, {"id": "plaintext", "severity": "critical", "evidence": "<b>plaintext</b> accepted", "hint": "hostssl only"}]}`,
-			[]string{"1 critical", "0 high", "1 medium", "&lt;b&gt;plaintext&lt;/b&gt;"}},
+		{"check-tls", `{"version": "TLSv1.3", "cert": {"days_left": 42}, "findings": [{"id": "tls-old-versions", "severity": "medium", "title": "TLS 1.1 accepted", "evidence": "accepts TLS 1.1", "fix": "set ssl_min_protocol_version"}, {"id": "plaintext", "severity": "critical", "evidence": "<b>plaintext</b> accepted", "hint": "hostssl only"}]}`,
+			[]string{"1 critical", "0 high", "1 medium", "&lt;b&gt;plaintext&lt;/b&gt;", "TLS 1.1 accepted", "set ssl_min_protocol_version", "cert.days_left <code>42</code>"}},
 		{"check-tls", `{"findings": []}`, []string{"No findings."}},
-		{"rotate-key", `{"rotated": true, "new_key_id": "k2", "retired_key_id": "k1", "ledger": [{"event": "created", "key_id": "k2"}]}`,
+		{"rotate-key", `{"rotated": true, "active_key_id": "k2", "previous_key_id": "k1", "ledger": [{"event": "created", "key_id": "k2"}]}`,
 			[]string{"rotated", "k2", "Ledger entries appended", "<th>event</th>"}},
 		{"rotate-key", `{"unrelated": 1}`, nil},
 	}
