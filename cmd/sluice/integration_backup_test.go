@@ -118,6 +118,17 @@ func sameContent(t *testing.T, c *pg.Cluster, src, dst string) {
 func testRoundTrip(t *testing.T, c *pg.Cluster) {
 	src := seeded(t, c)
 	t.Chdir(t.TempDir())
+	// The plan's key store is never created implicitly.
+	r := sluiceCLI(t, "run", repoFile(t, "plans/backup.yaml"), "--param", "db="+c.DSN(src), "--state-dir", ".sluice")
+	if r.code != exitStepFailed || !strings.Contains(r.stderr, "key folder ./keys/backup does not exist: run sluice keys init ./keys/backup") {
+		t.Fatalf("backup without a key store: exit %d\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat("keys"); !os.IsNotExist(err) {
+		t.Fatalf("a failed backup created the key folder (%v)", err)
+	}
+	if got := filesUnder(t, "backups"); len(got) > 0 {
+		t.Fatalf("a failed backup left %v", got)
+	}
 	mustSluice(t, "keys", "init", "keys/backup")
 	man := backupWithPlan(t, c.DSN(src))
 	layout := regexp.MustCompile(`^backups/\d{4}-\d\d-\d\d/app-[^/]+\.dump\.zst\.age\.manifest\.json$`)
@@ -133,7 +144,7 @@ func testRoundTrip(t *testing.T, c *pg.Cluster) {
 	}
 
 	dst := freshName(t, c)
-	r := mustSluice(t, "restore", man, "--to", c.DSN(dst), "--key-dir", "keys/backup", "--create", "--state-dir", ".sluice")
+	r = mustSluice(t, "restore", man, "--to", c.DSN(dst), "--key-dir", "keys/backup", "--create", "--state-dir", ".sluice")
 	if !strings.Contains(r.stdout, "restore succeeded") {
 		t.Errorf("restore output: %s", r.stdout)
 	}
