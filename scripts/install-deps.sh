@@ -13,6 +13,12 @@ compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 compgen -G '/usr/lib/postgresql/*/bin/pg_dump' >/dev/null || need+=(postgresql-client)
 # age >= 1.3 (post-quantum keys) for the rotate-key tests, beside Debian's age.
 "$(dirname "$0")/install-age13.sh"
+# Reports: xmllint validates JUnit output against the XSD; headless Chromium
+# renders the HTML report in a test (large: about 350 MB, 34 s to install on
+# the project's machine); actionlint checks docs/ci's GitHub workflow.
+command -v xmllint >/dev/null 2>&1 || need+=(libxml2-utils)
+command -v chromium >/dev/null 2>&1 || need+=(chromium fonts-dejavu-core)
+"$(dirname "$0")/install-actionlint.sh"
 [ ${#need[@]} -eq 0 ] && exit 0
 
 sudo=""
