@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -29,6 +30,7 @@ type S3 struct {
 	prefix      string // "" or ends with "/"
 	endpointURL string // for messages: scheme://host[:port]
 	onRetry     func(attempt int, err error)
+	bucketOK    atomic.Bool // the bucket was seen to exist
 }
 
 var _ Backend = (*S3)(nil)
@@ -167,6 +169,9 @@ func (s *S3) Put(ctx context.Context, name string, data []byte, opts CreateOptio
 	if err != nil {
 		return err
 	}
+	if err := s.checkBucket(ctx); err != nil {
+		return err
+	}
 	if !opts.Overwrite {
 		if err := s.refuseExisting(ctx, key); err != nil {
 			return err
@@ -244,7 +249,36 @@ func (s *S3) stat(ctx context.Context, key string) (minio.ObjectInfo, error) {
 		oi, err = s.core.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
 		return err
 	})
-	return oi, s.describe("reading object", key, err)
+	err = s.describe("reading object", key, err)
+	if errors.Is(err, ErrNotExist) && !s.bucketOK.Load() {
+		if berr := s.checkBucket(ctx); berr != nil {
+			return oi, notExist(s.urlOfKey(key), "does not exist: "+berr.Error())
+		}
+	}
+	return oi, err
+}
+
+// checkBucket fails when the bucket does not exist, so that a write is
+// refused before any data is sent. An answer other than yes or no (such as
+// access denied to credentials that may write objects but not look at the
+// bucket) lets the caller go on.
+func (s *S3) checkBucket(ctx context.Context) error {
+	if s.bucketOK.Load() {
+		return nil
+	}
+	var ok bool
+	err := s.retry(ctx, func(ctx context.Context) (err error) {
+		ok, err = s.core.BucketExists(ctx, s.bucket)
+		return err
+	})
+	switch {
+	case err != nil:
+		return nil
+	case !ok:
+		return fmt.Errorf("bucket %q does not exist at %s: create it, or fix the bucket name or the endpoint (SLUICE_S3_ENDPOINT)", s.bucket, s.endpointURL)
+	}
+	s.bucketOK.Store(true)
+	return nil
 }
 
 // List implements Backend.

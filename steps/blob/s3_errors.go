@@ -72,7 +72,7 @@ func (s *S3) describe(what, key string, err error) error {
 	case "NoSuchKey":
 		return notExist(s.urlOfKey(key), "")
 	case "NoSuchBucket":
-		return fmt.Errorf("%s %s: bucket %q does not exist at %s: create it, or fix the bucket name or the endpoint (SLUICE_S3_ENDPOINT)", what, s.urlOfKey(key), s.bucket, s.endpointURL)
+		return notExist(s.urlOfKey(key), fmt.Sprintf("does not exist: bucket %q does not exist at %s: create it, or fix the bucket name or the endpoint (SLUICE_S3_ENDPOINT)", s.bucket, s.endpointURL))
 	case "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken", "ExpiredToken":
 		return fmt.Errorf("%s %s: %s refused the credentials (%s): %s", what, s.urlOfKey(key), where, resp.Code, s.credentialsHint())
 	case "PreconditionFailed":

@@ -34,6 +34,9 @@ func (s *S3) Create(ctx context.Context, name string, opts CreateOptions) (Write
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkBucket(ctx); err != nil {
+		return nil, err
+	}
 	if !opts.Overwrite {
 		if err := s.refuseExisting(ctx, key); err != nil {
 			return nil, err
@@ -136,6 +139,9 @@ func (w *s3Writer) acquire() ([]byte, error) {
 	}
 	if w.nbuf < w.s.cfg.PartsInFlight {
 		w.nbuf++
+		if w.next > 0 {
+			return make([]byte, 0, w.s.cfg.PartSize), nil // a long stream: whole parts from now on
+		}
 		return make([]byte, 0, min(64<<10, int(w.s.cfg.PartSize))), nil // grown on demand
 	}
 	select {
