@@ -18,6 +18,8 @@ func postgresDefinition() runner.Definition {
 		New:     func() any { return &Postgres{} },
 		Outputs: []runner.OutputSpec{
 			{Name: "dsn", Type: "string", Doc: "connection string of the database (trust authentication on 127.0.0.1)"},
+			{Name: "dsn_plain", Type: "string", Doc: "dsn with sslmode=disable: a plaintext connection"},
+			{Name: "dsn_tls", Type: "string", Doc: "with tls: true, dsn with sslmode=require (TLS, certificate not verified); empty otherwise"},
 			{Name: "host", Type: "string", Doc: "address the server listens on"},
 			{Name: "port", Type: "int", Doc: "port the server listens on"},
 			{Name: "database", Type: "string", Doc: "name of the created database"},
@@ -37,6 +39,7 @@ type Postgres struct {
 	Database string   `yaml:"database" default:"app" doc:"database to create"`
 	Seed     string   `yaml:"seed" default:"sample" doc:"sample: sluice's sample data (about 10,000 rows); none: an empty database; or the path of a SQL file to run"`
 	Conf     []string `yaml:"conf" doc:"extra postgresql.conf lines"`
+	TLS      bool     `yaml:"tls" doc:"turn TLS on with a self-signed certificate generated for this run (plaintext stays allowed; see dsn_tls and dsn_plain)"`
 }
 
 // Validate checks the database name.
@@ -52,7 +55,15 @@ func (p *Postgres) Run(ctx context.Context, sc *runner.StepContext) (runner.Outp
 	if sc.AtEnd == nil {
 		return nil, errors.New("postgres step needs a runner that stops its cluster at the end of the run")
 	}
-	c, err := pg.StartCluster(ctx, pg.Options{Logger: sc.Logger, Conf: p.Conf})
+	opts := pg.Options{Logger: sc.Logger, Conf: p.Conf}
+	if p.TLS {
+		cert, key, err := pg.SelfSignedCert()
+		if err != nil {
+			return nil, err
+		}
+		opts = pg.WithTLS(opts, cert, key)
+	}
+	c, err := pg.StartCluster(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -82,8 +93,12 @@ func (p *Postgres) Run(ctx context.Context, sc *runner.StepContext) (runner.Outp
 		return nil, err
 	}
 	sc.Logger.Info("throwaway PostgreSQL cluster ready", "port", c.Port, "database", p.Database, "tables", len(sums))
+	dsnTLS := ""
+	if p.TLS {
+		dsnTLS = dsn + "?sslmode=require"
+	}
 	return runner.Outputs{
-		"dsn": dsn, "host": c.Host, "port": int64(c.Port), "database": p.Database,
+		"dsn": dsn, "dsn_plain": dsn + "?sslmode=disable", "dsn_tls": dsnTLS, "host": c.Host, "port": int64(c.Port), "database": p.Database,
 		"server_version": c.Version.MajorString(), "tables": int64(len(sums)),
 		"rows": pg.TotalRows(sums), "fingerprint": pg.FingerprintDigest(sums),
 	}, nil
