@@ -36,7 +36,7 @@ func testStandardTools(t *testing.T, c *pg.Cluster) {
 	pgRestore := requirePGTool(t, "pg_restore")
 	// The README's recipe; --no-owner because the test cluster has no
 	// source roles to give objects to (they are all postgres here anyway).
-	script := `set -euo pipefail; age -d -i "$1" "$2" | zstd -d | "$3" --no-owner --exit-on-error -d "$4"`
+	script := `set -euo pipefail; age -d -i "$1" "$2" | zstd -d | "$3" --no-owner --single-transaction --exit-on-error -d "$4"`
 	run(t, ".", "bash", "-c", script, "recipe", key, obj, pgRestore, c.DSN(dst))
 	sameContent(t, c, src, dst)
 
