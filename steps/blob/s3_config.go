@@ -106,6 +106,9 @@ func S3ConfigFromEnv(query url.Values) (S3Config, error) {
 		}),
 		set("parts_in_flight", "SLUICE_S3_PARTS_IN_FLIGHT", func(v string) (err error) {
 			cfg.PartsInFlight, err = strconv.Atoi(v)
+			if err == nil && cfg.PartsInFlight < 1 {
+				err = fmt.Errorf("%d parts in flight: use 1 to 64", cfg.PartsInFlight)
+			}
 			return err
 		}),
 		set("", "SLUICE_S3_RETRIES", func(v string) (err error) {
