@@ -132,7 +132,7 @@ func restorePlan(m *manifest.Manifest, objectURL, keyDir string, identities []st
 			return nil, fmt.Errorf("manifest of %s: stage %q has type %q, which restore cannot invert", objectURL, st.ID, st.Type)
 		}
 		inv.Input = prev
-		prev = "un" + st.ID
+		prev = inv.Type
 		stepsOut[prev] = inv
 	}
 	format := m.Source.Format

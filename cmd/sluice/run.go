@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/signal"
 	"strings"
@@ -73,7 +72,7 @@ func cmdRun(a *app, args []string) error {
 	}
 	report, err := runner.Run(ctx, plan, opts)
 	if report != nil {
-		fmt.Fprintf(a.stdout, "run %s %s: %s/runs/%s/report.json\n", report.RunID, report.Status, f.stateDir, report.RunID)
+		printSummary(a.redactor.Writer(a.stdout), report, f.stateDir)
 		if rerr := a.publishReports(report, f.stateDir, reports); rerr != nil && err == nil {
 			err = rerr
 		}

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Benchmark of the encrypted backup path (issue 3): on a database of SIZE_MB,
+# run alternately, ROUNDS times each,
+#   bare   pg_dump -Fc -Z0 > FILE                              (the physical limit)
+#   shell  pg_dump -Fc -Z0 | zstd -3 | age -r KEY | tee >(sha256sum) > FILE
+#   sluice sluice run plans/backup.yaml (default settings)
+# and print wall time, peak RSS and stored size per run, then the medians and
+# the ratios sluice/shell and sluice/bare.
+#
+# usage: bench/pipeline.sh [SIZE_MB (default 1024)] [ROUNDS (default 3)]
+# Needs PostgreSQL, zstd, age and GNU time (scripts/install-deps.sh installs
+# the first three; `apt-get install time` the last).
+set -euo pipefail
+size_mb=${1:-1024}
+rounds=${2:-3}
+repo=$(cd "$(dirname "$0")/.." && pwd)
+bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+
+work=$(mktemp -d /tmp/sluice-bench.XXXXXX)
+chmod 755 "$work"
+as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+cleanup() {
+  as_pg "$bin/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+mkdir "$work/data" "$work/sock" "$work/out"
+[ "$(id -u)" -eq 0 ] && chown postgres "$work/data" "$work/sock"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+as_pg "$bin/initdb" -D "$work/data" -A trust -U postgres >/dev/null
+as_pg "$bin/pg_ctl" -D "$work/data" -l "$work/data/server.log" -w \
+  -o "-p $port -k $work/sock -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
+dsn="postgres://postgres@127.0.0.1:$port/bench"
+psql() { "$bin/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
+psql "postgres://postgres@127.0.0.1:$port/postgres" -c "CREATE DATABASE bench"
+
+# SQL-like content: ids, names, emails, amounts, timestamps and text that
+# compresses about as well as real application data (ratio ~3 with zstd -3).
+rows=$((size_mb * 1024 * 1024 / 330))
+echo "seeding about ${size_mb} MB ($rows rows)..." >&2
+psql "$dsn" <<SQL
+CREATE TABLE orders (id bigint PRIMARY KEY, customer text, email text, amount numeric(12,2),
+  placed timestamptz, status text, note text);
+INSERT INTO orders
+SELECT g, 'Customer ' || (g % 50000), 'c' || (g % 50000) || '@example.com', (g * 7919 % 1000000) / 100.0,
+  timestamptz '2024-01-01' + g * interval '7 seconds', (ARRAY['new','paid','shipped','returned'])[1 + g % 4],
+  md5(g::text) || ' ' || repeat('item ' || (g % 977) || ' ', 8) || md5((g * 31)::text)
+FROM generate_series(1, $rows) AS g;
+SQL
+psql "$dsn" -At -c "SELECT 'database size: ' || pg_size_pretty(pg_database_size('bench'))" >&2
+
+"${GO:-go}" build -o "$work/sluice" "$repo/cmd/sluice"
+# plans/backup.yaml reads its key store from ./keys/backup.
+"$work/sluice" keys init --type x25519 "$work/keys/backup" >/dev/null
+recipient=$(cat "$work"/keys/backup/*.pub)
+pg_dump=$bin/pg_dump
+
+measure() { # name, then the command: prints "name seconds maxrss_kib bytes"
+  local name=$1; shift
+  rm -rf "$work/out"; mkdir "$work/out"
+  /usr/bin/time -f "%e %M" -o "$work/time" "$@" >/dev/null 2>"$work/stderr" || {
+    cat "$work/stderr" >&2; exit 1; }
+  local bytes
+  bytes=$(find "$work/out" -type f \( -name '*.age' -o -name '*.dump' \) -printf '%s\n' | head -n 1)
+  echo "$name $(cat "$work/time") ${bytes:-0}"
+}
+
+results=$work/results
+: >"$results"
+for r in $(seq 1 "$rounds"); do
+  # Alternate the order each round so drift hits every variant alike.
+  order="bare shell sluice"
+  [ $((r % 2)) -eq 0 ] && order="sluice shell bare"
+  for v in $order; do
+    case $v in
+    bare) measure bare sh -c "'$pg_dump' -Fc -Z0 -d '$dsn' > '$work/out/bench.dump'" ;;
+    shell) measure shell bash -c "set -o pipefail; '$pg_dump' -Fc -Z0 -d '$dsn' | zstd -q -3 | age -r '$recipient' | tee >(sha256sum >/dev/null) > '$work/out/bench.dump.zst.age'" ;;
+    sluice) measure sluice sh -c "cd '$work' && ./sluice run '$repo/plans/backup.yaml' --state-dir '$work/state' \
+      --param db='$dsn' --param dest='file://$work/out' --log-level warn" ;;
+    esac | tee -a "$results"
+  done
+done
+
+python3 - "$results" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
+med = {}
+for name in ("bare", "shell", "sluice"):
+    rs = [r for r in rows if r[0] == name]
+    med[name] = (statistics.median(float(r[1]) for r in rs),
+                 max(int(r[2]) for r in rs) / 1024,
+                 statistics.median(int(r[3]) for r in rs))
+    print(f"{name:7s} median {med[name][0]:7.2f} s  peak RSS {med[name][1]:7.1f} MiB  stored {med[name][2]/2**20:8.1f} MiB")
+s, sh, b = med["sluice"], med["shell"], med["bare"]
+print(f"sluice/shell wall time {s[0]/sh[0]:.2f}x (target <= 1.00)  stored size {s[2]/sh[2]:.3f}x (target <= 1.10)")
+print(f"sluice/bare  wall time {s[0]/b[0]:.2f}x (target <= 1.30)  sluice peak RSS {s[1]:.1f} MiB (target < 64)")
+PY

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/sluice-dev/sluice/runner"
+)
+
+// printSummary writes a short human table of a finished run: each step's
+// status, time and bytes, and each gate's result.
+func printSummary(w io.Writer, rep *runner.Report, stateDir string) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STEP\tTYPE\tSTATUS\tTIME\tBYTES OUT")
+	for _, s := range rep.Steps {
+		out := ""
+		if s.Bytes != nil {
+			out = humanBytes(s.Bytes.Out)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2fs\t%s\n", s.ID, s.Type, s.Status, s.DurationSeconds, out)
+	}
+	_ = tw.Flush()
+	for _, s := range rep.Steps {
+		for _, g := range s.Gates {
+			mark := "pass"
+			if !g.Passed {
+				mark = "FAIL"
+			}
+			fmt.Fprintf(w, "gate %s %s: %s", mark, s.ID, g.Expr)
+			if !g.Passed && g.Operands != "" {
+				fmt.Fprintf(w, " (%s)", g.Operands)
+			}
+			fmt.Fprintln(w)
+		}
+	}
+	fmt.Fprintf(w, "run %s %s in %.1fs: %s/runs/%s/report.json\n",
+		rep.RunID, rep.Status, rep.DurationSeconds, stateDir, rep.RunID)
+}
+
+// humanBytes renders n with a binary unit.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
