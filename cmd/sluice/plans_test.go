@@ -30,11 +30,16 @@ func realPlans(t *testing.T) []string {
 	return files
 }
 
+// planName names a plan's subtest by its path in the repository.
+func planName(file string) string {
+	return strings.TrimSuffix(strings.TrimPrefix(filepath.ToSlash(file), "../../"), ".yaml")
+}
+
 // TestPlansValid loads every committed plan and real-registry fixture with
 // steps.Builtin(), as 'sluice validate' does.
 func TestPlansValid(t *testing.T) {
 	for _, file := range realPlans(t) {
-		t.Run(strings.TrimSuffix(filepath.Base(file), ".yaml"), func(t *testing.T) {
+		t.Run(planName(file), func(t *testing.T) {
 			if _, err := runner.LoadFile(file, steps.Builtin()); err != nil {
 				t.Fatalf("%v", err)
 			}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -103,7 +102,7 @@ func yamlAsJSON(t *testing.T, data []byte) any {
 func TestSchemaAcceptsPlans(t *testing.T) {
 	sch := compileSchema(t)
 	for _, file := range realPlans(t) {
-		t.Run(filepath.Base(file), func(t *testing.T) {
+		t.Run(planName(file), func(t *testing.T) {
 			data, err := os.ReadFile(file)
 			if err != nil {
 				t.Fatal(err)
