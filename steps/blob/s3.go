@@ -27,9 +27,8 @@ type S3 struct {
 	creds       *credentials.Credentials
 	cfg         S3Config
 	bucket      string
-	prefix      string // "" or ends with "/"
-	endpointURL string // for messages: scheme://host[:port]
-	onRetry     func(attempt int, err error)
+	prefix      string      // "" or ends with "/"
+	endpointURL string      // for messages: scheme://host[:port]
 	bucketOK    atomic.Bool // the bucket was seen to exist
 }
 

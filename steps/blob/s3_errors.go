@@ -33,9 +33,6 @@ func (s *S3) retry(ctx context.Context, op func(ctx context.Context) error) erro
 			return errors.Join(err, context.Cause(ctx))
 		case <-t.C:
 		}
-		if s.onRetry != nil {
-			s.onRetry(attempt, err)
-		}
 	}
 }
 

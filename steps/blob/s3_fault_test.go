@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/minio/minio-go/v7"
+
 	"github.com/sluice-dev/sluice/steps/blob"
 	"github.com/sluice-dev/sluice/steps/blob/s3test"
 )
@@ -229,4 +231,44 @@ func TestS3ConnectionRefused(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), addr) || errors.Is(err, blob.ErrNotExist) {
 		t.Fatalf("Stat on a closed port: error = %v", err)
 	}
+}
+
+// BenchmarkS3Upload compares the backend's streaming upload with minio-go's
+// own PutObject of unknown length (its multipart uploader, the reference)
+// into the same local server, 128 MiB each: report the ratio of the two
+// ns/op, e.g. go test ./steps/blob -run '^$' -bench S3Upload -benchtime 3x.
+func BenchmarkS3Upload(b *testing.B) {
+	const size = 128 << 20
+	srv := s3test.Shared(b)
+	bucket := srv.NewBucket(b)
+	b.Run("backend", func(b *testing.B) {
+		bk, err := blob.NewS3WithKeys(srv.Config(), bucket, "backend", s3test.AccessKey, s3test.SecretKey)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.SetBytes(size)
+		for range b.N {
+			w, err := bk.Create(context.Background(), "x", blob.CreateOptions{Overwrite: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := io.Copy(w, io.LimitReader(zeroes{}, size)); err != nil {
+				b.Fatal(err)
+			}
+			if err := w.Commit(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("minio-putobject", func(b *testing.B) {
+		c := srv.Client(b)
+		b.SetBytes(size)
+		for range b.N {
+			_, err := c.PutObject(context.Background(), bucket, "ref/x", io.LimitReader(zeroes{}, size), -1,
+				minio.PutObjectOptions{PartSize: blob.DefaultPartSize, NumThreads: blob.DefaultPartsInFlight})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
