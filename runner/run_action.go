@@ -58,7 +58,9 @@ func (r *run) actionAttempt(ctx context.Context, s *Step) attemptResult {
 		if cause := context.Cause(actx); ctx.Err() == nil && isTimeout(cause) {
 			err = cause
 		}
-		return attemptResult{err: &StepError{Step: s.ID, Err: err}}
+		// Outputs returned with the error (an audit's findings) still go
+		// into the report.
+		return attemptResult{outs: outs, err: &StepError{Step: s.ID, Err: err}}
 	}
 	gates, gerr := r.checkAsserts(s, r.envWith(map[string]Outputs{s.ID: outs}))
 	return attemptResult{outs: outs, err: gerr, permanent: gerr != nil, gates: gates}

@@ -176,6 +176,8 @@ type rtAct struct {
 	Size  int64         `yaml:"size" doc:"returned as output bytes"`
 	Meet  int           `yaml:"meet" doc:"wait until this many actions run at once"`
 	AtEnd bool          `yaml:"at_end" doc:"register end-of-run work that records \"at-end ID\""`
+	// OutputsOnError returns the outputs together with the injected failure.
+	OutputsOnError bool `yaml:"outputs_on_error" doc:"return outputs with the injected failure"`
 }
 
 func (p *rtAct) Run(ctx context.Context, sc *StepContext) (Outputs, error) {
@@ -186,7 +188,11 @@ func (p *rtAct) Run(ctx context.Context, sc *StepContext) (Outputs, error) {
 		sc.AtEnd(func() error { events.add("at-end " + sc.ID); return nil })
 	}
 	if p.Fails < 0 || attempt <= p.Fails {
-		return nil, fmt.Errorf("injected failure (value %s)", p.Value)
+		var outs Outputs
+		if p.OutputsOnError {
+			outs = Outputs{"value": p.Value}
+		}
+		return outs, fmt.Errorf("injected failure (value %s)", p.Value)
 	}
 	for !events.meet(p.Meet) {
 		select {

@@ -142,7 +142,8 @@ type Pending interface {
 	Abort() error
 }
 
-// Action is a step without a stream.
+// Action is a step without a stream. Outputs returned together with an
+// error are kept in the report, so a failing audit still shows its evidence.
 type Action interface {
 	Run(ctx context.Context, sc *StepContext) (Outputs, error)
 }

@@ -104,7 +104,7 @@ func (c *CheckTLS) Run(ctx context.Context, sc *runner.StepContext) (runner.Outp
 		}
 	}
 	if len(failing) > 0 {
-		return nil, fmt.Errorf("%s: %d finding(s) at or above %s: %s; fix them or raise fail_on",
+		return rep.Outputs(), fmt.Errorf("%s: %d finding(s) at or above %s: %s; fix them or raise fail_on",
 			rep.Target, len(failing), failOn, strings.Join(failing, "; "))
 	}
 	return rep.Outputs(), nil
