@@ -32,11 +32,10 @@ func (m *Measure) Run(ctx context.Context, sc *runner.StepContext) (runner.Outpu
 	names := m.targetNames()
 	cfgs := map[string]*pgx.ConnConfig{}
 	for _, name := range names {
-		cfg, err := pgx.ParseConfig(m.Targets[name])
+		cfg, err := m.config(name)
 		if err != nil {
-			return nil, fmt.Errorf("targets.%s: invalid connection string %s: check its syntax", name, pg.Redact(m.Targets[name]))
+			return nil, err
 		}
-		cfg.DefaultQueryExecMode = measureModes[m.Mode]
 		cfgs[name] = cfg
 	}
 	f := &bench.File{
@@ -85,6 +84,16 @@ func (m *Measure) Run(ctx context.Context, sc *runner.StepContext) (runner.Outpu
 	outs := measureOutputs(f, names)
 	outs["file"] = path
 	return outs, nil
+}
+
+// config parses the connection string of target name.
+func (m *Measure) config(name string) (*pgx.ConnConfig, error) {
+	cfg, err := pgx.ParseConfig(m.Targets[name])
+	if err != nil {
+		return nil, fmt.Errorf("targets.%s: invalid connection string %s: check its syntax", name, pg.Redact(m.Targets[name]))
+	}
+	cfg.DefaultQueryExecMode = measureModes[m.Mode]
+	return cfg, nil
 }
 
 // turnFresh runs one target's turn of a round on fresh connections,

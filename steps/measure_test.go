@@ -108,6 +108,8 @@ func TestIntegrationMeasure(t *testing.T) {
 		}
 	})
 
+	t.Run("agrees with pgbench", func(t *testing.T) { testAgreesWithPgbench(t, plain) })
+
 	t.Run("connect included", func(t *testing.T) {
 		m := &Measure{
 			Targets: map[string]string{"plain": plain, "tls": tls},
