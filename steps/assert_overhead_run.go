@@ -99,7 +99,11 @@ func (a *AssertOverhead) Run(ctx context.Context, sc *runner.StepContext) (runne
 	outs["rounds"], outs["paired"] = int64(rounds), paired
 	if sc != nil && sc.Logger != nil {
 		for _, it := range items {
-			sc.Logger.Info("overhead", "stat", it.stat, "query", it.query, "ratio", pct(it.iv.Ratio),
+			q := it.query
+			if q == "" {
+				q = "(all, geometric mean)"
+			}
+			sc.Logger.Info("overhead", "stat", it.stat, "query", q, "ratio", pct(it.iv.Ratio),
 				"ci", pct(it.iv.Low)+" .. "+pct(it.iv.High), "verdict", it.verdict)
 		}
 	}
@@ -130,7 +134,7 @@ func (a *AssertOverhead) outputs(items []overheadItem, queries []string) (runner
 		perQuery[q] = map[string]any{}
 	}
 	verdict := bench.Pass
-	var bad []string
+	var fails, incs []string
 	rank := func(v bench.Verdict) int {
 		return slices.Index([]bench.Verdict{bench.Pass, bench.Inconclusive, bench.Fail}, v)
 	}
@@ -143,11 +147,22 @@ func (a *AssertOverhead) outputs(items []overheadItem, queries []string) (runner
 		if rank(it.verdict) > rank(verdict) {
 			verdict = it.verdict
 		}
-		if it.verdict != bench.Pass {
-			bad = append(bad, it.describe(float64(a.Max), a.Confidence))
+		switch it.verdict {
+		case bench.Fail:
+			fails = append(fails, it.describe(float64(a.Max), a.Confidence))
+		case bench.Inconclusive:
+			incs = append(incs, it.describe(float64(a.Max), a.Confidence))
 		}
 	}
-	msg := strings.Join(bad, "; ")
+	// Failures first; inconclusive comparisons are only counted next to
+	// them (every number is in the outputs and the log).
+	msg := strings.Join(fails, "; ")
+	switch {
+	case len(fails) > 0 && len(incs) > 0:
+		msg += fmt.Sprintf("; and %d comparison(s) inconclusive", len(incs))
+	case len(fails) == 0:
+		msg = strings.Join(incs, "; ")
+	}
 	outs["queries"], outs["verdict"], outs["message"] = perQuery, string(verdict), msg
 	return outs, verdict, msg
 }
