@@ -38,7 +38,7 @@ func downloadDefinition() runner.Definition {
 // streams one stored object and fails at its end when the object's bytes
 // differ from the digest its sidecar or manifest records.
 type Download struct {
-	From   string `yaml:"from" required:"true" doc:"URL of the object to read: file:///abs/path, file://./relative/path or a plain path; with latest, the folder to search"`
+	From   string `yaml:"from" required:"true" doc:"URL of the object to read: file:///abs/path, file://./relative/path, a plain path or s3://BUCKET/KEY; with latest, the folder to search"`
 	Latest bool   `yaml:"latest" doc:"from names a folder: read the newest complete backup anywhere under it (newest by its manifest's created time; objects without a manifest are ignored)"`
 }
 

@@ -19,7 +19,7 @@ func uploadDefinition() runner.Definition {
 	return runner.Definition{
 		Type:     "upload",
 		Kind:     runner.KindSink,
-		Summary:  "Store the stream as one object (file:// or a path), then its checksum sidecar and manifest, atomically",
+		Summary:  "Store the stream as one object (file://, a path or s3://), then its checksum sidecar and manifest, atomically",
 		New:      func() any { return &Upload{} },
 		Persists: true,
 		Outputs: []runner.OutputSpec{
@@ -37,7 +37,7 @@ func uploadDefinition() runner.Definition {
 // stream under a temporary name and makes it visible on commit, followed by
 // a checksum sidecar (when a checksum step feeds it) and the manifest.
 type Upload struct {
-	To             string `yaml:"to" required:"true" doc:"URL of the object to write: file:///abs/path, file://./relative/path or a plain path"`
+	To             string `yaml:"to" required:"true" doc:"URL of the object to write: file:///abs/path, file://./relative/path, a plain path, or s3://BUCKET/KEY (settings from the environment: see README)"`
 	Overwrite      bool   `yaml:"overwrite" doc:"replace an existing object (and its sidecar and manifest)"`
 	AllowPlaintext bool   `yaml:"allow_plaintext" doc:"allow storing a stream that is not encrypted"`
 }

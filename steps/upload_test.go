@@ -230,9 +230,6 @@ func TestUploadManifestFailureRemovesObject(t *testing.T) {
 }
 
 func TestUploadValidate(t *testing.T) {
-	if err := (&Upload{To: "s3://bucket/x"}).Validate(); err == nil || !strings.Contains(err.Error(), "not supported yet") {
-		t.Fatalf("Validate(s3) = %v", err)
-	}
 	if err := (&Upload{To: "file://./backups/x.age"}).Validate(); err != nil {
 		t.Fatal(err)
 	}
