@@ -63,7 +63,7 @@ func compressDefinition() runner.Definition {
 	return runner.Definition{
 		Type:    "compress",
 		Kind:    runner.KindTransform,
-		Summary: "compress the stream with zstd (default) or gzip",
+		Summary: "Compress the stream with zstd (default) or gzip",
 		New:     func() any { return &Compress{Algorithm: AlgorithmZstd} },
 		Outputs: []runner.OutputSpec{
 			{Name: "algorithm", Type: "string", Doc: "zstd or gzip"},

@@ -43,7 +43,7 @@ func decompressDefinition() runner.Definition {
 	return runner.Definition{
 		Type:    "decompress",
 		Kind:    runner.KindTransform,
-		Summary: "decompress a zstd or gzip stream",
+		Summary: "Decompress a zstd or gzip stream",
 		New:     func() any { return &Decompress{Algorithm: AlgorithmAuto} },
 		Outputs: []runner.OutputSpec{
 			{Name: "algorithm", Type: "string", Doc: "zstd or gzip, as found"},

@@ -33,7 +33,7 @@ func decryptDefinition() runner.Definition {
 	return runner.Definition{
 		Type:    "decrypt",
 		Kind:    runner.KindTransform,
-		Summary: "decrypt an age stream with a key store's identities or listed identity files",
+		Summary: "Decrypt an age stream with a key store's identities or listed identity files",
 		New:     func() any { return &Decrypt{} },
 		Outputs: []runner.OutputSpec{
 			{Name: "key_ids", Type: "list", Doc: "ids of the keys that opened the stream"},

@@ -29,7 +29,7 @@ func encryptDefinition() runner.Definition {
 	return runner.Definition{
 		Type:    "encrypt",
 		Kind:    runner.KindTransform,
-		Summary: "encrypt the stream with age to a key store's active key or to listed recipients",
+		Summary: "Encrypt the stream with age to a key store's active key or to listed recipients",
 		New:     func() any { return &Encrypt{} },
 		Outputs: []runner.OutputSpec{
 			{Name: "key_ids", Type: "list", Doc: "ids of the keys the stream is encrypted to"},

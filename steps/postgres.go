@@ -14,7 +14,7 @@ func postgresDefinition() runner.Definition {
 	return runner.Definition{
 		Type:    "postgres",
 		Kind:    runner.KindAction,
-		Summary: "start a throwaway PostgreSQL cluster for the rest of the run (quickstart, drills, demos)",
+		Summary: "Start a throwaway PostgreSQL cluster for the rest of the run (quickstart, drills, demos)",
 		New:     func() any { return &Postgres{} },
 		Outputs: []runner.OutputSpec{
 			{Name: "dsn", Type: "string", Doc: "connection string of the database (trust authentication on 127.0.0.1)"},

@@ -43,7 +43,7 @@ func rotateKeyDefinition() runner.Definition {
 	return runner.Definition{
 		Type:    "rotate-key",
 		Kind:    runner.KindAction,
-		Summary: "rotate a key store (new active key, previous retired, ledger entry) and move backups onto it by header re-wrap or re-encryption",
+		Summary: "Rotate a key store (new active key, previous retired, ledger entry) and move backups onto it by header re-wrap or re-encryption",
 		New:     func() any { return &RotateKey{} },
 		Outputs: []runner.OutputSpec{
 			{Name: "rotated", Type: "bool", Doc: "whether a new key was activated (or would be, in a dry run)"},
