@@ -266,11 +266,13 @@ func (r *recorder) end(id string) {
 	r.running--
 }
 
-// meet reports whether at least n actions are running.
+// meet reports whether at least n actions run, or once ran, at the same
+// time. Once the peak was reached, later actions pass: waiting for n running
+// at once again could wait forever when the others already ended.
 func (r *recorder) meet(n int) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.running >= n
+	return r.running >= n || r.peak >= n
 }
 
 func (r *recorder) snapshot() []string {
