@@ -119,7 +119,8 @@ func (a *AssertOverhead) Run(ctx context.Context, sc *runner.StepContext) (runne
 	if verdict == bench.Inconclusive {
 		hint = fmt.Sprintf("inconclusive: the interval straddles the limit; measure more rounds (now %d) or iterations, or set on_inconclusive: pass", rounds)
 	}
-	return nil, &runner.GateError{
+	// The outputs go with the error so that the report keeps every number.
+	return outs, &runner.GateError{
 		Step: id, Expr: fmt.Sprintf("overhead <= %s at %.0f%% confidence", strings.TrimPrefix(pct(float64(a.Max)), "+"), 100*a.Confidence),
 		Operands: msg, Message: hint,
 	}

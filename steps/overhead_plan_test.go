@@ -59,6 +59,9 @@ func TestIntegrationOverheadPlan(t *testing.T) {
 	case ge == nil || ge.Step != "overhead" || !strings.Contains(ge.Operands, "p95") && !strings.Contains(ge.Operands, "p50"):
 		t.Errorf("overhead step %s, run error %v: want a pass or a gate failure naming the stat", ov.Status, err)
 	default:
+		if v := ov.Outputs["verdict"]; v != "fail" && v != "inconclusive" {
+			t.Errorf("failed gate: report outputs verdict %v, want fail or inconclusive", v)
+		}
 		t.Logf("gate failed as a gate: %v", ge)
 	}
 }
