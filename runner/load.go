@@ -128,6 +128,7 @@ func (l *loader) loadKeys(n *yaml.Node) {
 				if !l.str(fv, "", "keys."+k.Value+"."+fk.Value, &s) {
 					continue
 				}
+				l.checkKeyTemplate(fv, k.Value+"."+fk.Value, s)
 				switch fk.Value {
 				case "store":
 					kc.Store = s
@@ -139,6 +140,24 @@ func (l *loader) loadKeys(n *yaml.Node) {
 			}
 		}
 		l.plan.Keys[k.Value] = kc
+	}
+}
+
+// checkKeyTemplate checks a ${{ }} in a keys: field: it is resolved once
+// before any step runs, so it may use params, env, run and plan, not steps.
+func (l *loader) checkKeyTemplate(n *yaml.Node, field, s string) {
+	t, err := parseTemplate(s)
+	if err != nil {
+		l.el.add(n, "", "keys.%s: %v", field, err)
+		return
+	}
+	if t == nil {
+		return
+	}
+	for _, e := range t.exprs() {
+		if len(e.StepRefs()) > 0 {
+			l.el.add(n, "", "keys.%s: cannot use steps (keys are resolved before any step runs); use params or env", field)
+		}
 	}
 }
 

@@ -66,7 +66,8 @@ type run struct {
 	mu       sync.Mutex // guards steps, firstErr and atEnd
 	steps    map[string]*stepRun
 	firstErr error
-	atEnd    []func() error // StepContext.AtEnd registrations, run last first
+	atEnd    []func() error       // StepContext.AtEnd registrations, run last first
+	keys     map[string]KeyConfig // the plan's keys: with ${{ }} resolved
 }
 
 // Run executes p and returns its report, which is also written to
@@ -140,11 +141,45 @@ func (r *run) setup() error {
 	if len(missing) > 0 {
 		return fmt.Errorf("required param %s has no value: pass it with --param NAME=VALUE", strings.Join(missing, ", "))
 	}
+	if err := r.resolveKeys(); err != nil {
+		return err
+	}
 	dir, err := createRunDir(r.opts.StateDir, r.id)
 	if err != nil {
 		return err
 	}
 	r.dir = dir
+	return nil
+}
+
+// resolveKeys interpolates the plan's keys: entries (a path from a param)
+// once, for every step to see the same stores.
+func (r *run) resolveKeys() error {
+	env := r.env()
+	r.keys = make(map[string]KeyConfig, len(r.plan.Keys))
+	for name, kc := range r.plan.Keys {
+		resolved := KeyConfig{Name: kc.Name, Options: make(map[string]string, len(kc.Options))}
+		fields := []struct {
+			name string
+			src  string
+			dst  *string
+		}{{"store", kc.Store, &resolved.Store}, {"path", kc.Path, &resolved.Path}}
+		for _, f := range fields {
+			v, err := Interpolate(f.src, env)
+			if err != nil {
+				return fmt.Errorf("keys.%s.%s: %w", name, f.name, err)
+			}
+			*f.dst = fmt.Sprint(v)
+		}
+		for k, o := range kc.Options {
+			v, err := Interpolate(o, env)
+			if err != nil {
+				return fmt.Errorf("keys.%s.%s: %w", name, k, err)
+			}
+			resolved.Options[k] = fmt.Sprint(v)
+		}
+		r.keys[name] = resolved
+	}
 	return nil
 }
 
@@ -218,7 +253,7 @@ func (r *run) env() Env {
 func (r *run) stepContext(s *Step) *StepContext {
 	return &StepContext{
 		ID: s.ID, Type: s.Type, RunID: r.id, PlanName: r.plan.Name, PlanFile: r.plan.File,
-		RunDir: r.dir, Logger: r.log.With("step", s.ID), Keys: r.plan.Keys,
+		RunDir: r.dir, Logger: r.log.With("step", s.ID), Keys: r.keys,
 		Secrets: append([]string(nil), r.secrets...),
 		AtEnd:   r.registerAtEnd,
 	}

@@ -79,7 +79,7 @@ type KeyName string
 type KeyConfig struct {
 	Name  string
 	Store string // "dir" by default
-	Path  string // as written in the plan (relative paths are relative to the working directory)
+	Path  string // relative paths are relative to the working directory; ${{ }} is resolved before the run starts
 	// Options holds any other fields of the entry, as written.
 	Options map[string]string
 }
