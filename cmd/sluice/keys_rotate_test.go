@@ -12,7 +12,7 @@ import (
 
 const rotateBackupPlan = `version: 1
 keys:
-  backup: {store: dir, path: ./.sluice/keys/backup}
+  backup: {store: dir, path: ./keys/backup}
 steps:
   read: {type: download, with: {from: data.bin}}
   encrypt: {type: encrypt, input: read, with: {key: backup}}
@@ -29,7 +29,7 @@ func sluiceRun(t *testing.T, args ...string) (string, string, int) {
 
 func activeKeyID(t *testing.T) string {
 	t.Helper()
-	out, errs, code := sluiceRun(t, "keys", "show", ".sluice/keys/backup")
+	out, errs, code := sluiceRun(t, "keys", "show", "keys/backup")
 	if code != 0 {
 		t.Fatalf("keys show: %s", errs)
 	}
@@ -48,7 +48,7 @@ func TestKeysRotateDestroy(t *testing.T) {
 	t.Chdir(t.TempDir())
 	os.WriteFile("plan.yaml", []byte(rotateBackupPlan), 0o644)
 	os.WriteFile("data.bin", []byte("a backup of sorts\n"), 0o644)
-	if _, errs, code := sluiceRun(t, "keys", "init", "--type", "x25519", ".sluice/keys/backup"); code != 0 {
+	if _, errs, code := sluiceRun(t, "keys", "init", "--type", "x25519", "keys/backup"); code != 0 {
 		t.Fatal(errs)
 	}
 	first := activeKeyID(t)
@@ -64,11 +64,11 @@ func TestKeysRotateDestroy(t *testing.T) {
 	if second == first {
 		t.Fatal("the plan did not rotate")
 	}
-	out, _, _ := sluiceRun(t, "keys", "list", "--dest", "file://./backups", ".sluice/keys/backup")
+	out, _, _ := sluiceRun(t, "keys", "list", "--dest", "file://./backups", "keys/backup")
 	if !strings.Contains(out, "BACKUPS") || !regexpLine(out, first, "retired", "1") {
 		t.Errorf("keys list --dest:\n%s", out)
 	}
-	_, errs, code := sluiceRun(t, "keys", "destroy", "--dest", "file://./backups", ".sluice/keys/backup", first)
+	_, errs, code := sluiceRun(t, "keys", "destroy", "--dest", "file://./backups", "keys/backup", first)
 	if code == 0 || !strings.Contains(errs, "1 backup(s) still need it") || !strings.Contains(errs, "data.bin.age") {
 		t.Fatalf("destroy while needed: %d %s", code, errs)
 	}
@@ -79,13 +79,13 @@ func TestKeysRotateDestroy(t *testing.T) {
 	if activeKeyID(t) != second {
 		t.Error("a young key was rotated")
 	}
-	if _, errs, code := sluiceRun(t, "keys", "destroy", "--dest", "file://./backups", "--reason", "rewrapped", ".sluice/keys/backup", first); code != 0 {
+	if _, errs, code := sluiceRun(t, "keys", "destroy", "--dest", "file://./backups", "--reason", "rewrapped", "keys/backup", first); code != 0 {
 		t.Fatalf("destroy after rewrap: %s", errs)
 	}
-	if _, err := os.Stat(filepath.Join(".sluice/keys/backup", first+".key")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join("keys/backup", first+".key")); !os.IsNotExist(err) {
 		t.Errorf("identity file of a destroyed key: %v", err)
 	}
-	ledger, _ := os.ReadFile(".sluice/keys/backup/ledger.json")
+	ledger, _ := os.ReadFile("keys/backup/ledger.json")
 	if !bytes.Contains(ledger, []byte(`"action": "destroyed"`)) || !bytes.Contains(ledger, []byte(`"action": "rotated"`)) {
 		t.Errorf("ledger lacks events:\n%s", ledger)
 	}
@@ -101,7 +101,7 @@ func TestKeysRotateDestroy(t *testing.T) {
 		}
 		t.Skipf("%s is missing: run scripts/install-deps.sh", age13)
 	}
-	got, err := exec.Command(age13, "-d", "-i", ".sluice/keys/backup/"+second+".key", objs[0]).Output()
+	got, err := exec.Command(age13, "-d", "-i", "keys/backup/"+second+".key", objs[0]).Output()
 	if err != nil || string(got) != "a backup of sorts\n" {
 		t.Errorf("age -d with the new key: %q, %v", got, err)
 	}
