@@ -3,12 +3,11 @@ package steps
 import (
 	"context"
 	"fmt"
-	"path"
-	"strings"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/sluice-dev/sluice/steps/blob"
+	"github.com/sluice-dev/sluice/steps/catalog"
 	"github.com/sluice-dev/sluice/steps/manifest"
 )
 
@@ -16,56 +15,31 @@ import (
 var manifestSuffix = manifest.ManifestName("")
 
 // latestBackup returns the name of the newest complete backup under b's
-// root: the object whose manifest records the latest created time (ties go
-// to the greater name, so the choice is stable). Objects without a manifest
-// are incomplete and ignored, as are manifests whose object is gone. A
-// manifest that cannot be read is an error rather than a reason to pick an
-// older backup silently.
+// root, as the catalogue orders them: the object whose manifest records the
+// latest created time (ties go to the greater name, so the choice is
+// stable). Objects without a manifest are incomplete and ignored, as are
+// manifests whose object is gone. A manifest that cannot be read is an
+// error rather than a reason to pick an older backup silently.
 func latestBackup(ctx context.Context, b blob.Backend, logger hclog.Logger) (string, error) {
-	infos, err := b.List(ctx, "")
+	c, err := catalog.Read(ctx, b)
 	if err != nil {
 		return "", fmt.Errorf("finding the newest backup: %w", err)
 	}
-	present := make(map[string]bool, len(infos))
-	for _, in := range infos {
-		present[in.Name] = true
+	skipped := 0
+	for _, p := range c.Problems {
+		if p.Kind != catalog.ProblemObjectMissing {
+			return "", fmt.Errorf("finding the newest backup: manifest %s: %s", p.URL, p.Detail)
+		}
+		skipped++
+		logger.Warn("ignoring a manifest whose object is missing", "manifest", p.URL)
 	}
-	var (
-		best    string
-		bestMan *manifest.Manifest
-		skipped int
-	)
-	for _, in := range infos {
-		if !strings.HasSuffix(in.Name, manifestSuffix) {
-			continue
-		}
-		data, err := readSmall(ctx, b, in.Name)
-		if err != nil {
-			return "", fmt.Errorf("finding the newest backup: %w", err)
-		}
-		m, err := manifest.Parse(data)
-		if err != nil {
-			return "", fmt.Errorf("finding the newest backup: manifest %s: %w; repair or remove it", b.URL(in.Name), err)
-		}
-		obj := strings.TrimSuffix(in.Name, manifestSuffix)
-		if m.Object != path.Base(obj) {
-			return "", fmt.Errorf("finding the newest backup: manifest %s describes object %q, not %q; it was renamed or copied: repair or remove it", b.URL(in.Name), m.Object, path.Base(obj))
-		}
-		if !present[obj] {
-			skipped++
-			logger.Warn("ignoring a manifest whose object is missing", "manifest", b.URL(in.Name))
-			continue
-		}
-		if bestMan == nil || m.Created.After(bestMan.Created) || (m.Created.Equal(bestMan.Created) && obj > best) {
-			best, bestMan = obj, m
-		}
-	}
-	if bestMan == nil {
+	best, ok := c.Latest()
+	if !ok {
 		return "", fmt.Errorf("no complete backup under %s: no object there has its manifest (NAME.manifest.json)%s; check the folder, or run a backup first",
 			b.URL(""), skippedNote(skipped))
 	}
-	logger.Info("newest backup", "url", b.URL(best), "created", bestMan.Created, "run_id", bestMan.RunID)
-	return best, nil
+	logger.Info("newest backup", "url", best.URL, "created", best.Created(), "run_id", best.Manifest.RunID)
+	return best.Name, nil
 }
 
 func skippedNote(n int) string {
@@ -77,20 +51,4 @@ func skippedNote(n int) string {
 
 // manifestKeyIDs returns the key ids the manifest's encrypt stages recorded,
 // in order and without duplicates.
-func manifestKeyIDs(m *manifest.Manifest) []string {
-	ids := []string{}
-	seen := map[string]bool{}
-	for _, st := range m.Stages {
-		if st.Type != "encrypt" {
-			continue
-		}
-		list, _ := st.Outputs["key_ids"].([]any)
-		for _, v := range list {
-			if s, ok := v.(string); ok && s != "" && !seen[s] {
-				seen[s] = true
-				ids = append(ids, s)
-			}
-		}
-	}
-	return ids
-}
+func manifestKeyIDs(m *manifest.Manifest) []string { return catalog.KeyIDs(m) }

@@ -1,0 +1,251 @@
+// Package catalog reads the backups stored under a destination (a folder or
+// a bucket prefix) from their manifests: the complete backups, the objects
+// that have no manifest (incomplete: an interrupted upload of another tool,
+// or a prune that stopped half-way), and the manifests that cannot be
+// trusted. It also computes retention (Policy) and carries out a prune in
+// the order that keeps the catalogue consistent (Prune), and reads and
+// writes the verify records that mark a backup as verified (Record).
+package catalog
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/sluice-dev/sluice/steps/blob"
+	"github.com/sluice-dev/sluice/steps/manifest"
+)
+
+// Names of the files sluice keeps next to a backup's object NAME. They
+// belong to the object: they are never listed as backups or incomplete
+// objects, and prune removes them with it.
+var (
+	manifestSuffix = manifest.ManifestName("")
+	metaSuffixes   = []string{manifestSuffix, RecordSuffix, ".rewrap-journal.json", "." + manifest.SHA256, "." + manifest.SHA512}
+)
+
+// tmpMarker is part of the name of the File backend's pending objects; they
+// are never listed, but a catalogue must not count one even if it appears.
+const tmpMarker = ".sluice-tmp-"
+
+// Backup is one complete backup: an object together with its manifest.
+type Backup struct {
+	Name     string // object name, relative to the catalogue's root
+	URL      string
+	Object   blob.Info
+	Manifest *manifest.Manifest
+	KeyIDs   []string // key ids the manifest's encrypt stages recorded
+	// Related are the other files of the backup besides the object and the
+	// manifest: sidecars, verify record, rewrap journal.
+	Related []string
+	// Record is the backup's verify record when it has one that matches the
+	// manifest's digest; a stale or unreadable record counts as none.
+	Record *Record
+}
+
+// Created returns the creation time the manifest records.
+func (b *Backup) Created() time.Time { return b.Manifest.Created }
+
+// Verified tells whether a verify record vouches for the backup as stored.
+func (b *Backup) Verified() bool { return b.Record != nil }
+
+// Incomplete is an object without a manifest.
+type Incomplete struct {
+	Name    string
+	URL     string
+	Size    int64
+	ModTime time.Time
+	Related []string // sidecars, records and journals left with it
+}
+
+// Problem kinds.
+const (
+	ProblemObjectMissing = "object-missing" // a manifest whose object is gone
+	ProblemUnreadable    = "unreadable"     // a manifest that does not parse
+	ProblemRenamed       = "renamed"        // a manifest that describes another object
+)
+
+// Problem is a manifest that does not describe a backup that is there.
+type Problem struct {
+	Manifest string // name of the manifest
+	URL      string
+	Kind     string
+	Detail   string
+}
+
+// Catalog is what a destination holds.
+type Catalog struct {
+	Root       string   // URL of the root
+	Backups    []Backup // oldest first: by created time, then name
+	Incomplete []Incomplete
+	Problems   []Problem
+}
+
+// Read lists b's root and reads every manifest and verify record. Only a
+// failure to list (or to read an existing file) is an error: a manifest
+// that cannot be trusted becomes a Problem.
+func Read(ctx context.Context, b blob.Backend) (*Catalog, error) {
+	infos, err := b.List(ctx, "")
+	if err != nil {
+		return nil, fmt.Errorf("listing backups under %s: %w", b.URL(""), err)
+	}
+	byName := make(map[string]blob.Info, len(infos))
+	for _, in := range infos {
+		byName[in.Name] = in
+	}
+	c := &Catalog{Root: b.URL("")}
+	backups := map[string]int{}
+	for _, in := range infos {
+		if !strings.HasSuffix(in.Name, manifestSuffix) {
+			continue
+		}
+		obj := strings.TrimSuffix(in.Name, manifestSuffix)
+		prob := Problem{Manifest: in.Name, URL: b.URL(in.Name)}
+		data, err := ReadSmall(ctx, b, in.Name)
+		if err != nil {
+			return nil, fmt.Errorf("reading backups under %s: %w", b.URL(""), err)
+		}
+		m, err := manifest.Parse(data)
+		switch {
+		case err != nil:
+			prob.Kind, prob.Detail = ProblemUnreadable, err.Error()+"; repair or remove it"
+		case m.Object != path.Base(obj):
+			prob.Kind, prob.Detail = ProblemRenamed, fmt.Sprintf("describes object %q, not %q; it was renamed or copied: repair or remove it", m.Object, path.Base(obj))
+		case !exists(byName, obj):
+			prob.Kind, prob.Detail = ProblemObjectMissing, "its object "+b.URL(obj)+" is missing"
+		}
+		if prob.Kind != "" {
+			c.Problems = append(c.Problems, prob)
+			continue
+		}
+		backups[obj] = len(c.Backups)
+		c.Backups = append(c.Backups, Backup{Name: obj, URL: b.URL(obj), Object: byName[obj], Manifest: m, KeyIDs: KeyIDs(m)})
+	}
+	incomplete := map[string]int{}
+	for _, in := range infos {
+		if _, ok := backups[in.Name]; ok || strings.Contains(path.Base(in.Name), tmpMarker) {
+			continue
+		}
+		if _, isBackup := byName[manifest.ManifestName(in.Name)]; !isBackup && !isMeta(in.Name) {
+			incomplete[in.Name] = len(c.Incomplete)
+			c.Incomplete = append(c.Incomplete, Incomplete{Name: in.Name, URL: b.URL(in.Name), Size: in.Size, ModTime: in.ModTime})
+		}
+	}
+	// Attach each sluice file to the object it belongs to.
+	for _, in := range infos {
+		owner, ok := metaOwner(in.Name)
+		if !ok || strings.HasSuffix(in.Name, manifestSuffix) {
+			continue
+		}
+		if i, ok := backups[owner]; ok {
+			c.Backups[i].Related = append(c.Backups[i].Related, in.Name)
+		} else if i, ok := incomplete[owner]; ok {
+			c.Incomplete[i].Related = append(c.Incomplete[i].Related, in.Name)
+		}
+	}
+	for i := range c.Backups {
+		bk := &c.Backups[i]
+		if !exists(byName, RecordName(bk.Name)) {
+			continue
+		}
+		rec, err := ReadRecord(ctx, b, bk.Name)
+		if err == nil && rec.Matches(bk) {
+			bk.Record = rec
+		}
+	}
+	sort.SliceStable(c.Backups, func(i, j int) bool {
+		a, b := c.Backups[i], c.Backups[j]
+		if !a.Created().Equal(b.Created()) {
+			return a.Created().Before(b.Created())
+		}
+		return a.Name < b.Name
+	})
+	return c, nil
+}
+
+func exists(byName map[string]blob.Info, name string) bool {
+	_, ok := byName[name]
+	return ok
+}
+
+// isMeta tells whether name is a sluice file kept next to an object.
+func isMeta(name string) bool {
+	_, ok := metaOwner(name)
+	return ok
+}
+
+// metaOwner returns the object a sluice file belongs to.
+func metaOwner(name string) (string, bool) {
+	for _, s := range metaSuffixes {
+		if strings.HasSuffix(name, s) && len(name) > len(s) {
+			return strings.TrimSuffix(name, s), true
+		}
+	}
+	return "", false
+}
+
+// Latest returns the newest backup (ties go to the greater name).
+func (c *Catalog) Latest() (*Backup, bool) {
+	if len(c.Backups) == 0 {
+		return nil, false
+	}
+	return &c.Backups[len(c.Backups)-1], true
+}
+
+// Find returns the backup whose object is name.
+func (c *Catalog) Find(name string) (*Backup, bool) {
+	for i := range c.Backups {
+		if c.Backups[i].Name == name {
+			return &c.Backups[i], true
+		}
+	}
+	return nil, false
+}
+
+// NewestVerified returns the newest backup with a matching verify record.
+func (c *Catalog) NewestVerified() (*Backup, bool) {
+	for i := len(c.Backups) - 1; i >= 0; i-- {
+		if c.Backups[i].Verified() {
+			return &c.Backups[i], true
+		}
+	}
+	return nil, false
+}
+
+// KeyIDs returns the key ids the manifest's encrypt stages recorded, in
+// order and without duplicates.
+func KeyIDs(m *manifest.Manifest) []string {
+	ids := []string{}
+	seen := map[string]bool{}
+	for _, st := range m.Stages {
+		if st.Type != "encrypt" {
+			continue
+		}
+		list, _ := st.Outputs["key_ids"].([]any)
+		for _, v := range list {
+			if s, ok := v.(string); ok && s != "" && !seen[s] {
+				seen[s] = true
+				ids = append(ids, s)
+			}
+		}
+	}
+	return ids
+}
+
+// ReadSmall reads a sidecar, manifest or record (at most 16 MiB).
+func ReadSmall(ctx context.Context, b blob.Backend, name string) ([]byte, error) {
+	rc, err := b.Open(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, 16<<20))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", b.URL(name), err)
+	}
+	return data, nil
+}

@@ -1,0 +1,179 @@
+package catalog
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Policy says which backups to keep, with restic's semantics (restic
+// forget): every rule is applied to the backups from the newest to the
+// oldest, independently of the others, and a backup is kept when any rule
+// keeps it.
+//
+//   - Last n keeps the n newest backups.
+//   - Daily, Weekly, Monthly, Yearly n keep, for each of the n newest days
+//     (ISO weeks, months, years) that have a backup, the newest backup of
+//     that period. Periods are calendar periods in UTC.
+//   - Within keeps every backup created within that span before the newest
+//     backup (not before now: a destination that stopped receiving backups
+//     is not emptied by the clock).
+//
+// A count of -1 means unlimited. A policy with no rule keeps everything and
+// Validate rejects it, so that a forgotten setting never deletes.
+type Policy struct {
+	Last    int
+	Daily   int
+	Weekly  int
+	Monthly int
+	Yearly  int
+	Within  Span
+}
+
+// Empty tells whether no rule is set.
+func (p Policy) Empty() bool {
+	return p.Last == 0 && p.Daily == 0 && p.Weekly == 0 && p.Monthly == 0 && p.Yearly == 0 && p.Within.IsZero()
+}
+
+// Validate rejects an empty policy and counts below -1.
+func (p Policy) Validate() error {
+	for _, c := range []struct {
+		name string
+		n    int
+	}{{"keep_last", p.Last}, {"keep_daily", p.Daily}, {"keep_weekly", p.Weekly}, {"keep_monthly", p.Monthly}, {"keep_yearly", p.Yearly}} {
+		if c.n < -1 {
+			return fmt.Errorf("%s is %d: use a count, or -1 for unlimited", c.name, c.n)
+		}
+	}
+	if p.Empty() {
+		return errors.New("retention policy is empty: set at least one of keep_last, keep_daily, keep_weekly, keep_monthly, keep_yearly or keep_within")
+	}
+	return nil
+}
+
+// Decision is the fate of one backup.
+type Decision struct {
+	Backup  *Backup
+	Keep    bool
+	Reasons []string // why it is kept, e.g. "last 1", "daily 2026-11-26"
+}
+
+// bucketRule keeps the newest backup of each of the Count newest periods.
+type bucketRule struct {
+	name   string
+	count  int
+	period func(time.Time) string
+	last   string
+}
+
+// Apply decides for each backup, newest first. backups must be sorted
+// oldest first, as Catalog.Backups is.
+func (p Policy) Apply(backups []Backup) []Decision {
+	rules := []*bucketRule{
+		{name: "last", count: p.Last, period: nil},
+		{name: "daily", count: p.Daily, period: func(t time.Time) string { return t.Format("2006-01-02") }},
+		{name: "weekly", count: p.Weekly, period: func(t time.Time) string {
+			y, w := t.ISOWeek()
+			return fmt.Sprintf("%d-W%02d", y, w)
+		}},
+		{name: "monthly", count: p.Monthly, period: func(t time.Time) string { return t.Format("2006-01") }},
+		{name: "yearly", count: p.Yearly, period: func(t time.Time) string { return t.Format("2006") }},
+	}
+	out := make([]Decision, 0, len(backups))
+	var cutoff time.Time
+	if n := len(backups); n > 0 && !p.Within.IsZero() {
+		cutoff = p.Within.Before(backups[n-1].Created())
+	}
+	for i := len(backups) - 1; i >= 0; i-- {
+		bk := &backups[i]
+		t := bk.Created().UTC()
+		d := Decision{Backup: bk}
+		for _, r := range rules {
+			if r.count == 0 {
+				continue
+			}
+			if r.period == nil {
+				d.Reasons = append(d.Reasons, fmt.Sprintf("last %d", len(out)+1))
+				r.count--
+				continue
+			}
+			if pr := r.period(t); pr != r.last {
+				d.Reasons = append(d.Reasons, r.name+" "+pr)
+				r.last = pr
+				r.count--
+			}
+		}
+		if !cutoff.IsZero() && t.After(cutoff) {
+			d.Reasons = append(d.Reasons, "within "+p.Within.String())
+		}
+		d.Keep = len(d.Reasons) > 0
+		out = append(out, d)
+	}
+	return out
+}
+
+// Span is a calendar span as restic writes it: years, months, days and
+// hours, e.g. "1y6m", "14d", "36h", "2w" (14 days).
+type Span struct {
+	Years, Months, Days, Hours int
+}
+
+var spanPart = regexp.MustCompile(`^(\d+)([ymwdh])`)
+
+// ParseSpan parses a span such as "7d", "1y2m3d4h" or "2w".
+func ParseSpan(s string) (Span, error) {
+	var sp Span
+	rest := strings.TrimSpace(s)
+	if rest == "" {
+		return sp, nil
+	}
+	for rest != "" {
+		m := spanPart.FindStringSubmatch(rest)
+		if m == nil {
+			return Span{}, fmt.Errorf("span %q is not a number followed by y, m, w, d or h, e.g. 7d, 2w, 1y6m, 36h", s)
+		}
+		n, err := strconv.Atoi(m[1])
+		if err != nil || n > 100000 {
+			return Span{}, fmt.Errorf("span %q: %s is too large", s, m[1])
+		}
+		switch m[2] {
+		case "y":
+			sp.Years += n
+		case "m":
+			sp.Months += n
+		case "w":
+			sp.Days += 7 * n
+		case "d":
+			sp.Days += n
+		case "h":
+			sp.Hours += n
+		}
+		rest = rest[len(m[0]):]
+	}
+	return sp, nil
+}
+
+// IsZero tells whether the span is empty.
+func (s Span) IsZero() bool { return s == Span{} }
+
+// Before returns t minus the span.
+func (s Span) Before(t time.Time) time.Time {
+	return t.AddDate(-s.Years, -s.Months, -s.Days).Add(-time.Duration(s.Hours) * time.Hour)
+}
+
+// String renders the span as ParseSpan reads it.
+func (s Span) String() string {
+	var b strings.Builder
+	for _, p := range []struct {
+		n    int
+		unit string
+	}{{s.Years, "y"}, {s.Months, "m"}, {s.Days, "d"}, {s.Hours, "h"}} {
+		if p.n != 0 {
+			fmt.Fprintf(&b, "%d%s", p.n, p.unit)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,100 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/sluice-dev/sluice/steps/blob"
+	"github.com/sluice-dev/sluice/steps/manifest"
+)
+
+// ReasonNewestVerified keeps the newest verified backup whatever the
+// policy says; ReasonNewestUnverified keeps the newest backup when none is
+// verified, so that a prune never leaves a destination without a backup.
+const (
+	ReasonNewestVerified   = "newest verified backup"
+	ReasonNewestUnverified = "newest backup (none is verified)"
+)
+
+// PruneResult is what a prune decided and did.
+type PruneResult struct {
+	Decisions []Decision // newest first
+	// Protected is the backup kept by ReasonNewestVerified or
+	// ReasonNewestUnverified; nil when the destination is empty.
+	Protected *Backup
+	Confirmed bool     // false: a dry run, nothing was deleted
+	Deleted   []string // object names whose manifest was removed
+}
+
+// Kept and ToDelete count the decisions.
+func (r *PruneResult) Kept() int { return len(r.Decisions) - r.ToDelete() }
+
+// ToDelete counts the backups the policy does not keep.
+func (r *PruneResult) ToDelete() int {
+	n := 0
+	for _, d := range r.Decisions {
+		if !d.Keep {
+			n++
+		}
+	}
+	return n
+}
+
+// PlanPrune applies p to the catalogue and protects the newest verified
+// backup (or, when none is verified, the newest backup).
+func PlanPrune(c *Catalog, p Policy) (*PruneResult, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	res := &PruneResult{Decisions: p.Apply(c.Backups)}
+	reason := ReasonNewestVerified
+	prot, ok := c.NewestVerified()
+	if !ok {
+		prot, ok = c.Latest()
+		reason = ReasonNewestUnverified
+	}
+	if ok {
+		res.Protected = prot
+		for i := range res.Decisions {
+			if d := &res.Decisions[i]; d.Backup == prot {
+				d.Keep = true
+				d.Reasons = append(d.Reasons, reason)
+			}
+		}
+	}
+	return res, nil
+}
+
+// Prune removes the backups res does not keep, oldest first. For each, the
+// manifest goes first, then the object, then its sidecars, verify record
+// and journal: whenever it stops (a crash, a failed request), no manifest
+// points at a missing object, and what is left shows up as incomplete in
+// Read. It stops at the first failure.
+func Prune(ctx context.Context, b blob.Backend, res *PruneResult) error {
+	res.Confirmed = true
+	for i := len(res.Decisions) - 1; i >= 0; i-- {
+		d := res.Decisions[i]
+		if d.Keep {
+			continue
+		}
+		if err := removeBackup(ctx, b, d.Backup); err != nil {
+			return fmt.Errorf("pruning %s: %w", d.Backup.URL, err)
+		}
+		res.Deleted = append(res.Deleted, d.Backup.Name)
+	}
+	return nil
+}
+
+// removeBackup removes one backup in the safe order.
+func removeBackup(ctx context.Context, b blob.Backend, bk *Backup) error {
+	names := append([]string{manifest.ManifestName(bk.Name), bk.Name}, bk.Related...)
+	for _, n := range names {
+		if err := b.Remove(ctx, n); err != nil && !isNotExist(err) {
+			return fmt.Errorf("removing %s: %w", b.URL(n), err)
+		}
+	}
+	return nil
+}
+
+func isNotExist(err error) bool { return errors.Is(err, blob.ErrNotExist) }
