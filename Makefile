@@ -1,6 +1,6 @@
 # sluice — common tasks. `make demo` runs the quickstart plan end to end;
-# `make test` runs every test (integration tests need PostgreSQL, age and zstd:
-# `.ci/run` installs them on Debian).
+# `make test` runs every test. Both install what they need from Debian's
+# packages and the Go module proxy when it is missing (scripts/).
 GO ?= go
 
 .PHONY: build demo test vet lint fuzz schema
@@ -13,7 +13,7 @@ demo: build
 	./bin/sluice run plans/quickstart.yaml
 
 test:
-	scripts/install-deps.sh
+	scripts/install-test-deps.sh
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
 

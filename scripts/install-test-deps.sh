@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs everything `make test` needs beyond scripts/install-deps.sh, each
+# only when missing:
+#   openssl        check-tls is cross-checked with `openssl s_client`
+#   libxml2-utils  xmllint validates JUnit output against the XSD
+#   chromium       renders the HTML report in a test (about 350 MB, 34 s to
+#                  install on the project's machine), with fonts-dejavu-core
+#   age >= 1.3     post-quantum backups open without sluice (install-age13.sh)
+#   actionlint     checks docs/ci's GitHub workflow (install-actionlint.sh)
+#   versitygw      the S3-compatible server of the s3:// tests (about 2
+#                  minutes to build cold; install-versitygw.sh)
+set -euo pipefail
+here="$(dirname "$0")"
+"$here/install-deps.sh"
+
+need=()
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v xmllint >/dev/null 2>&1 || need+=(libxml2-utils)
+command -v chromium >/dev/null 2>&1 || need+=(chromium fonts-dejavu-core)
+"$here/apt-install.sh" "${need[@]}"
+
+"$here/install-age13.sh"
+"$here/install-actionlint.sh"
+"$here/install-versitygw.sh"
