@@ -28,5 +28,7 @@ func Builtin() *runner.Registry {
 		assertOverheadDefinition(),
 		rotateKeyDefinition(),
 		checkTLSDefinition(),
+		verifyDefinition(),
+		pruneDefinition(),
 	)
 }

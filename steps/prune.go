@@ -1,0 +1,123 @@
+package steps
+
+import (
+	"context"
+	"time"
+
+	"github.com/sluice-dev/sluice/runner"
+	"github.com/sluice-dev/sluice/steps/blob"
+	"github.com/sluice-dev/sluice/steps/catalog"
+)
+
+// Prune is the parameter struct of the prune step: retention of the backups
+// under a folder by restic's rules (see catalog.Policy). It is a dry run
+// unless confirm is set, and never deletes the newest verified backup.
+type Prune struct {
+	From        string `yaml:"from" required:"true" doc:"folder (or bucket prefix) holding the backups: file:///abs/path, file://./relative, a plain path or s3://BUCKET/PREFIX"`
+	KeepLast    int    `yaml:"keep_last" doc:"keep the n newest backups (-1: all)"`
+	KeepDaily   int    `yaml:"keep_daily" doc:"keep the newest backup of each of the n newest days (UTC) that have one (-1: every day)"`
+	KeepWeekly  int    `yaml:"keep_weekly" doc:"the same per ISO week"`
+	KeepMonthly int    `yaml:"keep_monthly" doc:"the same per calendar month"`
+	KeepYearly  int    `yaml:"keep_yearly" doc:"the same per calendar year"`
+	KeepWithin  string `yaml:"keep_within" doc:"keep every backup created within this span before the newest backup, e.g. 14d, 2w, 6m, 1y, 36h"`
+	Confirm     bool   `yaml:"confirm" doc:"delete; without it prune only reports what it would delete"`
+}
+
+var (
+	_ runner.Action    = (*Prune)(nil)
+	_ runner.Validator = (*Prune)(nil)
+)
+
+func pruneDefinition() runner.Definition {
+	return runner.Definition{
+		Type:    "prune",
+		Kind:    runner.KindAction,
+		Summary: "delete the backups a retention policy does not keep (dry run unless confirm), never the newest verified one; manifest first",
+		New:     func() any { return &Prune{} },
+		Outputs: []runner.OutputSpec{
+			{Name: "dry_run", Type: "bool", Doc: "true when confirm was not set: nothing was deleted"},
+			{Name: "kept", Type: "int", Doc: "backups kept"},
+			{Name: "to_delete", Type: "int", Doc: "backups the policy does not keep (deleted unless dry_run)"},
+			{Name: "deleted", Type: "int", Doc: "backups deleted (0 in a dry run)"},
+			{Name: "protected", Type: "string", Doc: "the backup kept as the newest verified one (or the newest, when none is verified); empty when there is none"},
+			{Name: "backups", Type: "list", Doc: "one map per backup, newest first: name, url, created, keep, deleted, reasons"},
+		},
+	}
+}
+
+// Policy returns the retention policy the parameters describe.
+func (p *Prune) Policy() (catalog.Policy, error) {
+	span, err := catalog.ParseSpan(p.KeepWithin)
+	if err != nil {
+		return catalog.Policy{}, err
+	}
+	pol := catalog.Policy{Last: p.KeepLast, Daily: p.KeepDaily, Weekly: p.KeepWeekly, Monthly: p.KeepMonthly, Yearly: p.KeepYearly, Within: span}
+	return pol, pol.Validate()
+}
+
+// Validate checks the policy and the storage URL.
+func (p *Prune) Validate() error {
+	if _, err := p.Policy(); err != nil {
+		return err
+	}
+	_, err := blob.OpenRoot(p.From)
+	return err
+}
+
+// Run plans the prune and, with confirm, carries it out.
+func (p *Prune) Run(ctx context.Context, sc *runner.StepContext) (runner.Outputs, error) {
+	pol, err := p.Policy()
+	if err != nil {
+		return nil, err
+	}
+	b, err := blob.OpenRoot(p.From)
+	if err != nil {
+		return nil, err
+	}
+	res, err := PruneDest(ctx, b, pol, p.Confirm)
+	if res == nil {
+		return nil, err
+	}
+	if sc != nil && sc.Logger != nil && !p.Confirm && res.ToDelete() > 0 {
+		sc.Logger.Warn("dry run: nothing deleted; set confirm: true to delete", "to_delete", res.ToDelete())
+	}
+	return PruneOutputs(res), err
+}
+
+// PruneDest reads the catalogue of b, plans the prune and, when confirm is
+// set, deletes. The result is returned with an error when deletion stopped
+// part-way (Deleted says how far it got).
+func PruneDest(ctx context.Context, b blob.Backend, pol catalog.Policy, confirm bool) (*catalog.PruneResult, error) {
+	c, err := catalog.Read(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	res, err := catalog.PlanPrune(c, pol)
+	if err != nil || !confirm {
+		return res, err
+	}
+	return res, catalog.Prune(ctx, b, res)
+}
+
+// PruneOutputs renders a prune result as the prune step's outputs.
+func PruneOutputs(res *catalog.PruneResult) runner.Outputs {
+	deleted := map[string]bool{}
+	for _, n := range res.Deleted {
+		deleted[n] = true
+	}
+	list := make([]any, 0, len(res.Decisions))
+	for _, d := range res.Decisions {
+		list = append(list, map[string]any{
+			"name": d.Backup.Name, "url": d.Backup.URL, "created": d.Backup.Created().UTC().Format(time.RFC3339Nano),
+			"keep": d.Keep, "deleted": deleted[d.Backup.Name], "reasons": ageList(d.Reasons),
+		})
+	}
+	protected := ""
+	if res.Protected != nil {
+		protected = res.Protected.Name
+	}
+	return runner.Outputs{
+		"dry_run": !res.Confirmed, "kept": int64(res.Kept()), "to_delete": int64(res.ToDelete()),
+		"deleted": int64(len(res.Deleted)), "protected": protected, "backups": list,
+	}
+}

@@ -1,0 +1,203 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/sluice-dev/sluice/runner"
+	"github.com/sluice-dev/sluice/steps/blob"
+	"github.com/sluice-dev/sluice/steps/catalog"
+	"github.com/sluice-dev/sluice/steps/manifest"
+)
+
+// VerifyOptions tune VerifyBackup.
+type VerifyOptions struct {
+	// Decrypt opens encrypted backups (its Key names an entry of Keys, or it
+	// lists identity files). Nil checks digests only for encrypted backups.
+	Decrypt *Decrypt
+	Keys    map[string]runner.KeyConfig
+	// Record writes a verify record (NAME.verified.json) next to each backup
+	// that passes and removes it from one that fails.
+	Record bool
+	RunID  string
+	Logger hclog.Logger
+}
+
+// VerifyResult is the outcome of verifying one backup.
+type VerifyResult struct {
+	Name    string    `json:"name"`
+	URL     string    `json:"url"`
+	Created time.Time `json:"created"`
+	OK      bool      `json:"ok"`
+	// Level is catalog.LevelDigest or catalog.LevelContent when OK.
+	Level          string   `json:"level,omitempty"`
+	Digest         string   `json:"digest,omitempty"`
+	Sidecar        bool     `json:"sidecar"` // a checksum sidecar was checked as well
+	KeyIDs         []string `json:"key_ids"` // keys that opened it
+	StoredBytes    int64    `json:"stored_bytes"`
+	PlaintextBytes int64    `json:"plaintext_bytes,omitempty"`
+	// Note says why the content was not checked, at digest level.
+	Note  string `json:"note,omitempty"`
+	Error string `json:"error,omitempty"`
+}
+
+// Outputs renders the result as a step output value.
+func (r VerifyResult) Outputs() map[string]any {
+	return map[string]any{
+		"name": r.Name, "url": r.URL, "created": r.Created.UTC().Format(time.RFC3339Nano), "ok": r.OK,
+		"level": r.Level, "digest": r.Digest, "sidecar": r.Sidecar, "key_ids": ageList(r.KeyIDs),
+		"stored_bytes": r.StoredBytes, "plaintext_bytes": r.PlaintextBytes, "note": r.Note, "error": r.Error,
+	}
+}
+
+// VerifyBackup downloads one backup and checks it: the stored bytes against
+// the manifest's digest and the checksum sidecar's, then (with a key, when
+// it is encrypted) decrypts and decompresses the stream to its end into
+// io.Discard, proving age's authentication tags and the compression frames,
+// and compares the plaintext size with the manifest's. No plaintext is
+// written anywhere.
+func VerifyBackup(ctx context.Context, b blob.Backend, bk *catalog.Backup, opts VerifyOptions) VerifyResult {
+	res := VerifyResult{Name: bk.Name, URL: bk.URL, Created: bk.Created(), KeyIDs: []string{}, StoredBytes: bk.Object.Size}
+	for _, alg := range manifest.Algorithms {
+		res.Sidecar = res.Sidecar || slices.Contains(bk.Related, manifest.SidecarName(bk.Name, alg))
+	}
+	err := verifyStream(ctx, b, bk, opts, &res)
+	if err != nil {
+		res.Error = err.Error()
+	} else {
+		res.OK = true
+	}
+	if !opts.Record {
+		return res
+	}
+	if res.OK {
+		rec := catalog.Record{Digest: res.Digest, Level: res.Level, Verified: time.Now(), RunID: opts.RunID, KeyIDs: res.KeyIDs, PlaintextBytes: res.PlaintextBytes}
+		if err := catalog.WriteRecord(ctx, b, bk.Name, rec); err != nil {
+			res.OK, res.Error = false, fmt.Sprintf("verified at %s level, but %v", res.Level, err)
+		}
+	} else if err := catalog.RemoveRecord(ctx, b, bk.Name); err != nil {
+		res.Error += "; " + err.Error()
+	}
+	return res
+}
+
+// verifyStream runs download -> [decrypt] -> [decompress] -> io.Discard.
+func verifyStream(ctx context.Context, b blob.Backend, bk *catalog.Backup, opts VerifyOptions, res *VerifyResult) error {
+	m := bk.Manifest
+	if m.Digest == nil {
+		return fmt.Errorf("its manifest records no digest: nothing to verify the stored bytes against")
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	sc := &runner.StepContext{ID: "verify", Type: "verify", RunID: opts.RunID, Keys: opts.Keys, Logger: logger}
+	xs, note := inverseChain(m, bk.KeyIDs, opts.Decrypt)
+	res.Note = note
+	outs, err := streamChain(ctx, sc, sourceOf(sc, b, bk.Name), xs)
+	if err != nil {
+		return err
+	}
+	src := outs[0]
+	if v, _ := src["verified"].(bool); !v {
+		return fmt.Errorf("no digest was checked: the manifest and sidecar record none")
+	}
+	res.Digest = fmt.Sprintf("%v:%v", src["digest_algorithm"], src["digest"])
+	res.StoredBytes, _ = src["bytes"].(int64)
+	res.Level = catalog.LevelDigest
+	if note != "" {
+		return nil
+	}
+	for _, o := range outs[1:] {
+		if ids, ok := o["key_ids"].([]any); ok {
+			for _, id := range ids {
+				res.KeyIDs = append(res.KeyIDs, fmt.Sprint(id))
+			}
+		}
+	}
+	if len(xs) > 0 {
+		res.PlaintextBytes, _ = outs[len(outs)-1]["bytes_out"].(int64)
+	} else {
+		res.PlaintextBytes = res.StoredBytes
+	}
+	if m.PlaintextBytes > 0 && res.PlaintextBytes != m.PlaintextBytes {
+		return fmt.Errorf("content is %d bytes once opened, the manifest records %d: the backup does not hold what was dumped", res.PlaintextBytes, m.PlaintextBytes)
+	}
+	res.Level = catalog.LevelContent
+	return nil
+}
+
+// inverseChain returns the transforms that undo the manifest's stages, last
+// stage first. When one cannot be undone (an encrypted backup without a
+// key, an unknown stage), it returns none and a note saying why the check
+// stops at the digest.
+func inverseChain(m *manifest.Manifest, keyIDs []string, dec *Decrypt) ([]runner.Transform, string) {
+	var xs []runner.Transform
+	for i := len(m.Stages) - 1; i >= 1; i-- {
+		st := m.Stages[i]
+		switch st.Type {
+		case "checksum":
+		case "encrypt":
+			if dec == nil {
+				return nil, "encrypted: give a key store or identity to check its content"
+			}
+			d := *dec
+			d.ExpectedKeyIDs = keyIDs
+			xs = append(xs, &d)
+		case "compress":
+			alg, _ := st.Outputs["algorithm"].(string)
+			xs = append(xs, &Decompress{Algorithm: cmpOr(alg, AlgorithmAuto)})
+		default:
+			return nil, fmt.Sprintf("stage %q (%s) cannot be undone by verify: content not checked", st.ID, st.Type)
+		}
+	}
+	return xs, ""
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// SelectBackups picks the backups to verify: "latest", "all" or one
+// object's name. For "all" and for a name, a manifest whose object is
+// missing or that cannot be read comes back as a failed result.
+func SelectBackups(c *catalog.Catalog, which string) ([]*catalog.Backup, []VerifyResult, error) {
+	var broken []VerifyResult
+	for _, p := range c.Problems {
+		name := p.Manifest[:len(p.Manifest)-len(manifestSuffix)]
+		if which == "all" || which == name {
+			broken = append(broken, VerifyResult{Name: name, URL: p.URL, KeyIDs: []string{}, Error: "manifest " + p.URL + ": " + p.Detail})
+		}
+	}
+	switch which {
+	case "", "latest":
+		bk, ok := c.Latest()
+		if !ok {
+			return nil, nil, fmt.Errorf("no complete backup under %s: no object there has its manifest; run a backup first", c.Root)
+		}
+		return []*catalog.Backup{bk}, nil, nil
+	case "all":
+		var out []*catalog.Backup
+		for i := range c.Backups {
+			out = append(out, &c.Backups[i])
+		}
+		if len(out) == 0 && len(broken) == 0 {
+			return nil, nil, fmt.Errorf("no complete backup under %s: no object there has its manifest; run a backup first", c.Root)
+		}
+		return out, broken, nil
+	}
+	if bk, ok := c.Find(which); ok {
+		return []*catalog.Backup{bk}, nil, nil
+	}
+	if len(broken) > 0 {
+		return nil, broken, nil
+	}
+	return nil, nil, fmt.Errorf("no backup named %q under %s: give an object's name relative to the folder, as 'sluice backups list' prints it", which, c.Root)
+}
