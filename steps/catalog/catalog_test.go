@@ -1,0 +1,287 @@
+package catalog_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluice-dev/sluice/runner"
+	"github.com/sluice-dev/sluice/steps/blob"
+	"github.com/sluice-dev/sluice/steps/blob/s3test"
+	"github.com/sluice-dev/sluice/steps/catalog"
+	"github.com/sluice-dev/sluice/steps/manifest"
+)
+
+func TestMain(m *testing.M) { s3test.Main(m) }
+
+// backends are the storages every catalogue behaviour runs against: a
+// local folder and a real S3 server (versitygw) on 127.0.0.1.
+var backends = []struct {
+	name string
+	new  func(t *testing.T) blob.Backend
+}{
+	{"file", func(t *testing.T) blob.Backend { return blob.NewFile(t.TempDir()) }},
+	{"s3", func(t *testing.T) blob.Backend { return s3test.Shared(t).Backend(t, "backups/") }},
+}
+
+// forEachBackend runs fn against each backend.
+func forEachBackend(t *testing.T, fn func(t *testing.T, b blob.Backend)) {
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) { fn(t, be.new(t)) })
+	}
+}
+
+var ctx = context.Background()
+
+// putBackup stores a backup as upload does: object, sidecar, then manifest.
+func putBackup(t *testing.T, b blob.Backend, name string, created time.Time) {
+	t.Helper()
+	data := []byte("backup " + name)
+	sum := sha256.Sum256(data)
+	d := manifest.Digest{Algorithm: manifest.SHA256, Hex: hex.EncodeToString(sum[:])}
+	put(t, b, name, data)
+	put(t, b, manifest.SidecarName(name, manifest.SHA256), manifest.Sidecar(d, name))
+	m := manifest.Build(manifest.Input{
+		Plan: "nightly", RunID: "r-" + name, Created: created, Object: name[strings.LastIndex(name, "/")+1:], StoredBytes: int64(len(data)), Digest: &d,
+		Upstream: []runner.Stage{
+			{ID: "dump", Type: "dump", Outputs: runner.Outputs{"bytes": int64(100), "database": "app"}},
+			{ID: "encrypt", Type: "encrypt", Outputs: runner.Outputs{"key_ids": []any{"k-0123456789abcdef"}}},
+		},
+	})
+	js, err := m.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, b, manifest.ManifestName(name), js)
+}
+
+func put(t *testing.T, b blob.Backend, name string, data []byte) {
+	t.Helper()
+	if err := b.Put(ctx, name, data, blob.CreateOptions{Overwrite: true}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func day(d int) time.Time { return time.Date(2026, 11, d, 3, 0, 0, 0, time.UTC) }
+
+func names(bs []catalog.Backup) []string {
+	var out []string
+	for _, b := range bs {
+		out = append(out, b.Name)
+	}
+	return out
+}
+
+func listAll(t *testing.T, b blob.Backend) []string {
+	t.Helper()
+	infos, err := b.List(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, in := range infos {
+		out = append(out, in.Name)
+	}
+	return out
+}
+
+func TestCatalogRead(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b blob.Backend) {
+		putBackup(t, b, "2026/11/03/app.dump.zst.age", day(3))
+		putBackup(t, b, "2026/11/01/app.dump.zst.age", day(1))
+		putBackup(t, b, "2026/11/02/app.dump.zst.age", day(2))
+		put(t, b, "2026/11/04/app.dump.zst.age", []byte("no manifest yet"))
+		put(t, b, "2026/11/04/app.dump.zst.age.sha256", []byte("x"))
+		put(t, b, "stray.sha256", []byte("x")) // a sidecar of nothing is not an object
+		put(t, b, "gone.age.manifest.json", must(manifestFor(t, "gone.age")))
+		put(t, b, "bad.age", []byte("x"))
+		put(t, b, "bad.age.manifest.json", []byte("{not json"))
+
+		c, err := catalog.Read(ctx, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"2026/11/01/app.dump.zst.age", "2026/11/02/app.dump.zst.age", "2026/11/03/app.dump.zst.age"}
+		if got := names(c.Backups); !reflect.DeepEqual(got, want) {
+			t.Errorf("backups %q, want %q (oldest first)", got, want)
+		}
+		bk := c.Backups[0]
+		if !reflect.DeepEqual(bk.KeyIDs, []string{"k-0123456789abcdef"}) || bk.Manifest.Source.Database != "app" || bk.Object.Size == 0 {
+			t.Errorf("backup %+v: key ids, database or size missing", bk)
+		}
+		if !reflect.DeepEqual(bk.Related, []string{"2026/11/01/app.dump.zst.age.sha256"}) {
+			t.Errorf("related %q, want the sidecar only", bk.Related)
+		}
+		var inc []string
+		for _, in := range c.Incomplete {
+			inc = append(inc, in.Name)
+		}
+		if !reflect.DeepEqual(inc, []string{"2026/11/04/app.dump.zst.age"}) {
+			t.Errorf("incomplete %q, want the object without manifest only (no sidecars, no manifests, no bad.age: its manifest is a problem)", inc)
+		}
+		kinds := map[string]string{}
+		for _, p := range c.Problems {
+			kinds[p.Manifest] = p.Kind
+		}
+		if kinds["gone.age.manifest.json"] != catalog.ProblemObjectMissing || kinds["bad.age.manifest.json"] != catalog.ProblemUnreadable {
+			t.Errorf("problems %+v", c.Problems)
+		}
+		if l, _ := c.Latest(); l.Name != want[2] {
+			t.Errorf("latest %s", l.Name)
+		}
+	})
+}
+
+func manifestFor(t *testing.T, object string) ([]byte, error) {
+	m := manifest.Build(manifest.Input{Plan: "p", RunID: "r", Created: day(1), Object: object})
+	return m.Marshal()
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func TestVerifyRecordMarksVerified(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b blob.Backend) {
+		putBackup(t, b, "a.age", day(1))
+		putBackup(t, b, "b.age", day(2))
+		c, _ := catalog.Read(ctx, b)
+		a, _ := c.Find("a.age")
+		if err := catalog.WriteRecord(ctx, b, "a.age", catalog.Record{Digest: a.Manifest.Digest.String(), Level: catalog.LevelContent, Verified: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		// A record whose digest is not the manifest's (the object was rewritten
+		// since) does not count.
+		if err := catalog.WriteRecord(ctx, b, "b.age", catalog.Record{Digest: "sha256:" + strings.Repeat("0", 64), Level: catalog.LevelContent}); err != nil {
+			t.Fatal(err)
+		}
+		c, _ = catalog.Read(ctx, b)
+		v, ok := c.NewestVerified()
+		if !ok || v.Name != "a.age" {
+			t.Fatalf("newest verified = %v, want a.age (b.age's record is stale)", v)
+		}
+		if !slices.Contains(v.Related, "a.age.verified.json") {
+			t.Errorf("the record is not among a.age's files: %q", v.Related)
+		}
+		if len(c.Incomplete) != 0 {
+			t.Errorf("records listed as incomplete: %+v", c.Incomplete)
+		}
+	})
+}
+
+func TestPruneRemovesWholeBackupsAndKeepsNewestVerified(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b blob.Backend) {
+		for d := 1; d <= 5; d++ {
+			putBackup(t, b, fmt.Sprintf("d%d.age", d), day(d))
+		}
+		// d2 is the newest verified backup: keep_last 1 keeps d5, and d2 stays.
+		c, _ := catalog.Read(ctx, b)
+		d2, _ := c.Find("d2.age")
+		if err := catalog.WriteRecord(ctx, b, "d2.age", catalog.Record{Digest: d2.Manifest.Digest.String(), Level: catalog.LevelDigest}); err != nil {
+			t.Fatal(err)
+		}
+		c, _ = catalog.Read(ctx, b)
+		res, err := catalog.PlanPrune(c, catalog.Policy{Last: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Protected == nil || res.Protected.Name != "d2.age" || res.ToDelete() != 3 {
+			t.Fatalf("protected %v, to delete %d; want d2.age and 3", res.Protected, res.ToDelete())
+		}
+		before := listAll(t, b)
+		if len(before) != 16 {
+			t.Fatalf("fixture has %d files: %q", len(before), before)
+		}
+		if err := catalog.Prune(ctx, b, res); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(res.Deleted, []string{"d1.age", "d3.age", "d4.age"}) {
+			t.Errorf("deleted %q, want oldest first d1 d3 d4", res.Deleted)
+		}
+		want := []string{"d2.age", "d2.age.manifest.json", "d2.age.sha256", "d2.age.verified.json", "d5.age", "d5.age.manifest.json", "d5.age.sha256"}
+		if got := listAll(t, b); !reflect.DeepEqual(got, want) {
+			t.Errorf("left %q, want %q", got, want)
+		}
+	})
+}
+
+// failingRemove fails Remove of one name, as a crash or a lost connection
+// would stop a prune there.
+type failingRemove struct {
+	blob.Backend
+	name    string
+	removed []string
+}
+
+func (f *failingRemove) Remove(ctx context.Context, name string) error {
+	if name == f.name {
+		return errors.New("injected failure")
+	}
+	f.removed = append(f.removed, name)
+	return f.Backend.Remove(ctx, name)
+}
+
+func TestPruneInterruptedLeavesConsistentCatalog(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b blob.Backend) {
+		for d := 1; d <= 4; d++ {
+			putBackup(t, b, fmt.Sprintf("d%d.age", d), day(d))
+		}
+		c, _ := catalog.Read(ctx, b)
+		res, err := catalog.PlanPrune(c, catalog.Policy{Last: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Stop right after the second backup's manifest is removed.
+		fb := &failingRemove{Backend: b, name: "d2.age"}
+		err = catalog.Prune(ctx, fb, res)
+		if err == nil || !strings.Contains(err.Error(), "injected failure") || !strings.Contains(err.Error(), "d2.age") {
+			t.Fatalf("prune error %v, want the injected failure naming d2.age", err)
+		}
+		wantOrder := []string{"d1.age.manifest.json", "d1.age", "d1.age.sha256", "d2.age.manifest.json"}
+		if !reflect.DeepEqual(fb.removed, wantOrder) {
+			t.Errorf("removed %q, want manifest first: %q", fb.removed, wantOrder)
+		}
+		c, err = catalog.Read(ctx, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.Problems) != 0 {
+			t.Errorf("a manifest points at nothing after the interrupted prune: %+v", c.Problems)
+		}
+		if got := names(c.Backups); !reflect.DeepEqual(got, []string{"d3.age", "d4.age"}) {
+			t.Errorf("backups %q", got)
+		}
+		if len(c.Incomplete) != 1 || c.Incomplete[0].Name != "d2.age" || !reflect.DeepEqual(c.Incomplete[0].Related, []string{"d2.age.sha256"}) {
+			t.Errorf("incomplete %+v, want d2.age with its sidecar", c.Incomplete)
+		}
+		// A rerun finishes the job for the complete backups left.
+		res, _ = catalog.PlanPrune(c, catalog.Policy{Last: 1})
+		if err := catalog.Prune(ctx, b, res); err != nil || !reflect.DeepEqual(res.Deleted, []string{"d3.age"}) {
+			t.Errorf("rerun deleted %q: %v", res.Deleted, err)
+		}
+	})
+}
+
+func TestPruneEmptyDestination(t *testing.T) {
+	c, err := catalog.Read(ctx, blob.NewFile(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := catalog.PlanPrune(c, catalog.Policy{Last: 1})
+	if err != nil || res.Protected != nil || len(res.Decisions) != 0 {
+		t.Errorf("empty destination: %+v, %v", res, err)
+	}
+	if _, err := catalog.PlanPrune(c, catalog.Policy{}); err == nil {
+		t.Error("an empty policy was accepted")
+	}
+}
