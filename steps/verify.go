@@ -125,7 +125,11 @@ func VerifyOutputs(results []VerifyResult) runner.Outputs {
 func VerifyError(results []VerifyResult) error {
 	var msgs []string
 	for _, r := range results {
-		if !r.OK {
+		switch {
+		case r.OK:
+		case strings.Contains(r.Error, r.URL):
+			msgs = append(msgs, r.Error)
+		default:
 			msgs = append(msgs, r.URL+": "+r.Error)
 		}
 	}

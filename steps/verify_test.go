@@ -1,0 +1,257 @@
+package steps
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"path"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluice-dev/sluice/runner"
+	"github.com/sluice-dev/sluice/steps/blob"
+	"github.com/sluice-dev/sluice/steps/blob/s3test"
+	"github.com/sluice-dev/sluice/steps/catalog"
+	"github.com/sluice-dev/sluice/steps/keys"
+	"github.com/sluice-dev/sluice/steps/manifest"
+)
+
+// verifyFixture is a key store and a backend of real backups: plaintext ->
+// zstd -> age -> checksum, stored with sidecar and manifest as upload does.
+type verifyFixture struct {
+	b      blob.Backend
+	keyDir string
+	keyID  string
+	sc     *runner.StepContext
+}
+
+func newVerifyFixture(t *testing.T, b blob.Backend) *verifyFixture {
+	t.Helper()
+	f := &verifyFixture{b: b, keyDir: filepath.Join(t.TempDir(), "keys")}
+	_, k, err := keys.InitDir(f.keyDir, keys.TypeX25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.keyID = k.ID
+	f.sc = &runner.StepContext{ID: "t", Keys: map[string]runner.KeyConfig{"backup": {Name: "backup", Path: f.keyDir}}}
+	return f
+}
+
+// seal compresses and encrypts plain; tamper may change the compressed
+// bytes before encryption.
+func (f *verifyFixture) seal(t *testing.T, plain []byte, tamper func([]byte) []byte) (ct []byte, stages []runner.Stage) {
+	t.Helper()
+	z, zo, err := xformBytes(&Compress{Algorithm: AlgorithmZstd, Level: 3}, f.sc, plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tamper != nil {
+		z = tamper(z)
+	}
+	ct, eo, err := xformBytes(&Encrypt{Key: "backup"}, f.sc, z)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ct, []runner.Stage{
+		{ID: "dump", Type: "dump", Outputs: runner.Outputs{"bytes": int64(len(plain)), "database": "app"}},
+		{ID: "compress", Type: "compress", Outputs: zo},
+		{ID: "encrypt", Type: "encrypt", Outputs: eo},
+		{ID: "checksum", Type: "checksum", Outputs: runner.Outputs{}},
+	}
+}
+
+// store writes the object, its sidecar and its manifest (last).
+func (f *verifyFixture) store(t *testing.T, name string, created time.Time, ct []byte, stages []runner.Stage) {
+	t.Helper()
+	sum := sha256.Sum256(ct)
+	d := manifest.Digest{Algorithm: manifest.SHA256, Hex: hex.EncodeToString(sum[:])}
+	m := manifest.Build(manifest.Input{Plan: "backup", RunID: "r", Created: created, Object: path.Base(name), StoredBytes: int64(len(ct)), Digest: &d, Upstream: stages})
+	js, _ := m.Marshal()
+	for _, o := range []struct {
+		name string
+		data []byte
+	}{{name, ct}, {manifest.SidecarName(name, manifest.SHA256), manifest.Sidecar(d, name)}, {manifest.ManifestName(name), js}} {
+		if err := f.b.Put(context.Background(), o.name, o.data, blob.CreateOptions{Overwrite: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func (f *verifyFixture) backup(t *testing.T, name string, created time.Time, size int) {
+	t.Helper()
+	plain := make([]byte, size)
+	rand.Read(plain[:size/2]) // half random, half zeros: compressible
+	ct, st := f.seal(t, plain, nil)
+	f.store(t, name, created, ct, st)
+}
+
+func (f *verifyFixture) verify(t *testing.T, which string, withKey bool) []VerifyResult {
+	t.Helper()
+	opts := VerifyOptions{Keys: f.sc.Keys, Record: true}
+	if withKey {
+		opts.Decrypt = &Decrypt{Key: "backup"}
+	}
+	res, err := VerifyDest(context.Background(), f.b, which, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// TestVerifyBackends runs verify's behaviours against a local folder and a
+// real S3 server (versitygw on 127.0.0.1).
+func TestVerifyBackends(t *testing.T) {
+	for _, be := range []struct {
+		name string
+		new  func(t *testing.T) func(t *testing.T) blob.Backend
+	}{
+		{"file", func(*testing.T) func(t *testing.T) blob.Backend {
+			return func(t *testing.T) blob.Backend { return blob.NewFile(t.TempDir()) }
+		}},
+		{"s3", func(t *testing.T) func(t *testing.T) blob.Backend {
+			srv := s3test.Start(t) // one server for this backend's cases
+			return func(t *testing.T) blob.Backend { return srv.Backend(t, "db/") }
+		}},
+	} {
+		t.Run(be.name, func(t *testing.T) {
+			newBackend := be.new(t)
+			for _, tc := range verifyCases {
+				t.Run(tc.name, func(t *testing.T) { tc.fn(t, newVerifyFixture(t, newBackend(t))) })
+			}
+		})
+	}
+}
+
+var verifyCases = []struct {
+	name string
+	fn   func(t *testing.T, f *verifyFixture)
+}{
+	{"AllContentLevel", testVerifyAll},
+	{"DigestOnlyWithoutKey", testVerifyDigestOnly},
+	{"CorruptedObject", testVerifyCorrupted},
+	{"AuthenticationTagsChecked", testVerifyAuthTags},
+	{"CompressionFrameChecked", testVerifyZstdFrame},
+	{"WrongKey", testVerifyWrongKey},
+}
+
+func testVerifyAll(t *testing.T, f *verifyFixture) {
+	f.backup(t, "2026/11/01/app.dump.zst.age", time.Date(2026, 11, 1, 3, 0, 0, 0, time.UTC), 300<<10)
+	f.backup(t, "2026/11/02/app.dump.zst.age", time.Date(2026, 11, 2, 3, 0, 0, 0, time.UTC), 200<<10)
+	res := f.verify(t, "all", true)
+	if len(res) != 2 {
+		t.Fatalf("%d results", len(res))
+	}
+	for i, r := range res {
+		if !r.OK || r.Level != catalog.LevelContent || !r.Sidecar || !reflect.DeepEqual(r.KeyIDs, []string{f.keyID}) {
+			t.Errorf("result %d: %+v", i, r)
+		}
+	}
+	if res[0].PlaintextBytes != 300<<10 || res[1].PlaintextBytes != 200<<10 {
+		t.Errorf("plaintext bytes %d, %d", res[0].PlaintextBytes, res[1].PlaintextBytes)
+	}
+	c, _ := catalog.Read(context.Background(), f.b)
+	v, ok := c.NewestVerified()
+	if !ok || v.Name != "2026/11/02/app.dump.zst.age" || v.Record.Level != catalog.LevelContent {
+		t.Fatalf("newest verified %+v", v)
+	}
+	// Nothing but the records was written next to the backups.
+	infos, _ := f.b.List(context.Background(), "")
+	if len(infos) != 8 {
+		t.Errorf("%d files after verify, want 3 per backup + 1 record each", len(infos))
+	}
+	out := VerifyOutputs(res)
+	if out["verified"] != int64(2) || out["failed"] != int64(0) || out["content_verified"] != true {
+		t.Errorf("outputs %v", out)
+	}
+}
+
+func testVerifyDigestOnly(t *testing.T, f *verifyFixture) {
+	f.backup(t, "a.age", time.Now(), 10<<10)
+	res := f.verify(t, "latest", false)
+	if r := res[0]; !r.OK || r.Level != catalog.LevelDigest || !strings.Contains(r.Note, "give a key") {
+		t.Errorf("%+v", r)
+	}
+	if VerifyOutputs(res)["content_verified"] != false {
+		t.Error("content_verified is true after a digest-only check")
+	}
+}
+
+func testVerifyCorrupted(t *testing.T, f *verifyFixture) {
+	f.backup(t, "good.age", time.Now().Add(-time.Hour), 10<<10)
+	f.backup(t, "bad.age", time.Now(), 64<<10)
+	f.verify(t, "all", true) // both get a record
+	ct := readAll(t, f.b, "bad.age")
+	ct[len(ct)/2] ^= 0x01
+	if err := f.b.Put(context.Background(), "bad.age", ct, blob.CreateOptions{Overwrite: true}); err != nil {
+		t.Fatal(err)
+	}
+	res := f.verify(t, "all", true)
+	if !res[0].OK || res[1].OK {
+		t.Fatalf("good ok=%v, bad ok=%v", res[0].OK, res[1].OK)
+	}
+	err := VerifyError(res)
+	if err == nil || !strings.Contains(err.Error(), "1 of 2") || !strings.Contains(err.Error(), f.b.URL("bad.age")) {
+		t.Errorf("error %v does not name the corrupted backup", err)
+	}
+	t.Logf("verify error: %v", err)
+	if !strings.Contains(res[1].Error, "corrupted") {
+		t.Errorf("error %q", res[1].Error)
+	}
+	c, _ := catalog.Read(context.Background(), f.b)
+	if v, _ := c.NewestVerified(); v == nil || v.Name != "good.age" {
+		t.Errorf("the corrupted backup still counts as verified: %+v", v)
+	}
+}
+
+// testVerifyAuthTags flips a ciphertext byte and records the digest of the
+// damaged bytes (as if the damage happened before the checksum step): only
+// age's authentication catches it.
+func testVerifyAuthTags(t *testing.T, f *verifyFixture) {
+	ct, st := f.seal(t, bytes.Repeat([]byte("row\n"), 20000), nil)
+	ct[len(ct)-40] ^= 0x80
+	f.store(t, "x.age", time.Now(), ct, st)
+	r := f.verify(t, "x.age", true)[0]
+	t.Logf("verify error: %s", r.Error)
+	if r.OK || !strings.Contains(r.Error, "truncated or corrupted") {
+		t.Errorf("%+v", r)
+	}
+	if r := f.verify(t, "x.age", false)[0]; !r.OK || r.Level != catalog.LevelDigest {
+		t.Errorf("digest-only check should pass: %+v", r)
+	}
+}
+
+// testVerifyZstdFrame encrypts a truncated zstd stream: digest and age pass,
+// the compression frame does not.
+func testVerifyZstdFrame(t *testing.T, f *verifyFixture) {
+	plain := make([]byte, 100<<10)
+	rand.Read(plain)
+	ct, st := f.seal(t, plain, func(z []byte) []byte { return z[:len(z)-100] })
+	f.store(t, "z.age", time.Now(), ct, st)
+	r := f.verify(t, "latest", true)[0]
+	if r.OK || !strings.Contains(r.Error, "compressed input is truncated or corrupted") {
+		t.Errorf("%+v", r)
+	}
+}
+
+func testVerifyWrongKey(t *testing.T, f *verifyFixture) {
+	f.backup(t, "a.age", time.Now(), 1<<10)
+	other := newVerifyFixture(t, f.b)
+	r := other.verify(t, "latest", true)[0]
+	if r.OK || !strings.Contains(r.Error, "no key opens this backup") || !strings.Contains(r.Error, f.keyID) {
+		t.Errorf("%+v", r)
+	}
+}
+
+func readAll(t *testing.T, b blob.Backend, name string) []byte {
+	t.Helper()
+	data, err := catalog.ReadSmall(context.Background(), b, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
