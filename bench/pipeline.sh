@@ -46,7 +46,7 @@ INSERT INTO orders
 SELECT g, 'Customer ' || (g % 50000), 'c' || (g % 50000) || '@example.com', (g * 7919 % 1000000) / 100.0,
   timestamptz '2024-01-01' + g * interval '7 seconds', (ARRAY['new','paid','shipped','returned'])[1 + g % 4],
   md5(g::text) || ' ' || repeat('item ' || (g % 977) || ' ', 8) || md5((g * 31)::text)
-FROM generate_series(1, $rows) AS g;
+FROM generate_series(1::bigint, $rows) AS g;
 SQL
 psql "$dsn" -At -c "SELECT 'database size: ' || pg_size_pretty(pg_database_size('bench'))" >&2
 
