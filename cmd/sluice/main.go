@@ -49,6 +49,7 @@ func commands() map[string]command {
 		"keys":     {"manage key stores: init, list, show, destroy", cmdKeys},
 		"restore":  {"restore a backup from its manifest, no plan needed", cmdRestore},
 		"report":   {"render a run's report as html, junit, markdown or json", cmdReport},
+		"backups":  {"list, verify and prune the backups under a destination", cmdBackups},
 	}
 }
 

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/sluice-dev/sluice/steps/blob"
+	"github.com/sluice-dev/sluice/steps/catalog"
+)
+
+// cmdBackups reads and maintains the backups under a destination: list,
+// verify, prune.
+func cmdBackups(a *app, args []string) error {
+	if len(args) == 0 {
+		return usagef("backups needs a sub-command: list, verify or prune")
+	}
+	switch args[0] {
+	case "list":
+		return backupsList(a, args[1:])
+	case "verify":
+		return backupsVerify(a, args[1:])
+	case "prune":
+		return backupsPrune(a, args[1:])
+	default:
+		return usagef("unknown backups sub-command %q: want list, verify or prune", args[0])
+	}
+}
+
+// openDest parses the one positional argument, a destination folder URL.
+func openDest(cmd string, pos []string) (blob.Backend, error) {
+	if len(pos) != 1 {
+		return nil, usagef("backups %s takes one destination folder (file://..., a path or s3://BUCKET/PREFIX)", cmd)
+	}
+	return blob.OpenRoot(pos[0])
+}
+
+// signalContext is cancelled by SIGINT or SIGTERM.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+// backupJSON is one backup in `backups list --json`.
+type backupJSON struct {
+	Name           string    `json:"name"`
+	URL            string    `json:"url"`
+	Created        time.Time `json:"created"`
+	Plan           string    `json:"plan"`
+	RunID          string    `json:"run_id"`
+	Database       string    `json:"database,omitempty"`
+	PlaintextBytes int64     `json:"plaintext_bytes"`
+	StoredBytes    int64     `json:"stored_bytes"`
+	KeyIDs         []string  `json:"key_ids"`
+	Digest         string    `json:"digest,omitempty"`
+	Verified       string    `json:"verified,omitempty"` // level of a current verify record
+	Files          []string  `json:"files"`              // sidecars, verify record
+}
+
+type incompleteJSON struct {
+	Name     string    `json:"name"`
+	URL      string    `json:"url"`
+	Size     int64     `json:"size"`
+	Modified time.Time `json:"modified"`
+	Files    []string  `json:"files"`
+}
+
+type listJSON struct {
+	Root       string            `json:"root"`
+	Backups    []backupJSON      `json:"backups"`
+	Incomplete []incompleteJSON  `json:"incomplete"`
+	Problems   []catalog.Problem `json:"problems"`
+}
+
+func backupsList(a *app, args []string) error {
+	fs := newFlags(a, "backups list", "DEST")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	b, err := openDest("list", pos)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	c, err := catalog.Read(ctx, b)
+	if err != nil {
+		return err
+	}
+	out := listJSON{Root: c.Root, Backups: []backupJSON{}, Incomplete: []incompleteJSON{}, Problems: c.Problems}
+	if out.Problems == nil {
+		out.Problems = []catalog.Problem{}
+	}
+	for _, bk := range c.Backups {
+		m := bk.Manifest
+		j := backupJSON{Name: bk.Name, URL: bk.URL, Created: m.Created, Plan: m.Plan, RunID: m.RunID,
+			PlaintextBytes: m.PlaintextBytes, StoredBytes: bk.Object.Size, KeyIDs: bk.KeyIDs, Files: nonNil(bk.Related)}
+		if m.Source != nil {
+			j.Database = m.Source.Database
+		}
+		if m.Digest != nil {
+			j.Digest = m.Digest.String()
+		}
+		if bk.Record != nil {
+			j.Verified = bk.Record.Level
+		}
+		out.Backups = append(out.Backups, j)
+	}
+	for _, in := range c.Incomplete {
+		out.Incomplete = append(out.Incomplete, incompleteJSON{Name: in.Name, URL: in.URL, Size: in.Size, Modified: in.ModTime.UTC(), Files: nonNil(in.Related)})
+	}
+	if *asJSON {
+		return writeJSON(a, out)
+	}
+	printList(a.stdout, out)
+	return nil
+}
+
+func printList(w io.Writer, l listJSON) {
+	if len(l.Backups) == 0 {
+		fmt.Fprintf(w, "no complete backup under %s\n", l.Root)
+	} else {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "CREATED\tNAME\tPLAN\tDATABASE\tPLAINTEXT\tSTORED\tKEYS\tDIGEST\tVERIFIED")
+		for _, b := range l.Backups {
+			plain := "-"
+			if b.PlaintextBytes > 0 {
+				plain = humanBytes(b.PlaintextBytes)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.Created.UTC().Format("2006-01-02 15:04:05Z"), b.Name, b.Plan,
+				dash(b.Database), plain, humanBytes(b.StoredBytes), dash(strings.Join(b.KeyIDs, ",")), dash(shortDigest(b.Digest)), dash(b.Verified))
+		}
+		tw.Flush()
+	}
+	if len(l.Incomplete) > 0 {
+		fmt.Fprintf(w, "\nincomplete (no manifest: an interrupted upload or prune, or not a sluice backup):\n")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, in := range l.Incomplete {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", in.Name, humanBytes(in.Size), in.Modified.Format("2006-01-02 15:04:05Z"))
+		}
+		tw.Flush()
+	}
+	if len(l.Problems) > 0 {
+		fmt.Fprintf(w, "\nproblems:\n")
+		for _, p := range l.Problems {
+			fmt.Fprintf(w, "  %s: %s\n", p.Manifest, p.Detail)
+		}
+	}
+}
+
+// shortDigest keeps the algorithm and 16 hex digits, for the table.
+func shortDigest(d string) string {
+	if alg, hx, ok := strings.Cut(d, ":"); ok && len(hx) > 16 {
+		return alg + ":" + hx[:16]
+	}
+	return d
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/sluice-dev/sluice/runner"
+	"github.com/sluice-dev/sluice/steps"
+	"github.com/sluice-dev/sluice/steps/catalog"
+)
+
+// cliKey is the name the CLI gives the --key-dir store.
+const cliKey = "key-dir"
+
+func backupsVerify(a *app, args []string) error {
+	fs := newFlags(a, "backups verify", "DEST [--latest|--all|NAME]")
+	latest := fs.Bool("latest", false, "verify the newest backup (the default)")
+	all := fs.Bool("all", false, "verify every backup")
+	keyDir := fs.String("key-dir", "", "dir key store whose identities (active and retired) open the backups")
+	var identities multiFlag
+	fs.Var(&identities, "identity", "age identity `file` (repeatable), instead of --key-dir")
+	asJSON := fs.Bool("json", false, "print JSON")
+	noRecord := fs.Bool("no-record", false, "do not write or remove verify records (NAME.verified.json)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	which := "latest"
+	if len(pos) == 2 {
+		which, pos = pos[1], pos[:1]
+	}
+	switch {
+	case *latest && *all, (*latest || *all) && which != "latest":
+		return usagef("backups verify: give one of --latest, --all or a backup's NAME")
+	case *all:
+		which = "all"
+	}
+	if *keyDir != "" && len(identities) > 0 {
+		return usagef("backups verify: give --key-dir or --identity, not both")
+	}
+	b, err := openDest("verify", pos)
+	if err != nil {
+		return err
+	}
+	opts := steps.VerifyOptions{Record: !*noRecord, Logger: hclog.NewNullLogger()}
+	switch {
+	case *keyDir != "":
+		opts.Keys = map[string]runner.KeyConfig{cliKey: {Name: cliKey, Store: "dir", Path: *keyDir}}
+		opts.Decrypt = &steps.Decrypt{Key: cliKey}
+	case len(identities) > 0:
+		opts.Decrypt = &steps.Decrypt{Identities: identities}
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	results, err := steps.VerifyDest(ctx, b, which, opts)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		if err := writeJSON(a, map[string]any{"backups": results, "verified": len(results) - failedCount(results), "failed": failedCount(results)}); err != nil {
+			return err
+		}
+	} else {
+		for _, r := range results {
+			if r.OK {
+				fmt.Fprintf(a.stdout, "ok    %s  %s level, %s", r.Name, r.Level, r.Digest)
+				if r.Note != "" {
+					fmt.Fprintf(a.stdout, " (%s)", r.Note)
+				}
+				fmt.Fprintln(a.stdout)
+			} else {
+				fmt.Fprintf(a.stdout, "FAIL  %s  %s\n", r.Name, r.Error)
+			}
+		}
+	}
+	return steps.VerifyError(results)
+}
+
+func failedCount(rs []steps.VerifyResult) int {
+	n := 0
+	for _, r := range rs {
+		if !r.OK {
+			n++
+		}
+	}
+	return n
+}
+
+func backupsPrune(a *app, args []string) error {
+	fs := newFlags(a, "backups prune", "DEST")
+	var p catalog.Policy
+	fs.IntVar(&p.Last, "keep-last", 0, "keep the `n` newest backups (-1: all)")
+	fs.IntVar(&p.Daily, "keep-daily", 0, "keep the newest backup of each of the `n` newest days (UTC) with one")
+	fs.IntVar(&p.Weekly, "keep-weekly", 0, "the same per ISO week")
+	fs.IntVar(&p.Monthly, "keep-monthly", 0, "the same per calendar month")
+	fs.IntVar(&p.Yearly, "keep-yearly", 0, "the same per calendar year")
+	within := fs.String("keep-within", "", "keep every backup created within this `span` before the newest, e.g. 14d, 2w, 6m, 1y, 36h")
+	confirm := fs.Bool("confirm", false, "delete; without it, only show what would be deleted")
+	asJSON := fs.Bool("json", false, "print JSON (the prune step's outputs)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if p.Within, err = catalog.ParseSpan(*within); err != nil {
+		return usagef("--keep-within: %v", err)
+	}
+	if err := p.Validate(); err != nil {
+		return usagef("backups prune: %s", strings.NewReplacer("keep_", "--keep-", "_", "-").Replace(err.Error()))
+	}
+	b, err := openDest("prune", pos)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	res, err := steps.PruneDest(ctx, b, p, *confirm)
+	if res == nil {
+		return err
+	}
+	if *asJSON {
+		if jerr := writeJSON(a, steps.PruneOutputs(res)); jerr != nil {
+			return jerr
+		}
+		return err
+	}
+	deleted := map[string]bool{}
+	for _, n := range res.Deleted {
+		deleted[n] = true
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+	for _, d := range res.Decisions {
+		verb := "keep"
+		switch {
+		case d.Keep:
+		case deleted[d.Backup.Name]:
+			verb = "delete"
+		case *confirm:
+			verb = "left" // deletion stopped before it
+		default:
+			verb = "would delete"
+		}
+		why := strings.Join(d.Reasons, ", ")
+		if why == "" {
+			why = "no rule keeps it"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t(%s)\n", verb, d.Backup.Created().UTC().Format("2006-01-02 15:04:05Z"), d.Backup.Name, why)
+	}
+	tw.Flush()
+	switch {
+	case !*confirm && res.ToDelete() > 0:
+		fmt.Fprintf(a.stdout, "dry run: %d kept, %d would be deleted; rerun with --confirm to delete\n", res.Kept(), res.ToDelete())
+	case *confirm:
+		fmt.Fprintf(a.stdout, "%d kept, %d deleted\n", res.Kept(), len(res.Deleted))
+	default:
+		fmt.Fprintf(a.stdout, "%d kept, nothing to delete\n", res.Kept())
+	}
+	return err
+}
