@@ -13,25 +13,16 @@ import (
 // streamChain runs a source into a chain of transforms whose last output is
 // discarded, each in its own goroutine joined by pipes, as the runner runs a
 // stream group. It returns each member's outputs (source first) and the
-// first error in time: the member that failed first is the cause; the
-// others only saw their pipe closed.
+// error of the first member in chain order that failed. A transform that
+// fails keeps draining its input, so the source always reads the whole
+// object and its digest verdict is known: a corrupted object is reported as
+// a digest mismatch, deterministically, rather than as whichever decoder
+// tripped first; a later member's failure is only the cause when the bytes
+// upstream of it were good.
 func streamChain(ctx context.Context, sc *runner.StepContext, src func(ctx context.Context, w io.Writer) (runner.Outputs, error), xs []runner.Transform) ([]runner.Outputs, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		mu    sync.Mutex
-		first error
-		wg    sync.WaitGroup
-	)
-	fail := func(err error) {
-		mu.Lock()
-		if first == nil {
-			first = err
-			cancel()
-		}
-		mu.Unlock()
-	}
+	var wg sync.WaitGroup
 	outs := make([]runner.Outputs, len(xs)+1)
+	errs := make([]error, len(xs)+1)
 	readers := make([]*io.PipeReader, len(xs))
 	writers := make([]*io.PipeWriter, len(xs))
 	for i := range xs {
@@ -49,12 +40,8 @@ func streamChain(ctx context.Context, sc *runner.StepContext, src func(ctx conte
 	go func() {
 		defer wg.Done()
 		w, closeW := out(0)
-		o, err := src(ctx, w)
-		outs[0] = o
-		if err != nil {
-			fail(err)
-		}
-		closeW(err)
+		outs[0], errs[0] = src(ctx, w)
+		closeW(errs[0])
 	}()
 	for i, x := range xs {
 		go func() {
@@ -62,22 +49,24 @@ func streamChain(ctx context.Context, sc *runner.StepContext, src func(ctx conte
 			w, closeW := out(i + 1)
 			o, err := x.Transform(ctx, sc, readers[i], w)
 			outs[i+1] = o
-			if err == nil {
-				// A transform must read to the end; whatever remains means
-				// trailing bytes after the end of its format.
-				if n, _ := io.Copy(io.Discard, readers[i]); n > 0 {
-					err = fmt.Errorf("%d bytes follow the end of the stream", n)
-				}
+			// Whatever remains is read and dropped: after a failure, so that
+			// upstream finishes; after success, it is bytes that follow the
+			// end of the format.
+			n, _ := io.Copy(io.Discard, readers[i])
+			if err == nil && n > 0 {
+				err = fmt.Errorf("%d bytes follow the end of the stream", n)
 			}
-			if err != nil {
-				fail(err)
-				readers[i].CloseWithError(err)
-			}
+			errs[i+1] = err
 			closeW(err)
 		}()
 	}
 	wg.Wait()
-	return outs, first
+	for _, err := range errs {
+		if err != nil {
+			return outs, err
+		}
+	}
+	return outs, nil
 }
 
 // sourceOf returns a source that streams object name of b, digest-checked.

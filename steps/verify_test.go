@@ -199,7 +199,7 @@ func testVerifyCorrupted(t *testing.T, f *verifyFixture) {
 		t.Errorf("error %v does not name the corrupted backup", err)
 	}
 	t.Logf("verify error: %v", err)
-	if !strings.Contains(res[1].Error, "corrupted") {
+	if !strings.Contains(res[1].Error, "corrupted or truncated: digest mismatch") {
 		t.Errorf("error %q", res[1].Error)
 	}
 	c, _ := catalog.Read(context.Background(), f.b)
