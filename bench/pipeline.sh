@@ -4,12 +4,20 @@
 #   bare   pg_dump -Fc -Z0 > FILE                              (the physical limit)
 #   shell  pg_dump -Fc -Z0 | zstd -3 | age -r KEY | tee >(sha256sum) > FILE
 #   sluice sluice run plans/backup.yaml (default settings)
+#   s3     the same plan with dest=s3://bench/... on a local S3 server
+#          (versitygw, posix backend, 127.0.0.1; multipart upload of unknown
+#          length, 4 parts of 16 MiB in flight)
+#   s3file the same client (sluice's upload step) sending a finished backup
+#          file: download file:// -> upload s3://
 # and print wall time, peak RSS and stored size per run, then the medians and
-# the ratios sluice/shell and sluice/bare.
+# the ratios sluice/shell, sluice/bare, s3/sluice and s3/s3file. Peak RSS is
+# sluice's (GNU time), not the S3 server's.
 #
 # usage: bench/pipeline.sh [SIZE_MB (default 1024)] [ROUNDS (default 3)]
-# Needs PostgreSQL, zstd, age and GNU time (scripts/install-deps.sh installs
-# the first three; `apt-get install time` the last).
+# Needs PostgreSQL, zstd, age, versitygw and GNU time
+# (scripts/install-deps.sh installs the first three,
+# scripts/install-versitygw.sh versitygw; `apt-get install time` the last)
+# and curl (creates the bucket).
 set -euo pipefail
 size_mb=${1:-1024}
 rounds=${2:-3}
@@ -21,6 +29,7 @@ chmod 755 "$work"
 as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 cleanup() {
   as_pg "$bin/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true
+  [ -n "${s3pid:-}" ] && kill "$s3pid" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -56,13 +65,40 @@ psql "$dsn" -At -c "SELECT 'database size: ' || pg_size_pretty(pg_database_size(
 recipient=$(cat "$work"/keys/backup/*.pub)
 pg_dump=$bin/pg_dump
 
+# The local S3 server, started as steps/blob/s3test does: versitygw with its
+# posix backend on a free port of 127.0.0.1; the bucket is created by curl's
+# SigV4 signing.
+versitygw=${SLUICE_VERSITYGW:-$(command -v versitygw || echo "$("${GO:-go}" env GOPATH)/bin/versitygw")}
+s3port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$work/s3root"
+export AWS_ACCESS_KEY_ID=bench-access AWS_SECRET_ACCESS_KEY=bench-secret-0123456789 AWS_REGION=us-east-1
+export SLUICE_S3_ENDPOINT=http://127.0.0.1:$s3port SLUICE_S3_PATH_STYLE=true
+ROOT_ACCESS_KEY=$AWS_ACCESS_KEY_ID ROOT_SECRET_KEY=$AWS_SECRET_ACCESS_KEY \
+  "$versitygw" --port "127.0.0.1:$s3port" --region us-east-1 --health /health --quiet posix "$work/s3root" \
+  >"$work/versitygw.log" 2>&1 &
+s3pid=$!
+for _ in $(seq 1 100); do curl -sf "$SLUICE_S3_ENDPOINT/health" >/dev/null && break; sleep 0.1; done
+curl -sSf --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+  -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -X PUT "$SLUICE_S3_ENDPOINT/bench"
+# The finished backup s3file uploads, made once by sluice itself.
+(cd "$work" && ./sluice run "$repo/plans/backup.yaml" --state-dir "$work/state" \
+  --param db="$dsn" --param dest="file://$work/finished" --log-level warn >/dev/null)
+finished=$(find "$work/finished" -name '*.age' | head -n 1)
+cat >"$work/s3file.yaml" <<YAML
+version: 1
+steps:
+  read: {type: download, with: {from: "file://$finished"}}
+  upload: {type: upload, input: read, with: {to: "s3://bench/file/\${{ run.id }}.dump.zst.age", allow_plaintext: true}}
+YAML
+
 measure() { # name, then the command: prints "name seconds maxrss_kib bytes"
   local name=$1; shift
   rm -rf "$work/out"; mkdir "$work/out"
+  rm -rf "$work/s3root/bench/"*
   /usr/bin/time -f "%e %M" -o "$work/time" "$@" >/dev/null 2>"$work/stderr" || {
     cat "$work/stderr" >&2; exit 1; }
   local bytes
-  bytes=$(find "$work/out" -type f \( -name '*.age' -o -name '*.dump' \) -printf '%s\n' | head -n 1)
+  bytes=$(find "$work/out" "$work/s3root/bench" -type f \( -name '*.age' -o -name '*.dump' \) -printf '%s\n' | head -n 1)
   echo "$name $(cat "$work/time") ${bytes:-0}"
 }
 
@@ -70,14 +106,17 @@ results=$work/results
 : >"$results"
 for r in $(seq 1 "$rounds"); do
   # Alternate the order each round so drift hits every variant alike.
-  order="bare shell sluice"
-  [ $((r % 2)) -eq 0 ] && order="sluice shell bare"
+  order="bare shell sluice s3 s3file"
+  [ $((r % 2)) -eq 0 ] && order="s3file s3 sluice shell bare"
   for v in $order; do
     case $v in
     bare) measure bare sh -c "'$pg_dump' -Fc -Z0 -d '$dsn' > '$work/out/bench.dump'" ;;
     shell) measure shell bash -c "set -o pipefail; '$pg_dump' -Fc -Z0 -d '$dsn' | zstd -q -3 | age -r '$recipient' | tee >(sha256sum >/dev/null) > '$work/out/bench.dump.zst.age'" ;;
     sluice) measure sluice sh -c "cd '$work' && ./sluice run '$repo/plans/backup.yaml' --state-dir '$work/state' \
       --param db='$dsn' --param dest='file://$work/out' --log-level warn" ;;
+    s3) measure s3 sh -c "cd '$work' && ./sluice run '$repo/plans/backup.yaml' --state-dir '$work/state' \
+      --param db='$dsn' --param dest='s3://bench/backups' --log-level warn" ;;
+    s3file) measure s3file sh -c "cd '$work' && ./sluice run '$work/s3file.yaml' --state-dir '$work/state' --log-level warn" ;;
     esac | tee -a "$results"
   done
 done
@@ -86,7 +125,7 @@ python3 - "$results" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 med = {}
-for name in ("bare", "shell", "sluice"):
+for name in ("bare", "shell", "sluice", "s3", "s3file"):
     rs = [r for r in rows if r[0] == name]
     med[name] = (statistics.median(float(r[1]) for r in rs),
                  max(int(r[2]) for r in rs) / 1024,
@@ -95,4 +134,11 @@ for name in ("bare", "shell", "sluice"):
 s, sh, b = med["sluice"], med["shell"], med["bare"]
 print(f"sluice/shell wall time {s[0]/sh[0]:.2f}x (target <= 1.00)  stored size {s[2]/sh[2]:.3f}x (target <= 1.10)")
 print(f"sluice/bare  wall time {s[0]/b[0]:.2f}x (target <= 1.30)  sluice peak RSS {s[1]:.1f} MiB (target < 64)")
+s3, s3f = med["s3"], med["s3file"]
+mib = lambda m: m[2] / 2**20
+print(f"s3 backup    {mib(b)/s3[0]:6.1f} MiB/s of dump (bare dump size / wall time), {mib(s3)/s3[0]:.1f} MiB/s stored  s3/sluice wall time {s3[0]/s[0]:.2f}x  s3/s3file wall time {s3[0]/s3f[0]:.2f}x")
+print(f"s3file       {mib(s3f)/s3f[0]:6.1f} MiB/s (upload of a finished file, same client)")
+budget = 4 * 16  # parts_in_flight x part_size (MiB), the documented default
+print(f"s3 peak RSS {s3[1]:.1f} MiB = file-backup RSS {s[1]:.1f} MiB + {s3[1]-s[1]:.1f} MiB (part budget {budget} MiB: within={s3[1]-s[1] <= budget + 8})")
+print(f"s3file peak RSS {s3f[1]:.1f} MiB (part budget {budget} MiB)")
 PY
