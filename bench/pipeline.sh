@@ -14,13 +14,14 @@
 # sluice's (GNU time), not the S3 server's.
 #
 # usage: bench/pipeline.sh [SIZE_MB (default 1024)] [ROUNDS (default 3)]
+# (or SIZE_MB=... ROUNDS=... in the environment)
 # Needs PostgreSQL, zstd, age, versitygw and GNU time
 # (scripts/install-deps.sh installs the first three,
 # scripts/install-versitygw.sh versitygw; `apt-get install time` the last)
 # and curl (creates the bucket).
 set -euo pipefail
-size_mb=${1:-1024}
-rounds=${2:-3}
+size_mb=${1:-${SIZE_MB:-1024}}
+rounds=${2:-${ROUNDS:-3}}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 
