@@ -137,6 +137,8 @@ var verifyCases = []struct {
 	{"AuthenticationTagsChecked", testVerifyAuthTags},
 	{"CompressionFrameChecked", testVerifyZstdFrame},
 	{"WrongKey", testVerifyWrongKey},
+	{"PlaintextSizeChecked", testVerifyPlaintextSize},
+	{"MissingObjectFails", testVerifyMissingObject},
 }
 
 func testVerifyAll(t *testing.T, f *verifyFixture) {
@@ -254,4 +256,35 @@ func readAll(t *testing.T, b blob.Backend, name string) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// testVerifyPlaintextSize records a source size the content does not have.
+func testVerifyPlaintextSize(t *testing.T, f *verifyFixture) {
+	ct, st := f.seal(t, make([]byte, 5000), nil)
+	st[0].Outputs["bytes"] = int64(5001)
+	f.store(t, "p.age", time.Now(), ct, st)
+	r := f.verify(t, "latest", true)[0]
+	if r.OK || !strings.Contains(r.Error, "content is 5000 bytes once opened, the manifest records 5001") {
+		t.Errorf("%+v", r)
+	}
+}
+
+// testVerifyMissingObject: with all (or its name), a manifest whose object
+// is gone is a failed backup, not a silent skip.
+func testVerifyMissingObject(t *testing.T, f *verifyFixture) {
+	f.backup(t, "a.age", time.Now().Add(-time.Hour), 1<<10)
+	f.backup(t, "b.age", time.Now(), 1<<10)
+	if err := f.b.Remove(context.Background(), "a.age"); err != nil {
+		t.Fatal(err)
+	}
+	for _, which := range []string{"all", "a.age"} {
+		res := f.verify(t, which, true)
+		err := VerifyError(res)
+		if err == nil || !strings.Contains(err.Error(), "a.age.manifest.json: its object") || !strings.Contains(err.Error(), "is missing") {
+			t.Errorf("%s: %v", which, err)
+		}
+	}
+	if r := f.verify(t, "latest", true); len(r) != 1 || !r[0].OK || r[0].Name != "b.age" {
+		t.Errorf("latest: %+v", r)
+	}
 }
