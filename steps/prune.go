@@ -32,7 +32,7 @@ func pruneDefinition() runner.Definition {
 	return runner.Definition{
 		Type:    "prune",
 		Kind:    runner.KindAction,
-		Summary: "delete the backups a retention policy does not keep (dry run unless confirm), never the newest verified one; manifest first",
+		Summary: "Delete the backups a retention policy does not keep (dry run unless confirm), never the newest verified one; manifest first",
 		New:     func() any { return &Prune{} },
 		Outputs: []runner.OutputSpec{
 			{Name: "dry_run", Type: "bool", Doc: "true when confirm was not set: nothing was deleted"},

@@ -31,7 +31,7 @@ func verifyDefinition() runner.Definition {
 	return runner.Definition{
 		Type:    "verify",
 		Kind:    runner.KindAction,
-		Summary: "download stored backups and check digest, sidecar, age authentication and compression frames to the end, writing no plaintext",
+		Summary: "Download stored backups and check digest, sidecar, age authentication and compression frames to the end, writing no plaintext",
 		New:     func() any { return &Verify{Backup: "latest", Record: true} },
 		Outputs: []runner.OutputSpec{
 			{Name: "checked", Type: "int", Doc: "backups checked"},
