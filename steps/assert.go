@@ -12,21 +12,24 @@ func assertDefinition() runner.Definition {
 		Kind:    runner.KindAction,
 		Summary: "Check the assert: expressions (a gate); does nothing else",
 		New:     func() any { return &Assert{} },
+		Outputs: []runner.OutputSpec{
+			{Name: "message", Type: "string", Doc: "the message parameter; reports show the step's gates as a checklist under it"},
+		},
 	}
 }
 
 // Assert is the parameter struct of the assert step. The step does nothing:
 // the runner evaluates its assert: list after it ran, which makes it a gate.
 type Assert struct {
-	Message string `yaml:"message" doc:"text logged when the step runs, e.g. what the gate protects"`
+	Message string `yaml:"message" doc:"what the gate protects, e.g. an audit checklist's title: logged, and the heading of the step's gates in reports"`
 }
 
 var _ runner.Action = (*Assert)(nil)
 
-// Run logs the message, if any.
+// Run logs the message, if any, and returns it.
 func (a *Assert) Run(ctx context.Context, sc *runner.StepContext) (runner.Outputs, error) {
 	if a.Message != "" && sc != nil && sc.Logger != nil {
 		sc.Logger.Info(a.Message)
 	}
-	return runner.Outputs{}, ctx.Err()
+	return runner.Outputs{"message": a.Message}, ctx.Err()
 }

@@ -54,15 +54,16 @@ var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 
 // htmlView is what the page template reads.
 type htmlView struct {
-	R       *runner.Report
-	Verdict string
-	Counts  string
-	Gates   []gateRef
-	Failed  int // failed gates
-	DAG     dagLayout
-	Gantt   ganttLayout
-	Groups  []streamGroup
-	Steps   []stepView
+	R          *runner.Report
+	Verdict    string
+	Counts     string
+	Gates      []gateRef
+	Failed     int // failed gates
+	Checklists []checklist
+	DAG        dagLayout
+	Gantt      ganttLayout
+	Groups     []streamGroup
+	Steps      []stepView
 }
 
 // stepView is one step's card: its record, its type's own section if any,
@@ -85,6 +86,7 @@ func WriteHTML(w io.Writer, r *runner.Report) error {
 		Gantt:   layoutGantt(r),
 		Groups:  streamGroups(r),
 	}
+	v.Checklists = checklists(r)
 	for _, g := range v.Gates {
 		if !g.Passed {
 			v.Failed++
@@ -107,6 +109,34 @@ func WriteHTML(w io.Writer, r *runner.Report) error {
 	}
 	_, err := w.Write(buf.Bytes())
 	return err
+}
+
+// checklist is an assert step with a message: its gates read as the items
+// of a checklist (an audit), each with its result and evidence.
+type checklist struct {
+	Step, Title  string
+	Items        []runner.GateResult
+	Passed, Fail int
+}
+
+func checklists(r *runner.Report) []checklist {
+	var out []checklist
+	for _, s := range r.Steps {
+		title, _ := s.Outputs["message"].(string)
+		if s.Type != "assert" || title == "" || len(s.Gates) == 0 {
+			continue
+		}
+		c := checklist{Step: s.ID, Title: title, Items: s.Gates}
+		for _, g := range s.Gates {
+			if g.Passed {
+				c.Passed++
+			} else {
+				c.Fail++
+			}
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // statusClass is the CSS class of a status: st-succeeded, st-failed, ...
