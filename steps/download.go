@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps/blob"
+	"github.com/sluice-dev/sluice/steps/catalog"
 	"github.com/sluice-dev/sluice/steps/manifest"
 )
 
@@ -96,7 +97,7 @@ func streamObject(ctx context.Context, sc *runner.StepContext, b blob.Backend, n
 	if m != nil {
 		out["manifest"] = b.URL(manifest.ManifestName(name))
 		out["created"] = m.Created.UTC().Format(time.RFC3339Nano)
-		out["key_ids"] = ageList(manifestKeyIDs(m))
+		out["key_ids"] = ageList(catalog.KeyIDs(m))
 	} else if sc != nil && sc.Logger != nil {
 		sc.Logger.Warn("object has no manifest: it may not be a complete sluice backup", "url", b.URL(name))
 	}

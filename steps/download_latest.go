@@ -48,7 +48,3 @@ func skippedNote(n int) string {
 	}
 	return fmt.Sprintf(" (%d manifest(s) without their object were ignored)", n)
 }
-
-// manifestKeyIDs returns the key ids the manifest's encrypt stages recorded,
-// in order and without duplicates.
-func manifestKeyIDs(m *manifest.Manifest) []string { return catalog.KeyIDs(m) }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/sluice-dev/sluice/steps/blob"
+	"github.com/sluice-dev/sluice/steps/catalog"
 	"github.com/sluice-dev/sluice/steps/manifest"
 )
 
@@ -17,39 +18,27 @@ type storedBackup struct {
 	KeyIDs   []string
 }
 
-// listBackups reads every manifest under the destination root b. Objects
-// whose manifest names no encrypt stage (plaintext backups) have no key ids.
+// listBackups returns every backup under the destination root b, from the
+// catalogue. A manifest the catalogue cannot trust (unreadable, renamed, its
+// object missing) is an error: a rotation or a key destruction must not go
+// ahead while a backup's key needs are unknown.
 func listBackups(ctx context.Context, b blob.Backend) ([]storedBackup, error) {
-	infos, err := b.List(ctx, "")
+	c, err := catalog.Read(ctx, b)
 	if err != nil {
 		return nil, err
 	}
-	var out []storedBackup
-	for _, in := range infos {
-		if !strings.HasSuffix(in.Name, manifestSuffix) {
-			continue
+	if len(c.Problems) > 0 {
+		var msgs []string
+		for _, p := range c.Problems {
+			msgs = append(msgs, p.URL+": "+p.Detail)
 		}
-		m, err := readManifest(ctx, b, in.Name)
-		if err != nil {
-			return nil, err
-		}
-		object := strings.TrimSuffix(in.Name, manifestSuffix)
-		out = append(out, storedBackup{Object: object, Manifest: m, KeyIDs: manifestKeyIDs(m)})
+		return nil, fmt.Errorf("untrusted manifests: %s", strings.Join(msgs, "; "))
+	}
+	out := make([]storedBackup, 0, len(c.Backups))
+	for _, bk := range c.Backups {
+		out = append(out, storedBackup{Object: bk.Name, Manifest: bk.Manifest, KeyIDs: bk.KeyIDs})
 	}
 	return out, nil
-}
-
-func readManifest(ctx context.Context, b blob.Backend, name string) (*manifest.Manifest, error) {
-	rc, err := b.Open(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	m, err := manifest.Read(rc)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", b.URL(name), err)
-	}
-	return m, nil
 }
 
 // setManifestKeys records new key ids and recipients in the manifest's
