@@ -163,8 +163,7 @@ func contains(list []string, s string) bool {
 // absent.
 func (l *loader) streamGroups() map[string]string {
 	parent := map[string]string{}
-	var find func(string) string
-	find = func(x string) string {
+	find := func(x string) string {
 		for parent[x] != x {
 			parent[x] = parent[parent[x]]
 			x = parent[x]

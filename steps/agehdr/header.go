@@ -27,8 +27,6 @@ const Version = "age-encryption.org/v1"
 const (
 	// columns is the width of a full stanza body line.
 	columns = 64
-	// bytesPerLine is how many body bytes a full line encodes.
-	bytesPerLine = columns / 4 * 3
 	// MaxSize bounds the headers this package reads.
 	MaxSize = 2 << 20
 	// macSize is the length of the header MAC (HMAC-SHA-256).
