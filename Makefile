@@ -12,10 +12,13 @@ demo: build
 	scripts/install-deps.sh
 	./bin/sluice run plans/quickstart.yaml
 
+# -p 1: one test package at a time. The latency tests (measure against
+# pgbench, the overhead gate) compare timings; a second package's
+# PostgreSQL clusters running beside them on 2 cores only add noise.
 test:
 	scripts/install-test-deps.sh
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -p 1 -timeout 20m ./...
 
 lint:
 	gofmt -l . | tee /dev/stderr | (! read)
