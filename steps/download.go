@@ -154,7 +154,7 @@ func recordedDigests(ctx context.Context, b blob.Backend, name string) (map[stri
 	}
 	for _, alg := range manifest.Algorithms {
 		side := manifest.SidecarName(name, alg)
-		data, err := readSmall(ctx, b, side)
+		data, err := catalog.ReadSmall(ctx, b, side)
 		if errors.Is(err, blob.ErrNotExist) {
 			continue
 		}
@@ -170,7 +170,7 @@ func recordedDigests(ctx context.Context, b blob.Backend, name string) (map[stri
 		}
 	}
 	mname := manifest.ManifestName(name)
-	data, err := readSmall(ctx, b, mname)
+	data, err := catalog.ReadSmall(ctx, b, mname)
 	if errors.Is(err, blob.ErrNotExist) {
 		return want, nil, nil
 	}
@@ -187,20 +187,6 @@ func recordedDigests(ctx context.Context, b blob.Backend, name string) (map[stri
 		}
 	}
 	return want, m, nil
-}
-
-// readSmall reads a sidecar or manifest (at most 16 MiB).
-func readSmall(ctx context.Context, b blob.Backend, name string) ([]byte, error) {
-	rc, err := b.Open(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, 16<<20))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", b.URL(name), err)
-	}
-	return data, nil
 }
 
 // ctxReader stops reading once ctx is done.

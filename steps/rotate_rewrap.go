@@ -13,6 +13,7 @@ import (
 	"filippo.io/age"
 	"github.com/sluice-dev/sluice/steps/agehdr"
 	"github.com/sluice-dev/sluice/steps/blob"
+	"github.com/sluice-dev/sluice/steps/catalog"
 	"github.com/sluice-dev/sluice/steps/keys"
 )
 
@@ -195,7 +196,7 @@ func (r *rewrapper) move(ctx context.Context, bk storedBackup) (*rewrapJournal, 
 
 // readJournal returns the journal of object, or nil when there is none.
 func (r *rewrapper) readJournal(ctx context.Context, object string) (*rewrapJournal, error) {
-	data, err := readSmall(ctx, r.b, object+journalSuffix)
+	data, err := catalog.ReadSmall(ctx, r.b, object+journalSuffix)
 	if errors.Is(err, blob.ErrNotExist) {
 		return nil, nil
 	}
