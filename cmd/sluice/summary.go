@@ -12,10 +12,15 @@ import (
 // status, time and bytes, and each gate's result.
 func printSummary(w io.Writer, rep *runner.Report, stateDir string) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "STEP\tTYPE\tSTATUS\tTIME\tBYTES OUT")
+	fmt.Fprintln(tw, "STEP\tTYPE\tSTATUS\tTIME\tBYTES")
 	for _, s := range rep.Steps {
+		// What a streaming step passed on; for a sink, what it received.
 		out := ""
-		if s.Bytes != nil {
+		switch {
+		case s.Bytes == nil:
+		case s.Kind == runner.KindSink:
+			out = humanBytes(s.Bytes.In)
+		default:
 			out = humanBytes(s.Bytes.Out)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2fs\t%s\n", s.ID, s.Type, s.Status, s.DurationSeconds, out)
