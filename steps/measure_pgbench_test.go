@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -25,11 +26,14 @@ const pgbenchQuery = "SELECT sum(g) FROM generate_series(1, 20000) AS g"
 
 // Agreement tolerance between measure and pgbench: 40% of pgbench's value
 // plus 100 µs. The clients differ (libpq in C against pgx in Go, separate
-// processes scheduled differently). Measured here with pgbenchQuery: quiet,
-// within 4% at p50 and p95; with both cores busy with other work, p50 3.2 vs
-// 4.6 ms and p95 8.4 vs 9.9 ms in the worst of several runs. The test still
+// processes scheduled differently). Measured here with pgbenchQuery when
+// the machine runs nothing else (as make test does, one package at a time):
+// within 4% at p50 and p95, 16% in the worst run. With both cores saturated
+// by other work the two clients get unequal shares of the CPU and differ by
+// up to 2x at p95: this test needs the machine to itself. The test still
 // catches a wrong unit, a wrong percentile or timing only part of an
-// execution. Both tools alternate six times so that drift hits both.
+// execution. Both tools alternate six times so that drift hits both, and
+// the medians of their per-round percentiles are compared.
 const (
 	pgbenchRel = 0.40
 	pgbenchAbs = 0.100 // ms
@@ -51,7 +55,12 @@ func testAgreesWithPgbench(t *testing.T, dsn string) {
 	if err := os.WriteFile(script, []byte(pgbenchQuery+";\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var ours, theirs []time.Duration
+	// Per round, each tool's percentile; compared are the medians over the
+	// rounds, so that a round disturbed by other work on the machine (a
+	// burst of slow samples moves a p95 of 60 samples a lot) does not
+	// decide the result.
+	rounds := map[string][2][]float64{"p50": {}, "p95": {}}
+	var nOurs, nTheirs int
 	for i := range 6 {
 		prefix := filepath.Join(dir, "pgb"+strconv.Itoa(i))
 		cmd := exec.CommandContext(context.Background(), tool.Path, "-n", "-M", "extended", "-c", "1", "-t", "60",
@@ -60,20 +69,36 @@ func testAgreesWithPgbench(t *testing.T, dsn string) {
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("pgbench: %v\n%s", err, out)
 		}
-		theirs = append(theirs, readPgbenchLog(t, prefix)...)
+		theirs := readPgbenchLog(t, prefix)
 		m := &Measure{Targets: map[string]string{"plain": dsn}, Queries: []MeasureQuery{{Name: "q", SQL: pgbenchQuery}},
 			Warmup: 5, Iterations: 60, Rounds: 1, Concurrency: 1, Mode: "extended"}
-		ours = append(ours, measureSamples(t, m)...)
-	}
-	a, b := bench.Summarize(ours, 0), bench.Summarize(theirs, 0)
-	t.Logf("measure: n=%d p50 %.3f p95 %.3f ms; pgbench -l: n=%d p50 %.3f p95 %.3f ms", a.Count, a.P50, a.P95, b.Count, b.P50, b.P95)
-	for _, s := range []string{"p50", "p95"} {
-		x, _ := a.Get(s)
-		y, _ := b.Get(s)
-		if d := x - y; d > pgbenchRel*y+pgbenchAbs || -d > pgbenchRel*y+pgbenchAbs {
-			t.Errorf("%s: measure %.3f ms, pgbench %.3f ms: further apart than %.0f%% + %.0f µs", s, x, y, 100*pgbenchRel, 1000*pgbenchAbs)
+		ours := measureSamples(t, m)
+		nOurs, nTheirs = nOurs+len(ours), nTheirs+len(theirs)
+		a, b := bench.Summarize(ours, 0), bench.Summarize(theirs, 0)
+		for stat, v := range rounds {
+			x, _ := a.Get(stat)
+			y, _ := b.Get(stat)
+			rounds[stat] = [2][]float64{append(v[0], x), append(v[1], y)}
 		}
 	}
+	for _, stat := range []string{"p50", "p95"} {
+		x, y := median(rounds[stat][0]), median(rounds[stat][1])
+		t.Logf("%s, median over 6 rounds: measure %.3f ms (n=%d), pgbench -l %.3f ms (n=%d)", stat, x, nOurs, y, nTheirs)
+		if d := x - y; d > pgbenchRel*y+pgbenchAbs || -d > pgbenchRel*y+pgbenchAbs {
+			t.Errorf("%s: measure %.3f ms, pgbench %.3f ms: further apart than %.0f%% + %.0f µs", stat, x, y, 100*pgbenchRel, 1000*pgbenchAbs)
+		}
+	}
+}
+
+// median returns the median of xs.
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
 }
 
 // measureSamples runs one turn of m's only target, "plain", through the

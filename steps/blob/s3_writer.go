@@ -218,6 +218,52 @@ func (w *s3Writer) uploadPart(num int, data []byte) {
 	w.md5ETags = w.md5ETags && strings.EqualFold(strings.Trim(part.ETag, `"`), hex.EncodeToString(sum[:]))
 }
 
+// abortUpload aborts the multipart upload until the service no longer lists
+// it. A part request the client gave up on may still be running on the
+// server and store its part after the abort, bringing the upload back (the
+// S3 documentation warns of this); so the abort is repeated, with short
+// pauses, until the listing no longer shows it.
+func (w *s3Writer) abortUpload(ctx context.Context) error {
+	for attempt := 0; ; attempt++ {
+		err := w.s.retry(ctx, func(ctx context.Context) error {
+			return w.s.core.AbortMultipartUpload(ctx, w.s.bucket, w.key, w.uploadID)
+		})
+		if err != nil && minio.ToErrorResponse(err).Code != "NoSuchUpload" {
+			return err
+		}
+		listed, err := w.uploadListed(ctx)
+		if err != nil || !listed {
+			return err
+		}
+		if attempt == 4 {
+			return fmt.Errorf("the upload is still listed after %d aborts", attempt+1)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(100*(attempt+1)) * time.Millisecond):
+		}
+	}
+}
+
+// uploadListed tells whether the service still lists this writer's upload.
+func (w *s3Writer) uploadListed(ctx context.Context) (bool, error) {
+	var res minio.ListMultipartUploadsResult
+	err := w.s.retry(ctx, func(ctx context.Context) (err error) {
+		res, err = w.s.core.ListMultipartUploads(ctx, w.s.bucket, w.key, "", "", "", 1000)
+		return err
+	})
+	if err != nil {
+		return false, err
+	}
+	for _, up := range res.Uploads {
+		if up.UploadID == w.uploadID {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // Commit uploads the last part, waits for every part, completes the upload
 // and checks the stored object's size, and its ETag where the service's
 // ETags are MD5 checksums, against what was streamed.
@@ -361,10 +407,8 @@ func (w *s3Writer) Abort() error {
 	defer cancel()
 	var errs []error
 	if w.uploadID != "" {
-		err := w.s.retry(ctx, func(ctx context.Context) error {
-			return w.s.core.AbortMultipartUpload(ctx, w.s.bucket, w.key, w.uploadID)
-		})
-		if err != nil && minio.ToErrorResponse(err).Code != "NoSuchUpload" {
+		err := w.abortUpload(ctx)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("aborting the multipart upload of %s (upload id %s) at %s: %w; its parts are invisible but kept by the service: abort it by hand or let a lifecycle rule (AbortIncompleteMultipartUpload) remove it",
 				w.url, w.uploadID, w.s.endpointURL, err))
 		}
