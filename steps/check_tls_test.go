@@ -16,31 +16,6 @@ import (
 	"github.com/sluice-dev/sluice/steps/tlsaudit/tlstest"
 )
 
-// goTLSServer serves TLS handshakes on 127.0.0.1 with cfg and returns the
-// tls:// target.
-func goTLSServer(t *testing.T, cfg *tls.Config) string {
-	t.Helper()
-	l, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-				_ = c.(*tls.Conn).Handshake()
-			}()
-		}
-	}()
-	return "tls://" + l.Addr().String()
-}
-
 func runTLSPlan(t *testing.T, plan string, params map[string]any) *runner.Report {
 	t.Helper()
 	p, err := runner.Load("tls.yaml", []byte(plan), Builtin())
@@ -56,7 +31,7 @@ func runTLSPlan(t *testing.T, plan string, params map[string]any) *runner.Report
 
 func TestCheckTLSFailOn(t *testing.T) {
 	leaf := tlstest.SelfSigned(t, tlstest.Options{})
-	target := goTLSServer(t, &tls.Config{Certificates: []tls.Certificate{leaf.TLSCertificate()}})
+	target := tlstest.Serve(t, &tls.Config{Certificates: []tls.Certificate{leaf.TLSCertificate()}})
 	plan := `version: 1
 params:
   target: {type: string}
@@ -84,7 +59,7 @@ steps:
 func TestCheckTLSGateOnFacts(t *testing.T) {
 	ca := tlstest.NewCA(t, "sluice test CA")
 	leaf := ca.Issue(t, tlstest.Options{NotAfter: time.Now().Add(20 * 24 * time.Hour)})
-	target := goTLSServer(t, &tls.Config{Certificates: []tls.Certificate{leaf.TLSCertificate()},
+	target := tlstest.Serve(t, &tls.Config{Certificates: []tls.Certificate{leaf.TLSCertificate()},
 		MinVersion: tls.VersionTLS11, MaxVersion: tls.VersionTLS12})
 	caFile := tlstest.WriteFile(t, t.TempDir(), "ca.pem", ca.PEM)
 	plan := `version: 1

@@ -14,31 +14,6 @@ import (
 	"github.com/sluice-dev/sluice/steps/tlsaudit/tlstest"
 )
 
-// serveTLS runs a Go TLS server on 127.0.0.1 that completes handshakes and
-// hangs up, and returns its tls:// target.
-func serveTLS(t *testing.T, cfg *tls.Config) string {
-	t.Helper()
-	l, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-				_ = c.(*tls.Conn).Handshake()
-			}()
-		}
-	}()
-	return "tls://" + l.Addr().String()
-}
-
 func findingIDs(r *Report) []string {
 	ids := []string{}
 	for _, f := range r.Findings {
@@ -63,7 +38,7 @@ func wantFindings(t *testing.T, r *Report, want ...string) {
 func TestAuditGoServerModern(t *testing.T) {
 	ca := tlstest.NewCA(t, "sluice test CA")
 	leaf := ca.Issue(t, tlstest.Options{})
-	target := serveTLS(t, &tls.Config{Certificates: []tls.Certificate{leaf.TLSCertificate()},
+	target := tlstest.Serve(t, &tls.Config{Certificates: []tls.Certificate{leaf.TLSCertificate()},
 		MinVersion: tls.VersionTLS12, NextProtos: []string{"h2"}})
 	caFile := tlstest.WriteFile(t, t.TempDir(), "ca.pem", ca.PEM)
 
@@ -102,7 +77,7 @@ func TestAuditGoServerLegacy(t *testing.T) {
 	// another name that expires in 20 days.
 	leaf := tlstest.SelfSigned(t, tlstest.Options{DNSNames: []string{"db.example.com"}, Key: tlstest.RSAKey(t, 1024),
 		NotAfter: time.Now().Add(20*24*time.Hour + time.Hour)})
-	target := serveTLS(t, &tls.Config{Certificates: []tls.Certificate{leaf.TLSCertificate()},
+	target := tlstest.Serve(t, &tls.Config{Certificates: []tls.Certificate{leaf.TLSCertificate()},
 		MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS12})
 	r, err := Audit(context.Background(), Config{Target: target, CAFile: writeCA(t)})
 	if err != nil {
@@ -121,7 +96,7 @@ func TestAuditGoServerLegacy(t *testing.T) {
 func TestAuditGoServerExpired(t *testing.T) {
 	ca := tlstest.NewCA(t, "sluice test CA")
 	leaf := ca.Issue(t, tlstest.Options{NotBefore: time.Now().AddDate(0, 0, -30), NotAfter: time.Now().Add(-36 * time.Hour)})
-	target := serveTLS(t, &tls.Config{Certificates: []tls.Certificate{leaf.TLSCertificate()}})
+	target := tlstest.Serve(t, &tls.Config{Certificates: []tls.Certificate{leaf.TLSCertificate()}})
 	caFile := tlstest.WriteFile(t, t.TempDir(), "ca.pem", ca.PEM)
 	r, err := Audit(context.Background(), Config{Target: target, CAFile: caFile})
 	if err != nil {

@@ -94,7 +94,7 @@ func TestAuditClientCertificate(t *testing.T) {
 	pool.AddCert(ca.Cert)
 	// TLS 1.2, so that a missing client certificate fails the handshake
 	// itself rather than the first read after it.
-	target := serveTLS(t, &tls.Config{Certificates: []tls.Certificate{server.TLSCertificate()},
+	target := tlstest.Serve(t, &tls.Config{Certificates: []tls.Certificate{server.TLSCertificate()},
 		ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool, MaxVersion: tls.VersionTLS12})
 	dir := t.TempDir()
 	cfg := Config{Target: target, CAFile: tlstest.WriteFile(t, dir, "ca.pem", ca.PEM)}
