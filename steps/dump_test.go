@@ -192,7 +192,7 @@ type killingWriter struct {
 
 func (w *killingWriter) Write(p []byte) (int, error) {
 	if !w.killed {
-		for _, pid := range childPIDs(w.t, "pg_dump") {
+		for _, pid := range pgtest.ChildPIDs(w.t, "pg_dump") {
 			if err := syscall.Kill(pid, syscall.SIGKILL); err == nil {
 				w.killed = true
 			}
@@ -200,36 +200,6 @@ func (w *killingWriter) Write(p []byte) (int, error) {
 	}
 	w.n += len(p)
 	return len(p), nil
-}
-
-// childPIDs returns the pids of this process's children named comm.
-func childPIDs(t *testing.T, comm string) []int {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatalf("reading /proc: %v", err)
-	}
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...
-		s := string(stat)
-		open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-		if open < 0 || close < open {
-			continue
-		}
-		fields := strings.Fields(s[close+1:])
-		if s[open+1:close] == comm && len(fields) > 1 && fields[1] == strconv.Itoa(os.Getpid()) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
 }
 
 // cmdlineWriter records the command line of this process's pg_dump child,
@@ -241,7 +211,7 @@ type cmdlineWriter struct {
 
 func (w *cmdlineWriter) Write(p []byte) (int, error) {
 	if w.cmdline == "" {
-		for _, pid := range childPIDs(w.t, "pg_dump") {
+		for _, pid := range pgtest.ChildPIDs(w.t, "pg_dump") {
 			b, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
 			w.cmdline = strings.ReplaceAll(string(b), "\x00", " ")
 		}

@@ -3,10 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -79,42 +76,11 @@ wait:
 // and the bytes it has written so far (0, 0 when there is none).
 func childPgDump(t *testing.T) (pid int, written int64) {
 	t.Helper()
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		t.Skipf("skipping: no /proc to find pg_dump in: %v", err)
 	}
-	self := os.Getpid()
-	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...
-		s := string(stat)
-		open, closing := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-		if open < 0 || closing < open || s[open+1:closing] != "pg_dump" {
-			continue
-		}
-		var state string
-		var ppid int
-		if _, err := fmt.Sscan(s[closing+1:], &state, &ppid); err != nil || ppid != self {
-			continue
-		}
-		io, err := os.ReadFile(filepath.Join("/proc", e.Name(), "io"))
-		if err != nil {
-			return p, 0
-		}
-		for _, line := range strings.Split(string(io), "\n") {
-			if v, ok := strings.CutPrefix(line, "wchar: "); ok {
-				n, _ := strconv.ParseInt(v, 10, 64)
-				return p, n
-			}
-		}
-		return p, 0
+	if pids := pgtest.ChildPIDs(t, "pg_dump"); len(pids) > 0 {
+		return pids[0], pgtest.BytesWritten(pids[0])
 	}
 	return 0, 0
 }
