@@ -212,21 +212,18 @@ func (s *S3) refuseExisting(ctx context.Context, key string) error {
 }
 
 // Open implements Backend. The content streams from the service as it is
-// read.
+// read; a read cut short by a broken connection or a server error resumes
+// where it stopped, on the same version of the object (see s3Reader).
 func (s *S3) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 	key, err := s.key(name)
 	if err != nil {
 		return nil, err
 	}
-	var rc io.ReadCloser
-	err = s.retry(ctx, func(ctx context.Context) (err error) {
-		rc, _, _, err = s.core.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
-		return err
-	})
-	if err != nil {
+	r := &s3Reader{s: s, ctx: ctx, key: key}
+	if err := r.open(); err != nil {
 		return nil, s.describe("reading object", key, err)
 	}
-	return rc, nil
+	return r, nil
 }
 
 // Stat implements Backend.

@@ -25,14 +25,27 @@ func (s *S3) retry(ctx context.Context, op func(ctx context.Context) error) erro
 		if err == nil || !retryable(err) || attempt >= s.cfg.Retries || ctx.Err() != nil {
 			return err
 		}
-		bound := min(s.cfg.RetryBase<<(attempt-1), s.cfg.RetryMax)
-		t := time.NewTimer(rand.N(bound) + bound/10)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return errors.Join(err, context.Cause(ctx))
-		case <-t.C:
+		if berr := s.backoff(ctx, attempt); berr != nil {
+			return errors.Join(err, berr)
 		}
+	}
+}
+
+// backoff sleeps after the attempt-th failure (none after 0): a random time
+// up to s.cfg.RetryBase doubled per attempt, capped at s.cfg.RetryMax. It
+// returns ctx's cause when ctx ends first.
+func (s *S3) backoff(ctx context.Context, attempt int) error {
+	if attempt < 1 {
+		return nil
+	}
+	bound := min(s.cfg.RetryBase<<(attempt-1), s.cfg.RetryMax)
+	t := time.NewTimer(rand.N(bound) + bound/10)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-t.C:
+		return nil
 	}
 }
 

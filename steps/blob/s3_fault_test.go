@@ -6,9 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"runtime"
 	"strings"
 	"sync"
@@ -84,37 +81,29 @@ func listNames(t *testing.T, b blob.Backend) []string {
 // must retry that part and succeed.
 func TestIntegrationS3PartRetried(t *testing.T) {
 	srv := s3test.Shared(t)
-	target, _ := url.Parse(srv.Endpoint)
-	proxy := httputil.NewSingleHostReverseProxy(target)
 	var mu sync.Mutex
 	var part2, rejected int
-	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPut && r.URL.Query().Get("partNumber") == "2" {
-			mu.Lock()
-			part2++
-			reject := rejected == 0
-			if reject {
-				rejected++
-			}
-			mu.Unlock()
-			if reject {
-				io.Copy(io.Discard, r.Body)
-				w.Header().Set("Content-Type", "application/xml")
-				w.WriteHeader(http.StatusServiceUnavailable)
-				io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`)
-				return
-			}
+	fp := newFaultProxy(t, srv)
+	fp.hook = func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodPut || r.URL.Query().Get("partNumber") != "2" {
+			return false
 		}
-		proxy.ServeHTTP(w, r) // keeps the Host header the client signed
-	}))
-	defer front.Close()
-
-	cfg := srv.Config()
-	cfg.Endpoint, cfg.PartSize, cfg.PartsInFlight = front.URL, blob.MinPartSize, 2
-	b, err := blob.NewS3WithKeys(cfg, srv.NewBucket(t), "", s3test.AccessKey, s3test.SecretKey)
-	if err != nil {
-		t.Fatal(err)
+		mu.Lock()
+		part2++
+		reject := rejected == 0
+		if reject {
+			rejected++
+		}
+		mu.Unlock()
+		if reject {
+			io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`)
+		}
+		return reject
 	}
+	b := fp.backend(t, srv, srv.NewBucket(t))
 	data := randomBytes(t, 12<<20)
 	if err := upload(context.Background(), b, "x.bin", data); err != nil {
 		t.Fatalf("upload through a throttling proxy: %v", err)
