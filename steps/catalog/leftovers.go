@@ -1,0 +1,120 @@
+package catalog
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/sluice-dev/sluice/steps/blob"
+	"github.com/sluice-dev/sluice/steps/manifest"
+)
+
+// Leftover is an incomplete object (no manifest) and its fate.
+type Leftover struct {
+	Incomplete
+	Remove  bool // older than the cutoff: removed unless a dry run
+	Removed bool
+	Note    string // why it was kept or skipped, when it was
+}
+
+// UploadLeftover is an unfinished upload and its fate.
+type UploadLeftover struct {
+	blob.Upload
+	Abort   bool // older than the cutoff: aborted unless a dry run
+	Aborted bool
+}
+
+// LeftoverResult is what a cleanup of incomplete leftovers decided and did.
+// Complete backups are never part of it.
+type LeftoverResult struct {
+	Root      string
+	OlderThan time.Duration
+	Objects   []Leftover       // by name
+	Uploads   []UploadLeftover // empty for backends without unfinished uploads
+	Confirmed bool             // false: a dry run, nothing was removed
+}
+
+// ToRemove counts the objects and uploads old enough to go.
+func (r *LeftoverResult) ToRemove() (objects, uploads int) {
+	for _, o := range r.Objects {
+		if o.Remove {
+			objects++
+		}
+	}
+	for _, u := range r.Uploads {
+		if u.Abort {
+			uploads++
+		}
+	}
+	return objects, uploads
+}
+
+// PlanLeftovers selects the catalogue's incomplete objects, and b's
+// unfinished uploads when b keeps them (blob.UploadLister), last modified or
+// started more than olderThan before now. The age spares a backup being
+// written at this moment, whose object exists before its manifest.
+func PlanLeftovers(ctx context.Context, b blob.Backend, c *Catalog, olderThan time.Duration, now time.Time) (*LeftoverResult, error) {
+	if olderThan < 0 {
+		return nil, fmt.Errorf("incomplete age %s is negative: use 0 for any age, or a duration such as 24h", olderThan)
+	}
+	cutoff := now.Add(-olderThan)
+	res := &LeftoverResult{Root: c.Root, OlderThan: olderThan, Objects: []Leftover{}, Uploads: []UploadLeftover{}}
+	for _, in := range c.Incomplete {
+		lo := Leftover{Incomplete: in, Remove: !in.ModTime.After(cutoff)}
+		if !lo.Remove {
+			lo.Note = "modified within " + olderThan.String() + ": may be a backup being written"
+		}
+		res.Objects = append(res.Objects, lo)
+	}
+	if ul, ok := b.(blob.UploadLister); ok {
+		ups, err := ul.ListUploads(ctx, "")
+		if err != nil {
+			return nil, fmt.Errorf("listing unfinished uploads under %s: %w", c.Root, err)
+		}
+		for _, u := range ups {
+			res.Uploads = append(res.Uploads, UploadLeftover{Upload: u, Abort: !u.Started.After(cutoff)})
+		}
+	}
+	return res, nil
+}
+
+// RemoveLeftovers removes the objects res selects, each with its sidecars,
+// records and journals, and aborts the uploads it selects. Just before
+// removing an object it checks again that the object has no manifest, so
+// that a backup completed since the catalogue was read is left alone. It
+// stops at the first failure.
+func RemoveLeftovers(ctx context.Context, b blob.Backend, res *LeftoverResult) error {
+	res.Confirmed = true
+	for i := range res.Objects {
+		lo := &res.Objects[i]
+		if !lo.Remove {
+			continue
+		}
+		_, err := b.Stat(ctx, manifest.ManifestName(lo.Name))
+		switch {
+		case err == nil:
+			lo.Remove, lo.Note = false, "its manifest appeared: it is a complete backup now"
+			continue
+		case !isNotExist(err):
+			return fmt.Errorf("removing incomplete %s: %w", lo.URL, err)
+		}
+		for _, n := range append([]string{lo.Name}, lo.Related...) {
+			if err := b.Remove(ctx, n); err != nil && !isNotExist(err) {
+				return fmt.Errorf("removing incomplete %s: removing %s: %w", lo.URL, b.URL(n), err)
+			}
+		}
+		lo.Removed = true
+	}
+	ul, _ := b.(blob.UploadLister)
+	for i := range res.Uploads {
+		u := &res.Uploads[i]
+		if !u.Abort || ul == nil {
+			continue
+		}
+		if err := ul.AbortUpload(ctx, u.Upload); err != nil {
+			return fmt.Errorf("aborting the unfinished upload of %s: %w", b.URL(u.Name), err)
+		}
+		u.Aborted = true
+	}
+	return nil
+}

@@ -1,0 +1,88 @@
+package catalog_test
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/sluice-dev/sluice/steps/blob"
+	"github.com/sluice-dev/sluice/steps/blob/s3test"
+	"github.com/sluice-dev/sluice/steps/catalog"
+	"github.com/sluice-dev/sluice/steps/manifest"
+)
+
+// TestLeftovers leaves a complete backup, an incomplete object with its
+// sidecar, an incomplete object whose manifest appears after planning and,
+// on s3://, an unfinished multipart upload. A dry run and a young cutoff
+// remove nothing; the real run removes only the old incomplete object (with
+// its sidecar) and aborts the upload, never the backup.
+func TestLeftovers(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b blob.Backend) {
+		putBackup(t, b, "a.dump", time.Now().Add(-time.Hour))
+		put(t, b, "b.dump", []byte("half a backup"))
+		put(t, b, manifest.SidecarName("b.dump", manifest.SHA256), []byte("sum"))
+		put(t, b, "d.dump", []byte("being written"))
+		s3b, isS3 := b.(*blob.S3)
+		if isS3 {
+			core := minio.Core{Client: s3test.Shared(t).Client(t)}
+			if _, err := core.NewMultipartUpload(ctx, s3b.Bucket(), s3b.Prefix()+"c.dump", minio.PutObjectOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before := listAll(t, b)
+		c, err := catalog.Read(ctx, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now().Add(time.Minute)
+
+		young, err := catalog.PlanLeftovers(ctx, b, c, 24*time.Hour, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o, u := young.ToRemove(); o != 0 || u != 0 {
+			t.Fatalf("with a 24h cutoff: %d objects and %d uploads to remove, want none", o, u)
+		}
+
+		res, err := catalog.PlanLeftovers(ctx, b, c, 0, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantUploads := 0
+		if isS3 {
+			wantUploads = 1
+		}
+		if o, u := res.ToRemove(); o != 2 || u != wantUploads {
+			t.Fatalf("to remove: %d objects and %d uploads, want 2 and %d (%+v)", o, u, wantUploads, res)
+		}
+		if got := listAll(t, b); !slices.Equal(got, before) {
+			t.Fatalf("planning changed the destination: %q, want %q", got, before)
+		}
+
+		put(t, b, manifest.ManifestName("d.dump"), []byte("{}")) // d.dump completed meanwhile
+		if err := catalog.RemoveLeftovers(ctx, b, res); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"a.dump", manifest.ManifestName("a.dump"), manifest.SidecarName("a.dump", manifest.SHA256), "d.dump", manifest.ManifestName("d.dump")}
+		slices.Sort(want)
+		if got := listAll(t, b); !slices.Equal(got, want) {
+			t.Fatalf("after removing leftovers: %q, want %q", got, want)
+		}
+		for _, o := range res.Objects {
+			if o.Name == "d.dump" && (o.Removed || o.Note == "") {
+				t.Errorf("d.dump, complete by then: %+v, want skipped with a note", o)
+			}
+		}
+		if isS3 {
+			ups, err := s3b.ListUploads(ctx, "")
+			if err != nil || len(ups) != 0 {
+				t.Fatalf("unfinished uploads after the cleanup: %+v, %v; want none", ups, err)
+			}
+			if !res.Uploads[0].Aborted || res.Uploads[0].Name != "c.dump" {
+				t.Errorf("upload result %+v, want c.dump aborted", res.Uploads[0])
+			}
+		}
+	})
+}
