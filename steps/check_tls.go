@@ -27,6 +27,7 @@ func checkTLSDefinition() runner.Definition {
 			{Name: "group", Type: "string", Doc: "negotiated key exchange group, e.g. X25519MLKEM768, X25519 (empty when none)"},
 			{Name: "alpn", Type: "string", Doc: "negotiated application protocol (ALPN), empty when none"},
 			{Name: "accepts", Type: "map", Doc: "per version, whether a handshake pinned to it succeeded: tls10, tls11, tls12, tls13 (bool)"},
+			{Name: "ciphers", Type: "map", Doc: "TLS 1.2 handshakes offering one weak group each: checked (false when TLS 1.2 is refused), accepts_rc4, accepts_3des, accepts_rsa_kex (static RSA key exchange, no forward secrecy), accepts_cbc (AES-CBC) (bool), suites (group -> the suite the server chose)"},
 			{Name: "cert", Type: "map", Doc: "leaf certificate: subject, issuer, dns_names, ip_addresses, key_type, key_bits, signature_algorithm, not_before, not_after (RFC 3339), days_left, chain_days_left (minimum over the sent chain), chain_length, self_signed, not_yet_valid, sha256; empty without TLS"},
 			{Name: "chain", Type: "map", Doc: "verified (bool), error (why not), roots (ca file, dsn sslrootcert or system)"},
 			{Name: "hostname", Type: "map", Doc: "name (checked), matched (bool), error"},

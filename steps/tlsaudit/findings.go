@@ -78,6 +78,7 @@ func evaluate(r *Report, c Config) []Finding {
 		add("tls13-not-accepted", Low, "TLS 1.3 is not accepted", r.Rejects["tls13"],
 			"allow TLSv1.3 (ssl_max_protocol_version empty or 'TLSv1.3') with an OpenSSL that supports it")
 	}
+	fs = append(fs, cipherFindings(r.Ciphers)...)
 	if r.Cert != nil {
 		fs = append(fs, certFindings(r, c)...)
 	}

@@ -39,7 +39,7 @@ func TestAuditGoServerModern(t *testing.T) {
 	ca := tlstest.NewCA(t, "sluice test CA")
 	leaf := ca.Issue(t, tlstest.Options{})
 	target := tlstest.Serve(t, &tls.Config{Certificates: []tls.Certificate{leaf.TLSCertificate()},
-		MinVersion: tls.VersionTLS12, NextProtos: []string{"h2"}})
+		MinVersion: tls.VersionTLS12, NextProtos: []string{"h2"}, CipherSuites: aeadSuites})
 	caFile := tlstest.WriteFile(t, t.TempDir(), "ca.pem", ca.PEM)
 
 	r, err := Audit(context.Background(), Config{Target: target, CAFile: caFile, ALPN: []string{"h2", "http/1.1"}})
@@ -84,7 +84,7 @@ func TestAuditGoServerLegacy(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantFindings(t, r, "tls10-accepted:high", "tls11-accepted:high", "chain-unverified:high", "hostname-mismatch:high",
-		"weak-key:high", "cert-expiring:medium", "tls13-not-accepted:low")
+		"weak-key:high", "cert-expiring:medium", "tls13-not-accepted:low", "cipher-cbc-accepted:low")
 	if r.Version != "TLSv1.2" || !r.Cert.SelfSigned || r.Cert.DaysLeft != 20 || r.Cert.KeyBits != 1024 {
 		t.Errorf("version %q cert %+v", r.Version, r.Cert)
 	}
@@ -103,7 +103,7 @@ func TestAuditGoServerExpired(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The chain is trusted apart from the expiry, which has its own finding.
-	wantFindings(t, r, "cert-expired:critical")
+	wantFindings(t, r, "cert-expired:critical", "cipher-cbc-accepted:low")
 	if r.Chain.Verified || !r.Chain.TrustedIfValid || r.Cert.DaysLeft != -2 {
 		t.Errorf("chain %+v, days left %d", r.Chain, r.Cert.DaysLeft)
 	}

@@ -20,6 +20,11 @@ import (
 
 const testPassword = "tls-audit-test-pw"
 
+// intermediateCiphers are the TLS 1.2 suites of Mozilla's intermediate
+// configuration (forward secrecy and AEAD only), in OpenSSL's names.
+const intermediateCiphers = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:" +
+	"ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+
 // tlsCluster is one throwaway cluster whose TLS settings and pg_hba.conf
 // the scenarios change with ALTER SYSTEM and a reload, which is much
 // quicker than a cluster per scenario.
@@ -48,7 +53,10 @@ func startTLSCluster(t *testing.T) *tlsCluster {
 		"expiring.crt":   ca.Issue(t, tlstest.Options{Key: key, NotAfter: now.Add(10*24*time.Hour + time.Hour)}),
 		"wronghost.crt":  ca.Issue(t, tlstest.Options{Key: key, DNSNames: []string{"db.example.com"}}),
 	}
-	files := map[string][]byte{"server.key": leaves["valid.crt"].KeyPEM, "root.crt": ca.PEM}
+	// rsa.crt has its own RSA key: RSA key exchange needs one.
+	rsaLeaf := ca.Issue(t, tlstest.Options{Key: tlstest.RSAKey(t, 2048)})
+	files := map[string][]byte{"server.key": leaves["valid.crt"].KeyPEM, "root.crt": ca.PEM,
+		"rsa.crt": rsaLeaf.CertPEM, "rsa.key": rsaLeaf.KeyPEM}
 	for name, l := range leaves {
 		files[name] = l.CertPEM
 	}
@@ -56,7 +64,9 @@ func startTLSCluster(t *testing.T) *tlsCluster {
 		Password: testPassword,
 		Files:    files,
 		Conf: []string{"ssl = on", "ssl_cert_file = 'valid.crt'", "ssl_key_file = 'server.key'",
-			"ssl_ca_file = 'root.crt'", "ssl_min_protocol_version = 'TLSv1.2'"},
+			"ssl_ca_file = 'root.crt'", "ssl_min_protocol_version = 'TLSv1.2'",
+			// Mozilla's intermediate suites; the cipher scenario relaxes them.
+			"ssl_ciphers = '" + intermediateCiphers + "'"},
 	})
 	return &tlsCluster{Cluster: c, ca: ca, leaves: leaves, dataDir: c.DataDir,
 		caFile: tlstest.WriteFile(t, t.TempDir(), "ca.pem", ca.PEM)}

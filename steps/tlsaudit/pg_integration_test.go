@@ -84,10 +84,25 @@ func TestIntegrationPostgres(t *testing.T) {
 		})
 	}
 
+	t.Run("weak cipher suites: RSA key exchange and CBC; no 3DES or RC4 in OpenSSL 3", func(t *testing.T) {
+		// Asking for 3DES and RC4 too: Debian's OpenSSL 3 builds neither.
+		c.configure(t, map[string]string{"ssl_cert_file": "rsa.crt", "ssl_key_file": "rsa.key",
+			"ssl_ciphers": "ECDHE-RSA-AES128-GCM-SHA256:AES128-SHA:3DES:RC4:@SECLEVEL=0"}, hbaTLSOnly...)
+		r := c.audit(t, dsn, nil)
+		wantFindings(t, r, "cipher-rsa-kex-accepted:medium", "cipher-cbc-accepted:low")
+		want := map[string]string{"rsa_kex": "TLS_RSA_WITH_AES_128_CBC_SHA", "cbc": "TLS_RSA_WITH_AES_128_CBC_SHA"}
+		if !reflect.DeepEqual(r.Ciphers.Suite, want) || r.Ciphers.Accepts["3des"] || r.Ciphers.Accepts["rc4"] {
+			t.Errorf("ciphers %+v, want chosen %v", r.Ciphers, want)
+		}
+		if r.Server.Settings["ssl_ciphers"] != "ECDHE-RSA-AES128-GCM-SHA256:AES128-SHA:3DES:RC4:@SECLEVEL=0" || r.Cert.KeyType != "RSA" {
+			t.Errorf("server settings %v, key %s: the scenario's configuration is not in effect", r.Server.Settings, r.Cert.KeyType)
+		}
+	})
+
 	t.Run("TLS 1.0 and 1.1 accepted", func(t *testing.T) {
 		c.configure(t, map[string]string{"ssl_min_protocol_version": "TLSv1", "ssl_ciphers": "DEFAULT:@SECLEVEL=0"}, hbaTLSOnly...)
 		r := c.audit(t, dsn, nil)
-		wantFindings(t, r, "tls10-accepted:high", "tls11-accepted:high", "ssl-min-protocol-low:low")
+		wantFindings(t, r, "tls10-accepted:high", "tls11-accepted:high", "cipher-cbc-accepted:low", "ssl-min-protocol-low:low")
 		if !r.Accepts["tls12"] || !r.Accepts["tls13"] {
 			t.Errorf("accepts %v", r.Accepts)
 		}

@@ -45,6 +45,7 @@ type Report struct {
 	ALPN           string            // negotiated application protocol
 	Accepts        map[string]bool   // tls10, tls11, tls12, tls13
 	Rejects        map[string]string // version key -> why the pinned handshake failed
+	Ciphers        CipherFacts       // weak TLS 1.2 cipher groups accepted
 	Cert           *CertFacts        // nil without a handshake
 	Chain          ChainFacts
 	Hostname       HostnameFacts
@@ -112,6 +113,9 @@ func Audit(ctx context.Context, c Config) (*Report, error) {
 	}
 	if r.Offered {
 		r.Accepts, r.Rejects = d.probeVersions(ctx, base)
+		if r.Accepts["tls12"] {
+			r.Ciphers = d.probeCiphers(ctx, base)
+		}
 	} else {
 		for _, v := range Versions {
 			r.Accepts[v.Key] = false

@@ -110,7 +110,7 @@ func TestAuditClientCertificate(t *testing.T) {
 	if r, err = Audit(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
-	wantFindings(t, r, "tls13-not-accepted:low")
+	wantFindings(t, r, "tls13-not-accepted:low", "cipher-cbc-accepted:low")
 	if r.Version != "TLSv1.2" || !r.Chain.Verified {
 		t.Errorf("version %q chain %+v", r.Version, r.Chain)
 	}
