@@ -2,6 +2,8 @@ package steps
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/sluice-dev/sluice/runner"
@@ -21,6 +23,9 @@ type Prune struct {
 	KeepYearly  int    `yaml:"keep_yearly" doc:"the same per calendar year"`
 	KeepWithin  string `yaml:"keep_within" doc:"keep every backup created within this span before the newest backup, e.g. 14d, 2w, 6m, 1y, 36h"`
 	Confirm     bool   `yaml:"confirm" doc:"delete; without it prune only reports what it would delete"`
+	// Incomplete switches the step from retention to leftovers.
+	Incomplete          bool          `yaml:"incomplete" doc:"instead of retention, remove incomplete leftovers: objects without a manifest (with their sidecars, records and journals) and, on s3://, unfinished multipart uploads; complete backups are never touched"`
+	IncompleteOlderThan time.Duration `yaml:"incomplete_older_than" default:"24h" doc:"with incomplete: only leftovers last modified (uploads: started) longer ago than this; it spares a backup being written now, whose object exists before its manifest"`
 }
 
 var (
@@ -36,11 +41,13 @@ func pruneDefinition() runner.Definition {
 		New:     func() any { return &Prune{} },
 		Outputs: []runner.OutputSpec{
 			{Name: "dry_run", Type: "bool", Doc: "true when confirm was not set: nothing was deleted"},
-			{Name: "kept", Type: "int", Doc: "backups kept"},
-			{Name: "to_delete", Type: "int", Doc: "backups the policy does not keep (deleted unless dry_run)"},
-			{Name: "deleted", Type: "int", Doc: "backups deleted (0 in a dry run)"},
+			{Name: "kept", Type: "int", Doc: "backups kept (with incomplete: leftovers kept as too recent)"},
+			{Name: "to_delete", Type: "int", Doc: "backups the policy does not keep (with incomplete: leftovers old enough), deleted unless dry_run"},
+			{Name: "deleted", Type: "int", Doc: "backups (with incomplete: leftover objects and uploads) deleted; 0 in a dry run"},
 			{Name: "protected", Type: "string", Doc: "the backup kept as the newest verified one (or the newest, when none is verified); empty when there is none"},
 			{Name: "backups", Type: "list", Doc: "one map per backup, newest first: name, url, created, keep, deleted, reasons"},
+			{Name: "incomplete", Type: "list", Doc: "with incomplete: one map per object without a manifest: name, url, size, modified, files, remove, removed, note"},
+			{Name: "uploads", Type: "list", Doc: "with incomplete: one map per unfinished upload (s3://): name, id, started, abort, aborted"},
 		},
 	}
 }
@@ -57,7 +64,14 @@ func (p *Prune) Policy() (catalog.Policy, error) {
 
 // Validate checks the policy and the storage URL.
 func (p *Prune) Validate() error {
-	if _, err := p.Policy(); err != nil {
+	if p.Incomplete {
+		if pol, err := p.Policy(); err == nil || !pol.Empty() || p.KeepWithin != "" {
+			return errors.New("incomplete: true removes leftovers only: drop the keep_* settings, or apply retention in a second prune step")
+		}
+		if p.IncompleteOlderThan < 0 {
+			return fmt.Errorf("incomplete_older_than is %s: use 0 for any age, or a duration such as 24h", p.IncompleteOlderThan)
+		}
+	} else if _, err := p.Policy(); err != nil {
 		return err
 	}
 	_, err := blob.OpenRoot(p.From)
@@ -66,6 +80,9 @@ func (p *Prune) Validate() error {
 
 // Run plans the prune and, with confirm, carries it out.
 func (p *Prune) Run(ctx context.Context, sc *runner.StepContext) (runner.Outputs, error) {
+	if p.Incomplete {
+		return p.runIncomplete(ctx, sc)
+	}
 	pol, err := p.Policy()
 	if err != nil {
 		return nil, err
@@ -119,5 +136,6 @@ func PruneOutputs(res *catalog.PruneResult) runner.Outputs {
 	return runner.Outputs{
 		"dry_run": !res.Confirmed, "kept": int64(res.Kept()), "to_delete": int64(res.ToDelete()),
 		"deleted": int64(len(res.Deleted)), "protected": protected, "backups": list,
+		"incomplete": []any{}, "uploads": []any{},
 	}
 }

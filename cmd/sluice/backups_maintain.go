@@ -1,9 +1,11 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -100,9 +102,22 @@ func backupsPrune(a *app, args []string) error {
 	within := fs.String("keep-within", "", "keep every backup created within this `span` before the newest, e.g. 14d, 2w, 6m, 1y, 36h")
 	confirm := fs.Bool("confirm", false, "delete; without it, only show what would be deleted")
 	asJSON := fs.Bool("json", false, "print JSON (the prune step's outputs)")
+	incomplete := fs.Bool("incomplete", false, "instead of retention, remove objects without a manifest (with their sidecars) and, on s3://, unfinished uploads")
+	olderThan := fs.Duration("incomplete-older-than", 24*time.Hour, "with --incomplete: only leftovers older than this `age` (0: any age)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
+	}
+	if *incomplete {
+		keep := false
+		fs.Visit(func(f *flag.Flag) { keep = keep || strings.HasPrefix(f.Name, "keep-") })
+		if keep {
+			return usagef("backups prune: --incomplete removes leftovers only: drop the --keep-* flags, or run retention separately")
+		}
+		if *olderThan < 0 {
+			return usagef("--incomplete-older-than is %s: use 0 for any age, or a duration such as 24h", *olderThan)
+		}
+		return pruneLeftovers(a, pos, *olderThan, *confirm, *asJSON)
 	}
 	if p.Within, err = catalog.ParseSpan(*within); err != nil {
 		return usagef("--keep-within: %v", err)
@@ -158,4 +173,85 @@ func backupsPrune(a *app, args []string) error {
 		fmt.Fprintf(a.stdout, "%d kept, nothing to delete\n", res.Kept())
 	}
 	return err
+}
+
+// pruneLeftovers is backups prune --incomplete.
+func pruneLeftovers(a *app, pos []string, olderThan time.Duration, confirm, asJSON bool) error {
+	b, err := openDest("prune", pos)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	res, err := steps.LeftoversDest(ctx, b, olderThan, confirm)
+	if res == nil {
+		return err
+	}
+	if asJSON {
+		if jerr := writeJSON(a, steps.LeftoverOutputs(res)); jerr != nil {
+			return jerr
+		}
+		return err
+	}
+	verb := func(remove, done bool, would, did string) string {
+		switch {
+		case !remove:
+			return "keep"
+		case done:
+			return did
+		case confirm:
+			return "left" // removal stopped before it
+		default:
+			return "would " + would
+		}
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+	for _, o := range res.Objects {
+		note := o.Note
+		if note == "" {
+			note = "no manifest"
+			if len(o.Related) > 0 {
+				note += "; with " + strings.Join(o.Related, ", ")
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t(%s)\n", verb(o.Remove, o.Removed, "remove", "removed"), o.ModTime.UTC().Format("2006-01-02 15:04:05Z"), o.Name, note)
+	}
+	for _, u := range res.Uploads {
+		note := "unfinished upload " + u.ID
+		if !u.Abort {
+			note += ", started within " + olderThan.String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t(%s)\n", verb(u.Abort, u.Aborted, "abort", "aborted"), u.Started.UTC().Format("2006-01-02 15:04:05Z"), u.Name, note)
+	}
+	tw.Flush()
+	objs, ups := res.ToRemove()
+	switch {
+	case !confirm && objs+ups > 0:
+		fmt.Fprintf(a.stdout, "dry run: %d incomplete objects and %d unfinished uploads would be removed; rerun with --confirm to remove\n", objs, ups)
+	case confirm && objs+ups > 0:
+		fmt.Fprintf(a.stdout, "removed %d incomplete objects and aborted %d unfinished uploads\n", countRemoved(res), countAborted(res))
+	default:
+		fmt.Fprintf(a.stdout, "no incomplete leftovers older than %s\n", olderThan)
+	}
+	return err
+}
+
+func countRemoved(res *catalog.LeftoverResult) int {
+	n := 0
+	for _, o := range res.Objects {
+		if o.Removed {
+			n++
+		}
+	}
+	return n
+}
+
+func countAborted(res *catalog.LeftoverResult) int {
+	n := 0
+	for _, u := range res.Uploads {
+		if u.Aborted {
+			n++
+		}
+	}
+	return n
 }
