@@ -148,9 +148,9 @@ func ageCLI(t *testing.T, typ string) string {
 		return path
 	}
 	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is missing: scripts/install-deps.sh installs it", path)
+		t.Fatalf("%s is missing: scripts/install-test-deps.sh installs it", path)
 	}
-	t.Skipf("%s is missing: run scripts/install-deps.sh", path)
+	t.Skipf("%s is missing: run scripts/install-test-deps.sh", path)
 	return ""
 }
 

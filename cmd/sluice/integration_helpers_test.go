@@ -81,9 +81,9 @@ func requirePGTool(t *testing.T, name string) string {
 func unavailableTool(t *testing.T, name string, err error) {
 	t.Helper()
 	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is required in CI (scripts/install-deps.sh installs it): %v", name, err)
+		t.Fatalf("%s is required in CI (scripts/install-test-deps.sh installs it): %v", name, err)
 	}
-	t.Skipf("skipping: %s is not installed (scripts/install-deps.sh installs it): %v", name, err)
+	t.Skipf("skipping: %s is not installed (scripts/install-test-deps.sh installs it): %v", name, err)
 }
 
 // filesUnder lists the regular files under dir, relative and sorted; a

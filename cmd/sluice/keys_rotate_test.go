@@ -97,9 +97,9 @@ func TestKeysRotateDestroy(t *testing.T) {
 	age13 := "/usr/local/lib/sluice-tools/bin/age"
 	if _, err := os.Stat(age13); err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing: scripts/install-deps.sh installs it", age13)
+			t.Fatalf("%s is missing: scripts/install-test-deps.sh installs it", age13)
 		}
-		t.Skipf("%s is missing: run scripts/install-deps.sh", age13)
+		t.Skipf("%s is missing: run scripts/install-test-deps.sh", age13)
 	}
 	got, err := exec.Command(age13, "-d", "-i", "keys/backup/"+second+".key", objs[0]).Output()
 	if err != nil || string(got) != "a backup of sorts\n" {

@@ -13,7 +13,7 @@ import (
 )
 
 // needTool finds a program the test cannot do without: it skips with the
-// reason locally and fails in CI, where scripts/install-deps.sh installs it.
+// reason locally and fails in CI, where scripts/install-test-deps.sh installs it.
 func needTool(t *testing.T, name, what string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
@@ -21,7 +21,7 @@ func needTool(t *testing.T, name, what string) string {
 		return p
 	}
 	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s not found: %s (scripts/install-deps.sh installs it)", name, what)
+		t.Fatalf("%s not found: %s (scripts/install-test-deps.sh installs it)", name, what)
 	}
 	t.Skipf("%s not found: %s; skipping", name, what)
 	return ""

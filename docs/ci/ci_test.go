@@ -28,7 +28,7 @@ func actionlint(t *testing.T) string {
 		return p
 	}
 	if os.Getenv("CI") == "true" {
-		t.Fatal("actionlint not found: scripts/install-deps.sh installs it (scripts/install-actionlint.sh)")
+		t.Fatal("actionlint not found: scripts/install-test-deps.sh installs it (scripts/install-actionlint.sh)")
 	}
 	t.Skip("actionlint not found: run scripts/install-actionlint.sh")
 	return ""

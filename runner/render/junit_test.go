@@ -70,7 +70,7 @@ func TestJUnitValidatesAgainstXSD(t *testing.T) {
 	xmllint, err := exec.LookPath("xmllint")
 	if err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatal("xmllint not found: scripts/install-deps.sh installs libxml2-utils")
+			t.Fatal("xmllint not found: scripts/install-test-deps.sh installs libxml2-utils")
 		}
 		t.Skip("xmllint not found (apt-get install libxml2-utils); skipping XSD validation")
 	}

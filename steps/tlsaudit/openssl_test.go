@@ -26,7 +26,7 @@ func opensslAgrees(t *testing.T, addr, pin string, r *Report) {
 	bin, err := exec.LookPath("openssl")
 	if err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("openssl is required in CI (scripts/install-deps.sh installs it): %v", err)
+			t.Fatalf("openssl is required in CI (scripts/install-test-deps.sh installs it): %v", err)
 		}
 		t.Skipf("skipping the openssl cross-check: %v", err)
 	}
