@@ -31,7 +31,7 @@ func checkTLSDefinition() runner.Definition {
 			{Name: "cert", Type: "map", Doc: "leaf certificate: subject, issuer, dns_names, ip_addresses, key_type, key_bits, signature_algorithm, not_before, not_after (RFC 3339), days_left, chain_days_left (minimum over the sent chain), chain_length, self_signed, not_yet_valid, sha256; empty without TLS"},
 			{Name: "chain", Type: "map", Doc: "verified (bool), error (why not), roots (ca file, dsn sslrootcert or system)"},
 			{Name: "hostname", Type: "map", Doc: "name (checked), matched (bool), error"},
-			{Name: "plaintext", Type: "map", Doc: "checked, accepted (pg_hba admits an unencrypted connection), authenticated (a session was established without TLS), detail"},
+			{Name: "plaintext", Type: "map", Doc: "checked, accepted (pg_hba admits an unencrypted connection), auth (what it then asked for: trust, password, md5, scram-sha-256...; no credentials are sent without TLS), authenticated (a session without TLS and without a password: trust), detail"},
 			{Name: "server", Type: "map", Doc: "the server's own view over SQL: connected, settings (ssl, ssl_min_protocol_version, ssl_max_protocol_version, ssl_ciphers, password_encryption), session (this session's pg_stat_ssl: ssl, version, cipher, bits), hba_read, hba_nontls_rules (list of pg_hba lines admitting TCP without TLS), unreadable (part -> why)"},
 			{Name: "direct", Type: "map", Doc: "with direct: true: supported, alpn, error (PostgreSQL 17 direct TLS)"},
 			{Name: "findings", Type: "list", Doc: "findings, most severe first: id, severity, title, evidence, fix"},

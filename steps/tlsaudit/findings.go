@@ -84,8 +84,11 @@ func evaluate(r *Report, c Config) []Finding {
 	}
 	if p := r.Plaintext; p.Checked && p.Accepted {
 		sev, title := High, "unencrypted connections are admitted to authentication"
-		if p.Authenticated {
-			sev, title = Critical, "a session can be established without TLS"
+		switch {
+		case p.Authenticated:
+			sev, title = Critical, "a session can be established without TLS and without a password"
+		case p.Auth == "password":
+			sev, title = Critical, "clients that connect without TLS send their password in cleartext"
 		}
 		add("plaintext-accepted", sev, title, p.Detail,
 			"use hostssl instead of host lines in pg_hba.conf, or add 'hostnossl all all 0.0.0.0/0 reject' (and ::/0) first")
@@ -172,9 +175,9 @@ func serverFindings(r *Report) []Finding {
 		add("hba-allows-plaintext", Medium, "pg_hba.conf admits TCP connections without TLS", describeRules(sv.HBARules),
 			"change these host/hostnossl lines to hostssl, or put 'hostnossl all all 0.0.0.0/0 reject' (and ::/0) before them")
 	}
-	if r.Offered && sv.Session != nil && !sv.Session.SSL {
+	if r.Offered && sv.dsnPlaintext != "" {
 		add("dsn-session-unencrypted", Medium, "the given DSN connects without TLS although the server offers it",
-			"pg_stat_ssl.ssl = false for the audit's own session", "use sslmode=verify-full (with sslrootcert) in clients' connection strings")
+			sv.dsnPlaintext, "use sslmode=verify-full (with sslrootcert) in clients' connection strings")
 	}
 	if len(sv.Unreadable) > 0 {
 		keys := make([]string, 0, len(sv.Unreadable))

@@ -20,7 +20,7 @@ func (r *Report) Outputs() map[string]any {
 			"trusted_if_valid": r.Chain.TrustedIfValid},
 		"hostname": map[string]any{"name": r.Hostname.Name, "matched": r.Hostname.Matched, "error": r.Hostname.Error},
 		"plaintext": map[string]any{"checked": r.Plaintext.Checked, "accepted": r.Plaintext.Accepted,
-			"authenticated": r.Plaintext.Authenticated, "detail": r.Plaintext.Detail},
+			"auth": r.Plaintext.Auth, "authenticated": r.Plaintext.Authenticated, "detail": r.Plaintext.Detail},
 		"server": map[string]any{},
 		"direct": map[string]any{},
 	}

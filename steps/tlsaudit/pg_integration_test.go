@@ -109,24 +109,57 @@ func TestIntegrationPostgres(t *testing.T) {
 		opensslAgrees(t, r.Target.Addr(), "-tls1", r)
 	})
 
+	// Without TLS the audit sends no credentials: it learns how far an
+	// unencrypted connection gets, and reads the server's view only over TLS.
 	t.Run("ssl off, plaintext allowed", func(t *testing.T) {
 		c.configure(t, map[string]string{"ssl": "off"}, hbaPlaintext...)
 		r := c.audit(t, dsn, nil)
-		wantFindings(t, r, "tls-not-offered:critical", "plaintext-accepted:critical", "hba-allows-plaintext:medium")
-		if r.Offered || r.Cert != nil || r.Accepts["tls13"] || !r.Plaintext.Authenticated {
+		wantFindings(t, r, "tls-not-offered:critical", "plaintext-accepted:high", "server-view-incomplete:info")
+		if r.Offered || r.Cert != nil || r.Accepts["tls13"] || r.Plaintext.Authenticated || r.Plaintext.Auth != "scram-sha-256" {
 			t.Errorf("offered %v cert %v accepts %v plaintext %+v", r.Offered, r.Cert, r.Accepts, r.Plaintext)
 		}
-		if got := r.Server.HBARules; len(got) != 1 || got[0].Type != "host" || got[0].Address != "127.0.0.1/32" {
-			t.Errorf("non-TLS hba rules %v", got)
+		if r.Server.Connected || !strings.Contains(r.Server.Unreadable["connection"], "only over TLS") {
+			t.Errorf("server view %+v, want not read without TLS", r.Server)
+		}
+	})
+
+	t.Run("ssl off, trust over plaintext", func(t *testing.T) {
+		c.configure(t, map[string]string{"ssl": "off"}, "host all all 127.0.0.1/32 trust")
+		r := c.audit(t, c.dsn("postgres", false, ""), nil)
+		wantFindings(t, r, "tls-not-offered:critical", "plaintext-accepted:critical", "server-view-incomplete:info")
+		if !r.Plaintext.Authenticated || r.Plaintext.Auth != "trust" {
+			t.Errorf("plaintext %+v, want a session without a password", r.Plaintext)
 		}
 	})
 
 	t.Run("ssl on, hba allows plaintext", func(t *testing.T) {
 		c.configure(t, nil, hbaPlaintext...)
 		r := c.audit(t, dsn, nil)
-		wantFindings(t, r, "plaintext-accepted:critical", "hba-allows-plaintext:medium")
-		if !strings.Contains(r.Plaintext.Detail, "logged in over plaintext") {
+		wantFindings(t, r, "plaintext-accepted:high", "hba-allows-plaintext:medium")
+		if r.Plaintext.Authenticated || !strings.Contains(r.Plaintext.Detail, "asked for scram-sha-256 (no credentials sent)") {
 			t.Errorf("plaintext %+v", r.Plaintext)
+		}
+		if got := r.Server.HBARules; len(got) != 1 || got[0].Type != "host" || got[0].Address != "127.0.0.1/32" {
+			t.Errorf("non-TLS hba rules %v", got)
+		}
+		if s := r.Server.Session; s == nil || !s.SSL {
+			t.Errorf("the server view's session %+v, want TLS", s)
+		}
+	})
+
+	t.Run("ssl on, DSN with sslmode=disable", func(t *testing.T) {
+		r := c.audit(t, c.dsn("postgres", true, "sslmode=disable"), nil)
+		wantFindings(t, r, "plaintext-accepted:high", "dsn-session-unencrypted:medium", "server-view-incomplete:info")
+		if r.Server.Connected || !strings.Contains(r.Server.Unreadable["connection"], "sslmode=disable") {
+			t.Errorf("server view %+v, want not read with sslmode=disable", r.Server)
+		}
+	})
+
+	t.Run("ssl on, DSN with sslmode=allow", func(t *testing.T) {
+		r := c.audit(t, c.dsn("postgres", true, "sslmode=allow"), nil)
+		wantFindings(t, r, "plaintext-accepted:high", "hba-allows-plaintext:medium", "dsn-session-unencrypted:medium")
+		if s := r.Server.Session; s == nil || !s.SSL {
+			t.Errorf("the server view's session %+v, want TLS", s)
 		}
 	})
 

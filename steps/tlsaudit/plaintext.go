@@ -4,33 +4,38 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
-	"time"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // PlaintextFacts says whether a PostgreSQL server lets a client proceed
-// without TLS.
+// without TLS. The probe never answers an authentication request: the
+// audited server is untrusted, and without TLS a password (or a hash or a
+// SCRAM proof of it) would go to whoever answers.
 type PlaintextFacts struct {
 	Checked bool // false for tls:// targets
 	// Accepted: the server took an unencrypted startup for the target's
 	// user and database to authentication (pg_hba admits it) instead of
 	// rejecting it.
 	Accepted bool
-	// Authenticated: a session was established over plaintext (trust, or
-	// the DSN's password was accepted).
+	// Authenticated: a session was established over plaintext without any
+	// credentials (trust).
 	Authenticated bool
-	Detail        string // what the server answered, in words
+	// Auth is the authentication the server asked for over plaintext, in
+	// pg_hba's words: trust, password (cleartext), md5, scram-sha-256, gss,
+	// sspi; empty when it did not get that far.
+	Auth   string
+	Detail string // what the server answered, in words
 }
 
+// authMethods names the AuthenticationRequest codes of the v3 protocol.
+var authMethods = map[uint32]string{0: "trust", 2: "kerberos", 3: "password", 5: "md5", 7: "gss", 9: "sspi", 10: "sasl"}
+
 // probePlaintext sends an unencrypted startup message and reads the
-// server's first answer. When the server asks for a password and the DSN
-// has one, it then tries a full plaintext login with pgx (sslmode=disable).
+// server's first answer, then hangs up: it learns whether pg_hba admits a
+// connection without TLS and which authentication follows, without
+// sending any credentials.
 func (d dialer) probePlaintext(ctx context.Context) PlaintextFacts {
 	t := d.target
 	f := PlaintextFacts{Checked: true}
@@ -70,42 +75,41 @@ func (d dialer) probePlaintext(ctx context.Context) PlaintextFacts {
 			return f
 		}
 		f.Accepted = true
-		if binary.BigEndian.Uint32(body) == 0 {
+		f.Auth = authName(binary.BigEndian.Uint32(body), body[4:])
+		switch f.Auth {
+		case "trust":
 			f.Authenticated, f.Detail = true, "accepted without a password (trust) over plaintext"
-			return f
+		case "password":
+			f.Detail = "accepted to authentication over plaintext, which asked for the password in cleartext (not sent)"
+		default:
+			f.Detail = "accepted to authentication over plaintext, which asked for " + f.Auth + " (no credentials sent)"
 		}
-		f.Detail = "accepted to authentication over plaintext (the server asked for credentials)"
 	default:
 		f.Checked, f.Detail = false, fmt.Sprintf("unexpected answer %q to an unencrypted startup message", typ)
-		return f
 	}
-	if t.Password == "" {
-		f.Detail += "; no password in the DSN, so a plaintext login was not tried"
-		return f
-	}
-	f.Authenticated, f.Detail = plaintextLogin(ctx, t, d.timeout)
 	return f
 }
 
-// plaintextLogin logs in with the DSN's credentials and sslmode=disable.
-func plaintextLogin(ctx context.Context, t *Target, timeout time.Duration) (bool, string) {
-	cfg, err := pgx.ParseConfig(t.DSN)
-	if err != nil {
-		return false, "could not parse the DSN for a plaintext login"
+// authName names an AuthenticationRequest; for SASL it names the
+// mechanisms offered, lower-case (scram-sha-256).
+func authName(code uint32, rest []byte) string {
+	name, ok := authMethods[code]
+	if !ok {
+		return fmt.Sprintf("unknown (%d)", code)
 	}
-	cfg.TLSConfig, cfg.Fallbacks = nil, nil
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		var pe *pgconn.PgError
-		if errors.As(err, &pe) {
-			return false, fmt.Sprintf("accepted to authentication over plaintext, but the login failed: %s (SQLSTATE %s)", pe.Message, pe.Code)
+	if name != "sasl" {
+		return name
+	}
+	var mechs []string
+	for _, m := range bytes.Split(bytes.TrimRight(rest, "\x00"), []byte{0}) {
+		if len(m) > 0 {
+			mechs = append(mechs, strings.ToLower(string(m)))
 		}
-		return false, "accepted to authentication over plaintext, but the login failed"
 	}
-	_ = conn.Close(context.Background())
-	return true, "the DSN's credentials logged in over plaintext (sslmode=disable)"
+	if len(mechs) == 0 {
+		return name
+	}
+	return strings.Join(mechs, ",")
 }
 
 // startupMessage builds a protocol 3.0 StartupMessage.

@@ -2,12 +2,14 @@ package tlsaudit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/sluice-dev/sluice/steps/pg"
 )
 
@@ -21,6 +23,8 @@ type ServerView struct {
 	HBARules   []HBARule         // pg_hba rules that admit connections without TLS
 	HBARead    bool              // pg_hba_file_rules could be read
 	Unreadable map[string]string // part -> why: "connection", "settings", "pg_stat_ssl", "pg_hba_file_rules"
+
+	dsnPlaintext string // how the DSN as given would connect without TLS; empty when it would not
 }
 
 // SessionSSL is one row of pg_stat_ssl.
@@ -48,13 +52,24 @@ func (r HBARule) String() string {
 
 var settingNames = []string{"ssl", "ssl_min_protocol_version", "ssl_max_protocol_version", "ssl_ciphers", "password_encryption"}
 
-// readServerView connects with the DSN as given (its own sslmode) and reads
-// the settings, the session's pg_stat_ssl row and the pg_hba rules.
-func readServerView(ctx context.Context, t *Target, timeout time.Duration) ServerView {
+// readServerView connects with the DSN's credentials, over TLS only, and
+// reads the settings, the session's pg_stat_ssl row and the pg_hba rules.
+// offered says whether the server offered TLS to the audit's handshake.
+func readServerView(ctx context.Context, t *Target, timeout time.Duration, offered bool) ServerView {
 	v := ServerView{Unreadable: map[string]string{}}
+	cfg, plaintext, err := tlsOnlyConfig(t.DSN)
+	v.dsnPlaintext = plaintext
+	switch {
+	case err != nil:
+		v.Unreadable["connection"] = err.Error()
+		return v
+	case !offered:
+		v.Unreadable["connection"] = "the server does not offer TLS, and check-tls sends the DSN's credentials only over TLS"
+		return v
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	conn, err := pg.Connect(ctx, t.DSN)
+	conn, err := pg.ConnectConfig(ctx, cfg)
 	if err != nil {
 		why := err.Error()
 		if t.Password == "" {
@@ -102,6 +117,35 @@ func readServerView(ctx context.Context, t *Target, timeout time.Duration) Serve
 		v.HBARead = true
 	}
 	return v
+}
+
+// tlsOnlyConfig parses dsn and keeps only its connection attempts over
+// TLS, with the DSN's own verification: the plaintext fallback of
+// sslmode=prefer and the plaintext first attempt of sslmode=allow are
+// dropped, and sslmode=disable is an error. plaintext says how the DSN as
+// given would connect without TLS ("" when it would not).
+func tlsOnlyConfig(dsn string) (cfg *pgx.ConnConfig, plaintext string, err error) {
+	cfg, err = pgx.ParseConfig(dsn)
+	if err != nil {
+		// ParseTarget parsed it already; pgconn's error may quote the DSN.
+		return nil, "", errors.New("the DSN could not be parsed for a connection")
+	}
+	attempts := append([]*pgconn.FallbackConfig{{Host: cfg.Host, Port: cfg.Port, TLSConfig: cfg.TLSConfig}}, cfg.Fallbacks...)
+	var withTLS []*pgconn.FallbackConfig
+	for _, a := range attempts {
+		if a.TLSConfig != nil {
+			withTLS = append(withTLS, a)
+		}
+	}
+	switch {
+	case len(withTLS) == 0:
+		return nil, "the DSN's sslmode=disable never uses TLS",
+			errors.New("the DSN says sslmode=disable, and check-tls sends the DSN's credentials only over TLS: give sslmode=verify-full")
+	case cfg.TLSConfig == nil:
+		plaintext = "the DSN's sslmode=allow tries a connection without TLS first"
+	}
+	cfg.Host, cfg.Port, cfg.TLSConfig, cfg.Fallbacks = withTLS[0].Host, withTLS[0].Port, withTLS[0].TLSConfig, withTLS[1:]
+	return cfg, plaintext, nil
 }
 
 func addWhy(old, s string) string {

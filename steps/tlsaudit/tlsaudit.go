@@ -123,7 +123,7 @@ func Audit(ctx context.Context, c Config) (*Report, error) {
 	}
 	if t.Kind == KindPostgres {
 		r.Plaintext = d.probePlaintext(ctx)
-		sv := readServerView(ctx, t, c.Timeout)
+		sv := readServerView(ctx, t, c.Timeout, r.Offered)
 		r.Server = &sv
 		if c.Direct {
 			r.Direct = d.probeDirect(ctx, base)

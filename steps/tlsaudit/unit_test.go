@@ -66,6 +66,23 @@ func TestStartupAndErrorMessages(t *testing.T) {
 	}
 }
 
+func TestAuthName(t *testing.T) {
+	for _, tc := range []struct {
+		code uint32
+		rest string
+		want string
+	}{
+		{0, "", "trust"}, {3, "", "password"}, {5, "salt", "md5"},
+		{10, "SCRAM-SHA-256\x00\x00", "scram-sha-256"},
+		{10, "SCRAM-SHA-256-PLUS\x00SCRAM-SHA-256\x00\x00", "scram-sha-256-plus,scram-sha-256"},
+		{42, "", "unknown (42)"},
+	} {
+		if got := authName(tc.code, []byte(tc.rest)); got != tc.want {
+			t.Errorf("authName(%d, %q) = %q, want %q", tc.code, tc.rest, got, tc.want)
+		}
+	}
+}
+
 func TestShadowedRules(t *testing.T) {
 	all := []*net.IPNet{nil}
 	v4 := []*net.IPNet{ruleNet("0.0.0.0", "0.0.0.0")}
