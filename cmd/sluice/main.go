@@ -57,13 +57,17 @@ func commands() map[string]command {
 // that keeps secrets out of everything printed.
 type app struct {
 	stdout, stderr io.Writer
+	annotations    io.Writer // stdout as given: workflow commands, on GitHub Actions
 	redactor       *runner.Redactor
 }
 
 func main() { os.Exit(sluiceMain(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func sluiceMain(args []string, stdout, stderr io.Writer) int {
-	a := &app{stdout: stdout, stderr: stderr, redactor: runner.NewRedactor()}
+	a := &app{stdout: stdout, stderr: stderr, annotations: stdout, redactor: runner.NewRedactor()}
+	if onGitHubActions() {
+		a.stdout, a.stderr = defuseWorkflowCommands(stdout), defuseWorkflowCommands(stderr)
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		printUsage(stdout)
 		if len(args) == 0 {
@@ -73,8 +77,8 @@ func sluiceMain(args []string, stdout, stderr io.Writer) int {
 	}
 	cmd, ok := commands()[args[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "sluice: error: unknown command %q\n", args[0])
-		fmt.Fprintln(stderr, "sluice: hint: run 'sluice help' for the list of commands")
+		fmt.Fprintf(a.stderr, "sluice: error: unknown command %q\n", args[0])
+		fmt.Fprintln(a.stderr, "sluice: hint: run 'sluice help' for the list of commands")
 		return exitUsage
 	}
 	return a.report(cmd.run(a, args[1:]))

@@ -14,6 +14,7 @@ func TestAnnotationString(t *testing.T) {
 	}{
 		{Annotation{File: "plans/a.yaml", Line: 12, Col: 5, Title: "t", Message: "m"}, "::error file=plans/a.yaml,line=12,col=5,title=t::m"},
 		{Annotation{Message: "100% done\nnext"}, "::error::100%25 done%0Anext"},
+		{Annotation{Message: "exit 3: stderr: x\r\n::add-mask::y"}, "::error::exit 3: stderr: x%0D%0A::add-mask::y"},
 		{Annotation{Level: "warning", File: "C:\\a,b.yaml", Title: "x: y, z", Message: "a::b"}, "::warning file=C%3A\\a%2Cb.yaml,title=x%3A y%2C z::a::b"},
 	}
 	for _, c := range cases {
