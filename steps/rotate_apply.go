@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"filippo.io/age"
 	"github.com/sluice-dev/sluice/steps/agehdr"
@@ -121,10 +120,13 @@ func (r *rewrapper) applyInPlace(ctx context.Context, j *rewrapJournal) error {
 	if err != nil || done {
 		return err
 	}
-	path, _ := localFile(r.b, j.Object)
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	fb, ok := r.b.(*blob.File)
+	if !ok {
+		return fmt.Errorf("rewrap journal of %s asks for an in-place rewrite, which only file:// destinations allow", j.Object)
+	}
+	f, err := fb.OpenInPlace(ctx, j.Object)
 	if err != nil {
-		return fmt.Errorf("opening %s for the header rewrite: %w", r.b.URL(j.Object), err)
+		return err
 	}
 	_, err = f.WriteAt(j.NewHeader, 0)
 	if err == nil {

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"filippo.io/age"
 	"filippo.io/age/agessh"
@@ -19,19 +20,33 @@ import (
 // few lines, an ssh private key a few KiB.
 const maxKeyFile = 1 << 20
 
-// checkPrivateFile refuses a key file that group or others may access.
-func checkPrivateFile(path string) error {
-	fi, err := os.Stat(path)
+// OpenPrivateFile opens a private key file (an identity or a signing key)
+// for reading, refusing one that others could read or swap: the path's last
+// element must not be a symbolic link (it is opened with O_NOFOLLOW, and a
+// FIFO cannot block the open), and the opened file itself, not the path, is
+// checked: a regular file that group and others cannot access (mode 0600
+// or narrower).
+func OpenPrivateFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("key file %s is a symbolic link: sluice reads key files only directly; put the file itself there, with mode 0600", path)
+	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("key file %s is not a regular file", path)
+	fi, err := f.Stat()
+	switch {
+	case err != nil:
+	case !fi.Mode().IsRegular():
+		err = fmt.Errorf("key file %s is not a regular file", path)
+	case fi.Mode().Perm()&0o077 != 0:
+		err = fmt.Errorf("key file %s has mode %04o; it must be 0600: run chmod 600 %s", path, fi.Mode().Perm(), path)
 	}
-	if m := fi.Mode().Perm(); m&0o077 != 0 {
-		return fmt.Errorf("key file %s has mode %04o; it must be 0600: run chmod 600 %s", path, m, path)
+	if err != nil {
+		f.Close()
+		return nil, err
 	}
-	return nil
+	return f, nil
 }
 
 // checkPrivateDir refuses a key folder that group or others may access.
@@ -49,12 +64,10 @@ func checkPrivateDir(path string) error {
 	return nil
 }
 
-// readPrivateFile reads a key file after checking its mode.
-func readPrivateFile(path string) ([]byte, error) {
-	if err := checkPrivateFile(path); err != nil {
-		return nil, err
-	}
-	f, err := os.Open(path)
+// ReadPrivateFile reads a private key file opened and checked by
+// OpenPrivateFile, up to 1 MiB (no key file is larger).
+func ReadPrivateFile(path string) ([]byte, error) {
+	f, err := OpenPrivateFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +88,7 @@ func readPrivateFile(path string) ([]byte, error) {
 // accessible to group or others (mode 0600 or narrower). Each identity comes
 // with a KeyInfo (ID, Type and Recipient set) at the same index.
 func ReadIdentityFile(path string) ([]age.Identity, []KeyInfo, error) {
-	data, err := readPrivateFile(path)
+	data, err := ReadPrivateFile(path)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"time"
 )
 
@@ -184,14 +185,20 @@ func (d *Dir) Destroy(id string, opts DestroyOptions) (KeyInfo, error) {
 // its folder. A missing file is not an error (a crash after the removal and
 // before the ledger write).
 func shred(path string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if errors.Is(err, fs.ErrNotExist) {
+	// Not through a link: the write would land in whatever it points to.
+	f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return nil
-	}
-	if err != nil {
+	case errors.Is(err, syscall.ELOOP):
+		return fmt.Errorf("key file %s is a symbolic link: not overwriting what it points to; destroy that file by hand and remove the link", path)
+	case err != nil:
 		return err
 	}
 	st, err := f.Stat()
+	if err == nil && !st.Mode().IsRegular() {
+		err = errors.New("not a regular file")
+	}
 	if err == nil {
 		junk := make([]byte, st.Size())
 		rand.Read(junk)
