@@ -24,8 +24,8 @@ type Prune struct {
 	KeepWithin  string `yaml:"keep_within" doc:"keep every backup created within this span before the newest backup, e.g. 14d, 2w, 6m, 1y, 36h"`
 	Confirm     bool   `yaml:"confirm" doc:"delete; without it prune only reports what it would delete"`
 	// Incomplete switches the step from retention to leftovers.
-	Incomplete          bool          `yaml:"incomplete" doc:"instead of retention, remove incomplete leftovers: objects without a manifest (with their sidecars, records and journals) and, on s3://, unfinished multipart uploads; complete backups are never touched"`
-	IncompleteOlderThan time.Duration `yaml:"incomplete_older_than" default:"24h" doc:"with incomplete: only leftovers last modified (uploads: started) longer ago than this; it spares a backup being written now, whose object exists before its manifest"`
+	Incomplete          bool          `yaml:"incomplete" doc:"instead of retention, remove incomplete leftovers: objects without a manifest (with their sidecars, records and journals) and unfinished uploads (pending files a killed run left on file://, multipart uploads on s3://); complete backups are never touched"`
+	IncompleteOlderThan time.Duration `yaml:"incomplete_older_than" default:"24h" doc:"with incomplete: only leftovers last modified (s3:// uploads: started) longer ago than this; it spares a backup being written now, whose object exists before its manifest"`
 }
 
 var (
@@ -47,7 +47,7 @@ func pruneDefinition() runner.Definition {
 			{Name: "protected", Type: "string", Doc: "the backup kept as the newest verified one (or the newest, when none is verified); empty when there is none"},
 			{Name: "backups", Type: "list", Doc: "one map per backup, newest first: name, url, created, keep, deleted, reasons"},
 			{Name: "incomplete", Type: "list", Doc: "with incomplete: one map per object without a manifest: name, url, size, modified, files, remove, removed, note"},
-			{Name: "uploads", Type: "list", Doc: "with incomplete: one map per unfinished upload (s3://): name, id, started, abort, aborted"},
+			{Name: "uploads", Type: "list", Doc: "with incomplete: one map per unfinished upload (file://: a pending file, id its name; s3://: a multipart upload): name, id, started, abort, aborted"},
 		},
 	}
 }

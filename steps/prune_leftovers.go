@@ -59,6 +59,9 @@ func LeftoverOutputs(res *catalog.LeftoverResult) runner.Outputs {
 	}
 	ups := make([]any, 0, len(res.Uploads))
 	for _, u := range res.Uploads {
+		if !u.Abort {
+			kept++
+		}
 		if u.Aborted {
 			removed++
 		}

@@ -70,10 +70,19 @@ type incompleteJSON struct {
 	Files    []string  `json:"files"`
 }
 
+// uploadJSON is an unfinished upload: a pending file a killed run left on
+// file://, a multipart upload on s3://.
+type uploadJSON struct {
+	Name    string    `json:"name"`
+	ID      string    `json:"id"`
+	Started time.Time `json:"started"`
+}
+
 type listJSON struct {
 	Root       string            `json:"root"`
 	Backups    []backupJSON      `json:"backups"`
 	Incomplete []incompleteJSON  `json:"incomplete"`
+	Uploads    []uploadJSON      `json:"uploads"`
 	Problems   []catalog.Problem `json:"problems"`
 }
 
@@ -94,7 +103,11 @@ func backupsList(a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	out := listJSON{Root: c.Root, Backups: []backupJSON{}, Incomplete: []incompleteJSON{}, Problems: c.Problems}
+	ups, err := catalog.Unfinished(ctx, b)
+	if err != nil {
+		return err
+	}
+	out := listJSON{Root: c.Root, Backups: []backupJSON{}, Incomplete: []incompleteJSON{}, Uploads: []uploadJSON{}, Problems: c.Problems}
 	if out.Problems == nil {
 		out.Problems = []catalog.Problem{}
 	}
@@ -115,6 +128,9 @@ func backupsList(a *app, args []string) error {
 	}
 	for _, in := range c.Incomplete {
 		out.Incomplete = append(out.Incomplete, incompleteJSON{Name: in.Name, URL: in.URL, Size: in.Size, Modified: in.ModTime.UTC(), Files: nonNil(in.Related)})
+	}
+	for _, u := range ups {
+		out.Uploads = append(out.Uploads, uploadJSON{Name: u.Name, ID: u.ID, Started: u.Started.UTC()})
 	}
 	if *asJSON {
 		return writeJSON(a, out)
@@ -144,6 +160,14 @@ func printList(w io.Writer, l listJSON) {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, in := range l.Incomplete {
 			fmt.Fprintf(tw, "  %s\t%s\t%s\n", in.Name, humanBytes(in.Size), in.Modified.Format("2006-01-02 15:04:05Z"))
+		}
+		tw.Flush()
+	}
+	if len(l.Uploads) > 0 {
+		fmt.Fprintf(w, "\nunfinished uploads (a killed run, or one writing now; prune --incomplete removes them once old enough):\n")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, u := range l.Uploads {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", u.Name, u.ID, u.Started.Format("2006-01-02 15:04:05Z"))
 		}
 		tw.Flush()
 	}

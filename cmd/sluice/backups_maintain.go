@@ -219,7 +219,7 @@ func pruneLeftovers(a *app, pos []string, olderThan time.Duration, confirm, asJS
 	for _, u := range res.Uploads {
 		note := "unfinished upload " + u.ID
 		if !u.Abort {
-			note += ", started within " + olderThan.String()
+			note += ", active within " + olderThan.String() + ": may be a backup being written"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t(%s)\n", verb(u.Abort, u.Aborted, "abort", "aborted"), u.Started.UTC().Format("2006-01-02 15:04:05Z"), u.Name, note)
 	}

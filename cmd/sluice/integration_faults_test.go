@@ -15,6 +15,7 @@ import (
 // exit and nothing that looks like a good backup (or a restored database).
 func testFaults(t *testing.T, c *pg.Cluster) {
 	t.Run("PgDumpKilled", func(t *testing.T) { testPgDumpKilled(t, c) })
+	t.Run("LeftoversAfterSIGKILL", func(t *testing.T) { testLeftoversAfterSIGKILL(t, c) })
 	t.Run("ReadOnlyDestination", func(t *testing.T) { testReadOnlyDestination(t, c) })
 	t.Run("Restore", func(t *testing.T) { testRestoreFaults(t, c) })
 }

@@ -3,7 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -83,4 +88,95 @@ func childPgDump(t *testing.T) (pid int, written int64) {
 		return pids[0], pgtest.BytesWritten(pids[0])
 	}
 	return 0, 0
+}
+
+// testLeftoversAfterSIGKILL kills a real sluice process (the CLI, run as
+// its own program) with SIGKILL while plans/backup.yaml streams a dump into
+// ./backups: nothing can clean up, so the pending file
+// .NAME.sluice-tmp-RANDOM stays. `backups list` (table and JSON) must show
+// it, `prune --incomplete --confirm` must keep it while it is younger than
+// the cutoff (it may be a backup being written) and remove it with a 0s
+// cutoff.
+func testLeftoversAfterSIGKILL(t *testing.T, c *pg.Cluster) {
+	db := pgtest.NewDB(t, c)
+	if err := c.Exec(context.Background(), db, `CREATE TABLE big AS
+		SELECT i, repeat(md5(i::text), 10) AS t FROM generate_series(1, 120000) i`); err != nil {
+		t.Fatal(err)
+	}
+	// testscript.Main (TestMain) puts the sluice program on PATH.
+	bin, err := exec.LookPath("sluice")
+	if err != nil {
+		t.Fatalf("the sluice program is not on PATH: %v", err)
+	}
+	t.Chdir(t.TempDir())
+	mustSluice(t, "keys", "init", "keys/backup")
+
+	cmd := exec.Command(bin, "run", repoFile(t, "plans/backup.yaml"), "--param", "db="+c.DSN(db), "--state-dir", ".sluice")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	var tmp string
+	// The deadline only bounds a broken run; nothing is timed.
+	deadline := time.Now().Add(2 * time.Minute)
+	for tmp == "" && time.Now().Before(deadline) {
+		select {
+		case err := <-exited:
+			t.Fatalf("sluice ended (%v) before the test could kill it mid-stream: make the table bigger\n%s", err, stderr.String())
+		default:
+		}
+		for _, f := range filesUnder(t, "backups") {
+			if strings.Contains(f, ".sluice-tmp-") && fileSize(t, filepath.Join("backups", f)) >= 64<<10 {
+				tmp = f
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if tmp == "" {
+		t.Fatalf("no pending file grew under backups/ (files: %v)\n%s", filesUnder(t, "backups"), stderr.String())
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-exited; err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Fatalf("sluice exit %v, want killed", err)
+	}
+	if got := filesUnder(t, "backups"); !slices.Equal(got, []string{tmp}) {
+		t.Fatalf("after SIGKILL backups/ holds %v, want only the pending file %s", got, tmp)
+	}
+	t.Logf("left by SIGKILL: %s", tmp)
+	base, _, _ := strings.Cut(strings.TrimPrefix(path.Base(tmp), "."), ".sluice-tmp-")
+	object := path.Join(path.Dir(tmp), base)
+
+	r := mustSluice(t, "backups", "list", "backups")
+	if !strings.Contains(r.stdout, tmp) || !strings.Contains(r.stdout, object) {
+		t.Errorf("backups list does not show the pending file %s of %s:\n%s", tmp, object, r.stdout)
+	}
+	var list struct {
+		Uploads []struct{ Name, ID string } `json:"uploads"`
+	}
+	if err := json.Unmarshal([]byte(mustSluice(t, "backups", "list", "backups", "--json").stdout), &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Uploads) != 1 || list.Uploads[0].Name != object || list.Uploads[0].ID != tmp {
+		t.Errorf("backups list --json uploads = %+v, want %s (pending file %s)", list.Uploads, object, tmp)
+	}
+
+	// The default cutoff (24h) spares it: it may be a backup being written.
+	r = mustSluice(t, "backups", "prune", "backups", "--incomplete", "--confirm")
+	if !strings.Contains(r.stdout, "keep") || !strings.Contains(r.stdout, object) {
+		t.Errorf("prune --incomplete does not show the fresh pending file as kept:\n%s", r.stdout)
+	}
+	if got := filesUnder(t, "backups"); !slices.Equal(got, []string{tmp}) {
+		t.Fatalf("prune --incomplete with the default cutoff removed a fresh pending file: left %v", got)
+	}
+
+	r = mustSluice(t, "backups", "prune", "backups", "--incomplete", "--incomplete-older-than", "0s", "--confirm")
+	if got := filesUnder(t, "backups"); len(got) != 0 {
+		t.Fatalf("prune --incomplete --incomplete-older-than 0s --confirm left %v\n%s", got, r.stdout)
+	}
+	t.Logf("prune:\n%s", r.stdout)
 }

@@ -148,6 +148,17 @@ func (f *File) statError(name, p string, err error) error {
 
 // List implements Backend.
 func (f *File) List(ctx context.Context, prefix string) ([]Info, error) {
+	out, err := f.walk(ctx, prefix, false)
+	if err != nil {
+		return nil, fmt.Errorf("listing %s: %w", f.URL(prefix), err)
+	}
+	return out, nil
+}
+
+// walk returns, sorted by name, the regular files under the root whose
+// slash-separated name starts with prefix: the visible objects or, with
+// pending set, the pending files instead.
+func (f *File) walk(ctx context.Context, prefix string, pending bool) ([]Info, error) {
 	start := f.root
 	if i := strings.LastIndex(prefix, "/"); i > 0 {
 		start = filepath.Join(f.root, filepath.FromSlash(prefix[:i]))
@@ -163,7 +174,7 @@ func (f *File) List(ctx context.Context, prefix string) ([]Info, error) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if d.IsDir() || !d.Type().IsRegular() || strings.Contains(d.Name(), tmpMarker) {
+		if d.IsDir() || !d.Type().IsRegular() || strings.Contains(d.Name(), tmpMarker) != pending {
 			return nil
 		}
 		rel, err := filepath.Rel(f.root, p)
@@ -175,14 +186,16 @@ func (f *File) List(ctx context.Context, prefix string) ([]Info, error) {
 			return nil
 		}
 		st, err := d.Info()
-		if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // committed or removed since the folder was read
+		} else if err != nil {
 			return err
 		}
 		out = append(out, Info{Name: name, Size: st.Size(), ModTime: st.ModTime()})
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("listing %s: %w", f.URL(prefix), err)
+		return nil, err
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil

@@ -111,3 +111,58 @@ func TestFileDestinationIsAFile(t *testing.T) {
 		t.Fatalf("Create error = %v, want a destination folder error", err)
 	}
 }
+
+// TestFileAbortUploadRemovesOnlyPendingFiles: AbortUpload is how a cleanup
+// removes a killed run's pending file; given anything but a pending file of
+// the named object (an object, a file elsewhere, a path out of the root) it
+// refuses and removes nothing.
+func TestFileAbortUploadRemovesOnlyPendingFiles(t *testing.T) {
+	root := t.TempDir()
+	b := blob.NewFile(filepath.Join(root, "store"))
+	ctx := context.Background()
+	for _, n := range []string{"notes.txt", "d/a.age"} {
+		if err := b.Put(ctx, n, []byte("keep me"), blob.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, ".x.sluice-tmp-1"), []byte("outside"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w, err := b.Create(ctx, "d/b.age", blob.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("pending")); err != nil {
+		t.Fatal(err)
+	}
+	ups, err := b.ListUploads(ctx, "")
+	if err != nil || len(ups) != 1 || ups[0].Name != "d/b.age" || !strings.HasPrefix(ups[0].ID, "d/.b.age.sluice-tmp-") {
+		t.Fatalf("ListUploads = %+v, %v; want the pending file of d/b.age", ups, err)
+	}
+	for _, u := range []blob.Upload{
+		{Name: "notes.txt", ID: "notes.txt"},
+		{Name: "d/a.age", ID: "d/a.age"},
+		{Name: "d/a.age", ID: ups[0].ID},
+		{Name: "x", ID: "../.x.sluice-tmp-1"},
+		{Name: "../x", ID: "../.x.sluice-tmp-1"},
+	} {
+		if err := b.AbortUpload(ctx, u); err == nil {
+			t.Errorf("AbortUpload(%+v) succeeded, want a refusal", u)
+		}
+	}
+	if err := b.AbortUpload(ctx, ups[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.AbortUpload(ctx, ups[0]); err != nil {
+		t.Errorf("aborting a pending file already gone: %v", err)
+	}
+	if ups, _ := b.ListUploads(ctx, ""); len(ups) != 0 {
+		t.Errorf("after AbortUpload: %+v", ups)
+	}
+	for _, p := range []string{"store/notes.txt", "store/d/a.age", ".x.sluice-tmp-1"} {
+		if _, err := os.Stat(filepath.Join(root, p)); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	w.Abort()
+}

@@ -10,15 +10,17 @@ import (
 
 // Upload is an unfinished write that a backend keeps apart from its
 // objects, such as an S3 multipart upload that was neither completed nor
-// aborted (its process was killed, or could not reach the service to abort).
+// aborted (its process was killed, or could not reach the service to abort),
+// or a File backend's pending file left by a killed process.
 type Upload struct {
-	Name    string // the object it would have become, relative to the root
-	ID      string
+	Name string // the object it would have become, relative to the root
+	ID   string // S3: the upload id; File: the pending file's name
+	// Started is when the upload began (S3) or was last written to (File).
 	Started time.Time
 }
 
 // UploadLister is implemented by backends whose unfinished uploads outlive
-// the process that started them and take space until aborted (S3).
+// the process that started them and take space until aborted (S3, File).
 type UploadLister interface {
 	// ListUploads returns the unfinished uploads of objects whose name
 	// starts with prefix.

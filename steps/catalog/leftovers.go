@@ -50,8 +50,8 @@ func (r *LeftoverResult) ToRemove() (objects, uploads int) {
 }
 
 // PlanLeftovers selects the catalogue's incomplete objects, and b's
-// unfinished uploads when b keeps them (blob.UploadLister), last modified or
-// started more than olderThan before now. The age spares a backup being
+// unfinished uploads (see Unfinished), last modified (S3 uploads: started)
+// more than olderThan before now. The age spares a backup being
 // written at this moment, whose object exists before its manifest.
 func PlanLeftovers(ctx context.Context, b blob.Backend, c *Catalog, olderThan time.Duration, now time.Time) (*LeftoverResult, error) {
 	if olderThan < 0 {
@@ -66,16 +66,29 @@ func PlanLeftovers(ctx context.Context, b blob.Backend, c *Catalog, olderThan ti
 		}
 		res.Objects = append(res.Objects, lo)
 	}
-	if ul, ok := b.(blob.UploadLister); ok {
-		ups, err := ul.ListUploads(ctx, "")
-		if err != nil {
-			return nil, fmt.Errorf("listing unfinished uploads under %s: %w", c.Root, err)
-		}
-		for _, u := range ups {
-			res.Uploads = append(res.Uploads, UploadLeftover{Upload: u, Abort: !u.Started.After(cutoff)})
-		}
+	ups, err := Unfinished(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range ups {
+		res.Uploads = append(res.Uploads, UploadLeftover{Upload: u, Abort: !u.Started.After(cutoff)})
 	}
 	return res, nil
+}
+
+// Unfinished returns the uploads under b's root that were neither committed
+// nor aborted, when b keeps them (blob.UploadLister): the pending files a
+// killed run leaves on file://, the multipart uploads on s3://.
+func Unfinished(ctx context.Context, b blob.Backend) ([]blob.Upload, error) {
+	ul, ok := b.(blob.UploadLister)
+	if !ok {
+		return []blob.Upload{}, nil
+	}
+	ups, err := ul.ListUploads(ctx, "")
+	if err != nil {
+		return nil, fmt.Errorf("listing unfinished uploads under %s: %w", b.URL(""), err)
+	}
+	return ups, nil
 }
 
 // RemoveLeftovers removes the objects res selects, each with its sidecars,

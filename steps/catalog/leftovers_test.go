@@ -1,6 +1,9 @@
 package catalog_test
 
 import (
+	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -85,4 +88,74 @@ func TestLeftovers(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestLeftoversPendingFiles leaves two pending files on file:// the way a
+// SIGKILLed run does (Create and Write, then neither Commit nor Abort): one
+// last written two days ago, one just now. Both are unfinished uploads; a
+// 24h cutoff removes the old one only, whatever else is in the folder.
+func TestLeftoversPendingFiles(t *testing.T) {
+	root := t.TempDir()
+	b := blob.NewFile(root)
+	putBackup(t, b, "a.age", time.Now().Add(-72*time.Hour))
+	killed := func(name string) string {
+		w, err := b.Create(ctx, name, blob.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write([]byte("half a backup")); err != nil {
+			t.Fatal(err)
+		}
+		ups, err := catalog.Unfinished(ctx, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range ups {
+			if u.Name == name {
+				return u.ID
+			}
+		}
+		t.Fatalf("unfinished uploads %+v do not include %s", ups, name)
+		return ""
+	}
+	old := killed("2026/old.age")
+	fresh := killed("2026/fresh.age")
+	twoDaysAgo := time.Now().Add(-48 * time.Hour)
+	if err := os.Chtimes(filepath.Join(root, filepath.FromSlash(old)), twoDaysAgo, twoDaysAgo); err != nil {
+		t.Fatal(err)
+	}
+	c, err := catalog.Read(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Incomplete) != 0 || len(c.Backups) != 1 {
+		t.Fatalf("pending files counted as objects: %+v", c)
+	}
+	res, err := catalog.PlanLeftovers(ctx, b, c, 24*time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Uploads) != 2 {
+		t.Fatalf("uploads %+v, want the two pending files", res.Uploads)
+	}
+	if err := catalog.RemoveLeftovers(ctx, b, res); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range res.Uploads {
+		if want := u.ID == old; u.Aborted != want {
+			t.Errorf("pending file %s: aborted %v, want %v", u.ID, u.Aborted, want)
+		}
+	}
+	var left []string
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(root, p)
+			left = append(left, filepath.ToSlash(rel))
+		}
+		return err
+	})
+	want := []string{fresh, "a.age", "a.age.manifest.json", "a.age.sha256"}
+	if !slices.Equal(left, want) {
+		t.Errorf("left %q, want %q", left, want)
+	}
 }
