@@ -24,7 +24,7 @@ type Prune struct {
 	KeepWithin  string `yaml:"keep_within" doc:"keep every backup created within this span before the newest backup, e.g. 14d, 2w, 6m, 1y, 36h"`
 	Confirm     bool   `yaml:"confirm" doc:"delete; without it prune only reports what it would delete"`
 	// Incomplete switches the step from retention to leftovers.
-	Incomplete          bool          `yaml:"incomplete" doc:"instead of retention, remove incomplete leftovers: objects without a manifest (with their sidecars, records and journals) and unfinished uploads (pending files a killed run left on file://, multipart uploads on s3://); complete backups are never touched"`
+	Incomplete          bool          `yaml:"incomplete" doc:"instead of retention, remove sluice's incomplete leftovers: its objects without a manifest (with their sidecars, records and journals; files not named the way sluice names them are never touched) and unfinished uploads (pending files a killed run left on file://, multipart uploads on s3://); complete backups are never touched"`
 	IncompleteOlderThan time.Duration `yaml:"incomplete_older_than" default:"24h" doc:"with incomplete: only leftovers last modified (s3:// uploads: started) longer ago than this; it spares a backup being written now, whose object exists before its manifest"`
 }
 
@@ -46,7 +46,7 @@ func pruneDefinition() runner.Definition {
 			{Name: "deleted", Type: "int", Doc: "backups (with incomplete: leftover objects and uploads) deleted; 0 in a dry run"},
 			{Name: "protected", Type: "string", Doc: "the backup kept as the newest verified one (or the newest, when none is verified); empty when there is none"},
 			{Name: "backups", Type: "list", Doc: "one map per backup, newest first: name, url, created, keep, deleted, reasons"},
-			{Name: "incomplete", Type: "list", Doc: "with incomplete: one map per object without a manifest: name, url, size, modified, files, remove, removed, note"},
+			{Name: "incomplete", Type: "list", Doc: "with incomplete: one map per leftover of sluice's (an object without a manifest, or the files of one that is gone): name, url, size, modified, files, object_missing, remove, removed, note"},
 			{Name: "uploads", Type: "list", Doc: "with incomplete: one map per unfinished upload (file://: a pending file, id its name; s3://: a multipart upload): name, id, started, abort, aborted"},
 		},
 	}

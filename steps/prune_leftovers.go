@@ -54,7 +54,7 @@ func LeftoverOutputs(res *catalog.LeftoverResult) runner.Outputs {
 		}
 		objs = append(objs, map[string]any{
 			"name": o.Name, "url": o.URL, "size": o.Size, "modified": o.ModTime.UTC().Format(time.RFC3339Nano),
-			"files": ageList(o.Related), "remove": o.Remove, "removed": o.Removed, "note": o.Note,
+			"files": ageList(o.Related), "object_missing": o.ObjectMissing, "remove": o.Remove, "removed": o.Removed, "note": o.Note,
 		})
 	}
 	ups := make([]any, 0, len(res.Uploads))

@@ -63,11 +63,19 @@ type backupJSON struct {
 }
 
 type incompleteJSON struct {
+	Name          string    `json:"name"`
+	URL           string    `json:"url"`
+	Size          int64     `json:"size"`
+	Modified      time.Time `json:"modified"`
+	Files         []string  `json:"files"`
+	ObjectMissing bool      `json:"object_missing,omitempty"`
+}
+
+// otherJSON is a file sluice did not write: listed, never pruned.
+type otherJSON struct {
 	Name     string    `json:"name"`
-	URL      string    `json:"url"`
 	Size     int64     `json:"size"`
 	Modified time.Time `json:"modified"`
-	Files    []string  `json:"files"`
 }
 
 // uploadJSON is an unfinished upload: a pending file a killed run left on
@@ -84,6 +92,7 @@ type listJSON struct {
 	Incomplete []incompleteJSON  `json:"incomplete"`
 	Uploads    []uploadJSON      `json:"uploads"`
 	Problems   []catalog.Problem `json:"problems"`
+	Other      []otherJSON       `json:"other"`
 }
 
 func backupsList(a *app, args []string) error {
@@ -107,7 +116,7 @@ func backupsList(a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	out := listJSON{Root: c.Root, Backups: []backupJSON{}, Incomplete: []incompleteJSON{}, Uploads: []uploadJSON{}, Problems: c.Problems}
+	out := listJSON{Root: c.Root, Backups: []backupJSON{}, Incomplete: []incompleteJSON{}, Uploads: []uploadJSON{}, Problems: c.Problems, Other: []otherJSON{}}
 	if out.Problems == nil {
 		out.Problems = []catalog.Problem{}
 	}
@@ -127,7 +136,11 @@ func backupsList(a *app, args []string) error {
 		out.Backups = append(out.Backups, j)
 	}
 	for _, in := range c.Incomplete {
-		out.Incomplete = append(out.Incomplete, incompleteJSON{Name: in.Name, URL: in.URL, Size: in.Size, Modified: in.ModTime.UTC(), Files: nonNil(in.Related)})
+		out.Incomplete = append(out.Incomplete, incompleteJSON{Name: in.Name, URL: in.URL, Size: in.Size, Modified: in.ModTime.UTC(),
+			Files: nonNil(in.Related), ObjectMissing: in.ObjectMissing})
+	}
+	for _, o := range c.Other {
+		out.Other = append(out.Other, otherJSON{Name: o.Name, Size: o.Size, Modified: o.ModTime.UTC()})
 	}
 	for _, u := range ups {
 		out.Uploads = append(out.Uploads, uploadJSON{Name: u.Name, ID: u.ID, Started: u.Started.UTC()})
@@ -156,10 +169,14 @@ func printList(w io.Writer, l listJSON) {
 		tw.Flush()
 	}
 	if len(l.Incomplete) > 0 {
-		fmt.Fprintf(w, "\nincomplete (no manifest: an interrupted upload or prune, or not a sluice backup):\n")
+		fmt.Fprintf(w, "\nincomplete (sluice's files without a manifest: an interrupted upload or prune):\n")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, in := range l.Incomplete {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\n", in.Name, humanBytes(in.Size), in.Modified.Format("2006-01-02 15:04:05Z"))
+			note := ""
+			if in.ObjectMissing {
+				note = "object gone; " + strings.Join(in.Files, ", ")
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", in.Name, humanBytes(in.Size), in.Modified.Format("2006-01-02 15:04:05Z"), note)
 		}
 		tw.Flush()
 	}
@@ -177,6 +194,22 @@ func printList(w io.Writer, l listJSON) {
 			fmt.Fprintf(w, "  %s: %s\n", p.Manifest, p.Detail)
 		}
 	}
+	if len(l.Other) > 0 {
+		fmt.Fprintf(w, "\n%d other files, not named as sluice names its files (never pruned): %s\n", len(l.Other), otherNames(l.Other, 5))
+	}
+}
+
+// otherNames joins the first n names, saying how many more --json lists.
+func otherNames(others []otherJSON, n int) string {
+	var names []string
+	for i, o := range others {
+		if i == n {
+			names = append(names, fmt.Sprintf("and %d more (--json lists them)", len(others)-n))
+			break
+		}
+		names = append(names, o.Name)
+	}
+	return strings.Join(names, ", ")
 }
 
 // shortDigest keeps the algorithm and 16 hex digits, for the table.

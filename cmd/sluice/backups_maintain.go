@@ -102,7 +102,7 @@ func backupsPrune(a *app, args []string) error {
 	within := fs.String("keep-within", "", "keep every backup created within this `span` before the newest, e.g. 14d, 2w, 6m, 1y, 36h")
 	confirm := fs.Bool("confirm", false, "delete; without it, only show what would be deleted")
 	asJSON := fs.Bool("json", false, "print JSON (the prune step's outputs)")
-	incomplete := fs.Bool("incomplete", false, "instead of retention, remove objects without a manifest (with their sidecars) and, on s3://, unfinished uploads")
+	incomplete := fs.Bool("incomplete", false, "instead of retention, remove sluice's leftovers: its objects without a manifest (with their sidecars) and unfinished uploads; other files are never touched")
 	olderThan := fs.Duration("incomplete-older-than", 24*time.Hour, "with --incomplete: only leftovers older than this `age` (0: any age)")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -210,6 +210,9 @@ func pruneLeftovers(a *app, pos []string, olderThan time.Duration, confirm, asJS
 		note := o.Note
 		if note == "" {
 			note = "no manifest"
+			if o.ObjectMissing {
+				note = "object gone"
+			}
 			if len(o.Related) > 0 {
 				note += "; with " + strings.Join(o.Related, ", ")
 			}

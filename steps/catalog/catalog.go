@@ -1,8 +1,8 @@
 // Package catalog reads the backups stored under a destination (a folder or
-// a bucket prefix) from their manifests: the complete backups, the objects
-// that have no manifest (incomplete: an interrupted upload of another tool,
-// or a prune that stopped half-way), and the manifests that cannot be
-// trusted. It also computes retention (Policy) and carries out a prune in
+// a bucket prefix) from their manifests: the complete backups, sluice's
+// files that have no manifest (incomplete: an interrupted upload, or a prune
+// that stopped half-way), the manifests that cannot be trusted, and the
+// files sluice did not write (names.go says how it tells them apart). It also computes retention (Policy) and carries out a prune in
 // the order that keeps the catalogue consistent (Prune), and reads and
 // writes the verify records that mark a backup as verified (Record).
 package catalog
@@ -19,18 +19,6 @@ import (
 	"github.com/sluice-dev/sluice/steps/blob"
 	"github.com/sluice-dev/sluice/steps/manifest"
 )
-
-// Names of the files sluice keeps next to a backup's object NAME. They
-// belong to the object: they are never listed as backups or incomplete
-// objects, and prune removes them with it.
-var (
-	manifestSuffix = manifest.ManifestName("")
-	metaSuffixes   = []string{manifestSuffix, RecordSuffix, ".rewrap-journal.json", "." + manifest.SHA256, "." + manifest.SHA512}
-)
-
-// tmpMarker is part of the name of the File backend's pending objects; they
-// are never listed, but a catalogue must not count one even if it appears.
-const tmpMarker = ".sluice-tmp-"
 
 // Backup is one complete backup: an object together with its manifest.
 type Backup struct {
@@ -53,13 +41,17 @@ func (b *Backup) Created() time.Time { return b.Manifest.Created }
 // Verified tells whether a verify record vouches for the backup as stored.
 func (b *Backup) Verified() bool { return b.Record != nil }
 
-// Incomplete is an object without a manifest.
+// Incomplete is a leftover of sluice's (see names.go): an object without a
+// manifest, or the files of one that is gone.
 type Incomplete struct {
 	Name    string
 	URL     string
-	Size    int64
+	Size    int64 // the object's; with ObjectMissing, its files' together
 	ModTime time.Time
 	Related []string // sidecars, records and journals left with it
+	// ObjectMissing: the object is gone and only Related are left (a
+	// prune stopped after removing it).
+	ObjectMissing bool
 }
 
 // Problem kinds.
@@ -83,6 +75,9 @@ type Catalog struct {
 	Backups    []Backup // oldest first: by created time, then name
 	Incomplete []Incomplete
 	Problems   []Problem
+	// Other are the files sluice did not write (by the names in names.go):
+	// listed, never removed.
+	Other []blob.Info
 }
 
 // Read lists b's root and reads every manifest and verify record. Only a
@@ -125,28 +120,7 @@ func Read(ctx context.Context, b blob.Backend) (*Catalog, error) {
 		backups[obj] = len(c.Backups)
 		c.Backups = append(c.Backups, Backup{Name: obj, URL: b.URL(obj), Object: byName[obj], Manifest: m, KeyIDs: KeyIDs(m)})
 	}
-	incomplete := map[string]int{}
-	for _, in := range infos {
-		if _, ok := backups[in.Name]; ok || strings.Contains(path.Base(in.Name), tmpMarker) {
-			continue
-		}
-		if _, isBackup := byName[manifest.ManifestName(in.Name)]; !isBackup && !isMeta(in.Name) {
-			incomplete[in.Name] = len(c.Incomplete)
-			c.Incomplete = append(c.Incomplete, Incomplete{Name: in.Name, URL: b.URL(in.Name), Size: in.Size, ModTime: in.ModTime})
-		}
-	}
-	// Attach each sluice file to the object it belongs to.
-	for _, in := range infos {
-		owner, ok := metaOwner(in.Name)
-		if !ok || strings.HasSuffix(in.Name, manifestSuffix) {
-			continue
-		}
-		if i, ok := backups[owner]; ok {
-			c.Backups[i].Related = append(c.Backups[i].Related, in.Name)
-		} else if i, ok := incomplete[owner]; ok {
-			c.Incomplete[i].Related = append(c.Incomplete[i].Related, in.Name)
-		}
-	}
+	c.sortLeftovers(b, infos, byName, backups)
 	for i := range c.Backups {
 		bk := &c.Backups[i]
 		if !exists(byName, RecordName(bk.Name)) {
@@ -170,22 +144,6 @@ func Read(ctx context.Context, b blob.Backend) (*Catalog, error) {
 func exists(byName map[string]blob.Info, name string) bool {
 	_, ok := byName[name]
 	return ok
-}
-
-// isMeta tells whether name is a sluice file kept next to an object.
-func isMeta(name string) bool {
-	_, ok := metaOwner(name)
-	return ok
-}
-
-// metaOwner returns the object a sluice file belongs to.
-func metaOwner(name string) (string, bool) {
-	for _, s := range metaSuffixes {
-		if strings.HasSuffix(name, s) && len(name) > len(s) {
-			return strings.TrimSuffix(name, s), true
-		}
-	}
-	return "", false
 }
 
 // Latest returns the newest backup (ties go to the greater name).

@@ -92,7 +92,8 @@ func Unfinished(ctx context.Context, b blob.Backend) ([]blob.Upload, error) {
 }
 
 // RemoveLeftovers removes the objects res selects, each with its sidecars,
-// records and journals, and aborts the uploads it selects. Just before
+// records and journals (of an object already gone, only those), and aborts
+// the uploads it selects. Just before
 // removing an object it checks again that the object has no manifest, so
 // that a backup completed since the catalogue was read is left alone. It
 // stops at the first failure.
@@ -111,7 +112,11 @@ func RemoveLeftovers(ctx context.Context, b blob.Backend, res *LeftoverResult) e
 		case !isNotExist(err):
 			return fmt.Errorf("removing incomplete %s: %w", lo.URL, err)
 		}
-		for _, n := range append([]string{lo.Name}, lo.Related...) {
+		files := lo.Related
+		if !lo.ObjectMissing {
+			files = append([]string{lo.Name}, files...)
+		}
+		for _, n := range files {
 			if err := b.Remove(ctx, n); err != nil && !isNotExist(err) {
 				return fmt.Errorf("removing incomplete %s: removing %s: %w", lo.URL, b.URL(n), err)
 			}

@@ -24,13 +24,13 @@ import (
 func TestLeftovers(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b blob.Backend) {
 		putBackup(t, b, "a.dump", time.Now().Add(-time.Hour))
-		put(t, b, "b.dump", []byte("half a backup"))
-		put(t, b, manifest.SidecarName("b.dump", manifest.SHA256), []byte("sum"))
-		put(t, b, "d.dump", []byte("being written"))
+		put(t, b, "b.dump.age", []byte("half a backup"))
+		put(t, b, manifest.SidecarName("b.dump.age", manifest.SHA256), []byte("sum"))
+		put(t, b, "d.dump.age", []byte("being written"))
 		s3b, isS3 := b.(*blob.S3)
 		if isS3 {
 			core := minio.Core{Client: s3test.Shared(t).Client(t)}
-			if _, err := core.NewMultipartUpload(ctx, s3b.Bucket(), s3b.Prefix()+"c.dump", minio.PutObjectOptions{}); err != nil {
+			if _, err := core.NewMultipartUpload(ctx, s3b.Bucket(), s3b.Prefix()+"c.dump.age", minio.PutObjectOptions{}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -64,18 +64,18 @@ func TestLeftovers(t *testing.T) {
 			t.Fatalf("planning changed the destination: %q, want %q", got, before)
 		}
 
-		put(t, b, manifest.ManifestName("d.dump"), []byte("{}")) // d.dump completed meanwhile
+		put(t, b, manifest.ManifestName("d.dump.age"), []byte("{}")) // d.dump.age completed meanwhile
 		if err := catalog.RemoveLeftovers(ctx, b, res); err != nil {
 			t.Fatal(err)
 		}
-		want := []string{"a.dump", manifest.ManifestName("a.dump"), manifest.SidecarName("a.dump", manifest.SHA256), "d.dump", manifest.ManifestName("d.dump")}
+		want := []string{"a.dump", manifest.ManifestName("a.dump"), manifest.SidecarName("a.dump", manifest.SHA256), "d.dump.age", manifest.ManifestName("d.dump.age")}
 		slices.Sort(want)
 		if got := listAll(t, b); !slices.Equal(got, want) {
 			t.Fatalf("after removing leftovers: %q, want %q", got, want)
 		}
 		for _, o := range res.Objects {
-			if o.Name == "d.dump" && (o.Removed || o.Note == "") {
-				t.Errorf("d.dump, complete by then: %+v, want skipped with a note", o)
+			if o.Name == "d.dump.age" && (o.Removed || o.Note == "") {
+				t.Errorf("d.dump.age, complete by then: %+v, want skipped with a note", o)
 			}
 		}
 		if isS3 {
@@ -83,8 +83,8 @@ func TestLeftovers(t *testing.T) {
 			if err != nil || len(ups) != 0 {
 				t.Fatalf("unfinished uploads after the cleanup: %+v, %v; want none", ups, err)
 			}
-			if !res.Uploads[0].Aborted || res.Uploads[0].Name != "c.dump" {
-				t.Errorf("upload result %+v, want c.dump aborted", res.Uploads[0])
+			if !res.Uploads[0].Aborted || res.Uploads[0].Name != "c.dump.age" {
+				t.Errorf("upload result %+v, want c.dump.age aborted", res.Uploads[0])
 			}
 		}
 	})
@@ -158,4 +158,49 @@ func TestLeftoversPendingFiles(t *testing.T) {
 	if !slices.Equal(left, want) {
 		t.Errorf("left %q, want %q", left, want)
 	}
+}
+
+// TestPruneIncompleteSparesForeignFiles: a destination folder is often
+// shared with other files. prune --incomplete removes what sluice wrote and
+// nothing else: a user's notes, a photo and another tool's dump (with its
+// sha256sum file) survive a confirmed run at any age, while sluice's own
+// leftovers go: an encrypted object without manifest, the sidecar and
+// verify record a prune left when it stopped after removing the object, and
+// a plaintext object that a verify record marks as sluice's.
+func TestPruneIncompleteSparesForeignFiles(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b blob.Backend) {
+		putBackup(t, b, "a.age", time.Now().Add(-time.Hour))
+		foreign := []string{"notes.txt", "photos/photo.jpg", "x.dump", "x.dump.sha256", "stray.sha256"}
+		for _, n := range foreign {
+			put(t, b, n, []byte("the user's "+n))
+		}
+		ours := []string{"b.dump.zst.age", "b.dump.zst.age.sha256", "c.age.sha256", "c.age.verified.json", "e.bin", "e.bin.sha256", "e.bin.verified.json"}
+		for _, n := range ours {
+			put(t, b, n, []byte("sluice's "+n))
+		}
+		c, err := catalog.Read(ctx, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := catalog.PlanLeftovers(ctx, b, c, 0, time.Now().Add(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := catalog.RemoveLeftovers(ctx, b, res); err != nil {
+			t.Fatal(err)
+		}
+		want := append([]string{"a.age", "a.age.manifest.json", "a.age.sha256"}, foreign...)
+		slices.Sort(want)
+		if got := listAll(t, b); !slices.Equal(got, want) {
+			t.Errorf("after prune --incomplete at any age: %q, want %q (foreign files kept, sluice's leftovers gone)", got, want)
+		}
+		var other []string
+		for _, o := range c.Other {
+			other = append(other, o.Name)
+		}
+		slices.Sort(foreign)
+		if !slices.Equal(other, foreign) {
+			t.Errorf("catalogue's other files %q, want %q", other, foreign)
+		}
+	})
 }
