@@ -38,7 +38,7 @@ func latestBackup(ctx context.Context, b blob.Backend, logger hclog.Logger) (str
 		return "", fmt.Errorf("no complete backup under %s: no object there has its manifest (NAME.manifest.json)%s; check the folder, or run a backup first",
 			b.URL(""), skippedNote(skipped))
 	}
-	logger.Info("newest backup", "url", best.URL, "created", best.Created(), "run_id", best.Manifest.RunID)
+	logger.Info("newest backup", "url", best.URL, "created", best.Created(), "run_id", best.Summary.RunID)
 	return best.Name, nil
 }
 

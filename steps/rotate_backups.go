@@ -36,7 +36,11 @@ func listBackups(ctx context.Context, b blob.Backend) ([]storedBackup, error) {
 	}
 	out := make([]storedBackup, 0, len(c.Backups))
 	for _, bk := range c.Backups {
-		out = append(out, storedBackup{Object: bk.Name, Manifest: bk.Manifest, KeyIDs: bk.KeyIDs})
+		m, err := bk.LoadManifest(ctx, b)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, storedBackup{Object: bk.Name, Manifest: m, KeyIDs: bk.KeyIDs})
 	}
 	return out, nil
 }

@@ -87,7 +87,10 @@ func VerifyBackup(ctx context.Context, b blob.Backend, bk *catalog.Backup, opts 
 
 // verifyStream runs download -> [decrypt] -> [decompress] -> io.Discard.
 func verifyStream(ctx context.Context, b blob.Backend, bk *catalog.Backup, opts VerifyOptions, res *VerifyResult) error {
-	m := bk.Manifest
+	m, err := bk.LoadManifest(ctx, b)
+	if err != nil {
+		return err
+	}
 	if m.Digest == nil {
 		return fmt.Errorf("its manifest records no digest: nothing to verify the stored bytes against")
 	}

@@ -121,12 +121,9 @@ func backupsList(a *app, args []string) error {
 		out.Problems = []catalog.Problem{}
 	}
 	for _, bk := range c.Backups {
-		m := bk.Manifest
-		j := backupJSON{Name: bk.Name, URL: bk.URL, Created: m.Created, Plan: m.Plan, RunID: m.RunID,
+		m := bk.Summary
+		j := backupJSON{Name: bk.Name, URL: bk.URL, Created: m.Created, Plan: m.Plan, RunID: m.RunID, Database: m.Database,
 			PlaintextBytes: m.PlaintextBytes, StoredBytes: bk.Object.Size, KeyIDs: bk.KeyIDs, Files: nonNil(bk.Related)}
-		if m.Source != nil {
-			j.Database = m.Source.Database
-		}
 		if m.Digest != nil {
 			j.Digest = m.Digest.String()
 		}

@@ -1,17 +1,18 @@
 // Package catalog reads the backups stored under a destination (a folder or
-// a bucket prefix) from their manifests: the complete backups, sluice's
-// files that have no manifest (incomplete: an interrupted upload, or a prune
-// that stopped half-way), the manifests that cannot be trusted, and the
-// files sluice did not write (names.go says how it tells them apart). It also computes retention (Policy) and carries out a prune in
-// the order that keeps the catalogue consistent (Prune), and reads and
-// writes the verify records that mark a backup as verified (Record).
+// a bucket prefix) from their manifests: the complete backups (a bounded
+// Summary of each), sluice's files that have no manifest (incomplete: an
+// interrupted upload, or a prune that stopped half-way), the manifests that
+// cannot be trusted, and the files sluice did not write (names.go says how
+// it tells them apart). It also computes retention (Policy) and carries out
+// a prune in the order that keeps the catalogue consistent (Prune), and
+// reads and writes the verify records that mark a backup as verified
+// (Record).
 package catalog
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"io"
-	"path"
 	"sort"
 	"strings"
 	"time"
@@ -20,13 +21,14 @@ import (
 	"github.com/sluice-dev/sluice/steps/manifest"
 )
 
-// Backup is one complete backup: an object together with its manifest.
+// Backup is one complete backup: an object together with its manifest, of
+// which the catalogue keeps a Summary (LoadManifest reads the rest).
 type Backup struct {
-	Name     string // object name, relative to the catalogue's root
-	URL      string
-	Object   blob.Info
-	Manifest *manifest.Manifest
-	KeyIDs   []string // key ids the manifest's encrypt stages recorded
+	Name    string // object name, relative to the catalogue's root
+	URL     string
+	Object  blob.Info
+	Summary Summary
+	KeyIDs  []string // key ids the manifest's encrypt stages recorded
 	// Related are the other files of the backup besides the object and the
 	// manifest: sidecars, verify record, rewrap journal.
 	Related []string
@@ -36,7 +38,7 @@ type Backup struct {
 }
 
 // Created returns the creation time the manifest records.
-func (b *Backup) Created() time.Time { return b.Manifest.Created }
+func (b *Backup) Created() time.Time { return b.Summary.Created }
 
 // Verified tells whether a verify record vouches for the backup as stored.
 func (b *Backup) Verified() bool { return b.Record != nil }
@@ -80,9 +82,10 @@ type Catalog struct {
 	Other []blob.Info
 }
 
-// Read lists b's root and reads every manifest and verify record. Only a
-// failure to list (or to read an existing file) is an error: a manifest
-// that cannot be trusted becomes a Problem.
+// Read lists b's root and reads every manifest and verify record, one at a
+// time, keeping a Summary of each. Only a failure to list (or to read an
+// existing file) is an error: a manifest that cannot be trusted becomes a
+// Problem.
 func Read(ctx context.Context, b blob.Backend) (*Catalog, error) {
 	infos, err := b.List(ctx, "")
 	if err != nil {
@@ -99,37 +102,20 @@ func Read(ctx context.Context, b blob.Backend) (*Catalog, error) {
 			continue
 		}
 		obj := strings.TrimSuffix(in.Name, manifestSuffix)
-		prob := Problem{Manifest: in.Name, URL: b.URL(in.Name)}
-		data, err := ReadSmall(ctx, b, in.Name)
-		if err != nil {
-			return nil, fmt.Errorf("reading backups under %s: %w", b.URL(""), err)
-		}
-		m, err := manifest.Parse(data)
+		bk, prob, err := readBackup(ctx, b, obj, byName)
 		switch {
 		case err != nil:
-			prob.Kind, prob.Detail = ProblemUnreadable, err.Error()+"; repair or remove it"
-		case m.Object != path.Base(obj):
-			prob.Kind, prob.Detail = ProblemRenamed, fmt.Sprintf("describes object %q, not %q; it was renamed or copied: repair or remove it", m.Object, path.Base(obj))
-		case !exists(byName, obj):
-			prob.Kind, prob.Detail = ProblemObjectMissing, "its object "+b.URL(obj)+" is missing"
+			return nil, fmt.Errorf("reading backups under %s: %w", b.URL(""), err)
+		case prob != nil:
+			c.Problems = append(c.Problems, *prob)
+		default:
+			backups[obj] = len(c.Backups)
+			c.Backups = append(c.Backups, *bk)
 		}
-		if prob.Kind != "" {
-			c.Problems = append(c.Problems, prob)
-			continue
-		}
-		backups[obj] = len(c.Backups)
-		c.Backups = append(c.Backups, Backup{Name: obj, URL: b.URL(obj), Object: byName[obj], Manifest: m, KeyIDs: KeyIDs(m)})
 	}
 	c.sortLeftovers(b, infos, byName, backups)
 	for i := range c.Backups {
-		bk := &c.Backups[i]
-		if !exists(byName, RecordName(bk.Name)) {
-			continue
-		}
-		rec, err := ReadRecord(ctx, b, bk.Name)
-		if err == nil && rec.Matches(bk) {
-			bk.Record = rec
-		}
+		c.Backups[i].Record = matchingRecord(ctx, b, &c.Backups[i], byName)
 	}
 	sort.SliceStable(c.Backups, func(i, j int) bool {
 		a, b := c.Backups[i], c.Backups[j]
@@ -139,6 +125,40 @@ func Read(ctx context.Context, b blob.Backend) (*Catalog, error) {
 		return a.Name < b.Name
 	})
 	return c, nil
+}
+
+// readBackup reads the manifest of obj: the backup it describes, or the
+// Problem that keeps it from being one.
+func readBackup(ctx context.Context, b blob.Backend, obj string, byName map[string]blob.Info) (*Backup, *Problem, error) {
+	prob := &Problem{Manifest: manifest.ManifestName(obj), URL: b.URL(manifest.ManifestName(obj))}
+	m, err := ReadManifest(ctx, b, obj)
+	var ue *UntrustedError
+	switch {
+	case errors.As(err, &ue):
+		prob.Kind, prob.Detail = ue.Kind, ue.Detail
+		return nil, prob, nil
+	case err != nil:
+		return nil, nil, err
+	case !exists(byName, obj):
+		prob.Kind, prob.Detail = ProblemObjectMissing, "its object "+b.URL(obj)+" is missing"
+		return nil, prob, nil
+	}
+	return &Backup{Name: obj, URL: b.URL(obj), Object: byName[obj], Summary: Summarize(m), KeyIDs: KeyIDs(m)}, nil, nil
+}
+
+// matchingRecord returns bk's verify record when it vouches for bk. A
+// record sluice writes is well under MaxSummary; a larger one is not
+// sluice's and, like a stale or unreadable one, counts as none.
+func matchingRecord(ctx context.Context, b blob.Backend, bk *Backup, byName map[string]blob.Info) *Record {
+	in, ok := byName[RecordName(bk.Name)]
+	if !ok || in.Size > MaxSummary {
+		return nil
+	}
+	rec, err := ReadRecord(ctx, b, bk.Name)
+	if err != nil || !rec.Matches(bk) {
+		return nil
+	}
+	return rec
 }
 
 func exists(byName map[string]blob.Info, name string) bool {
@@ -192,18 +212,4 @@ func KeyIDs(m *manifest.Manifest) []string {
 		}
 	}
 	return ids
-}
-
-// ReadSmall reads a sidecar, manifest or record (at most 16 MiB).
-func ReadSmall(ctx context.Context, b blob.Backend, name string) ([]byte, error) {
-	rc, err := b.Open(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, 16<<20))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", b.URL(name), err)
-	}
-	return data, nil
 }

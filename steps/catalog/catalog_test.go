@@ -113,7 +113,7 @@ func TestCatalogRead(t *testing.T) {
 			t.Errorf("backups %q, want %q (oldest first)", got, want)
 		}
 		bk := c.Backups[0]
-		if !reflect.DeepEqual(bk.KeyIDs, []string{"k-0123456789abcdef"}) || bk.Manifest.Source.Database != "app" || bk.Object.Size == 0 {
+		if !reflect.DeepEqual(bk.KeyIDs, []string{"k-0123456789abcdef"}) || bk.Summary.Database != "app" || bk.Object.Size == 0 {
 			t.Errorf("backup %+v: key ids, database or size missing", bk)
 		}
 		if !reflect.DeepEqual(bk.Related, []string{"2026/11/01/app.dump.zst.age.sha256"}) {
@@ -157,7 +157,7 @@ func TestVerifyRecordMarksVerified(t *testing.T) {
 		putBackup(t, b, "b.age", day(2))
 		c, _ := catalog.Read(ctx, b)
 		a, _ := c.Find("a.age")
-		if err := catalog.WriteRecord(ctx, b, "a.age", catalog.Record{Digest: a.Manifest.Digest.String(), Level: catalog.LevelContent, Verified: time.Now()}); err != nil {
+		if err := catalog.WriteRecord(ctx, b, "a.age", catalog.Record{Digest: a.Summary.Digest.String(), Level: catalog.LevelContent, Verified: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
 		// A record whose digest is not the manifest's (the object was rewritten
@@ -187,7 +187,7 @@ func TestPruneRemovesWholeBackupsAndKeepsNewestVerified(t *testing.T) {
 		// d2 is the newest verified backup: keep_last 1 keeps d5, and d2 stays.
 		c, _ := catalog.Read(ctx, b)
 		d2, _ := c.Find("d2.age")
-		if err := catalog.WriteRecord(ctx, b, "d2.age", catalog.Record{Digest: d2.Manifest.Digest.String(), Level: catalog.LevelDigest}); err != nil {
+		if err := catalog.WriteRecord(ctx, b, "d2.age", catalog.Record{Digest: d2.Summary.Digest.String(), Level: catalog.LevelDigest}); err != nil {
 			t.Fatal(err)
 		}
 		c, _ = catalog.Read(ctx, b)

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/sluice-dev/sluice/steps/manifest"
 )
 
 // backupsAt builds catalogue entries created at the given times (RFC 3339),
@@ -19,7 +17,7 @@ func backupsAt(t *testing.T, times ...string) []Backup {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, Backup{Name: s, Manifest: &manifest.Manifest{Created: ts.UTC()}})
+		out = append(out, Backup{Name: s, Summary: Summary{Created: ts.UTC()}})
 	}
 	return out
 }

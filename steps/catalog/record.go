@@ -45,7 +45,7 @@ func RecordName(object string) string { return object + RecordSuffix }
 // Matches tells whether the record vouches for bk as its manifest describes
 // it now.
 func (r *Record) Matches(bk *Backup) bool {
-	d := bk.Manifest.Digest
+	d := bk.Summary.Digest
 	return r.Object == path.Base(bk.Name) && d != nil && r.Digest == d.String() &&
 		(r.Level == LevelDigest || r.Level == LevelContent)
 }

@@ -204,14 +204,19 @@ func Parse(data []byte) (*Manifest, error) {
 	return &m, nil
 }
 
-// Read reads and parses a manifest from r (at most 16 MiB).
+// MaxSize bounds what sluice reads as a manifest (and as any small file
+// kept next to a backup). A manifest sluice writes is a few KiB; a larger
+// one was stuffed by someone else and is refused before it is parsed.
+const MaxSize = 256 << 10
+
+// Read reads and parses a manifest from r (at most MaxSize bytes).
 func Read(r io.Reader) (*Manifest, error) {
-	data, err := io.ReadAll(io.LimitReader(r, 16<<20+1))
+	data, err := io.ReadAll(io.LimitReader(r, MaxSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading manifest: %w", err)
 	}
-	if len(data) > 16<<20 {
-		return nil, errors.New("manifest is larger than 16 MiB: not a sluice manifest")
+	if len(data) > MaxSize {
+		return nil, fmt.Errorf("manifest is larger than %d KiB, which no manifest sluice writes is: repair or remove it", MaxSize>>10)
 	}
 	return Parse(data)
 }
