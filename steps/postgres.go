@@ -17,7 +17,7 @@ func postgresDefinition() runner.Definition {
 		Summary: "Start a throwaway PostgreSQL cluster for the rest of the run (quickstart, drills, demos)",
 		New:     func() any { return &Postgres{} },
 		Outputs: []runner.OutputSpec{
-			{Name: "dsn", Type: "string", Doc: "connection string of the database (trust authentication on 127.0.0.1)"},
+			{Name: "dsn", Type: "string", Doc: "connection string of the database on 127.0.0.1; it holds no secret: the random superuser password is read from the passfile it names (0600, in a 0700 folder)"},
 			{Name: "dsn_plain", Type: "string", Doc: "dsn with sslmode=disable: a plaintext connection"},
 			{Name: "dsn_tls", Type: "string", Doc: "with tls: true, dsn with sslmode=require (TLS, certificate not verified); empty otherwise"},
 			{Name: "host", Type: "string", Doc: "address the server listens on"},
@@ -34,7 +34,8 @@ func postgresDefinition() runner.Definition {
 // Postgres is the parameter struct of the postgres step: it starts a
 // cluster from the system's PostgreSQL binaries on a free port of
 // 127.0.0.1, creates a database, optionally seeds it, and stops and removes
-// the cluster when the run ends.
+// the cluster when the run ends. Only the superuser exists, with a random
+// password that the DSN outputs reference through a passfile.
 type Postgres struct {
 	Database string   `yaml:"database" default:"app" doc:"database to create"`
 	Seed     string   `yaml:"seed" default:"sample" doc:"sample: sluice's sample data (about 10,000 rows); none: an empty database; or the path of a SQL file to run"`
@@ -87,7 +88,7 @@ func (p *Postgres) Run(ctx context.Context, sc *runner.StepContext) (runner.Outp
 	if err != nil {
 		return nil, err
 	}
-	dsn := c.DSN(p.Database)
+	dsn := c.PassfileDSN(p.Database)
 	sums, err := pg.Fingerprint(ctx, dsn)
 	if err != nil {
 		return nil, err
@@ -95,10 +96,10 @@ func (p *Postgres) Run(ctx context.Context, sc *runner.StepContext) (runner.Outp
 	sc.Logger.Info("throwaway PostgreSQL cluster ready", "port", c.Port, "database", p.Database, "tables", len(sums))
 	dsnTLS := ""
 	if p.TLS {
-		dsnTLS = dsn + "?sslmode=require"
+		dsnTLS = c.PassfileDSN(p.Database, "sslmode=require")
 	}
 	return runner.Outputs{
-		"dsn": dsn, "dsn_plain": dsn + "?sslmode=disable", "dsn_tls": dsnTLS, "host": c.Host, "port": int64(c.Port), "database": p.Database,
+		"dsn": dsn, "dsn_plain": c.PassfileDSN(p.Database, "sslmode=disable"), "dsn_tls": dsnTLS, "host": c.Host, "port": int64(c.Port), "database": p.Database,
 		"server_version": c.Version.MajorString(), "tables": int64(len(sums)),
 		"rows": pg.TotalRows(sums), "fingerprint": pg.FingerprintDigest(sums),
 	}, nil

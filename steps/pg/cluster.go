@@ -23,13 +23,14 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Options configure StartCluster. The zero value starts a trust-auth cluster
-// with the newest PostgreSQL installed.
+// Options configure StartCluster. The zero value starts a cluster with the
+// newest PostgreSQL installed and a random superuser password.
 type Options struct {
 	Logger hclog.Logger // nil: no logging
 
-	// Password, when set, is the superuser's password and every connection
-	// (socket and TCP) must use it (scram-sha-256).
+	// Password is the superuser's password, which every connection (socket
+	// and TCP) must give (scram-sha-256). Empty: a random one. There is no
+	// trust authentication: other local users must not get in.
 	Password string
 
 	// Conf lines are appended to postgresql.conf after sluice's own
@@ -52,7 +53,8 @@ type Cluster struct {
 	Host      string // always 127.0.0.1
 	Port      int
 	User      string // superuser: "postgres"
-	Password  string // empty with trust auth
+	Password  string // the superuser's password; keep it in this process
+	Passfile  string // a 0600 .pgpass file with Password, in the cluster's 0700 folder
 	DataDir   string
 	SocketDir string
 	Version   Version
@@ -85,6 +87,11 @@ func StartCluster(ctx context.Context, opts Options) (*Cluster, error) {
 	cred, err := serverUser(logger)
 	if err != nil {
 		return nil, fmt.Errorf("starting PostgreSQL: %w", err)
+	}
+	if opts.Password == "" {
+		if opts.Password, err = randomPassword(); err != nil {
+			return nil, fmt.Errorf("starting PostgreSQL: %w", err)
+		}
 	}
 	c := &Cluster{Host: "127.0.0.1", User: "postgres", Password: opts.Password, Version: ver, logger: logger, serverLg: NewTail(8 << 10)}
 	if err := c.init(ctx, binDir, cred, opts); err != nil {
@@ -121,17 +128,16 @@ func (c *Cluster) init(ctx context.Context, binDir string, cred *syscall.Credent
 	if err := chownAll(cred, base, c.SocketDir); err != nil {
 		return err
 	}
-	args := []string{"-D", c.DataDir, "-U", c.User, "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"}
-	if opts.Password == "" {
-		args = append(args, "--auth=trust")
-	} else {
-		pwfile := filepath.Join(base, "pwfile")
-		if err := writeOwned(cred, pwfile, []byte(opts.Password+"\n")); err != nil {
-			return err
-		}
-		defer os.Remove(pwfile)
-		args = append(args, "--auth=scram-sha-256", "--pwfile="+pwfile)
+	if err := c.writePassfile(); err != nil {
+		return err
 	}
+	pwfile := filepath.Join(base, "pwfile")
+	if err := writeOwned(cred, pwfile, []byte(opts.Password+"\n")); err != nil {
+		return err
+	}
+	defer os.Remove(pwfile)
+	args := []string{"-D", c.DataDir, "-U", c.User, "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions",
+		"--auth=scram-sha-256", "--pwfile=" + pwfile}
 	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "initdb"), args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -142,10 +148,7 @@ func (c *Cluster) init(ctx context.Context, binDir string, cred *syscall.Credent
 		return err
 	}
 	c.Port = port
-	method := "trust"
-	if opts.Password != "" {
-		method = "scram-sha-256"
-	}
+	const method = "scram-sha-256"
 	hba := append(append([]string{}, opts.HBA...),
 		"local all all "+method,
 		"host all all 127.0.0.1/32 "+method,
@@ -216,26 +219,37 @@ func (c *Cluster) start(ctx context.Context, binDir string, cred *syscall.Creden
 	}
 }
 
-// DSN returns a URL for database db over TCP, with the superuser's password
-// when there is one.
+// DSN returns a URL for database db over TCP with the superuser's password
+// in it, for use inside this process (and by tests). What leaves the process
+// (step outputs, logs, command lines) takes PassfileDSN.
 func (c *Cluster) DSN(db string) string {
-	u := url.URL{Scheme: "postgres", Host: net.JoinHostPort(c.Host, strconv.Itoa(c.Port)), Path: "/" + db}
-	if c.Password != "" {
-		u.User = url.UserPassword(c.User, c.Password)
-	} else {
-		u.User = url.User(c.User)
+	u := url.URL{Scheme: "postgres", Host: net.JoinHostPort(c.Host, strconv.Itoa(c.Port)), Path: "/" + db,
+		User: url.UserPassword(c.User, c.Password)}
+	return u.String()
+}
+
+// PassfileDSN returns a URL for database db over TCP that holds no secret:
+// libpq and pgx read the password from the cluster's Passfile, which only
+// this process's user (and the server's) can open. It may be logged, put in
+// reports and passed on command lines. params are extra key=value query
+// parameters, e.g. "sslmode=require".
+func (c *Cluster) PassfileDSN(db string, params ...string) string {
+	q := url.Values{"passfile": {c.Passfile}}
+	for _, p := range params {
+		k, v, _ := strings.Cut(p, "=")
+		q.Set(k, v)
 	}
+	u := url.URL{Scheme: "postgres", Host: net.JoinHostPort(c.Host, strconv.Itoa(c.Port)), Path: "/" + db,
+		User: url.User(c.User), RawQuery: q.Encode()}
 	return u.String()
 }
 
 // SocketDSN returns a key=value DSN for database db over the cluster's unix
-// socket, which TLS-only pg_hba lines do not affect.
+// socket, which TLS-only pg_hba lines do not affect. It holds the password:
+// keep it inside this process.
 func (c *Cluster) SocketDSN(db string) string {
-	s := fmt.Sprintf("host=%s port=%d user=%s dbname=%s", c.SocketDir, c.Port, c.User, quoteValue(db))
-	if c.Password != "" {
-		s += " password=" + quoteValue(c.Password)
-	}
-	return s
+	return fmt.Sprintf("host=%s port=%d user=%s dbname=%s password=%s",
+		c.SocketDir, c.Port, c.User, quoteValue(db), quoteValue(c.Password))
 }
 
 // Exec runs sql (one or more statements) in database db as the superuser.

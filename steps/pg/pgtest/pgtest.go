@@ -46,7 +46,7 @@ func Main(m *testing.M) {
 	os.Exit(code)
 }
 
-// Cluster returns a running cluster with trust authentication, skipping
+// Cluster returns a running cluster (superuser password: its Password), skipping
 // (or, in CI, failing) the test when PostgreSQL is not installed.
 func Cluster(t testing.TB) *pg.Cluster {
 	t.Helper()
