@@ -115,7 +115,12 @@ func (d *Dump) Produce(ctx context.Context, sc *runner.StepContext, w io.Writer)
 	}
 
 	start := time.Now()
-	n, err := runDump(ctx, pg.ClientCmd(ctx, tool, d.URL, args...), w)
+	cmd, cleanup, err := pg.ClientCmd(ctx, tool, d.URL, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	n, err := runDump(ctx, cmd, w)
 	if err != nil {
 		return nil, err
 	}

@@ -67,7 +67,11 @@ func (p *Restore) run(ctx context.Context, dsn, format string, extra []string, b
 		return err
 	}
 	args = append(args, p.Args...)
-	cmd := pg.ClientCmd(ctx, tool, dsn, args...)
+	cmd, cleanup, err := pg.ClientCmd(ctx, tool, dsn, args...)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
 	stderr := pg.NewTail(4 << 10)
 	cmd.Stderr = stderr
 	if format == "plain" {

@@ -1,8 +1,13 @@
 package pg
 
 import (
-	"net/url"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
 	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // RedactedPassword replaces passwords in redacted DSNs.
@@ -13,161 +18,168 @@ var secretKeys = map[string]bool{"password": true, "sslpassword": true}
 
 // Redact returns dsn with its passwords (URL user info, password= and
 // sslpassword= parameters) replaced by xxxxx. It accepts URL
-// (postgres://...) and key=value DSNs and is safe for logs and errors.
+// (postgres://...) and key=value DSNs, split the way libpq splits them, and
+// is safe for logs and errors: a DSN whose parts are ambiguous is masked
+// whole after its scheme.
 func Redact(dsn string) string {
-	out, _ := rewrite(dsn, func(_, _ string) (string, bool) { return RedactedPassword, true })
-	return out
-}
-
-// SplitPassword returns dsn without its password and the password (empty
-// when there is none), so that a client tool can get the password through
-// PGPASSWORD instead of its command line. Other parameters are kept
-// (sslpassword too: libpq has no environment variable for it).
-func SplitPassword(dsn string) (rest, password string) {
-	var pw string
-	out, _ := rewrite(dsn, func(key, p string) (string, bool) {
-		if key == "sslpassword" {
-			return p, true
+	if u, ok := splitURI(dsn); ok {
+		if u.ambiguous() {
+			return u.scheme + RedactedPassword
 		}
-		if pw == "" {
-			pw = p
+		out := u.scheme
+		if u.hasUserinfo {
+			user, _, hasPw := strings.Cut(u.userinfo, ":")
+			out += user
+			if hasPw {
+				out += ":" + RedactedPassword
+			}
+			out += "@"
 		}
-		return "", false
-	})
-	return out, pw
-}
-
-// rewrite calls fn with each secret in dsn (the user info password counts
-// as key "password"); fn returns the replacement and whether to keep the
-// parameter.
-func rewrite(dsn string, fn func(key, value string) (string, bool)) (string, bool) {
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		return rewriteURL(dsn, fn), true
+		out += u.hostpath
+		if u.hasQuery {
+			params := u.params()
+			for i, p := range params {
+				if k, err := uriDecode(p.key); err != nil || secretKeys[k] {
+					params[i].value, params[i].hasValue = RedactedPassword, true
+				}
+			}
+			out += "?" + joinParams(params)
+		}
+		return out
 	}
 	pairs, ok := parseKV(dsn)
 	if !ok {
-		// Not a DSN we understand: hide everything rather than leak.
+		// Not a DSN libpq would take: hide everything rather than leak.
 		if strings.Contains(dsn, "password") || strings.Contains(dsn, "@") {
-			return RedactedPassword, false
+			return RedactedPassword
 		}
-		return dsn, false
+		return dsn
 	}
-	var parts []string
-	for _, p := range pairs {
+	parts := make([]string, len(pairs))
+	for i, p := range pairs {
 		if secretKeys[p[0]] {
-			v, keep := fn(p[0], p[1])
-			if !keep {
+			p[1] = RedactedPassword
+		}
+		parts[i] = p[0] + "=" + quoteValue(p[1])
+	}
+	return strings.Join(parts, " ")
+}
+
+// Secrets are the secrets a DSN can hold, which a client tool must receive
+// some other way than on its command line.
+type Secrets struct {
+	Password    string // the user info password or password=
+	SSLPassword string // sslpassword=: the passphrase of the client key
+}
+
+// ErrAmbiguousDSN is wrapped by SplitSecrets' error when the DSN's password
+// cannot be told apart from its other parts.
+var ErrAmbiguousDSN = errors.New("the connection string cannot be split safely")
+
+// SplitSecrets returns dsn without its secrets, and the secrets, so that a
+// client tool gets them through its environment instead of its command line.
+// The split follows libpq's parsing, and pgconn (the same parser as libpq)
+// checks it: the password must be the one pgconn reads from dsn, and the rest
+// must hold no secret parameter. An invalid DSN is an error whose message is
+// redacted.
+func SplitSecrets(dsn string) (rest string, s Secrets, err error) {
+	cfg, err := pgconn.ParseConfig(dsn)
+	if err != nil {
+		return "", Secrets{}, fmt.Errorf("invalid connection string %s: %s", Redact(dsn), parseCause(err))
+	}
+	keys := map[string]bool{"host": true, "port": true, "user": true, "dbname": true}
+	if u, ok := splitURI(dsn); ok {
+		if u.ambiguous() {
+			return "", Secrets{}, ambiguous(dsn)
+		}
+		rest = u.scheme
+		if u.hasUserinfo {
+			user, pw, hasPw := strings.Cut(u.userinfo, ":")
+			if hasPw {
+				if s.Password, err = uriDecode(pw); err != nil {
+					return "", Secrets{}, ambiguous(dsn)
+				}
+			}
+			rest += user + "@"
+		}
+		rest += u.hostpath
+		var kept []param
+		for _, p := range u.params() {
+			k, err := uriDecode(p.key)
+			if err != nil {
+				return "", Secrets{}, ambiguous(dsn)
+			}
+			keys[k] = true
+			if !secretKeys[k] {
+				kept = append(kept, p)
 				continue
 			}
-			p[1] = v
-		}
-		parts = append(parts, p[0]+"="+quoteValue(p[1]))
-	}
-	return strings.Join(parts, " "), true
-}
-
-func rewriteURL(dsn string, fn func(key, value string) (string, bool)) string {
-	i := strings.Index(dsn, "://") + 3
-	scheme, rest := dsn[:i], dsn[i:]
-	query := ""
-	if q := strings.IndexByte(rest, '?'); q >= 0 {
-		rest, query = rest[:q], rest[q+1:]
-	}
-	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
-		userinfo, hostpath := rest[:at], rest[at+1:]
-		if c := strings.IndexByte(userinfo, ':'); c >= 0 {
-			pw, err := url.PathUnescape(userinfo[c+1:])
+			v, err := uriDecode(p.value)
 			if err != nil {
-				pw = userinfo[c+1:]
+				return "", Secrets{}, ambiguous(dsn)
 			}
-			if v, keep := fn("password", pw); keep {
-				userinfo = userinfo[:c] + ":" + v
-			} else {
-				userinfo = userinfo[:c]
-			}
+			s.set(k, v)
 		}
-		rest = userinfo + "@" + hostpath
-	}
-	if query == "" {
-		return scheme + rest
-	}
-	var params []string
-	for _, kv := range strings.Split(query, "&") {
-		k, v, _ := strings.Cut(kv, "=")
-		if secretKeys[k] {
-			uv, err := url.QueryUnescape(v)
-			if err != nil {
-				uv = v
-			}
-			nv, keep := fn(k, uv)
-			if !keep {
+		if len(kept) > 0 {
+			rest += "?" + joinParams(kept)
+		}
+	} else {
+		pairs, ok := parseKV(dsn)
+		if !ok {
+			return "", Secrets{}, ambiguous(dsn)
+		}
+		var parts []string
+		for _, p := range pairs {
+			keys[p[0]] = true
+			if secretKeys[p[0]] {
+				s.set(p[0], p[1])
 				continue
 			}
-			kv = k + "=" + url.QueryEscape(nv)
+			parts = append(parts, p[0]+"="+quoteValue(p[1]))
 		}
-		params = append(params, kv)
+		rest = strings.Join(parts, " ")
 	}
-	if len(params) == 0 {
-		return scheme + rest
+	if s.Password != "" && s.Password != cfg.Password {
+		return "", Secrets{}, ambiguous(dsn)
 	}
-	return scheme + rest + "?" + strings.Join(params, "&")
+	// pgconn must find no secret in what remains (it refuses any key not
+	// allowed) and read the same connection from it.
+	allowed := make([]string, 0, len(keys))
+	for k := range keys {
+		if !secretKeys[k] {
+			allowed = append(allowed, k)
+		}
+	}
+	restCfg, err := pgconn.ParseConfigWithOptions(rest, pgconn.ParseConfigOptions{
+		ConnStringAllowedKeys: allowed,
+		GetSSLPassword:        func(_ context.Context) string { return s.SSLPassword },
+	})
+	if err != nil || restCfg.Host != cfg.Host || restCfg.Port != cfg.Port || restCfg.Database != cfg.Database || restCfg.User != cfg.User {
+		return "", Secrets{}, ambiguous(dsn)
+	}
+	return rest, s, nil
 }
 
-// parseKV splits a libpq key=value connection string into pairs, honouring
-// single quotes and backslash escapes.
-func parseKV(s string) ([][2]string, bool) {
-	var pairs [][2]string
-	i := 0
-	skip := func() {
-		for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
-			i++
-		}
-	}
-	for {
-		skip()
-		if i >= len(s) {
-			return pairs, true
-		}
-		start := i
-		for i < len(s) && s[i] != '=' && s[i] != ' ' && s[i] != '\t' {
-			i++
-		}
-		key := s[start:i]
-		skip()
-		if key == "" || i >= len(s) || s[i] != '=' {
-			return nil, false
-		}
-		i++
-		skip()
-		var val strings.Builder
-		if i < len(s) && s[i] == '\'' {
-			i++
-			for ; i < len(s) && s[i] != '\''; i++ {
-				if s[i] == '\\' && i+1 < len(s) {
-					i++
-				}
-				val.WriteByte(s[i])
-			}
-			if i >= len(s) {
-				return nil, false // unterminated quote
-			}
-			i++
-		} else {
-			for ; i < len(s) && s[i] != ' ' && s[i] != '\t' && s[i] != '\n'; i++ {
-				if s[i] == '\\' && i+1 < len(s) {
-					i++
-				}
-				val.WriteByte(s[i])
-			}
-		}
-		pairs = append(pairs, [2]string{key, val.String()})
+// set records secret k; like libpq, the last occurrence wins.
+func (s *Secrets) set(k, v string) {
+	if k == "password" {
+		s.Password = v
+	} else {
+		s.SSLPassword = v
 	}
 }
 
-// quoteValue quotes a key=value DSN value when it needs it.
-func quoteValue(v string) string {
-	if v != "" && !strings.ContainsAny(v, " \t\n\\'") {
-		return v
+func ambiguous(dsn string) error {
+	return fmt.Errorf("%w: %s: percent-encode the password's special characters in a URL (@ as %%40, / as %%2F, space as %%20, %% as %%25), or use the key=value form with password='...'",
+		ErrAmbiguousDSN, Redact(dsn))
+}
+
+// parseCause says why pgconn refused a DSN without quoting any of it: its
+// syntax errors may quote a fragment of a misplaced password.
+func parseCause(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Error() // a file it names (sslrootcert, passfile...) cannot be read
 	}
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
+	return "not a connection string libpq accepts"
 }

@@ -9,7 +9,10 @@ func TestRedact(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"postgres://app:s3cr%40t@db.example.com:5432/app?sslmode=require", "postgres://app:xxxxx@db.example.com:5432/app?sslmode=require"},
 		{"postgresql://app@db/app", "postgresql://app@db/app"},
-		{"postgres://app:p@ss@db/app", "postgres://app:xxxxx@db/app"},
+		{"postgres://app:p@zz@db/app", "postgres://xxxxx"},
+		{"postgres://app:Qx?7s3cr3t@db/app?sslmode=disable", "postgres://app:xxxxx@db/app?sslmode=disable"},
+		{"postgres://app:pa/zz@db/app", "postgres://xxxxx"},
+		{"postgres://db/app?pass%77ord=hunter2", "postgres://db/app?pass%77ord=xxxxx"},
 		{"postgres://db/app?user=app&password=hunter2&sslmode=disable", "postgres://db/app?user=app&password=xxxxx&sslmode=disable"},
 		{"postgres://h1:5432,h2:5433/app?sslpassword=k", "postgres://h1:5432,h2:5433/app?sslpassword=xxxxx"},
 		{"host=db user=app password=hunter2 dbname=app", "host=db user=app password=xxxxx dbname=app"},
@@ -22,7 +25,7 @@ func TestRedact(t *testing.T) {
 		if got != tt.want {
 			t.Errorf("Redact(%q) = %q, want %q", tt.in, got, tt.want)
 		}
-		for _, secret := range []string{"hunter2", "s3cr", "two words", "unterminated"} {
+		for _, secret := range []string{"hunter2", "s3cr", "two words", "unterminated", "zz"} {
 			if strings.Contains(got, secret) {
 				t.Errorf("Redact(%q) leaks %q", tt.in, secret)
 			}
@@ -30,18 +33,42 @@ func TestRedact(t *testing.T) {
 	}
 }
 
-func TestSplitPassword(t *testing.T) {
-	tests := []struct{ in, rest, pw string }{
-		{"postgres://app:s3cr%40t@db:5432/app?sslmode=require", "postgres://app@db:5432/app?sslmode=require", "s3cr@t"},
-		{"postgres://db/app?password=a%26b&sslmode=disable", "postgres://db/app?sslmode=disable", "a&b"},
-		{"postgres://db/app?password=x", "postgres://db/app", "x"},
-		{"host=db password='it\\'s' dbname=app", "host=db dbname=app", "it's"},
-		{"host=db dbname=app", "host=db dbname=app", ""},
+func TestSplitSecrets(t *testing.T) {
+	t.Setenv("PGPASSWORD", "")
+	t.Setenv("PGPASSFILE", "/nonexistent")
+	tests := []struct{ in, rest, pw, sslpw string }{
+		{"postgres://app:s3cr%40t@db:5432/app?sslmode=require", "postgres://app@db:5432/app?sslmode=require", "s3cr@t", ""},
+		{"postgres://db/app?password=a%26b&sslmode=disable", "postgres://db/app?sslmode=disable", "a&b", ""},
+		{"postgres://db/app?password=x", "postgres://db/app", "x", ""},
+		// libpq ends the user info at the first @ before any /: ? and # need no encoding.
+		{"postgres://app:Qx?7s3#cr3t@db/app", "postgres://app@db/app", "Qx?7s3#cr3t", ""},
+		{"postgresql://app:pw@db/app?sslpassword=k%20k&application_name=x", "postgresql://app@db/app?application_name=x", "pw", "k k"},
+		{"host=db password='it\\'s' dbname=app", "host=db dbname=app", "it's", ""},
+		{"host=db dbname=app", "host=db dbname=app", "", ""},
 	}
 	for _, tt := range tests {
-		rest, pw := SplitPassword(tt.in)
-		if rest != tt.rest || pw != tt.pw {
-			t.Errorf("SplitPassword(%q) = %q, %q; want %q, %q", tt.in, rest, pw, tt.rest, tt.pw)
+		rest, s, err := SplitSecrets(tt.in)
+		if err != nil || rest != tt.rest || s.Password != tt.pw || s.SSLPassword != tt.sslpw {
+			t.Errorf("SplitSecrets(%q) = %q, %+v, %v; want %q, %q, %q", tt.in, rest, s, err, tt.rest, tt.pw, tt.sslpw)
+		}
+	}
+	// libpq would read these differently than a reader of the text; they
+	// are refused, and the error shows no part of the password.
+	for _, in := range []string{
+		"postgres://app:p@zz@db/app",     // unencoded @
+		"postgres://app:pa/zz@db/app",    // unencoded /
+		"postgres://app:1/2?3@db/app",    // unencoded / before ?
+		"host=db password='unterminated", // not a DSN
+	} {
+		_, _, err := SplitSecrets(in)
+		if err == nil {
+			t.Errorf("SplitSecrets(%q) accepted it", in)
+			continue
+		}
+		for _, secret := range []string{"zz", "pa/", "2?3", "unterminated"} {
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("SplitSecrets(%q) error leaks %q: %v", in, secret, err)
+			}
 		}
 	}
 }

@@ -2,33 +2,79 @@ package pg
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 )
 
 // ClientCmd returns a command that runs a client tool (pg_dump, pg_restore,
-// psql) with args against dsn. The DSN goes to --dbname without its
-// password, which travels in PGPASSWORD so that it never shows in ps;
+// psql) with args against dsn. The DSN goes to --dbname without its secrets,
+// which never show in ps: the password travels in PGPASSWORD, a client key's
+// passphrase (sslpassword) in a service file of a private temporary folder.
 // --no-password stops the tool from prompting. Cancelling ctx kills the
-// tool.
-func ClientCmd(ctx context.Context, tool Tool, dsn string, args ...string) *exec.Cmd {
-	rest, pw := SplitPassword(dsn)
+// tool. Call cleanup once the command has ended.
+func ClientCmd(ctx context.Context, tool Tool, dsn string, args ...string) (cmd *exec.Cmd, cleanup func(), err error) {
+	rest, secrets, err := SplitSecrets(dsn)
+	if err != nil {
+		return nil, nil, err
+	}
+	env := os.Environ()
+	cleanup = func() {}
+	if secrets.SSLPassword != "" {
+		var file string
+		if rest, file, cleanup, err = serviceFile(rest, secrets.SSLPassword); err != nil {
+			return nil, nil, err
+		}
+		env = append(env, "PGSERVICEFILE="+file)
+	}
 	all := append([]string{"--no-password"}, args...)
 	all = append(all, "--dbname="+rest)
-	cmd := exec.CommandContext(ctx, tool.Path, all...)
-	env := os.Environ()
-	if pw != "" {
-		env = append(env, "PGPASSWORD="+pw) // the last value wins
+	cmd = exec.CommandContext(ctx, tool.Path, all...)
+	if secrets.Password != "" {
+		env = append(env, "PGPASSWORD="+secrets.Password) // the last value wins
 	}
 	if os.Getenv("PGAPPNAME") == "" {
 		env = append(env, "PGAPPNAME=sluice")
 	}
 	cmd.Env = env
 	cmd.WaitDelay = 5 * time.Second
-	return cmd
+	return cmd, cleanup, nil
+}
+
+// serviceFile writes sslpassword into a libpq service file (0600, in a new
+// 0700 folder) and returns dsn naming that service, the file and how to
+// remove it: libpq reads sslpassword from no environment variable.
+func serviceFile(dsn, sslPassword string) (string, string, func(), error) {
+	if strings.Contains(dsn, "service=") {
+		return "", "", nil, errors.New("a connection string with both sslpassword and service cannot be handed to a client tool safely: put sslpassword in the service's entry")
+	}
+	if strings.ContainsAny(sslPassword, "\n\r") {
+		return "", "", nil, errors.New("sslpassword holds a line break, which a libpq service file cannot carry")
+	}
+	dir, err := os.MkdirTemp("", "sluice-pgservice-")
+	if err != nil {
+		return "", "", nil, fmt.Errorf("creating a folder for the client key passphrase: %w", err)
+	}
+	remove := func() { os.RemoveAll(dir) }
+	file := filepath.Join(dir, "pg_service.conf")
+	if err := os.WriteFile(file, []byte("[sluice]\nsslpassword="+sslPassword+"\n"), 0o600); err != nil {
+		remove()
+		return "", "", nil, fmt.Errorf("writing the client key passphrase: %w", err)
+	}
+	switch {
+	case !strings.Contains(dsn, "://"):
+		dsn += " service=sluice"
+	case strings.Contains(dsn, "?"):
+		dsn += "&service=sluice"
+	default:
+		dsn += "?service=sluice"
+	}
+	return dsn, file, remove, nil
 }
 
 // Tail is an io.Writer that keeps the last bytes written to it, for the
