@@ -80,7 +80,7 @@ func (e *Exec) Validate() error {
 }
 
 // Run starts the command in its own process group (killed as a whole when
-// ctx ends) and waits for it.
+// ctx ends, and on Linux when sluice dies) and waits for it.
 func (e *Exec) Run(ctx context.Context, sc *runner.StepContext) (runner.Outputs, error) {
 	if err := e.Validate(); err != nil {
 		return nil, err
@@ -103,6 +103,7 @@ func (e *Exec) Run(ctx context.Context, sc *runner.StepContext) (runner.Outputs,
 	stdout, stderr := &headBuffer{limit: e.StdoutLimit}, &tailBuffer{limit: e.StdoutLimit}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	killProcessGroup(cmd)
+	dieWithSluice(cmd)
 	cmd.WaitDelay = 5 * time.Second
 
 	start := time.Now()
