@@ -71,7 +71,8 @@ type Cluster struct {
 // StartCluster initialises a new cluster in a private temporary directory and
 // starts it on a free port of 127.0.0.1, with fsync off. When the process
 // runs as root, the server runs as the "postgres" system user. The cluster
-// is removed again if starting fails.
+// is removed again if starting fails. Clusters left by a process that was
+// killed before it could remove them are removed first.
 func StartCluster(ctx context.Context, opts Options) (*Cluster, error) {
 	logger := opts.Logger
 	if logger == nil {
@@ -111,15 +112,16 @@ func StartCluster(ctx context.Context, opts Options) (*Cluster, error) {
 }
 
 func (c *Cluster) init(ctx context.Context, binDir string, cred *syscall.Credential, opts Options) error {
-	tmp := os.TempDir()
-	if len(tmp) > 60 { // unix socket paths are limited to about 100 bytes
-		tmp = "/tmp"
-	}
+	tmp := clusterTempDir()
+	removeStaleClusters(tmp, cred, c.logger)
 	base, err := os.MkdirTemp(tmp, "sluice-pg-")
 	if err != nil {
 		return fmt.Errorf("creating temporary directory: %w", err)
 	}
 	c.base, c.DataDir, c.SocketDir = base, filepath.Join(base, "data"), filepath.Join(base, "sock")
+	if err := writeOwner(base); err != nil {
+		return err
+	}
 	for _, d := range []string{c.SocketDir} {
 		if err := os.Mkdir(d, 0o700); err != nil {
 			return fmt.Errorf("creating %s: %w", d, err)
