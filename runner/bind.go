@@ -12,9 +12,10 @@ var durationZero time.Duration
 
 // Bind builds the step's parameter struct for a run: a fresh value from
 // Def.New with its default: tags applied, the with: mapping decoded into it
-// after every ${{ }} is evaluated against env, required fields checked, and
-// Validate called when the struct is a Validator. Errors name the step and
-// the field.
+// after every ${{ }} is evaluated against env (except in fields tagged
+// `expr:"defer"`, which keep it for StepContext.Expand), required fields
+// checked, and Validate called when the struct is a Validator. Errors name
+// the step and the field.
 func (s *Step) Bind(env Env) (any, error) {
 	if s.Def == nil {
 		return nil, fmt.Errorf("step %q: step type %q is not resolved (load the plan with Load)", s.ID, s.Type)
@@ -36,7 +37,10 @@ func (s *Step) Bind(env Env) (any, error) {
 				return nil, fmt.Errorf("step %q: with: field %q not recognised%s", s.ID, k.Value, Suggest(k.Value, fieldNames(fields)))
 			}
 			label := "with." + k.Value
-			resolved, fromExpr, err := resolveNode(v, env, label)
+			resolved, fromExpr, err := v, false, error(nil)
+			if !f.Deferred {
+				resolved, fromExpr, err = resolveNode(v, env, label)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("step %q: %w", s.ID, err)
 			}

@@ -21,6 +21,7 @@ type paramField struct {
 	Default    string // YAML text
 	HasDefault bool
 	Required   bool
+	Deferred   bool // `expr:"defer"`: Bind leaves ${{ }} for the step to expand
 }
 
 var keyNameType = reflect.TypeOf(KeyName(""))
@@ -67,6 +68,7 @@ func paramFields(t reflect.Type) []paramField {
 			Default:    def,
 			HasDefault: hasDef,
 			Required:   f.Tag.Get("required") == "true",
+			Deferred:   f.Tag.Get("expr") == "defer",
 		})
 	}
 	return out

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -63,6 +64,10 @@ func Load(file string, src []byte, reg *Registry) (*Plan, error) {
 	if err := l.el.result(); err != nil {
 		return nil, err
 	}
+	sort.SliceStable(l.plan.Warnings, func(i, j int) bool {
+		a, b := l.plan.Warnings[i].Pos, l.plan.Warnings[j].Pos
+		return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
+	})
 	return l.plan, nil
 }
 

@@ -23,6 +23,9 @@ type Plan struct {
 	Keys        map[string]KeyConfig
 	Settings    Settings
 	Steps       []*Step // in file order
+	// Warnings are what the loader found worth a second look in a valid
+	// plan, in compiler form with "warning: " before the message.
+	Warnings PlanErrors
 }
 
 // Settings are plan-wide run settings.

@@ -256,7 +256,21 @@ func (r *run) stepContext(s *Step) *StepContext {
 		RunDir: r.dir, Logger: r.log.With("step", s.ID), Keys: r.keys,
 		Secrets: append([]string(nil), r.secrets...),
 		AtEnd:   r.registerAtEnd,
+		Expand:  r.expand,
 	}
+}
+
+// expand is StepContext.Expand. The snapshot holds every step the caller
+// depends on, finished: its expressions' steps.X made it a dependency.
+func (r *run) expand(s string) (string, error) {
+	v, err := Interpolate(s, r.env())
+	if err != nil {
+		return "", err
+	}
+	if str, ok := v.(string); ok {
+		return str, nil
+	}
+	return formatValue(v, false), nil
 }
 
 func (r *run) registerAtEnd(fn func() error) {

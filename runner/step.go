@@ -41,9 +41,12 @@ type Definition struct {
 
 	// New returns a pointer to a fresh parameter struct. Its exported fields
 	// carry `yaml:"name"` and `doc:"..."` tags, and optionally
-	// `default:"value"` (YAML text) and `required:"true"`. The struct
+	// `default:"value"` (YAML text), `required:"true"` and `expr:"defer"` (the
+	// field keeps its ${{ }} text, checked at load time, and the step expands
+	// it with StepContext.Expand: exec does, to hand values to a shell in its
+	// environment instead of splicing them into the script). The struct
 	// implements the role interface of Kind: Source, Transform, Sink or Action.
-	// It may implement Validator.
+	// It may implement Validator and Linter.
 	New func() any
 
 	Outputs []OutputSpec
@@ -55,6 +58,20 @@ type Definition struct {
 	Plaintext bool
 	Protects  bool
 	Persists  bool
+}
+
+// Linter is implemented by parameter structs that warn about settings that
+// work but deserve a second look. The loader calls Lint on the struct decoded
+// from with:'s literal values and defaults, with the names of the with:
+// fields that hold ${{ }}; the warnings become Plan.Warnings.
+type Linter interface {
+	Lint(exprFields map[string]bool) []Lint
+}
+
+// Lint is one warning of a Linter, about with: field Field.
+type Lint struct {
+	Field string
+	Msg   string
 }
 
 // Validator is implemented by parameter structs that check their own values.
@@ -102,6 +119,10 @@ type StepContext struct {
 	// that starts something later steps use (a throwaway server) stops it
 	// there. Errors are logged.
 	AtEnd func(fn func() error)
+	// Expand resolves every ${{ }} of s against the run's current values and
+	// returns the text, each value formatted as in an interpolated with:
+	// string, for fields tagged `expr:"defer"`.
+	Expand func(s string) (string, error)
 }
 
 // Stage is one member of a stream, as a sink sees it when it commits: the

@@ -26,6 +26,8 @@ func (l *loader) checkWith(si *stepInfo) {
 	}
 	at := si.key
 	present := map[string]bool{}
+	exprFields := map[string]bool{}
+	fieldNodes := map[string]*yaml.Node{}
 	anyExpr, failed := false, false
 	if st.With != nil {
 		at = st.With
@@ -46,8 +48,9 @@ func (l *loader) checkWith(si *stepInfo) {
 				continue
 			}
 			label := "with." + k.Value
+			fieldNodes[f.Name] = v
 			if l.compileWithExprs(si, v, label) {
-				anyExpr = true
+				anyExpr, exprFields[f.Name] = true, true
 				continue
 			}
 			if v.Kind == yaml.ScalarNode && v.Tag == "!!null" && f.Required {
@@ -72,6 +75,15 @@ func (l *loader) checkWith(si *stepInfo) {
 		}
 	}
 	si.static = sv.Addr().Interface()
+	if lt, ok := si.static.(Linter); ok && !failed {
+		for _, w := range lt.Lint(exprFields) {
+			n := fieldNodes[w.Field]
+			if n == nil {
+				n = at
+			}
+			l.plan.Warnings = append(l.plan.Warnings, &PlanError{Pos: l.el.pos(n), Step: id, Msg: "warning: with." + w.Field + ": " + w.Msg})
+		}
+	}
 	if anyExpr || failed {
 		return
 	}

@@ -31,9 +31,9 @@ func execDefinition() runner.Definition {
 
 // Exec is the parameter struct of the exec step.
 type Exec struct {
-	Command        Argv              `yaml:"command" required:"true" doc:"the program and its arguments as a list; with shell: true, one string for sh -c"`
+	Command        Argv              `yaml:"command" required:"true" expr:"defer" doc:"the program and its arguments as a list; with shell: true, one string for sh -c, in which each ${{ }} reaches sh as a quoted environment variable ($SLUICE_EXPR_1, ...), never as shell code"`
 	Shell          bool              `yaml:"shell" doc:"run command, one string, with sh -c"`
-	Env            map[string]string `yaml:"env" doc:"extra environment variables, added to sluice's own"`
+	Env            map[string]string `yaml:"env" doc:"extra environment variables, added to sluice's own: the way to hand values (params, outputs) to a command"`
 	Dir            string            `yaml:"dir" doc:"working directory (default: sluice's)"`
 	AllowExitCodes []int             `yaml:"allow_exit_codes" doc:"non-zero exit codes that do not fail the step"`
 	StdoutLimit    int               `yaml:"stdout_limit" default:"65536" doc:"bytes of stdout (the first) and stderr (the last) kept in outputs"`
@@ -64,7 +64,19 @@ func (a *Argv) UnmarshalYAML(n *yaml.Node) error {
 var (
 	_ runner.Action    = (*Exec)(nil)
 	_ runner.Validator = (*Exec)(nil)
+	_ runner.Linter    = (*Exec)(nil)
 )
+
+// Lint warns about ${{ }} in a shell command: it is safe (the value goes in
+// the environment) but reads as if the text were pasted into the script.
+func (e *Exec) Lint(exprFields map[string]bool) []runner.Lint {
+	if !e.Shell || !exprFields["command"] {
+		return nil
+	}
+	return []runner.Lint{{Field: "command", Msg: "${{ }} in a shell command: sluice passes each value to sh in an environment variable " +
+		"($SLUICE_EXPR_1, ...), quoted, so it is one word and never runs as shell code; say so in the plan: " +
+		`env: {NAME: "${{ params.x }}"} and "$NAME" in the command`}}
+}
 
 // Validate checks the command's shape and the limit.
 func (e *Exec) Validate() error {
@@ -85,13 +97,17 @@ func (e *Exec) Run(ctx context.Context, sc *runner.StepContext) (runner.Outputs,
 	if err := e.Validate(); err != nil {
 		return nil, err
 	}
-	argv, prog := []string(e.Command), e.Command[0]
+	argv, exprEnv, err := e.argv(sc)
+	if err != nil {
+		return nil, err
+	}
+	prog := argv[0]
 	if e.Shell {
-		argv, prog = []string{"sh", "-c", e.Command[0]}, "sh -c"
+		prog = "sh -c"
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = e.Dir
-	cmd.Env = os.Environ()
+	cmd.Env = append(os.Environ(), exprEnv...)
 	keys := make([]string, 0, len(e.Env))
 	for k := range e.Env {
 		keys = append(keys, k)
@@ -107,7 +123,7 @@ func (e *Exec) Run(ctx context.Context, sc *runner.StepContext) (runner.Outputs,
 	cmd.WaitDelay = 5 * time.Second
 
 	start := time.Now()
-	err := cmd.Run()
+	err = cmd.Run()
 	out := runner.Outputs{
 		"exit_code": int64(cmd.ProcessState.ExitCode()),
 		"stdout":    stdout.String(),
@@ -134,6 +150,29 @@ func (e *Exec) Run(ctx context.Context, sc *runner.StepContext) (runner.Outputs,
 	default:
 		return out, fmt.Errorf("command %s: %w", prog, err)
 	}
+}
+
+// argv expands the command's ${{ }}: into each argument of an argv command,
+// and into environment variables a shell command refers to (shellScript).
+func (e *Exec) argv(sc *runner.StepContext) (argv, env []string, err error) {
+	expand := sc.Expand
+	if expand == nil { // not run by the runner (a test): nothing to expand
+		expand = func(s string) (string, error) { return s, nil }
+	}
+	if e.Shell {
+		script, env, err := shellScript(e.Command[0], expand)
+		return []string{"sh", "-c", script}, env, err
+	}
+	argv = make([]string, len(e.Command))
+	for i, a := range e.Command {
+		if argv[i], err = expand(a); err != nil {
+			return nil, nil, fmt.Errorf("command[%d]: %w", i, err)
+		}
+	}
+	if argv[0] == "" {
+		return nil, nil, errors.New("command: the program's name is empty")
+	}
+	return argv, nil, nil
 }
 
 // stderrTail renders the last lines of stderr for an error message.

@@ -28,7 +28,8 @@ func cmdValidate(a *app, args []string) error {
 		if err != nil {
 			return err
 		}
-		if _, err := runner.LoadFile(file, steps.Builtin()); err != nil {
+		plan, err := runner.LoadFile(file, steps.Builtin())
+		if err != nil {
 			pe, ok := err.(runner.PlanErrors)
 			if !ok {
 				return err
@@ -36,6 +37,7 @@ func cmdValidate(a *app, args []string) error {
 			all = append(all, pe...)
 			continue
 		}
+		a.printWarnings(plan)
 		fmt.Fprintf(a.stdout, "%s: ok\n", file)
 	}
 	if len(all) > 0 {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"strings"
@@ -91,6 +92,7 @@ func (a *app) loadWithParams(arg string, f *runFlags) (*runner.Plan, map[string]
 	if err != nil {
 		return nil, nil, err
 	}
+	a.printWarnings(plan)
 	flags, err := paramFlags(f.params)
 	if err != nil {
 		return nil, nil, err
@@ -103,6 +105,13 @@ func (a *app) loadWithParams(arg string, f *runFlags) (*runner.Plan, map[string]
 		return nil, nil, usagef("%v", err)
 	}
 	return plan, values, nil
+}
+
+// printWarnings prints the plan's warnings to stderr, in compiler form.
+func (a *app) printWarnings(plan *runner.Plan) {
+	for _, w := range plan.Warnings {
+		fmt.Fprintln(a.stderr, w.Error())
+	}
 }
 
 func paramFlags(params []string) (map[string]string, error) {
