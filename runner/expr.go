@@ -141,8 +141,9 @@ func (e *Expr) EvalBool(env Env) (bool, error) {
 // Explain returns the values of the expression's operands in env, e.g.
 // `steps.upload.bytes = 0, env.MODE = "fast"`, for messages about a failed
 // assertion. Literals are left out; an operand that cannot be evaluated shows
-// its error.
-func (e *Expr) Explain(env Env) string {
+// its error. Secrets red knows are masked in each value before it is quoted,
+// so that quoting cannot hide them from red.
+func (e *Expr) Explain(env Env, red *Redactor) string {
 	parts := make([]string, 0, len(e.operands))
 	for _, o := range e.operands {
 		v, err := expr.Run(o.prog, map[string]any(env))
@@ -150,9 +151,9 @@ func (e *Expr) Explain(env Env) string {
 			parts = append(parts, fmt.Sprintf("%s: %v", o.src, exprError(err)))
 			continue
 		}
-		parts = append(parts, o.src+" = "+formatValue(v, true))
+		parts = append(parts, o.src+" = "+formatValue(red.redactValue(v), true))
 	}
-	return strings.Join(parts, ", ")
+	return red.Redact(strings.Join(parts, ", "))
 }
 
 // formatValue renders v for messages (quoted strings) or interpolation.

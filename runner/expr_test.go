@@ -54,7 +54,7 @@ func TestExplain(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.src, err)
 		}
-		if got := e.Explain(testEnv()); got != tc.want {
+		if got := e.Explain(testEnv(), nil); got != tc.want {
 			t.Errorf("Explain(%s) = %q, want %q", tc.src, got, tc.want)
 		}
 	}

@@ -47,7 +47,7 @@ func FuzzInterpolate(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		_, _ = Interpolate(s, env)
 		if e, err := CompileExpr(s); err == nil {
-			_ = e.Explain(env)
+			_ = e.Explain(env, nil)
 			_, _ = e.Eval(env)
 		}
 	})

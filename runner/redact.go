@@ -1,130 +1,149 @@
 package runner
 
 import (
-	"bytes"
-	"io"
 	"sort"
 	"strings"
-	"sync"
 )
 
 // Mask replaces a secret wherever the runner redacts text.
 const Mask = "***"
 
-// Redactor replaces known secret values with Mask. A nil *Redactor
+// Redactor replaces known secret values with Mask: each value as it is and
+// in every encoded form output gives it (see secretForms). A nil *Redactor
 // redacts nothing.
 type Redactor struct {
-	secrets  []string // non-empty, longest first, unique
-	replacer *strings.Replacer
-	maxLen   int
+	patterns []pattern // every form of every secret, longest first, unique
+	maxLen   int       // length of the longest pattern
+}
+
+// pattern is one form of one secret.
+type pattern struct {
+	text string
 }
 
 // NewRedactor returns a Redactor for secrets. Empty values are ignored;
 // when one secret contains another, the longer one wins.
 func NewRedactor(secrets ...string) *Redactor {
-	seen := make(map[string]bool, len(secrets))
+	seen := map[string]bool{}
 	r := &Redactor{}
 	for _, s := range secrets {
-		if s == "" || seen[s] {
+		if s == "" {
 			continue
 		}
-		seen[s] = true
-		r.secrets = append(r.secrets, s)
+		for _, f := range secretForms(s) {
+			if f == "" || seen[f] {
+				continue
+			}
+			seen[f] = true
+			r.patterns = append(r.patterns, pattern{text: f})
+			r.maxLen = max(r.maxLen, len(f))
+		}
 	}
-	// strings.Replacer tries the old strings in argument order at each
-	// position, so longest first makes the longest secret win.
-	sort.SliceStable(r.secrets, func(i, j int) bool { return len(r.secrets[i]) > len(r.secrets[j]) })
-	pairs := make([]string, 0, 2*len(r.secrets))
-	for _, s := range r.secrets {
-		pairs = append(pairs, s, Mask)
-		r.maxLen = max(r.maxLen, len(s))
-	}
-	r.replacer = strings.NewReplacer(pairs...)
+	sort.SliceStable(r.patterns, func(i, j int) bool { return len(r.patterns[i].text) > len(r.patterns[j].text) })
 	return r
 }
 
-// Redact returns s with every occurrence of every secret replaced by Mask.
+// Redact returns s with every occurrence of every secret, in any of its
+// forms, replaced by Mask.
 func (r *Redactor) Redact(s string) string {
-	if r == nil || len(r.secrets) == 0 {
+	if r == nil || len(r.patterns) == 0 || s == "" {
 		return s
 	}
-	return r.replacer.Replace(s)
+	spans := r.find(s)
+	if len(spans) == 0 {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	at := 0
+	for _, sp := range spans {
+		b.WriteString(s[at:sp.start])
+		b.WriteString(Mask)
+		at = sp.end
+	}
+	b.WriteString(s[at:])
+	return b.String()
 }
 
-// Writer returns a writer that redacts what passes through it to w. It
-// buffers until a newline, so a secret split across Write calls of one line
-// is still caught. The returned writer also has a Flush() error method that
-// writes a trailing partial line; it is safe for concurrent use.
-func (r *Redactor) Writer(w io.Writer) io.Writer {
-	return &redactWriter{r: r, w: w}
+// span is an occurrence of a pattern in a text: [start, end).
+type span struct {
+	start, end int
 }
 
-// maxPending is how much of an unfinished line the writer holds before it
-// writes the part that cannot hold the start of a secret.
-const maxPending = 64 << 10
-
-type redactWriter struct {
-	mu  sync.Mutex
-	r   *Redactor
-	w   io.Writer
-	buf []byte
-}
-
-func (rw *redactWriter) Write(p []byte) (int, error) {
-	rw.mu.Lock()
-	defer rw.mu.Unlock()
-	rw.buf = append(rw.buf, p...)
-	if i := bytes.LastIndexByte(rw.buf, '\n'); i >= 0 {
-		if err := rw.emit(i + 1); err != nil {
-			return 0, err
+// find returns the stretches to mask, in order and not overlapping. Where
+// occurrences of two secrets overlap, their union is masked, so that no part
+// of either shows.
+func (r *Redactor) find(s string) []span {
+	var cands []span
+	for _, p := range r.patterns {
+		for from := 0; from < len(s); {
+			i := strings.Index(s[from:], p.text)
+			if i < 0 {
+				break
+			}
+			cands = append(cands, span{from + i, from + i + len(p.text)})
+			from += i + 1
 		}
 	}
-	if len(rw.buf) > maxPending {
-		if err := rw.emit(rw.safeCut()); err != nil {
-			return 0, err
-		}
-	}
-	return len(p), nil
-}
-
-// Flush writes whatever is buffered, redacted.
-func (rw *redactWriter) Flush() error {
-	rw.mu.Lock()
-	defer rw.mu.Unlock()
-	return rw.emit(len(rw.buf))
-}
-
-// emit writes buf[:n] redacted and keeps the rest.
-func (rw *redactWriter) emit(n int) error {
-	if n <= 0 {
+	if len(cands) == 0 {
 		return nil
 	}
-	out := rw.r.Redact(string(rw.buf[:n]))
-	rest := copy(rw.buf, rw.buf[n:])
-	rw.buf = rw.buf[:rest]
-	_, err := io.WriteString(rw.w, out)
-	return err
+	sort.Slice(cands, func(i, j int) bool {
+		if cands[i].start != cands[j].start {
+			return cands[i].start < cands[j].start
+		}
+		return cands[i].end > cands[j].end
+	})
+	return union(cands)
 }
 
-// safeCut returns how much of buf can be written now: a cut that no secret
-// occurrence crosses and after which no secret can still be completed by
-// later writes.
-func (rw *redactWriter) safeCut() int {
-	if rw.r == nil || rw.r.maxLen == 0 {
-		return len(rw.buf)
-	}
-	cut := len(rw.buf) - (rw.r.maxLen - 1)
-	for moved := true; moved && cut > 0; {
-		moved = false
-		for _, s := range rw.r.secrets {
-			// An occurrence crossing the cut starts in (cut-len(s), cut).
-			from := max(cut-len(s)+1, 0)
-			i := bytes.Index(rw.buf[from:min(cut+len(s)-1, len(rw.buf))], []byte(s))
-			if i >= 0 && from+i < cut {
-				cut = from + i
-				moved = true
-			}
+// union merges overlapping spans (sorted by start); touching spans stay
+// apart, each masked on its own.
+func union(spans []span) []span {
+	out := []span{spans[0]}
+	for _, c := range spans[1:] {
+		last := &out[len(out)-1]
+		if c.start < last.end {
+			last.end = max(last.end, c.end)
+			continue
 		}
+		out = append(out, c)
 	}
-	return cut
+	return out
+}
+
+// redactValue returns v with secrets masked in every string it holds (in
+// lists and maps too), keeping its shape for formatting. Values of other
+// types are returned as they are: formatting them does not quote.
+func (r *Redactor) redactValue(v any) any {
+	if r == nil || len(r.patterns) == 0 {
+		return v
+	}
+	switch x := v.(type) {
+	case string:
+		return r.Redact(x)
+	case []string:
+		out := make([]string, len(x))
+		for i, e := range x {
+			out[i] = r.Redact(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = r.redactValue(e)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[r.Redact(k)] = r.redactValue(e)
+		}
+		return out
+	case Outputs:
+		return r.redactValue(map[string]any(x))
+	case error:
+		return r.Redact(x.Error())
+	}
+	return v
 }

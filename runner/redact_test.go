@@ -1,6 +1,12 @@
 package runner
 
 import (
+	"encoding/json"
+	"encoding/xml"
+	"html"
+	htmltemplate "html/template"
+	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -66,4 +72,58 @@ func TestRedactWriterLongLine(t *testing.T) {
 	if want := pad + Mask + strings.Repeat("y", maxPending) + "\n"; got != want {
 		t.Errorf("long line: got %d bytes, want %d", len(got), len(want))
 	}
+}
+
+// TestRedactQuotedSecret is the finding "quoted secrets escape redaction":
+// a secret with quotes, backslashes and markup characters shows in output
+// quoted, escaped or URL-encoded, and each of those forms must be masked.
+func TestRedactQuotedSecret(t *testing.T) {
+	secret := "Sup3r\"S3cr3t\\pw<&'+ /?é\n"
+	r := NewRedactor(secret)
+	jsonNoHTML := func(s string) string {
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		_ = enc.Encode(s)
+		return strings.TrimSpace(b.String())
+	}
+	jsonHTML := func(s string) string { b, _ := json.Marshal(s); return string(b) }
+	xmlText := func(s string) string { var b strings.Builder; _ = xml.EscapeText(&b, []byte(s)); return b.String() }
+	forms := map[string]string{
+		"raw":                secret,
+		"%q":                 strconv.Quote(secret),
+		"%+q":                strconv.QuoteToASCII(secret),
+		"json":               jsonHTML(secret),
+		"json no html":       jsonNoHTML(secret),
+		"json of %q":         jsonHTML(strconv.Quote(secret)),
+		"%q of %q":           strconv.Quote(strconv.Quote(secret)),
+		"html":               html.EscapeString(secret),
+		"html/template":      htmltemplate.HTMLEscapeString(secret),
+		"html of %q":         html.EscapeString(strconv.Quote(secret)),
+		"xml":                xmlText(secret),
+		"xml of json":        xmlText(jsonHTML(secret)),
+		"url query":          url.QueryEscape(secret),
+		"url path":           url.PathEscape(secret),
+		"url userinfo":       url.UserPassword("app", secret).String(),
+		"html/template attr": htmlAttr(t, secret),
+	}
+	for name, f := range forms {
+		got := r.Redact("before " + f + " after")
+		if strings.Contains(got, "S3cr3t") {
+			t.Errorf("%s form leaks: %q", name, got)
+		}
+		if !strings.HasPrefix(got, "before ") || !strings.HasSuffix(got, " after") {
+			t.Errorf("%s form: text around the secret changed: %q", name, got)
+		}
+	}
+}
+
+// htmlAttr renders s as html/template does in a quoted attribute.
+func htmlAttr(t *testing.T, s string) string {
+	var b strings.Builder
+	tmpl := htmltemplate.Must(htmltemplate.New("a").Parse(`<p title="{{.}}">{{.}}</p>`))
+	if err := tmpl.Execute(&b, s); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }

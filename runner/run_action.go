@@ -151,7 +151,7 @@ func (r *run) checkAsserts(s *Step, env Env) ([]GateResult, error) {
 		default:
 			// Passing gates keep their operand values too: a report is
 			// evidence, and "passed" alone does not say by how much.
-			g.Operands = r.red.Redact(a.That.Explain(env))
+			g.Operands = a.That.Explain(env, r.red)
 			if !ok && first == nil {
 				first = &GateError{Step: s.ID, Expr: g.Expr, Message: r.red.Redact(a.Message), Operands: g.Operands, Pos: a.Pos}
 			}

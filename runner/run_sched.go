@@ -163,7 +163,7 @@ func (r *run) shouldRun(s *Step, env Env, inUnit map[string]bool) (ok bool, why 
 			return false, "", fmt.Errorf("evaluating when %q: %w", s.When.String(), err)
 		}
 		if !ok {
-			return false, "when is false: " + s.When.Explain(env), nil
+			return false, "when is false: " + s.When.Explain(env, r.red), nil
 		}
 		return true, "", nil
 	}
