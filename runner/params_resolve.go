@@ -55,6 +55,9 @@ func ResolveParams(p *Plan, src ParamSources) (map[string]any, error) {
 	values := make(map[string]any, len(p.Params))
 	for _, ps := range p.Params {
 		v, err := resolveParam(ps, src, environ, fileVals)
+		if err == nil && ps.Secret {
+			err = checkSecretLength(v)
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("param %q: %w", ps.Name, err))
 			continue
@@ -162,4 +165,32 @@ func SecretValues(p *Plan, values map[string]any) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// checkSecretLength refuses a secret param's value (or an element of a
+// secret list) too short to be masked without giving it away.
+func checkSecretLength(v any) error {
+	vals := []any{v}
+	if list, ok := v.([]any); ok {
+		vals = list
+	}
+	for _, e := range vals {
+		if s := formatValue(e, false); s != "" && len(s) < MinSecretLen {
+			return fmt.Errorf("a secret must be at least %d characters long (this one has %d): a shorter one cannot be masked in output without giving it away; use a longer secret", MinSecretLen, len(s))
+		}
+	}
+	return nil
+}
+
+// checkSecretParams applies checkSecretLength to every secret param of p.
+func checkSecretParams(p *Plan, values map[string]any) error {
+	for _, ps := range p.Params {
+		if !ps.Secret {
+			continue
+		}
+		if err := checkSecretLength(values[ps.Name]); err != nil {
+			return fmt.Errorf("param %q: %w", ps.Name, err)
+		}
+	}
+	return nil
 }

@@ -56,14 +56,14 @@ func TestResolveParamsPrecedence(t *testing.T) {
 
 func TestResolveParamsDefaultsAndLists(t *testing.T) {
 	p := paramsPlanT(t)
-	got, err := ResolveParams(p, ParamSources{Flags: map[string]string{"db": "x", "hosts": "a, b,c"}})
+	got, err := ResolveParams(p, ParamSources{Flags: map[string]string{"db": "postgres://app@db/app", "hosts": "a, b,c"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got["retries"] != 3 || got["wait"] != time.Minute || got["dry-run"] != false || !reflect.DeepEqual(got["hosts"], []any{"a", "b", "c"}) {
 		t.Errorf("got %#v", got)
 	}
-	got, err = ResolveParams(p, ParamSources{Flags: map[string]string{"db": "x", "hosts": `["a,b", 2]`}})
+	got, err = ResolveParams(p, ParamSources{Flags: map[string]string{"db": "postgres://app@db/app", "hosts": `["a,b", 2]`}})
 	if err != nil || !reflect.DeepEqual(got["hosts"], []any{"a,b", 2}) {
 		t.Errorf("flow list: %#v, %v", got["hosts"], err)
 	}
@@ -102,7 +102,7 @@ func TestResolveParamsHidesSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = ResolveParams(p, ParamSources{Flags: map[string]string{"db": "x"}, Environ: []string{"SLUICE_PARAM_RETRIES=hunter2"}})
+	_, err = ResolveParams(p, ParamSources{Flags: map[string]string{"db": "postgres://app@db/app"}, Environ: []string{"SLUICE_PARAM_RETRIES=hunter2"}})
 	if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "SLUICE_PARAM_RETRIES=<secret>: not an int") {
 		t.Fatalf("err = %v", err)
 	}

@@ -8,6 +8,19 @@ import (
 // Mask replaces a secret wherever the runner redacts text.
 const Mask = "***"
 
+// MinSecretLen is the length below which a value is too short to be a
+// secret sluice can mask: masking "x" would turn "executed" into
+// "e***ecuted" and give the secret away. A secret param shorter than this
+// is refused; such a value from the environment is not masked, with a
+// warning.
+const MinSecretLen = 6
+
+// wordSecretLen is the length below which a secret is masked only where it
+// stands as a whole word, not inside a longer one ("succeeded" keeps its
+// letters when the secret is "ucceeded"). A longer string inside a word is
+// no accident, and is masked anywhere.
+const wordSecretLen = 12
+
 // Redactor replaces known secret values with Mask: each value as it is and
 // in every encoded form output gives it (see secretForms). A nil *Redactor
 // redacts nothing.
@@ -19,10 +32,12 @@ type Redactor struct {
 // pattern is one form of one secret.
 type pattern struct {
 	text string
+	word bool // masked only as a whole word (the secret is short)
 }
 
 // NewRedactor returns a Redactor for secrets. Empty values are ignored;
-// when one secret contains another, the longer one wins.
+// when one secret contains another, the longer one wins. Secrets shorter
+// than 12 characters are masked only as whole words.
 func NewRedactor(secrets ...string) *Redactor {
 	seen := map[string]bool{}
 	r := &Redactor{}
@@ -35,7 +50,7 @@ func NewRedactor(secrets ...string) *Redactor {
 				continue
 			}
 			seen[f] = true
-			r.patterns = append(r.patterns, pattern{text: f})
+			r.patterns = append(r.patterns, pattern{text: f, word: len(s) < wordSecretLen})
 			r.maxLen = max(r.maxLen, len(f))
 		}
 	}
@@ -68,6 +83,7 @@ func (r *Redactor) Redact(s string) string {
 // span is an occurrence of a pattern in a text: [start, end).
 type span struct {
 	start, end int
+	word       bool // masked only as a whole word
 }
 
 // find returns the stretches to mask, in order and not overlapping. Where
@@ -75,13 +91,15 @@ type span struct {
 // of either shows.
 func (r *Redactor) find(s string) []span {
 	var cands []span
+	words := false
 	for _, p := range r.patterns {
 		for from := 0; from < len(s); {
 			i := strings.Index(s[from:], p.text)
 			if i < 0 {
 				break
 			}
-			cands = append(cands, span{from + i, from + i + len(p.text)})
+			cands = append(cands, span{from + i, from + i + len(p.text), p.word})
+			words = words || p.word
 			from += i + 1
 		}
 	}
@@ -94,16 +112,104 @@ func (r *Redactor) find(s string) []span {
 		}
 		return cands[i].end > cands[j].end
 	})
-	return union(cands)
+	if words {
+		cands = wholeWords(s, cands)
+	}
+	return union(cands, false)
 }
 
-// union merges overlapping spans (sorted by start); touching spans stay
-// apart, each masked on its own.
-func union(spans []span) []span {
+// maxWordRounds bounds wholeWords on contrived input (a secret repeated
+// thousands of times inside one word); past it, every occurrence is masked,
+// which can only mask more.
+const maxWordRounds = 4
+
+// wholeWords drops the occurrences of short secrets that sit inside a longer
+// word. An occurrence's edge is a word boundary when the character beyond it
+// is not a letter, digit or '_', when an escape sequence (\n, %3A, \u00e9)
+// ends there, or when another kept occurrence touches it: a secret repeated
+// ("s3cr3ts3cr3t") is masked, the same secret inside "s3cr3tX" is not.
+func wholeWords(s string, all []span) []span {
+	cands := all
+	for round := 0; round < maxWordRounds; round++ {
+		covered := union(cands, true)
+		kept := cands[:0:0]
+		for _, c := range cands {
+			if !c.word || (leftBoundary(s, c, covered) && rightBoundary(s, c, covered)) {
+				kept = append(kept, c)
+			}
+		}
+		if len(kept) == len(cands) {
+			return kept
+		}
+		cands = kept
+	}
+	return all
+}
+
+func leftBoundary(s string, c span, covered []span) bool {
+	p := c.start
+	return p == 0 || !isWordByte(s[p]) || !isWordByte(s[p-1]) || escapeEndsAt(s, p) || isCovered(covered, p-1)
+}
+
+func rightBoundary(s string, c span, covered []span) bool {
+	p := c.end
+	return p == len(s) || !isWordByte(s[p-1]) || !isWordByte(s[p]) || isCovered(covered, p)
+}
+
+// isCovered reports whether position i lies in one of spans (sorted, apart).
+func isCovered(spans []span, i int) bool {
+	k := sort.Search(len(spans), func(k int) bool { return spans[k].end > i })
+	return k < len(spans) && spans[k].start <= i
+}
+
+// isWordByte reports whether b belongs to a word: an ASCII letter, digit or
+// '_', or a byte of a multi-byte UTF-8 character.
+func isWordByte(b byte) bool {
+	return b == '_' || b >= 0x80 || ('0' <= b && b <= '9') || ('a' <= b && b <= 'z') || ('A' <= b && b <= 'Z')
+}
+
+// escapeEndsAt reports whether an escape sequence of Go, JSON or URLs ends
+// just before s[p]: \n and the like, \xFF, \u00e9, \U0001F600, \101, %3A.
+func escapeEndsAt(s string, p int) bool {
+	hexRun := func(from, n int) bool {
+		if from < 0 {
+			return false
+		}
+		for i := from; i < from+n; i++ {
+			if !strings.ContainsRune("0123456789abcdefABCDEF", rune(s[i])) {
+				return false
+			}
+		}
+		return true
+	}
+	switch {
+	case p >= 2 && s[p-2] == '\\' && strings.IndexByte("abfnrtv", s[p-1]) >= 0:
+		return true
+	case p >= 3 && s[p-3] == '%' && hexRun(p-2, 2):
+		return true
+	case p >= 4 && s[p-4] == '\\' && s[p-3] == 'x' && hexRun(p-2, 2):
+		return true
+	case p >= 4 && s[p-4] == '\\' && strings.Trim(s[p-3:p], "01234567") == "":
+		return true
+	case p >= 6 && s[p-6] == '\\' && s[p-5] == 'u' && hexRun(p-4, 4):
+		return true
+	case p >= 10 && s[p-10] == '\\' && s[p-9] == 'U' && hexRun(p-8, 8):
+		return true
+	}
+	return false
+}
+
+// union merges overlapping spans (sorted by start), and touching ones too
+// when touching is set; otherwise touching spans stay apart, each masked on
+// its own.
+func union(spans []span, touching bool) []span {
+	if len(spans) == 0 {
+		return nil
+	}
 	out := []span{spans[0]}
 	for _, c := range spans[1:] {
 		last := &out[len(out)-1]
-		if c.start < last.end {
+		if c.start < last.end || (touching && c.start == last.end) {
 			last.end = max(last.end, c.end)
 			continue
 		}

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"context"
 	"encoding/json"
 	"encoding/xml"
 	"html"
@@ -126,4 +127,64 @@ func htmlAttr(t *testing.T, s string) string {
 		t.Fatal(err)
 	}
 	return b.String()
+}
+
+// TestRedactShortSecret is the finding "short secrets mangle output": a
+// short secret is masked only as a whole word, so ordinary words keep their
+// letters (and do not give the secret away), while the secret itself, next
+// to punctuation or an escape sequence, is still masked.
+func TestRedactShortSecret(t *testing.T) {
+	r := NewRedactor("x", "ucceeded", "s3cr3t")
+	cases := map[string]string{
+		"executed .sluice/runs":      "executed .sluice/runs",
+		"step succeeded":             "step succeeded",
+		"pw=x":                       "pw=***",
+		"pw=ucceeded\n":              "pw=***\n",
+		`"line\nucceeded"`:           `"line\n***"`,
+		`a\tucceeded\u00e9s3cr3t`:    `a\t***\u00e9***`,
+		"dsn%3Aucceeded%40host":      "dsn%3A***%40host",
+		"s3cr3ts3cr3t":               "******",
+		"s3cr3ts3cr3tX":              "s3cr3ts3cr3tX",
+		"Xs3cr3t and s3cr3t_ s3cr3t": "Xs3cr3t and s3cr3t_ ***",
+		"é-s3cr3t-é":                 "é-***-é",
+		"ués3cr3t":                   "ués3cr3t",
+	}
+	for in, want := range cases {
+		if got := r.Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+	// A secret of wordSecretLen characters or more is masked anywhere.
+	long := NewRedactor("abcdefghijkl")
+	if got := long.Redact("xxabcdefghijklyy"); got != "xx***yy" {
+		t.Errorf("long secret inside a word: %q", got)
+	}
+}
+
+// TestRedactWordRoundsBounded feeds a short secret repeated thousands of
+// times inside one word: the answer comes quickly, and no partial secret
+// is left next to a mask.
+func TestRedactWordRoundsBounded(t *testing.T) {
+	r := NewRedactor("abcabc")
+	in := strings.Repeat("abc", 20001) + "X"
+	got := r.Redact(in)
+	if strings.Contains(got, Mask) && strings.Contains(strings.ReplaceAll(got, Mask, ""), "abcabc") {
+		t.Errorf("partial masking left the secret: %.60q", got)
+	}
+}
+
+func TestSecretParamTooShort(t *testing.T) {
+	src := strings.Replace(paramsPlan, "hosts: {type: list}", "hosts: {type: list, secret: true}", 1)
+	p, err := Load("params.yaml", []byte(src), ltRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ResolveParams(p, ParamSources{Flags: map[string]string{"db": "postgres://app@db/app", "hosts": "long-host-name,h2"}})
+	if err == nil || !strings.Contains(err.Error(), `param "hosts": a secret must be at least 6 characters long (this one has 2)`) || strings.Contains(err.Error(), "h2") {
+		t.Errorf("err = %v", err)
+	}
+	_, err = Run(context.Background(), p, RunOptions{Params: map[string]any{"db": "pw"}, StateDir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), `param "db": a secret must be at least 6`) {
+		t.Errorf("Run with a short secret: err = %v", err)
+	}
 }

@@ -141,6 +141,9 @@ func (r *run) setup() error {
 	if len(missing) > 0 {
 		return fmt.Errorf("required param %s has no value: pass it with --param NAME=VALUE", strings.Join(missing, ", "))
 	}
+	if err := checkSecretParams(r.plan, r.params); err != nil {
+		return err
+	}
 	if err := r.resolveKeys(); err != nil {
 		return err
 	}
