@@ -22,8 +22,9 @@ const MinSecretLen = 6
 const wordSecretLen = 12
 
 // Redactor replaces known secret values with Mask: each value as it is and
-// in every encoded form output gives it (see secretForms). A nil *Redactor
-// redacts nothing.
+// in every encoded form output gives it (see secretForms). It also masks
+// the passwords of URLs and connection strings, known or not. A nil
+// *Redactor redacts nothing.
 type Redactor struct {
 	patterns []pattern // every form of every secret, longest first, unique
 	maxLen   int       // length of the longest pattern
@@ -59,9 +60,10 @@ func NewRedactor(secrets ...string) *Redactor {
 }
 
 // Redact returns s with every occurrence of every secret, in any of its
-// forms, replaced by Mask.
+// forms, replaced by Mask, and every password that s holds in a URL or
+// connection string (see credentialSpans).
 func (r *Redactor) Redact(s string) string {
-	if r == nil || len(r.patterns) == 0 || s == "" {
+	if r == nil || s == "" {
 		return s
 	}
 	spans := r.find(s)
@@ -103,19 +105,28 @@ func (r *Redactor) find(s string) []span {
 			from += i + 1
 		}
 	}
-	if len(cands) == 0 {
-		return nil
-	}
-	sort.Slice(cands, func(i, j int) bool {
-		if cands[i].start != cands[j].start {
-			return cands[i].start < cands[j].start
-		}
-		return cands[i].end > cands[j].end
-	})
+	sortSpans(cands)
 	if words {
 		cands = wholeWords(s, cands)
 	}
+	creds := credentialSpans(s)
+	for _, c := range creds {
+		cands = append(cands, span{start: c.start, end: c.end})
+	}
+	if len(creds) > 0 {
+		sortSpans(cands)
+	}
 	return union(cands, false)
+}
+
+// sortSpans sorts spans by start, the longest first at one start.
+func sortSpans(spans []span) {
+	sort.Slice(spans, func(i, j int) bool {
+		if spans[i].start != spans[j].start {
+			return spans[i].start < spans[j].start
+		}
+		return spans[i].end > spans[j].end
+	})
 }
 
 // maxWordRounds bounds wholeWords on contrived input (a secret repeated

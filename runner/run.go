@@ -19,7 +19,9 @@ type RunOptions struct {
 	// params take their default; a missing required param fails the run.
 	Params map[string]any
 	// Secrets are values to redact from errors, outputs, the report and the
-	// steps' view (StepContext.Secrets). Values of secret params are added.
+	// steps' view (StepContext.Secrets). Values of secret params, the
+	// passwords of URLs in params and the secrets of the environment
+	// (EnvSecrets) are added.
 	Secrets []string
 	// StateDir holds the run folders; default ".sluice".
 	StateDir string
@@ -112,12 +114,18 @@ func newRun(ctx context.Context, p *Plan, opts RunOptions) *run {
 			r.params[ps.Name] = ps.Default
 		}
 	}
-	r.secrets = append(r.secrets, SecretValues(p, r.params)...)
-	r.red = NewRedactor(r.secrets...)
 	environ := opts.Environ
 	if environ == nil {
 		environ = os.Environ()
 	}
+	envSecrets, tooShort := EnvSecrets(environ)
+	for _, name := range tooShort {
+		r.log.Warn(fmt.Sprintf("environment variable %s holds a secret shorter than %d characters: it is not masked in output; use a longer secret", name, MinSecretLen))
+	}
+	r.secrets = append(r.secrets, SecretValues(p, r.params)...)
+	r.secrets = append(r.secrets, ValueSecrets(r.params)...)
+	r.secrets = append(r.secrets, envSecrets...)
+	r.red = NewRedactor(r.secrets...)
 	r.environ = make(map[string]any, len(environ))
 	for _, kv := range environ {
 		if k, v, ok := strings.Cut(kv, "="); ok && k != "" {

@@ -63,8 +63,16 @@ type app struct {
 
 func main() { os.Exit(sluiceMain(os.Args[1:], os.Stdout, os.Stderr)) }
 
+// teach makes the redactor mask secrets, besides those of the environment
+// (runner.EnvSecrets) and any password in a URL or connection string.
+func (a *app) teach(secrets ...string) {
+	env, _ := runner.EnvSecrets(os.Environ())
+	a.redactor = runner.NewRedactor(append(env, secrets...)...)
+}
+
 func sluiceMain(args []string, stdout, stderr io.Writer) int {
-	a := &app{stdout: stdout, stderr: stderr, annotations: stdout, redactor: runner.NewRedactor()}
+	a := &app{stdout: stdout, stderr: stderr, annotations: stdout}
+	a.teach()
 	if onGitHubActions() {
 		a.stdout, a.stderr = defuseWorkflowCommands(stdout), defuseWorkflowCommands(stderr)
 	}

@@ -59,7 +59,7 @@ func cmdRestore(a *app, args []string) error {
 	if err != nil {
 		return fmt.Errorf("deriving the restore plan from %s: %w", pos[0], err)
 	}
-	a.redactor = runner.NewRedactor(*to)
+	a.teach(*to)
 	logger, err := a.logger(*logFormat, "info")
 	if err != nil {
 		return err

@@ -100,7 +100,7 @@ func (a *app) loadWithParams(arg string, f *runFlags) (*runner.Plan, map[string]
 	values, err := runner.ResolveParams(plan, runner.ParamSources{Flags: flags, File: f.paramsFile, Environ: os.Environ()})
 	// Secrets known so far are redacted from everything printed from now on,
 	// a params error included.
-	a.redactor = runner.NewRedactor(runner.SecretValues(plan, values)...)
+	a.teach(append(runner.SecretValues(plan, values), runner.ValueSecrets(values)...)...)
 	if err != nil {
 		return nil, nil, usagef("%v", err)
 	}

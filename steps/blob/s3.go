@@ -100,7 +100,11 @@ func newS3(cfg S3Config, bucket, prefix string, creds *credentials.Credentials) 
 // folder and the object's base name; with root set, KEY is the folder.
 func openS3(rawURL string, root bool) (*S3, string, error) {
 	u, err := url.Parse(rawURL)
-	if err != nil || u.Host == "" || u.User != nil || u.Fragment != "" {
+	if err == nil && u.User != nil {
+		// Never echo the URL: its user info is a credential.
+		return nil, "", fmt.Errorf("storage URL s3://%s@%s%s carries credentials: remove them and set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY instead", u.User.Username(), u.Host, u.EscapedPath())
+	}
+	if err != nil || u.Host == "" || u.Fragment != "" {
 		return nil, "", fmt.Errorf("storage URL %q is not of the form s3://BUCKET/KEY", rawURL)
 	}
 	cfg, err := S3ConfigFromEnv(u.Query())

@@ -99,7 +99,7 @@ func TestOpenS3URLErrors(t *testing.T) {
 		"s3://bkt/x?secret=hunter2":            `unknown s3 URL setting "secret"`,
 		"s3://bkt/x?endpoint=ftp://host:21":    `scheme "ftp" is neither http nor https`,
 		"s3://bkt/x?endpoint=http://h/path":    "is not a URL of the form",
-		"s3://user:pw@bkt/x":                   "not of the form s3://BUCKET/KEY",
+		"s3://user:pw@bkt/x":                   "s3://user@bkt/x carries credentials",
 		"s3://bkt/x?path_style=perhaps":        "?path_style=",
 		"s3://bkt/.x.sluice-tmp-1":             "reserved for pending objects",
 		"s3://bkt/x?endpoint=http://127.0.0.1": "",
