@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -20,6 +21,19 @@ import (
 // evaluates to nil.
 type Env map[string]any
 
+// ctxName is the Env entry that holds the context of evaluations.
+const ctxName = "$ctx"
+
+// WithContext returns a copy of env whose evaluations stop when ctx ends.
+func (env Env) WithContext(ctx context.Context) Env {
+	out := make(Env, len(env)+1)
+	for k, v := range env {
+		out[k] = v
+	}
+	out[ctxName] = ctx
+	return out
+}
+
 // compileEnv declares the names an expression may use, so that a misspelt
 // top-level name is a load error.
 var compileEnv = map[string]any{
@@ -28,6 +42,19 @@ var compileEnv = map[string]any{
 	"steps":  map[string]any{},
 	"run":    map[string]any{},
 	"plan":   map[string]any{},
+}
+
+// userNames are the names of compileEnv a plan's expression may write.
+var userNames = []string{"env", "params", "plan", "run", "steps"}
+
+// compileOptions are the options every expression is compiled with.
+func compileOptions() []expr.Option {
+	env := make(map[string]any, len(compileEnv)+1)
+	for k, v := range compileEnv {
+		env[k] = v
+	}
+	env[budgetName] = (*exprBudget)(nil)
+	return append([]expr.Option{expr.Env(env)}, budgetOptions()...)
 }
 
 // Expr is a compiled bare expression (a when: or assert: entry, or the inside
@@ -57,18 +84,21 @@ func CompileExpr(src string) (*Expr, error) {
 	if strings.TrimSpace(src) == "" {
 		return nil, errors.New("empty expression")
 	}
-	prog, err := expr.Compile(src, expr.Env(compileEnv))
+	prog, err := expr.Compile(src, compileOptions()...)
 	if err != nil {
 		err = exprError(err)
 		if name, ok := strings.CutPrefix(err.Error(), "unknown name "); ok {
 			name, _, _ = strings.Cut(name, " ")
-			err = fmt.Errorf("unknown name %q%s (names are params, env, steps, run and plan)", name, Suggest(name, sortedKeys(compileEnv)))
+			err = fmt.Errorf("unknown name %q%s (names are params, env, steps, run and plan)", name, Suggest(name, userNames))
 		}
 		return nil, err
 	}
 	tree, err := parser.Parse(src)
 	if err != nil {
 		return nil, exprError(err)
+	}
+	if n := estimateOps(tree.Node); n > MaxExprOps {
+		return nil, fmt.Errorf("expression loops over lists too long: it would run more than %d loop iterations (the limit); loop over smaller lists", MaxExprOps)
 	}
 	e := &Expr{src: src, prog: prog}
 	collectPaths(tree.Node, &e.paths)
@@ -90,7 +120,7 @@ func CompileExpr(src string) (*Expr, error) {
 			continue
 		}
 		seen[s] = true
-		if p, err := expr.Compile(s, expr.Env(compileEnv)); err == nil {
+		if p, err := expr.Compile(s, compileOptions()...); err == nil {
 			e.operands = append(e.operands, operand{src: s, prog: p})
 		}
 	}
@@ -116,10 +146,28 @@ func (e *Expr) String() string { return e.src }
 // StepRefs returns the steps.X.Y references of the expression.
 func (e *Expr) StepRefs() []StepRef { return e.refs }
 
-// Eval runs the expression.
+// Eval runs the expression. It stops, with an error, when the context
+// env carries (Env.WithContext) ends, or when it runs more than
+// MaxExprOps loop iterations or longer than MaxExprTime (ErrExprBudget).
 func (e *Expr) Eval(env Env) (any, error) {
-	v, err := expr.Run(e.prog, map[string]any(env))
+	return runProgram(e.prog, env)
+}
+
+// runProgram runs prog in env with a fresh budget.
+func runProgram(prog *vm.Program, env Env) (any, error) {
+	ctx, _ := env[ctxName].(context.Context)
+	in := make(map[string]any, len(env)+1)
+	for k, v := range env {
+		in[k] = v
+	}
+	b := newExprBudget(ctx)
+	in[budgetName] = b
+	v, err := expr.Run(prog, in)
 	if err != nil {
+		var stop *stopError
+		if errors.As(err, &stop) {
+			return nil, stop
+		}
 		return nil, exprError(err)
 	}
 	return v, nil
@@ -146,9 +194,9 @@ func (e *Expr) EvalBool(env Env) (bool, error) {
 func (e *Expr) Explain(env Env, red *Redactor) string {
 	parts := make([]string, 0, len(e.operands))
 	for _, o := range e.operands {
-		v, err := expr.Run(o.prog, map[string]any(env))
+		v, err := runProgram(o.prog, env)
 		if err != nil {
-			parts = append(parts, fmt.Sprintf("%s: %v", o.src, exprError(err)))
+			parts = append(parts, fmt.Sprintf("%s: %v", o.src, err))
 			continue
 		}
 		parts = append(parts, o.src+" = "+formatValue(red.redactValue(v), true))

@@ -166,7 +166,7 @@ func (r *run) setup() error {
 // resolveKeys interpolates the plan's keys: entries (a path from a param)
 // once, for every step to see the same stores.
 func (r *run) resolveKeys() error {
-	env := r.env()
+	env := r.env(r.caller)
 	r.keys = make(map[string]KeyConfig, len(r.plan.Keys))
 	for name, kc := range r.plan.Keys {
 		resolved := KeyConfig{Name: kc.Name, Options: make(map[string]string, len(kc.Options))}
@@ -238,8 +238,9 @@ func (r *run) stopCause(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// env returns a snapshot of the expression environment.
-func (r *run) env() Env {
+// env returns a snapshot of the expression environment, whose evaluations
+// stop when ctx ends.
+func (r *run) env(ctx context.Context) Env {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	steps := make(map[string]any, len(r.steps))
@@ -257,24 +258,25 @@ func (r *run) env() Env {
 		"steps":  steps,
 		"run":    map[string]any{"id": r.id, "started": r.started, "date": r.started.UTC().Format("2006-01-02")},
 		"plan":   map[string]any{"name": r.plan.Name, "file": r.plan.File},
+		ctxName:  ctx,
 	}
 }
 
 // stepContext returns what step s sees of the run.
-func (r *run) stepContext(s *Step) *StepContext {
+func (r *run) stepContext(ctx context.Context, s *Step) *StepContext {
 	return &StepContext{
 		ID: s.ID, Type: s.Type, RunID: r.id, PlanName: r.plan.Name, PlanFile: r.plan.File,
 		RunDir: r.dir, Logger: r.log.With("step", s.ID), Keys: r.keys,
 		Secrets: append([]string(nil), r.secrets...),
 		AtEnd:   r.registerAtEnd,
-		Expand:  r.expand,
+		Expand:  func(s string) (string, error) { return r.expand(ctx, s) },
 	}
 }
 
 // expand is StepContext.Expand. The snapshot holds every step the caller
 // depends on, finished: its expressions' steps.X made it a dependency.
-func (r *run) expand(s string) (string, error) {
-	v, err := Interpolate(s, r.env())
+func (r *run) expand(ctx context.Context, s string) (string, error) {
+	v, err := Interpolate(s, r.env(ctx))
 	if err != nil {
 		return "", err
 	}

@@ -10,7 +10,7 @@ import (
 
 // runAction runs one action step with its when, retry, timeout and asserts.
 func (r *run) runAction(ctx context.Context, s *Step) {
-	ok, why, err := r.shouldRun(s, r.env(), nil)
+	ok, why, err := r.shouldRun(s, r.env(ctx), nil)
 	if err != nil {
 		r.settle(ctx, s, attemptResult{err: &StepError{Step: s.ID, Err: err}}, time.Now(), 0)
 		return
@@ -43,7 +43,7 @@ type attemptResult struct {
 }
 
 func (r *run) actionAttempt(ctx context.Context, s *Step) attemptResult {
-	params, err := r.bind(s, r.env())
+	params, err := r.bind(s, r.env(ctx))
 	if err != nil {
 		return attemptResult{err: &StepError{Step: s.ID, Err: err}, permanent: true}
 	}
@@ -51,7 +51,7 @@ func (r *run) actionAttempt(ctx context.Context, s *Step) attemptResult {
 	defer cancel()
 	var outs Outputs
 	err = r.protect(s, func() (err error) {
-		outs, err = params.(Action).Run(actx, r.stepContext(s))
+		outs, err = params.(Action).Run(actx, r.stepContext(actx, s))
 		return err
 	})
 	if err != nil {
@@ -62,7 +62,7 @@ func (r *run) actionAttempt(ctx context.Context, s *Step) attemptResult {
 		// into the report.
 		return attemptResult{outs: outs, err: &StepError{Step: s.ID, Err: err}}
 	}
-	gates, gerr := r.checkAsserts(s, r.envWith(map[string]Outputs{s.ID: outs}))
+	gates, gerr := r.checkAsserts(s, r.envWith(ctx, map[string]Outputs{s.ID: outs}))
 	return attemptResult{outs: outs, err: gerr, permanent: gerr != nil, gates: gates}
 }
 
@@ -162,8 +162,8 @@ func (r *run) checkAsserts(s *Step, env Env) ([]GateResult, error) {
 }
 
 // envWith is env() with the given steps' outputs, as succeeded steps.
-func (r *run) envWith(outs map[string]Outputs) Env {
-	env := r.env()
+func (r *run) envWith(ctx context.Context, outs map[string]Outputs) Env {
+	env := r.env(ctx)
 	steps := env["steps"].(map[string]any)
 	for id, o := range outs {
 		m := make(map[string]any, len(o)+1)

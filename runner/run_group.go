@@ -14,7 +14,7 @@ func (r *run) runGroup(ctx context.Context, u *unit) {
 	for _, s := range u.steps {
 		inUnit[s.ID] = true
 	}
-	env := r.env()
+	env := r.env(ctx)
 	live := map[string]bool{}
 	var active []*Step
 	for _, s := range u.steps {
@@ -99,7 +99,7 @@ func (r *run) groupAttempt(ctx context.Context, active []*Step) *groupResult {
 		byID[s.ID] = s
 	}
 	// Bind every member first: a bad parameter fails before a byte flows.
-	env := r.env()
+	env := r.env(ctx)
 	params := make(map[string]any, len(active))
 	for _, s := range active {
 		p, err := r.bind(s, env)
@@ -176,7 +176,7 @@ func (r *run) groupAttempt(ctx context.Context, active []*Step) *groupResult {
 		gr.err, gr.failed = &StepError{Step: timedStep, Err: context.Cause(gctx)}, timedStep
 	}
 	if gr.err == nil {
-		r.groupAsserts(active, gr)
+		r.groupAsserts(ctx, active, gr)
 	}
 	r.commitOrAbort(gctx, active, byID, params, pending, gr)
 	if gr.err != nil && gr.failed == "" && ctx.Err() == nil && isTimeout(gr.err) {
@@ -186,12 +186,12 @@ func (r *run) groupAttempt(ctx context.Context, active []*Step) *groupResult {
 }
 
 // groupAsserts evaluates every member's asserts with all members' outputs.
-func (r *run) groupAsserts(active []*Step, gr *groupResult) {
+func (r *run) groupAsserts(ctx context.Context, active []*Step, gr *groupResult) {
 	outs := make(map[string]Outputs, len(active))
 	for id, m := range gr.members {
 		outs[id] = m.outs
 	}
-	env := r.envWith(outs)
+	env := r.envWith(ctx, outs)
 	for _, s := range active {
 		gates, err := r.checkAsserts(s, env)
 		gr.members[s.ID].gates = gates
@@ -246,7 +246,7 @@ func (r *run) commitOrAbort(ctx context.Context, active []*Step, byID map[string
 // (end of stream) when it returns nil; on an error the caller closes every
 // pipe with that error.
 func (r *run) runMember(ctx context.Context, s *Step, params any, net *streamNet) (outs Outputs, pend Pending, err error) {
-	sc := r.stepContext(s)
+	sc := r.stepContext(ctx, s)
 	err = r.protect(s, func() (err error) {
 		switch s.Def.Kind {
 		case KindSource:

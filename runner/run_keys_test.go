@@ -27,7 +27,7 @@ steps:
 	if err := r.setup(); err != nil {
 		t.Fatal(err)
 	}
-	got := r.stepContext(p.Steps[0]).Keys["backup"]
+	got := r.stepContext(context.Background(), p.Steps[0]).Keys["backup"]
 	if got.Path != "/srv/keys/backup" || got.Store != "dir" || got.Options["create"] != "true" {
 		t.Errorf("resolved key entry = %+v", got)
 	}
