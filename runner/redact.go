@@ -66,6 +66,22 @@ func (r *Redactor) Redact(s string) string {
 	if r == nil || s == "" {
 		return s
 	}
+	// A mask next to text can form a secret anew (secret "*abc" from
+	// "***" + "abc"): redact again until nothing changes, a few times at
+	// most.
+	for range maxRedactPasses {
+		out := r.redactOnce(s)
+		if out == s {
+			break
+		}
+		s = out
+	}
+	return s
+}
+
+const maxRedactPasses = 4
+
+func (r *Redactor) redactOnce(s string) string {
 	spans := r.find(s)
 	if len(spans) == 0 {
 		return s

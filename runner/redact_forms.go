@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"html"
 	"net/url"
 	"strconv"
 	"strings"
@@ -31,6 +32,7 @@ func secretForms(s string) []string {
 	var out []string
 	for _, q := range quoted {
 		out = append(out, q,
+			html.EscapeString(q),
 			texttemplate.HTMLEscapeString(q),
 			strings.ReplaceAll(texttemplate.HTMLEscapeString(q), "+", "&#43;"), // html/template
 			xmlEscape(q, true),

@@ -188,3 +188,13 @@ func TestSecretParamTooShort(t *testing.T) {
 		t.Errorf("Run with a short secret: err = %v", err)
 	}
 }
+
+// TestRedactMaskCannotFormSecret: a secret that starts with '*' can be
+// formed anew by a mask and the text after it; it must not survive.
+func TestRedactMaskCannotFormSecret(t *testing.T) {
+	secret := "*abcdefghijklm"
+	got := NewRedactor(secret).Redact(secret + "abcdefghijklm")
+	if strings.Contains(got, secret) {
+		t.Errorf("Redact left the secret: %q", got)
+	}
+}
