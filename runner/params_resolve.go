@@ -6,6 +6,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -175,8 +176,9 @@ func checkSecretLength(v any) error {
 		vals = list
 	}
 	for _, e := range vals {
-		if s := formatValue(e, false); s != "" && len(s) < MinSecretLen {
-			return fmt.Errorf("a secret must be at least %d characters long (this one has %d): a shorter one cannot be masked in output without giving it away; use a longer secret", MinSecretLen, len(s))
+		s := formatValue(e, false)
+		if n := utf8.RuneCountInString(s); n > 0 && n < MinSecretLen {
+			return fmt.Errorf("a secret must be at least %d characters long (this one has %d): a shorter one cannot be masked in output without giving it away; use a longer secret", MinSecretLen, n)
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@ package runner
 import (
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // Mask replaces a secret wherever the runner redacts text.
@@ -26,7 +27,7 @@ const wordSecretLen = 12
 // the passwords of URLs and connection strings, known or not. A nil
 // *Redactor redacts nothing.
 type Redactor struct {
-	patterns []pattern // every form of every secret, longest first, unique
+	patterns []pattern // every form of every secret, unique
 	maxLen   int       // length of the longest pattern
 }
 
@@ -37,8 +38,8 @@ type pattern struct {
 }
 
 // NewRedactor returns a Redactor for secrets. Empty values are ignored;
-// when one secret contains another, the longer one wins. Secrets shorter
-// than 12 characters are masked only as whole words.
+// where occurrences of two secrets overlap, both are masked whole. Secrets
+// shorter than 12 characters are masked only as whole words.
 func NewRedactor(secrets ...string) *Redactor {
 	seen := map[string]bool{}
 	r := &Redactor{}
@@ -51,11 +52,10 @@ func NewRedactor(secrets ...string) *Redactor {
 				continue
 			}
 			seen[f] = true
-			r.patterns = append(r.patterns, pattern{text: f, word: len(s) < wordSecretLen})
+			r.patterns = append(r.patterns, pattern{text: f, word: utf8.RuneCountInString(s) < wordSecretLen})
 			r.maxLen = max(r.maxLen, len(f))
 		}
 	}
-	sort.SliceStable(r.patterns, func(i, j int) bool { return len(r.patterns[i].text) > len(r.patterns[j].text) })
 	return r
 }
 

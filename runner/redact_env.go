@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // secretEnvNames are environment variables that hold secrets whatever
@@ -49,7 +50,7 @@ func EnvSecrets(environ []string) (secrets, tooShort []string) {
 	add := func(name, v string) {
 		switch {
 		case v == "":
-		case len(v) < MinSecretLen:
+		case utf8.RuneCountInString(v) < MinSecretLen:
 			tooShort = append(tooShort, name)
 		default:
 			secrets = append(secrets, v)

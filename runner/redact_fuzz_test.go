@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // encodings are the ways a secret reaches output, written here
@@ -59,12 +60,12 @@ func FuzzRedact(f *testing.F) {
 	f.Add("line1\nline2\ttab", "%3A", "\\n")
 	f.Add("\xff\xfe binary \x00", "a", "b")
 	f.Fuzz(func(t *testing.T, secret, prefix, suffix string) {
-		if len(secret) < MinSecretLen {
+		if utf8.RuneCountInString(secret) < MinSecretLen {
 			return
 		}
 		r := NewRedactor(secret)
 		sep := ""
-		if len(secret) < wordSecretLen {
+		if utf8.RuneCountInString(secret) < wordSecretLen {
 			sep = " "
 		}
 		for name, encode := range encodings {
