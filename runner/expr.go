@@ -97,6 +97,9 @@ func CompileExpr(src string) (*Expr, error) {
 	if err != nil {
 		return nil, exprError(err)
 	}
+	if name := reservedName(tree.Node); name != "" {
+		return nil, fmt.Errorf("unknown name %q (names are params, env, steps, run and plan)", name)
+	}
 	if n := estimateOps(tree.Node); n > MaxExprOps {
 		return nil, fmt.Errorf("expression loops over lists too long: it would run more than %d loop iterations (the limit); loop over smaller lists", MaxExprOps)
 	}

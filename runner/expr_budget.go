@@ -26,12 +26,24 @@ const (
 // more than MaxExprOps iterations or longer than MaxExprTime.
 var ErrExprBudget = errors.New("expression exceeded its budget")
 
-// Names the patched program uses. Both start with '$', which a plan's
-// expression cannot write, so a plan cannot reach them.
+// Names the patched program uses; reservedName keeps them out of a plan's
+// expressions.
 const (
 	budgetName = "$budget"
 	tickName   = "$tick"
 )
+
+// reservedName returns the first name of the budget machinery that tree
+// uses, or "".
+func reservedName(tree ast.Node) string {
+	var found string
+	ast.Walk(&tree, visitFunc(func(n *ast.Node) {
+		if id, ok := (*n).(*ast.IdentifierNode); ok && found == "" && (id.Value == budgetName || id.Value == tickName) {
+			found = id.Value
+		}
+	}))
+	return found
+}
 
 // exprBudget is the state of one evaluation: it counts loop iterations and
 // stops the evaluation when its context ends, its deadline passes or the

@@ -27,6 +27,11 @@ func TestExprCostLimitAtLoad(t *testing.T) {
 			t.Errorf("CompileExpr(%q) error = %v, want the loop limit", src, err)
 		}
 	}
+	for _, src := range []string{"$tick($budget)", "$budget != nil"} {
+		if _, err := CompileExpr(src); err == nil || !strings.Contains(err.Error(), "unknown name") {
+			t.Errorf("CompileExpr(%q) error = %v, want unknown name", src, err)
+		}
+	}
 	for _, src := range []string{
 		"all(1..1000, {all(1..999, {true})})",
 		"let r=1..999; all(r, {# > 0})",
