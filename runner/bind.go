@@ -20,6 +20,9 @@ func (s *Step) Bind(env Env) (any, error) {
 	if s.Def == nil {
 		return nil, fmt.Errorf("step %q: step type %q is not resolved (load the plan with Load)", s.ID, s.Type)
 	}
+	if s.params != nil {
+		return s.boundParams()
+	}
 	sv, err := paramStruct(s.Def)
 	if err != nil {
 		return nil, fmt.Errorf("step %q: %w", s.ID, err)

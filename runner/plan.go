@@ -26,6 +26,8 @@ type Plan struct {
 	// Warnings are what the loader found worth a second look in a valid
 	// plan, in compiler form with "warning: " before the message.
 	Warnings PlanErrors
+
+	literal bool // made by Build: key fields are used as written
 }
 
 // Settings are plan-wide run settings.
@@ -68,6 +70,8 @@ type Step struct {
 	// With is the step's `with:` mapping as written; nil when absent. Bind
 	// resolves it into the parameter struct at run time.
 	With *yaml.Node
+	// params is a built step's parameter struct (see Build); With is nil.
+	params any
 
 	Input           string   // stream edge: the step whose output this step reads
 	Needs           []string // explicit ordering

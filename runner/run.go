@@ -169,6 +169,10 @@ func (r *run) resolveKeys() error {
 	env := r.env(r.caller)
 	r.keys = make(map[string]KeyConfig, len(r.plan.Keys))
 	for name, kc := range r.plan.Keys {
+		if r.plan.literal {
+			r.keys[name] = kc
+			continue
+		}
 		resolved := KeyConfig{Name: kc.Name, Options: make(map[string]string, len(kc.Options))}
 		fields := []struct {
 			name string

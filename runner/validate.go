@@ -20,7 +20,11 @@ func (l *loader) validate() {
 			continue
 		}
 		st.Def = def
-		l.checkWith(si)
+		if st.params != nil {
+			l.checkParams(si)
+		} else {
+			l.checkWith(si)
+		}
 	}
 	for _, si := range l.order {
 		l.checkInput(si)
