@@ -61,10 +61,22 @@ func (p *Restore) run(ctx context.Context, dsn, format string, extra []string, b
 		}
 	} else {
 		tool, err = pg.FindTool("psql", "postgresql-client", pg.Version{})
+		if err == nil {
+			err = pg.CheckRestrict(tool.Version)
+		}
 		args = []string{"--no-psqlrc", "--quiet", "-v", "ON_ERROR_STOP=1", "--output=/dev/null"}
 	}
 	if err != nil {
 		return err
+	}
+	var script io.Reader = br
+	if format == "plain" {
+		// No backslash command of the dump runs: psql reads it restricted.
+		key, err := pg.NewRestrictKey()
+		if err != nil {
+			return err
+		}
+		script = pg.RestrictedScript(br, key)
 	}
 	args = append(args, p.Args...)
 	cmd, cleanup, err := pg.ClientCmd(ctx, tool, dsn, args...)
@@ -93,7 +105,7 @@ func (p *Restore) run(ctx context.Context, dsn, format string, extra []string, b
 	var n int64
 	var readErr error
 	if writeErr == nil {
-		n, readErr, writeErr = feed(stdin, br, tail)
+		n, readErr, writeErr = feed(stdin, script, tail)
 	}
 	complete := format != "plain" || bytes.Contains([]byte(tail.String()), plainTrailer)
 	if readErr != nil {
@@ -125,7 +137,7 @@ func (p *Restore) run(ctx context.Context, dsn, format string, extra []string, b
 
 // feed copies br to w, keeping the stream's end in tail, and reports read
 // and write errors apart.
-func feed(w io.Writer, br *bufio.Reader, tail *pg.Tail) (n int64, readErr, writeErr error) {
+func feed(w io.Writer, br io.Reader, tail *pg.Tail) (n int64, readErr, writeErr error) {
 	buf := make([]byte, 64<<10)
 	for {
 		k, err := br.Read(buf)

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sluice-dev/sluice/steps/pg"
+	"github.com/sluice-dev/sluice/steps/pg/pgtest"
+)
+
+// TestIntegrationRestoreAttacks tries, as someone who can write the backup
+// folder would, to run code on the machine or the database server through
+// a restore. Every payload would create a file /tmp/pwned-...; the test
+// fails when one does.
+func TestIntegrationRestoreAttacks(t *testing.T) {
+	requireTools(t, "age", "zstd")
+	requirePGTool(t, "pg_dump")
+	requirePGTool(t, "pg_restore")
+	requirePGTool(t, "psql")
+	c := pgtest.Cluster(t)
+	t.Run("PlainBackslashCommands", func(t *testing.T) { testPlainBackslash(t, c) })
+	t.Run("GenuinePlainRestores", func(t *testing.T) { testGenuinePlain(t, c) })
+}
+
+// pwnedPath returns a file name that no one else uses and that must never
+// exist, removing it when the test ends.
+func pwnedPath(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	p := "/tmp/pwned-" + hex.EncodeToString(b)
+	t.Cleanup(func() { _ = os.Remove(p) })
+	return p
+}
+
+func assertNotPwned(t *testing.T, path string) {
+	t.Helper()
+	if _, err := os.Stat(path); err == nil {
+		t.Fatalf("the payload ran: %s exists", path)
+	}
+}
+
+// forgeBackup writes a backup of payload the way someone with write access
+// to the folder and the store's public recipient can: sluice's own pipeline
+// over a file (zstd, age, sha256), then the manifest edited to say it holds
+// a dump of the given format. It returns the manifest's path.
+func forgeBackup(t *testing.T, name string, payload []byte, format string) string {
+	t.Helper()
+	in := filepath.Join("forge", name+".in")
+	if err := os.MkdirAll("forge", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(in, payload, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	plan := `version: 1
+keys:
+  backup: {store: dir, path: ./keys/backup}
+steps:
+  read: {type: download, with: {from: "` + in + `"}}
+  compress: {type: compress, input: read}
+  encrypt: {type: encrypt, input: compress, with: {key: backup}}
+  checksum: {type: checksum, input: encrypt}
+  upload: {type: upload, input: checksum, with: {to: "forged/` + name + `.dump.zst.age"}}
+`
+	if err := os.WriteFile("forge.yaml", []byte(plan), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustSluice(t, "run", "forge.yaml", "--state-dir", ".sluice")
+	man := filepath.Join("forged", name+".dump.zst.age.manifest.json")
+	var m map[string]any
+	data, err := os.ReadFile(man)
+	if err == nil {
+		err = json.Unmarshal(data, &m)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := m["source"].(map[string]any)
+	src["type"], src["format"], src["engine"] = "dump", format, "postgresql"
+	m["stages"].([]any)[0].(map[string]any)["type"] = "dump"
+	if data, err = json.MarshalIndent(m, "", "  "); err == nil {
+		err = os.WriteFile(man, data, 0o644)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return man
+}
+
+// testPlainBackslash restores forged plain-format backups whose SQL holds
+// psql backslash commands, among them a copy of pg_dump's own \restrict and
+// \unrestrict lines with the attacker's key. psql never runs one.
+func testPlainBackslash(t *testing.T, c *pg.Cluster) {
+	t.Chdir(t.TempDir())
+	mustSluice(t, "keys", "init", "keys/backup")
+	for _, tt := range []struct{ name, sql string }{
+		{"shell", "CREATE TABLE pwn (id int);\n\\! touch PWNED\nINSERT INTO pwn VALUES (1);\n"},
+		{"after-sql", "CREATE TABLE pwn (id int); \\! touch PWNED\n"},
+		{"own-restrict-key", "--\n-- PostgreSQL database dump\n--\n\n\\restrict attackerkey1\n\nCREATE TABLE pwn (id int);\n\\unrestrict attackerkey1\n\\! touch PWNED\n"},
+		{"output-pipe", "\\o |touch PWNED\nSELECT 1;\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			pwned := pwnedPath(t)
+			sql := strings.ReplaceAll(tt.sql, "PWNED", pwned) + "\n--\n-- PostgreSQL database dump complete\n--\n"
+			man := forgeBackup(t, tt.name, []byte(sql), "plain")
+			dst := freshName(t, c)
+			r := sluiceCLI(t, "restore", man, "--to", c.DSN(dst), "--key-dir", "keys/backup", "--create", "--state-dir", ".sluice")
+			assertNotPwned(t, pwned)
+			if r.code != exitStepFailed || !strings.Contains(r.stderr, "backslash commands are restricted") {
+				t.Errorf("restore: exit %d, want %d with psql's refusal\n%s", r.code, exitStepFailed, r.stderr)
+			}
+			if n := userTables(t, c, dst); n != 0 {
+				t.Errorf("the refused restore left %d tables", n)
+			}
+		})
+	}
+}
+
+// testGenuinePlain is the control for testPlainBackslash: a plain-format
+// backup made by pg_dump (which writes its own \restrict and \unrestrict
+// lines) restores under sluice's restriction with all its rows.
+func testGenuinePlain(t *testing.T, c *pg.Cluster) {
+	src := seeded(t, c)
+	t.Chdir(t.TempDir())
+	mustSluice(t, "keys", "init", "keys/backup")
+	plan := `version: 1
+params:
+  db: {type: string, required: true, secret: true}
+keys:
+  backup: {store: dir, path: ./keys/backup}
+steps:
+  dump: {type: dump, with: {url: "${{ params.db }}", format: plain}}
+  compress: {type: compress, input: dump}
+  encrypt: {type: encrypt, input: compress, with: {key: backup}}
+  checksum: {type: checksum, input: encrypt}
+  upload: {type: upload, input: checksum, with: {to: "backups/app.sql.zst.age"}}
+`
+	if err := os.WriteFile("plain.yaml", []byte(plan), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustSluice(t, "run", "plain.yaml", "--param", "db="+c.DSN(src), "--state-dir", ".sluice")
+	dst := freshName(t, c)
+	mustSluice(t, "restore", "backups/app.sql.zst.age.manifest.json", "--to", c.DSN(dst), "--key-dir", "keys/backup", "--create", "--state-dir", ".sluice")
+	sameContent(t, c, src, dst)
+}
