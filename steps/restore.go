@@ -8,6 +8,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps/pg"
 )
@@ -40,6 +41,7 @@ type Restore struct {
 	Create            bool              `yaml:"create" doc:"create the target database when it does not exist"`
 	Clean             bool              `yaml:"clean" doc:"drop existing objects before restoring them (custom format only: pg_restore --clean --if-exists)"`
 	SingleTransaction bool              `yaml:"single_transaction" default:"true" doc:"restore in one transaction, so a failed or truncated restore changes nothing"`
+	Superuser         bool              `yaml:"superuser" doc:"ephemeral target: restore and verify as the cluster's superuser instead of a role that only owns the database; needed for untrusted extensions, event triggers and other superuser-only objects. Only for backups of a source you trust: the dump's functions then run with superuser rights"`
 	Verify            map[string]string `yaml:"verify" doc:"name -> SQL returning one value; each result becomes the output verify.<name>"`
 	Args              []string          `yaml:"args" doc:"extra pg_restore or psql arguments (not the connection or input). Ephemeral targets add --no-owner --no-privileges for custom dumps"`
 }
@@ -60,6 +62,8 @@ func (p *Restore) Validate() error {
 		return errors.New("url and target: give only one of them")
 	case p.Target != "" && p.Target != "ephemeral":
 		return fmt.Errorf("target: %q is not supported: the only target is ephemeral (use url for a server)", p.Target)
+	case p.Superuser && p.Target == "":
+		return errors.New("superuser: only for target: ephemeral (with url the restore runs as the url's role)")
 	}
 	switch p.format() {
 	case "custom", "auto":
@@ -95,20 +99,13 @@ func (p *Restore) Consume(ctx context.Context, sc *runner.StepContext, r io.Read
 	dsn := p.URL
 	extra := []string(nil)
 	if p.Target == "ephemeral" {
-		logger := nopLogger(sc)
-		c, err := pg.StartCluster(ctx, pg.Options{Logger: logger})
+		var stop func()
+		var err error
+		dsn, stop, err = p.startEphemeral(ctx, nopLogger(sc))
 		if err != nil {
 			return nil, nil, fmt.Errorf("ephemeral target: %w", err)
 		}
-		defer func() {
-			if err := c.Stop(); err != nil {
-				logger.Warn("ephemeral target not fully removed", "error", err)
-			}
-		}()
-		if err := c.CreateDB(ctx, p.Database); err != nil {
-			return nil, nil, fmt.Errorf("ephemeral target: %w", err)
-		}
-		dsn = c.DSN(p.Database)
+		defer stop()
 		// The source's roles do not exist in a fresh cluster.
 		extra = []string{"--no-owner", "--no-privileges"}
 	} else if p.Create {
@@ -140,4 +137,36 @@ func (p *Restore) Consume(ctx context.Context, sc *runner.StepContext, r io.Read
 	out["database"] = info.Database
 	out["format"] = format
 	return out, runner.NothingPending, nil
+}
+
+// restoreRole owns the database of an ephemeral target and runs its restore.
+const restoreRole = "sluice_restore"
+
+// startEphemeral starts a throwaway cluster with the target database and
+// returns a DSN to it: as restoreRole, which owns the database and nothing
+// else, unless Superuser. stop removes the cluster.
+func (p *Restore) startEphemeral(ctx context.Context, logger hclog.Logger) (string, func(), error) {
+	c, err := pg.StartCluster(ctx, pg.Options{Logger: logger})
+	if err != nil {
+		return "", nil, err
+	}
+	stop := func() {
+		if err := c.Stop(); err != nil {
+			logger.Warn("ephemeral target not fully removed", "error", err)
+		}
+	}
+	var dsn string
+	if p.Superuser {
+		logger.Warn("restoring as the throwaway cluster's superuser (superuser: true): the backup's functions run with superuser rights")
+		if err = c.CreateDB(ctx, p.Database); err == nil {
+			dsn = c.DSN(p.Database)
+		}
+	} else {
+		dsn, err = c.CreateOwnedDB(ctx, p.Database, restoreRole)
+	}
+	if err != nil {
+		stop()
+		return "", nil, err
+	}
+	return dsn, stop, nil
 }

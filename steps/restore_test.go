@@ -24,6 +24,7 @@ func TestRestoreValidate(t *testing.T) {
 		{Restore{Target: "ephemeral", Format: "plain", Clean: true}, "clean: only works with format custom"},
 		{Restore{Target: "ephemeral", Args: []string{"-d", "x"}}, `args: "-d" is set by sluice`},
 		{Restore{Target: "ephemeral", Verify: map[string]string{"n": ""}}, `verify: entry "n"`},
+		{Restore{URL: "postgres://x/db", Superuser: true}, "superuser: only for target: ephemeral"},
 		{Restore{URL: "postgres://x/db", Format: "auto", Args: []string{"--no-owner"}}, ""},
 	}
 	for _, tt := range tests {
@@ -78,6 +79,8 @@ func testRestore(t *testing.T, c *pg.Cluster, src string) {
 			"customers": "SELECT count(*) FROM shop.customers",
 			"revenue":   "SELECT sum(amount) FROM shop.orders",
 			"first":     "SELECT min(created_at) FROM shop.customers",
+			"superuser": "SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
+			"owner":     "SELECT tableowner FROM pg_tables WHERE tablename = 'customers'",
 		}}
 		out, _, err := r.Consume(ctx, sc, bytes.NewReader(dumps["custom"]))
 		if err != nil {
@@ -85,11 +88,23 @@ func testRestore(t *testing.T, c *pg.Cluster, src string) {
 		}
 		v, _ := out["verify"].(map[string]any)
 		if out["database"] != "drill" || out["tables"] != int64(4) || v["customers"] != int64(3000) ||
-			v["first"] != "2024-01-01T00:17:03Z" {
+			v["first"] != "2024-01-01T00:17:03Z" || v["superuser"] != false || v["owner"] != restoreRole {
 			t.Errorf("outputs %v", out)
 		}
 		if _, ok := v["revenue"].(float64); !ok {
 			t.Errorf("verify.revenue = %#v, want a number", v["revenue"])
+		}
+	})
+
+	t.Run("ephemeral as superuser", func(t *testing.T) {
+		r := &Restore{Target: "ephemeral", Database: "drill", Format: "custom", Superuser: true, SingleTransaction: true,
+			Verify: map[string]string{"superuser": "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"}}
+		out, _, err := r.Consume(ctx, sc, bytes.NewReader(dumps["custom"]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, _ := out["verify"].(map[string]any); v["superuser"] != true {
+			t.Errorf("outputs %v", out)
 		}
 	})
 

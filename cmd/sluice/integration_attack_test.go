@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -25,6 +26,7 @@ func TestIntegrationRestoreAttacks(t *testing.T) {
 	c := pgtest.Cluster(t)
 	t.Run("PlainBackslashCommands", func(t *testing.T) { testPlainBackslash(t, c) })
 	t.Run("GenuinePlainRestores", func(t *testing.T) { testGenuinePlain(t, c) })
+	t.Run("DrillCheckConstraintProgram", func(t *testing.T) { testDrillProgram(t, c) })
 }
 
 // pwnedPath returns a file name that no one else uses and that must never
@@ -148,4 +150,42 @@ steps:
 	dst := freshName(t, c)
 	mustSluice(t, "restore", "backups/app.sql.zst.age.manifest.json", "--to", c.DSN(dst), "--key-dir", "keys/backup", "--create", "--state-dir", ".sluice")
 	sameContent(t, c, src, dst)
+}
+
+// evilSQL makes a database whose dump runs a program when it is restored:
+// a CHECK constraint calls a function that runs COPY ... TO PROGRAM for
+// each row loaded. The function is harmless while the rows are inserted
+// here and replaced afterwards (replacing a function does not recheck
+// constraints), as an attacker who controls the source could do.
+const evilSQL = `
+CREATE FUNCTION public.check_row(id int) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN RETURN true; END $$;
+CREATE TABLE public.accounts (id int PRIMARY KEY CHECK (public.check_row(id)), name text);
+INSERT INTO public.accounts SELECT g, 'account ' || g FROM generate_series(1, 50) g;
+CREATE OR REPLACE FUNCTION public.check_row(id int) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE 'COPY (SELECT 1) TO PROGRAM ' || quote_literal('touch PWNED');
+  RETURN true;
+END $$;
+`
+
+// testDrillProgram backs up such a database with plans/backup.yaml (a
+// genuine backup of a hostile source: storage and signatures cannot tell)
+// and runs plans/restore-drill.yaml on it. The drill restores as a role
+// without superuser, so the server refuses COPY TO PROGRAM and the drill
+// fails; the program never runs.
+func testDrillProgram(t *testing.T, c *pg.Cluster) {
+	pwned := pwnedPath(t)
+	src := pgtest.NewDB(t, c)
+	if err := c.Exec(context.Background(), src, strings.ReplaceAll(evilSQL, "PWNED", pwned)); err != nil {
+		t.Fatal(err)
+	}
+	assertNotPwned(t, pwned)
+	t.Chdir(t.TempDir())
+	mustSluice(t, "keys", "init", "keys/backup")
+	backupWithPlan(t, c.DSN(src))
+	r := sluiceCLI(t, "run", repoFile(t, "plans/restore-drill.yaml"), "--state-dir", ".sluice")
+	assertNotPwned(t, pwned)
+	if r.code != exitStepFailed || !strings.Contains(r.stderr, "TO PROGRAM") {
+		t.Errorf("drill: exit %d, want %d with the server's refusal\n%s", r.code, exitStepFailed, r.stderr)
+	}
 }
