@@ -79,13 +79,15 @@ func (p *ltCheck) Run(context.Context, *StepContext) (Outputs, error) {
 	return Outputs{"ok": true, "stats": map[string]any{"p50": 1.5}}, nil
 }
 
-// ltRegistry returns the test step types: src (source, plaintext), xform
+// ltRegistry returns the test step types: src (source, plaintext), fetch
+// (source of unknown content), xform
 // (transform), seal (transform that protects), open (transform that yields
 // plaintext), store (persisting sink), check (action).
 func ltRegistry() *Registry {
 	return NewRegistry(
 		Definition{Type: "src", Kind: KindSource, Summary: "Writes rows.", New: func() any { return new(ltSource) }, Plaintext: true,
 			Outputs: []OutputSpec{{Name: "bytes", Type: "int", Doc: "bytes written"}, {Name: "rows", Type: "int"}}},
+		Definition{Type: "fetch", Kind: KindSource, Summary: "Reads stored bytes.", New: func() any { return new(ltSource) }},
 		Definition{Type: "xform", Kind: KindTransform, Summary: "Copies a stream.", New: func() any { return new(ltTransform) },
 			Outputs: []OutputSpec{{Name: "bytes_in", Type: "int"}, {Name: "bytes_out", Type: "int"}}},
 		Definition{Type: "seal", Kind: KindTransform, Summary: "Protects a stream.", New: func() any { return new(ltSeal) }, Protects: true,

@@ -52,9 +52,10 @@ type Definition struct {
 	Outputs []OutputSpec
 
 	// Stream safety, for the fail-closed rule: a stream that carries
-	// plaintext (after a step with Plaintext, until a step with Protects) must
-	// not reach a sink with Persists unless the sink's parameters implement
-	// PlaintextAllower and allow it.
+	// plaintext (after a step with Plaintext, or from any source, until a
+	// step with Protects) must not reach a sink with Persists unless the
+	// sink's parameters implement PlaintextAllower and allow it. Plaintext
+	// on a source documents it; a source without it counts as plaintext too.
 	Plaintext bool
 	Protects  bool
 	Persists  bool

@@ -67,8 +67,11 @@ func (l *loader) reportCycle(stack []string, start string, seen map[string]bool)
 	l.el.add(si.key, si.step.ID, "dependency cycle: %s%s", msg, cyc[0])
 }
 
-// checkPlaintext applies the fail-closed rule: a stream carrying plaintext
-// must not reach a persisting step unless that step allows it.
+// checkPlaintext applies the fail-closed rule: a stream reaching a
+// persisting step is plaintext unless a step that protects it (encrypt)
+// comes after the last step that yields plaintext (dump, decrypt); a source
+// that does not say what it carries (download) counts as plaintext. Such a
+// stream must not reach the step unless the step allows it.
 func (l *loader) checkPlaintext() {
 	for _, si := range l.order {
 		st := si.step
@@ -81,12 +84,12 @@ func (l *loader) checkPlaintext() {
 			visited[cur] = true
 			up, ok := l.steps[cur]
 			if !ok || up.step.Def == nil {
-				break
+				break // reported elsewhere
 			}
 			if up.step.Def.Protects {
 				break
 			}
-			if up.step.Def.Plaintext {
+			if up.step.Def.Plaintext || up.step.Input == "" {
 				origin = cur
 				break
 			}

@@ -21,6 +21,9 @@ func downloadDefinition() runner.Definition {
 		Kind:    runner.KindSource,
 		Summary: "Stream one stored object (or the newest backup in a folder), verifying its digest against its sidecar or manifest",
 		New:     func() any { return &Download{} },
+		// Stored bytes may be anything: the fail-closed rule treats them as
+		// plaintext, and upload checks for an age header at run time.
+		Plaintext: true,
 		Outputs: []runner.OutputSpec{
 			{Name: "bytes", Type: "int", Doc: "bytes read"},
 			{Name: "url", Type: "string", Doc: "URL of the object"},

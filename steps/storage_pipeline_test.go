@@ -31,7 +31,7 @@ steps:
   put:
     type: upload
     input: sum
-    with: {to: "${{ params.to }}"}
+    with: {to: "${{ params.to }}", allow_plaintext: true}
     assert:
       - that: steps.put.bytes == steps.get.bytes
   list:

@@ -77,6 +77,11 @@ func (u *Upload) Consume(ctx context.Context, sc *runner.StepContext, r io.Reade
 			}
 		}
 	}
+	if !u.AllowPlaintext {
+		if r, err = requireAge(r); err != nil {
+			return nil, nil, err
+		}
+	}
 	w, err := b.Create(ctx, name, blob.CreateOptions{Overwrite: u.Overwrite})
 	if err != nil {
 		return nil, nil, existsHint(err, b.URL(name))

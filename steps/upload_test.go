@@ -64,6 +64,7 @@ func files(t *testing.T, dir string) []string {
 
 func consume(t *testing.T, u *Upload, data []byte) (runner.Outputs, runner.Pending) {
 	t.Helper()
+	u.AllowPlaintext = true // storage tests: TestUploadRefusesPlaintextAtRunTime covers the age check
 	out, p, err := u.Consume(context.Background(), testStepContext("upload"), bytes.NewReader(data))
 	if err != nil {
 		t.Fatalf("Consume: %v", err)
