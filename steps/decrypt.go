@@ -112,6 +112,9 @@ func (p *Decrypt) Transform(ctx context.Context, sc *runner.StepContext, r io.Re
 // identities loads the identities to try, with their infos.
 func (p *Decrypt) identities(sc *runner.StepContext) ([]age.Identity, []keys.KeyInfo, error) {
 	if p.Key != "" {
+		if err := p.missingStore(sc); err != nil {
+			return nil, nil, err
+		}
 		store, err := openStepKeyStore(sc, p.Key)
 		if err != nil {
 			return nil, nil, err
@@ -169,7 +172,7 @@ func (p *Decrypt) noMatchError(header []byte, tried []keys.KeyInfo) error {
 	} else {
 		b.WriteString(": check the key_ids in the backup's manifest and use the key store that holds them")
 	}
-	return errors.New(b.String())
+	return &NoKeyError{msg: b.String()}
 }
 
 // matchingIdentity records whether its identity unwrapped the file key.

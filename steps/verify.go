@@ -86,6 +86,11 @@ func VerifyDest(ctx context.Context, b blob.Backend, which string, opts VerifyOp
 	if err != nil {
 		return nil, err
 	}
+	if opts.Decrypt != nil {
+		if err := checkKeys(opts, sel); err != nil {
+			return nil, err
+		}
+	}
 	for _, bk := range sel {
 		r := VerifyBackup(ctx, b, bk, opts)
 		if opts.Logger != nil {

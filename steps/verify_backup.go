@@ -2,6 +2,7 @@ package steps
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -74,15 +75,52 @@ func VerifyBackup(ctx context.Context, b blob.Backend, bk *catalog.Backup, opts 
 	if !opts.Record {
 		return res
 	}
-	if res.OK {
+	switch {
+	case res.OK:
 		rec := catalog.Record{Digest: res.Digest, Level: res.Level, Verified: time.Now(), RunID: opts.RunID, KeyIDs: res.KeyIDs, PlaintextBytes: res.PlaintextBytes}
 		if err := catalog.WriteRecord(ctx, b, bk.Name, rec); err != nil {
 			res.OK, res.Error = false, fmt.Sprintf("verified at %s level, but %v", res.Level, err)
 		}
-	} else if err := catalog.RemoveRecord(ctx, b, bk.Name); err != nil {
-		res.Error += "; " + err.Error()
+	case notChecked(ctx, err):
+		// Nothing was learnt about the backup: an earlier record stays.
+		res.Error += " (not checked: its verify record left as it was)"
+	default:
+		if err := catalog.RemoveRecord(ctx, b, bk.Name); err != nil {
+			res.Error += "; " + err.Error()
+		}
 	}
 	return res
+}
+
+// notChecked reports whether err says the verify could not run rather than
+// that the backup is bad: no key opened it, storage could not be read, or
+// the verify was stopped.
+func notChecked(ctx context.Context, err error) bool {
+	var noKey *NoKeyError
+	var unread *unreadableError
+	return ctx.Err() != nil || errors.As(err, &noKey) || errors.As(err, &unread)
+}
+
+// checkKeys loads the identities once before any backup is checked, so
+// that a verify which could not open the backups (a key store or identity
+// file that is missing) fails as a whole and changes no record.
+func checkKeys(opts VerifyOptions, sel []*catalog.Backup) error {
+	d := *opts.Decrypt
+	encrypted := false
+	for _, bk := range sel {
+		for _, st := range bk.Manifest.Stages {
+			encrypted = encrypted || st.Type == "encrypt"
+		}
+		for _, id := range bk.KeyIDs {
+			if !slices.Contains(d.ExpectedKeyIDs, id) {
+				d.ExpectedKeyIDs = append(d.ExpectedKeyIDs, id)
+			}
+		}
+	}
+	if !encrypted {
+		return nil
+	}
+	return d.CheckKeys(opts.Keys)
 }
 
 // verifyStream runs download -> [decrypt] -> [decompress] -> io.Discard.

@@ -2,6 +2,7 @@ package steps
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -70,8 +71,41 @@ func streamChain(ctx context.Context, sc *runner.StepContext, src func(ctx conte
 }
 
 // sourceOf returns a source that streams object name of b, digest-checked.
+// Failures to read storage come back as *unreadableError.
 func sourceOf(sc *runner.StepContext, b blob.Backend, name string) func(ctx context.Context, w io.Writer) (runner.Outputs, error) {
 	return func(ctx context.Context, w io.Writer) (runner.Outputs, error) {
-		return streamObject(ctx, sc, b, name, w)
+		return streamObject(ctx, sc, markReads{b}, name, w)
 	}
+}
+
+// unreadableError is a failure to read storage (not a missing object): the
+// backup could not be checked.
+type unreadableError struct{ err error }
+
+func (e *unreadableError) Error() string { return e.err.Error() }
+func (e *unreadableError) Unwrap() error { return e.err }
+
+// markReads is a backend whose opens and reads report their failures as
+// *unreadableError, except a missing object, which is a finding.
+type markReads struct{ blob.Backend }
+
+func (m markReads) Open(ctx context.Context, name string) (io.ReadCloser, error) {
+	rc, err := m.Backend.Open(ctx, name)
+	if err != nil {
+		if errors.Is(err, blob.ErrNotExist) {
+			return nil, err
+		}
+		return nil, &unreadableError{err}
+	}
+	return markedReader{rc}, nil
+}
+
+type markedReader struct{ io.ReadCloser }
+
+func (r markedReader) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = &unreadableError{err}
+	}
+	return n, err
 }

@@ -64,6 +64,9 @@ func cmdRestore(a *app, args []string) error {
 	if err != nil {
 		return fmt.Errorf("deriving the restore pipeline from %s: %w", pos[0], err)
 	}
+	if err := spec.checkKeys(); err != nil {
+		return err
+	}
 	secrets := []string{*to}
 	if _, s, err := pg.SplitSecrets(*to); err == nil {
 		secrets = append(secrets, s.Password, s.SSLPassword)

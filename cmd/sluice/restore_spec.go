@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -116,11 +117,28 @@ func (s *restoreSpec) build(reg *runner.Registry, dsn string) (*runner.Plan, err
 	if err != nil {
 		return nil, err
 	}
-	var keys map[string]runner.KeyConfig
-	if s.keyDir != "" {
-		keys = map[string]runner.KeyConfig{storeKey: {Store: "dir", Path: s.keyDir}}
+	return runner.Build("restore", "restore "+s.object+" (derived from its manifest)", s.keys(), out, reg)
+}
+
+func (s *restoreSpec) keys() map[string]runner.KeyConfig {
+	if s.keyDir == "" {
+		return nil
 	}
-	return runner.Build("restore", "restore "+s.object+" (derived from its manifest)", keys, out, reg)
+	return map[string]runner.KeyConfig{storeKey: {Name: storeKey, Store: "dir", Path: s.keyDir}}
+}
+
+// checkKeys loads the keys the backup needs before anything runs: a missing
+// key store or identity file fails here, naming the key ids the manifest
+// records.
+func (s *restoreSpec) checkKeys() error {
+	if !slices.ContainsFunc(s.undo, func(u undoStep) bool { return u.typ == "decrypt" }) {
+		return nil
+	}
+	d := &steps.Decrypt{Identities: s.identities, ExpectedKeyIDs: s.keyIDs}
+	if s.keyDir != "" {
+		d.Key = storeKey
+	}
+	return d.CheckKeys(s.keys())
 }
 
 // planYAML renders the pipeline as a plan file a user can review, commit and
