@@ -210,6 +210,11 @@ func (r *run) commitOrAbort(ctx context.Context, active []*Step, byID map[string
 		if gr.err != nil || p == nil {
 			continue
 		}
+		if p == NothingPending {
+			// The sink's work was done when it returned: a stop arriving
+			// now would report as undone what is done.
+			continue
+		}
 		if ctx.Err() != nil {
 			gr.err = context.Cause(ctx)
 			break

@@ -88,6 +88,7 @@ type rtFile struct {
 	Partial    bool   `yaml:"partial" doc:"return after the first read"`
 	FailCommit bool   `yaml:"fail_commit" doc:"fail in Commit"`
 	Hold       bool   `yaml:"hold" doc:"after the end of input, wait for cancellation, then succeed"`
+	Done       bool   `yaml:"done" doc:"the work is done when Consume returns: nothing pending"`
 }
 
 func (p *rtFile) Consume(ctx context.Context, sc *StepContext, r io.Reader) (Outputs, Pending, error) {
@@ -131,6 +132,9 @@ func (p *rtFile) Consume(ctx context.Context, sc *StepContext, r io.Reader) (Out
 	if p.Hold {
 		events.add("hold " + sc.ID)
 		<-ctx.Done()
+	}
+	if p.Done {
+		return Outputs{"bytes": n}, NothingPending, nil
 	}
 	return Outputs{"bytes": n}, pend, nil
 }

@@ -250,6 +250,35 @@ func TestRunInterruptAbortsPending(t *testing.T) {
 	}
 }
 
+// TestRunInterruptAfterSinkDone interrupts after a sink whose work is done
+// when it returns (a restore that committed): it is reported as succeeded,
+// not as interrupted, and so is the run when nothing else was left to do.
+func TestRunInterruptAfterSinkDone(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for !slices.Contains(events.snapshot(), "hold load") {
+			time.Sleep(2 * time.Millisecond)
+		}
+		cancel()
+	}()
+	rep, err := runPlan(t, ctx, `
+version: 1
+steps:
+  src:  {type: gen, with: {size: 300000}}
+  load: {type: file, input: src, with: {hold: true, done: true}}
+`, RunOptions{})
+	if err != nil || rep.Status != StatusSucceeded {
+		t.Fatalf("error = %v, status %s; want success", err, rep.Status)
+	}
+	for _, id := range []string{"src", "load"} {
+		if got := stepStatus(t, rep, id); got != StatusSucceeded {
+			t.Errorf("%s: %s, want succeeded", id, got)
+		}
+	}
+}
+
 // TestRunStreamCancelledByOtherFailure fails an action while a stream flows:
 // the stream is cancelled and its sinks leave nothing.
 func TestRunStreamCancelledByOtherFailure(t *testing.T) {

@@ -38,11 +38,12 @@ type Restore struct {
 	Target            string            `yaml:"target" doc:"ephemeral: start a throwaway PostgreSQL cluster, restore into it, verify, and remove it"`
 	Database          string            `yaml:"database" default:"restore" doc:"database to restore into inside an ephemeral target"`
 	Format            string            `yaml:"format" default:"custom" doc:"custom, plain, or auto (detected from the PGDMP header)"`
-	Create            bool              `yaml:"create" doc:"create the target database when it does not exist"`
+	Create            bool              `yaml:"create" doc:"create the target database when it does not exist, and drop it again when the restore fails or is interrupted"`
 	Clean             bool              `yaml:"clean" doc:"drop existing objects before restoring them (custom format only: pg_restore --clean --if-exists)"`
 	SingleTransaction bool              `yaml:"single_transaction" default:"true" doc:"restore in one transaction, so a failed or truncated restore changes nothing"`
 	Superuser         bool              `yaml:"superuser" doc:"ephemeral target: restore and verify as the cluster's superuser instead of a role that only owns the database; needed for untrusted extensions, event triggers and other superuser-only objects. Only for backups of a source you trust: the dump's functions then run with superuser rights"`
 	Verify            map[string]string `yaml:"verify" doc:"name -> SQL returning one value; each result becomes the output verify.<name>"`
+	Checks            bool              `yaml:"checks" default:"true" doc:"after the restore, run verify and count and fingerprint every user table (outputs tables, rows, fingerprint); false ends the step once the restore is committed, without reading the data back"`
 	Args              []string          `yaml:"args" doc:"extra pg_restore or psql arguments (not the connection or input). Ephemeral targets add --no-owner --no-privileges for custom dumps"`
 }
 
@@ -74,6 +75,9 @@ func (p *Restore) Validate() error {
 	default:
 		return fmt.Errorf("format: %q is not custom, plain or auto", p.Format)
 	}
+	if !p.Checks && len(p.Verify) > 0 {
+		return errors.New("verify: needs checks: true")
+	}
 	for name, q := range p.Verify {
 		if name == "" || q == "" {
 			return fmt.Errorf("verify: entry %q needs a name and a query", name)
@@ -98,6 +102,7 @@ func (p *Restore) Consume(ctx context.Context, sc *runner.StepContext, r io.Read
 	start := time.Now()
 	dsn := p.URL
 	extra := []string(nil)
+	committed := false
 	if p.Target == "ephemeral" {
 		var stop func()
 		var err error
@@ -109,8 +114,17 @@ func (p *Restore) Consume(ctx context.Context, sc *runner.StepContext, r io.Read
 		// The source's roles do not exist in a fresh cluster.
 		extra = []string{"--no-owner", "--no-privileges"}
 	} else if p.Create {
-		if _, err := pg.EnsureDatabase(ctx, dsn); err != nil {
+		created, err := pg.EnsureDatabase(ctx, dsn)
+		if err != nil {
 			return nil, nil, fmt.Errorf("creating target database: %w", err)
+		}
+		if created {
+			// Until the restore is committed, a failure removes it again.
+			defer func() {
+				if !committed {
+					p.dropCreated(dsn, nopLogger(sc))
+				}
+			}()
 		}
 	}
 	info, err := pg.Preflight(ctx, dsn)
@@ -127,16 +141,50 @@ func (p *Restore) Consume(ctx context.Context, sc *runner.StepContext, r io.Read
 		extra = nil
 	}
 	if err := p.run(ctx, dsn, format, extra, br); err != nil {
+		if ctx.Err() != nil {
+			nopLogger(sc).Warn("restore interrupted before it was committed", "outcome", p.interruptOutcome())
+		}
 		return nil, nil, err
 	}
-	out, err := verifyTarget(ctx, dsn, p.Verify)
-	if err != nil {
-		return nil, nil, err
+	committed = true
+	out := runner.Outputs{}
+	if p.Checks {
+		if out, err = verifyTarget(ctx, dsn, p.Verify); err != nil {
+			if ctx.Err() != nil {
+				nopLogger(sc).Warn("interrupted during the checks that follow the restore: the restore itself completed and is committed", "database", info.Database)
+			}
+			return nil, nil, fmt.Errorf("the restore into database %q completed and is committed, but checking it failed: %w", info.Database, err)
+		}
 	}
 	out["duration"] = time.Since(start)
 	out["database"] = info.Database
 	out["format"] = format
 	return out, runner.NothingPending, nil
+}
+
+// interruptOutcome says what an interrupted load leaves in the target.
+func (p *Restore) interruptOutcome() string {
+	switch {
+	case p.Target == "ephemeral":
+		return "nothing: the throwaway cluster is removed"
+	case p.SingleTransaction && p.Create:
+		return "nothing: the single transaction is rolled back, and a database created by create: true is dropped"
+	case p.SingleTransaction:
+		return "nothing: the single transaction is rolled back"
+	}
+	return "the objects restored so far stay in the target (single_transaction is off)"
+}
+
+// dropCreated drops the database Consume created, after a failed restore.
+// ctx may be over (an interrupt), so it gets its own time.
+func (p *Restore) dropCreated(dsn string, logger hclog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := pg.DropDatabase(ctx, dsn); err != nil {
+		logger.Warn("the restore failed, but the database it created could not be dropped: drop it by hand", "error", err)
+		return
+	}
+	logger.Info("the restore failed: dropped the database it created")
 }
 
 // restoreRole owns the database of an ephemeral target and runs its restore.

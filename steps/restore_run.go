@@ -84,7 +84,7 @@ func (p *Restore) run(ctx context.Context, dsn, format string, extra []string, b
 		return err
 	}
 	defer cleanup()
-	stderr := pg.NewTail(4 << 10)
+	stderr := pg.NewToolLog()
 	cmd.Stderr = stderr
 	if format == "plain" {
 		cmd.Stdout = stderr // psql prints errors and notices; keep them for the message
@@ -113,16 +113,19 @@ func (p *Restore) run(ctx context.Context, dsn, format string, extra []string, b
 		_ = cmd.Wait()
 		return fmt.Errorf("input stream failed after %d bytes, restore aborted (the upstream step failed): %w", n, readErr)
 	}
-	if plainTx && complete && writeErr == nil {
+	if plainTx && complete && writeErr == nil && ctx.Err() == nil {
 		_, writeErr = io.WriteString(stdin, "\nCOMMIT;\n")
 	}
 	_ = stdin.Close()
 	waitErr := cmd.Wait()
 	switch {
+	case waitErr == nil && writeErr == nil && complete:
+		// The tool committed: an interrupt now changes nothing.
+		return nil
 	case ctx.Err() != nil:
-		return fmt.Errorf("%s stopped after %d bytes: %w", tool.Name, n, context.Cause(ctx))
+		return fmt.Errorf("%s stopped after %d bytes, %s: %w", tool.Name, n, p.interruptOutcome(), context.Cause(ctx))
 	case waitErr != nil:
-		return fmt.Errorf("%s failed (%v) after %d bytes of input: %s", tool.Name, exitText(waitErr), n, pg.LastLines(stderr.String(), 4))
+		return fmt.Errorf("%s failed (%v) after %d bytes of input: %s", tool.Name, exitText(waitErr), n, stderr.Summary(4))
 	case writeErr != nil:
 		return fmt.Errorf("writing to %s after %d bytes: %w", tool.Name, n, writeErr)
 	case !complete:

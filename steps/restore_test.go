@@ -23,7 +23,8 @@ func TestRestoreValidate(t *testing.T) {
 		{Restore{Target: "ephemeral", Format: "tar"}, `format: "tar"`},
 		{Restore{Target: "ephemeral", Format: "plain", Clean: true}, "clean: only works with format custom"},
 		{Restore{Target: "ephemeral", Args: []string{"-d", "x"}}, `args: "-d" is set by sluice`},
-		{Restore{Target: "ephemeral", Verify: map[string]string{"n": ""}}, `verify: entry "n"`},
+		{Restore{Target: "ephemeral", Checks: true, Verify: map[string]string{"n": ""}}, `verify: entry "n"`},
+		{Restore{Target: "ephemeral", Verify: map[string]string{"n": "SELECT 1"}}, "verify: needs checks: true"},
 		{Restore{URL: "postgres://x/db", Superuser: true}, "superuser: only for target: ephemeral"},
 		{Restore{URL: "postgres://x/db", Format: "auto", Args: []string{"--no-owner"}}, ""},
 	}
@@ -58,7 +59,7 @@ func testRestore(t *testing.T, c *pg.Cluster, src string) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			target := c.DSN(strings.ReplaceAll(tt.name, " ", "_")) // created by the step
-			r := &Restore{URL: target, Format: tt.format, Create: true, SingleTransaction: true}
+			r := &Restore{URL: target, Format: tt.format, Create: true, SingleTransaction: true, Checks: true}
 			out, p, err := r.Consume(ctx, sc, bytes.NewReader(dumps[tt.dump]))
 			if err != nil {
 				t.Fatal(err)
@@ -75,7 +76,7 @@ func testRestore(t *testing.T, c *pg.Cluster, src string) {
 	}
 
 	t.Run("ephemeral with verify", func(t *testing.T) {
-		r := &Restore{Target: "ephemeral", Database: "drill", Format: "custom", SingleTransaction: true, Verify: map[string]string{
+		r := &Restore{Target: "ephemeral", Database: "drill", Format: "custom", SingleTransaction: true, Checks: true, Verify: map[string]string{
 			"customers": "SELECT count(*) FROM shop.customers",
 			"revenue":   "SELECT sum(amount) FROM shop.orders",
 			"first":     "SELECT min(created_at) FROM shop.customers",
@@ -97,7 +98,7 @@ func testRestore(t *testing.T, c *pg.Cluster, src string) {
 	})
 
 	t.Run("ephemeral as superuser", func(t *testing.T) {
-		r := &Restore{Target: "ephemeral", Database: "drill", Format: "custom", Superuser: true, SingleTransaction: true,
+		r := &Restore{Target: "ephemeral", Database: "drill", Format: "custom", Superuser: true, SingleTransaction: true, Checks: true,
 			Verify: map[string]string{"superuser": "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"}}
 		out, _, err := r.Consume(ctx, sc, bytes.NewReader(dumps["custom"]))
 		if err != nil {
@@ -109,7 +110,7 @@ func testRestore(t *testing.T, c *pg.Cluster, src string) {
 	})
 
 	t.Run("verify query returning rows", func(t *testing.T) {
-		r := &Restore{URL: c.DSN("custom"), Format: "custom", Clean: true, SingleTransaction: true,
+		r := &Restore{URL: c.DSN("custom"), Format: "custom", Clean: true, SingleTransaction: true, Checks: true,
 			Verify: map[string]string{"ids": "SELECT id FROM shop.customers LIMIT 2"}}
 		_, _, err := r.Consume(ctx, sc, bytes.NewReader(dumps["custom"]))
 		if err == nil || !strings.Contains(err.Error(), `verify "ids": the query returned 2 rows`) {
@@ -127,7 +128,7 @@ func testRestore(t *testing.T, c *pg.Cluster, src string) {
 				t.Fatal("restore of a truncated stream succeeded")
 			}
 			t.Logf("error: %v", err)
-			assertNoTables(t, c, db)
+			assertNoDatabase(t, c, db) // create: true made it, the failure dropped it
 		})
 	}
 
@@ -136,6 +137,15 @@ func testRestore(t *testing.T, c *pg.Cluster, src string) {
 		in := io.MultiReader(bytes.NewReader(dumps["custom"][:100<<10]), errReader{boom})
 		_, _, err := (&Restore{URL: c.DSN("upstream"), Create: true, SingleTransaction: true}).Consume(ctx, sc, in)
 		if !errors.Is(err, boom) || !strings.Contains(err.Error(), "upstream step failed") {
+			t.Fatalf("Consume = %v, want the upstream error", err)
+		}
+		assertNoDatabase(t, c, "upstream")
+		// Into a database that existed, a failed restore changes nothing.
+		if err := c.CreateDB(ctx, "upstream"); err != nil {
+			t.Fatal(err)
+		}
+		in = io.MultiReader(bytes.NewReader(dumps["custom"][:100<<10]), errReader{boom})
+		if _, _, err := (&Restore{URL: c.DSN("upstream"), Create: true, SingleTransaction: true}).Consume(ctx, sc, in); !errors.Is(err, boom) {
 			t.Fatalf("Consume = %v, want the upstream error", err)
 		}
 		assertNoTables(t, c, "upstream")
@@ -166,6 +176,22 @@ func assertNoTables(t *testing.T, c *pg.Cluster, db string) {
 	}
 	if n != 0 {
 		t.Errorf("a failed restore left %d tables in %s", n, db)
+	}
+}
+
+func assertNoDatabase(t *testing.T, c *pg.Cluster, db string) {
+	t.Helper()
+	conn, err := pg.Connect(context.Background(), c.DSN("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var exists bool
+	if err := conn.QueryRow(context.Background(), "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", db).Scan(&exists); err != nil {
+		t.Fatal(err)
+	}
+	if exists {
+		t.Errorf("database %s, created for a restore that failed, is still there", db)
 	}
 }
 

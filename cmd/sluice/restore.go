@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -26,7 +27,8 @@ func cmdRestore(a *app, args []string) error {
 	keyDir := fs.String("key-dir", "", "dir key store holding the backup's key (active or retired)")
 	var identities multiFlag
 	fs.Var(&identities, "identity", "age identity `file` (repeatable), instead of --key-dir")
-	create := fs.Bool("create", false, "create the target database when it does not exist")
+	create := fs.Bool("create", false, "create the target database when it does not exist (and drop it again when the restore fails)")
+	clean := fs.Bool("clean", false, "drop the backup's objects from the target before restoring them (custom format: pg_restore --clean --if-exists)")
 	stateDir := fs.String("state-dir", ".sluice", "where run folders and reports are written")
 	logFormat := fs.String("log-format", "auto", "log format: auto, human or json")
 	printPlan := fs.Bool("print-plan", false, "print the derived pipeline as a plan and run nothing")
@@ -51,7 +53,7 @@ func cmdRestore(a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	spec.keyDir, spec.identities, spec.create = *keyDir, identities, *create
+	spec.keyDir, spec.identities, spec.create, spec.clean = *keyDir, identities, *create, *clean
 	if *printPlan {
 		src, err := spec.planYAML()
 		if err != nil {
@@ -81,6 +83,19 @@ func cmdRestore(a *app, args []string) error {
 	report, err := runner.Run(ctx, plan, runner.RunOptions{Secrets: secrets, StateDir: *stateDir, Logger: logger})
 	if report != nil {
 		fmt.Fprintf(a.stdout, "restore %s: %s/runs/%s/report.json\n", report.Status, *stateDir, report.RunID)
+	}
+	var ce *pg.ConnError
+	switch {
+	case errors.As(err, &ce) && ce.Kind == pg.KindNoDatabase && !*create:
+		return fmt.Errorf("%w (or pass --create)", err)
+	case errors.Is(err, runner.ErrInterrupted):
+		// The restore is one transaction, committed last: stopped before
+		// that, it restored nothing; a database --create made is dropped.
+		what := "nothing was restored: its single transaction was rolled back"
+		if *create {
+			what += ", and a database --create made was dropped"
+		}
+		return fmt.Errorf("%w: %s", err, what)
 	}
 	return err
 }

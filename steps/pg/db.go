@@ -38,3 +38,31 @@ func EnsureDatabase(ctx context.Context, dsn string) (bool, error) {
 	}
 	return true, nil
 }
+
+// DropDatabase drops the database named in dsn, connecting to the server's
+// "postgres" maintenance database with the same credentials. Sessions still
+// connected to it are ended first (WITH (FORCE), PostgreSQL 13 and later).
+func DropDatabase(ctx context.Context, dsn string) error {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return &ConnError{Kind: KindBadDSN, msg: "invalid connection string " + Redact(dsn), err: errors.New("invalid connection string")}
+	}
+	name := cfg.Database
+	if name == "" || name == "postgres" {
+		return fmt.Errorf("refusing to drop database %q", name)
+	}
+	cfg.Database = "postgres"
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("connecting to the maintenance database to drop %q: %w", name, classify(cfg, err))
+	}
+	defer conn.Close(context.Background())
+	sql := "DROP DATABASE IF EXISTS " + pgx.Identifier{name}.Sanitize()
+	if v, err := ParseVersion(conn.PgConn().ParameterStatus("server_version")); err == nil && v.Major >= 13 {
+		sql += " WITH (FORCE)"
+	}
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		return fmt.Errorf("dropping database %q: %w", name, err)
+	}
+	return nil
+}
