@@ -106,19 +106,15 @@ func notChecked(ctx context.Context, err error) bool {
 // file that is missing) fails as a whole and changes no record.
 func checkKeys(opts VerifyOptions, sel []*catalog.Backup) error {
 	d := *opts.Decrypt
-	encrypted := false
 	for _, bk := range sel {
-		for _, st := range bk.Manifest.Stages {
-			encrypted = encrypted || st.Type == "encrypt"
-		}
 		for _, id := range bk.KeyIDs {
 			if !slices.Contains(d.ExpectedKeyIDs, id) {
 				d.ExpectedKeyIDs = append(d.ExpectedKeyIDs, id)
 			}
 		}
 	}
-	if !encrypted {
-		return nil
+	if len(d.ExpectedKeyIDs) == 0 {
+		return nil // nothing selected is encrypted
 	}
 	return d.CheckKeys(opts.Keys)
 }
