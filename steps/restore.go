@@ -43,7 +43,7 @@ type Restore struct {
 	SingleTransaction bool              `yaml:"single_transaction" default:"true" doc:"restore in one transaction, so a failed or truncated restore changes nothing"`
 	Superuser         bool              `yaml:"superuser" doc:"ephemeral target: restore and verify as the cluster's superuser instead of a role that only owns the database; needed for untrusted extensions, event triggers and other superuser-only objects. Only for backups of a source you trust: the dump's functions then run with superuser rights"`
 	Verify            map[string]string `yaml:"verify" doc:"name -> SQL returning one value; each result becomes the output verify.<name>"`
-	Checks            bool              `yaml:"checks" default:"true" doc:"after the restore, run verify and count and fingerprint every user table (outputs tables, rows, fingerprint); false ends the step once the restore is committed, without reading the data back"`
+	SkipChecks        bool              `yaml:"skip_checks" doc:"end the step once the restore is committed, without reading the data back: no verify, and no outputs tables, rows or fingerprint (which count and digest every row)"`
 	Args              []string          `yaml:"args" doc:"extra pg_restore or psql arguments (not the connection or input). Ephemeral targets add --no-owner --no-privileges for custom dumps"`
 }
 
@@ -75,8 +75,8 @@ func (p *Restore) Validate() error {
 	default:
 		return fmt.Errorf("format: %q is not custom, plain or auto", p.Format)
 	}
-	if !p.Checks && len(p.Verify) > 0 {
-		return errors.New("verify: needs checks: true")
+	if p.SkipChecks && len(p.Verify) > 0 {
+		return errors.New("verify: cannot run with skip_checks: true")
 	}
 	for name, q := range p.Verify {
 		if name == "" || q == "" {
@@ -148,7 +148,7 @@ func (p *Restore) Consume(ctx context.Context, sc *runner.StepContext, r io.Read
 	}
 	committed = true
 	out := runner.Outputs{}
-	if p.Checks {
+	if !p.SkipChecks {
 		if out, err = verifyTarget(ctx, dsn, p.Verify); err != nil {
 			if ctx.Err() != nil {
 				nopLogger(sc).Warn("interrupted during the checks that follow the restore: the restore itself completed and is committed", "database", info.Database)

@@ -23,8 +23,8 @@ func TestRestoreValidate(t *testing.T) {
 		{Restore{Target: "ephemeral", Format: "tar"}, `format: "tar"`},
 		{Restore{Target: "ephemeral", Format: "plain", Clean: true}, "clean: only works with format custom"},
 		{Restore{Target: "ephemeral", Args: []string{"-d", "x"}}, `args: "-d" is set by sluice`},
-		{Restore{Target: "ephemeral", Checks: true, Verify: map[string]string{"n": ""}}, `verify: entry "n"`},
-		{Restore{Target: "ephemeral", Verify: map[string]string{"n": "SELECT 1"}}, "verify: needs checks: true"},
+		{Restore{Target: "ephemeral", Verify: map[string]string{"n": ""}}, `verify: entry "n"`},
+		{Restore{Target: "ephemeral", SkipChecks: true, Verify: map[string]string{"n": "SELECT 1"}}, "verify: cannot run with skip_checks: true"},
 		{Restore{URL: "postgres://x/db", Superuser: true}, "superuser: only for target: ephemeral"},
 		{Restore{URL: "postgres://x/db", Format: "auto", Args: []string{"--no-owner"}}, ""},
 	}
@@ -59,7 +59,7 @@ func testRestore(t *testing.T, c *pg.Cluster, src string) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			target := c.DSN(strings.ReplaceAll(tt.name, " ", "_")) // created by the step
-			r := &Restore{URL: target, Format: tt.format, Create: true, SingleTransaction: true, Checks: true}
+			r := &Restore{URL: target, Format: tt.format, Create: true, SingleTransaction: true}
 			out, p, err := r.Consume(ctx, sc, bytes.NewReader(dumps[tt.dump]))
 			if err != nil {
 				t.Fatal(err)
@@ -76,7 +76,7 @@ func testRestore(t *testing.T, c *pg.Cluster, src string) {
 	}
 
 	t.Run("ephemeral with verify", func(t *testing.T) {
-		r := &Restore{Target: "ephemeral", Database: "drill", Format: "custom", SingleTransaction: true, Checks: true, Verify: map[string]string{
+		r := &Restore{Target: "ephemeral", Database: "drill", Format: "custom", SingleTransaction: true, Verify: map[string]string{
 			"customers": "SELECT count(*) FROM shop.customers",
 			"revenue":   "SELECT sum(amount) FROM shop.orders",
 			"first":     "SELECT min(created_at) FROM shop.customers",
@@ -98,7 +98,7 @@ func testRestore(t *testing.T, c *pg.Cluster, src string) {
 	})
 
 	t.Run("ephemeral as superuser", func(t *testing.T) {
-		r := &Restore{Target: "ephemeral", Database: "drill", Format: "custom", Superuser: true, SingleTransaction: true, Checks: true,
+		r := &Restore{Target: "ephemeral", Database: "drill", Format: "custom", Superuser: true, SingleTransaction: true,
 			Verify: map[string]string{"superuser": "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"}}
 		out, _, err := r.Consume(ctx, sc, bytes.NewReader(dumps["custom"]))
 		if err != nil {
@@ -110,7 +110,7 @@ func testRestore(t *testing.T, c *pg.Cluster, src string) {
 	})
 
 	t.Run("verify query returning rows", func(t *testing.T) {
-		r := &Restore{URL: c.DSN("custom"), Format: "custom", Clean: true, SingleTransaction: true, Checks: true,
+		r := &Restore{URL: c.DSN("custom"), Format: "custom", Clean: true, SingleTransaction: true,
 			Verify: map[string]string{"ids": "SELECT id FROM shop.customers LIMIT 2"}}
 		_, _, err := r.Consume(ctx, sc, bytes.NewReader(dumps["custom"]))
 		if err == nil || !strings.Contains(err.Error(), `verify "ids": the query returned 2 rows`) {

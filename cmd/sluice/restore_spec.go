@@ -113,7 +113,7 @@ func (s *restoreSpec) build(reg *runner.Registry, dsn string) (*runner.Plan, err
 			r := p.(*steps.Restore)
 			r.URL, r.Format, r.Create, r.Clean = dsn, s.format, s.create, s.clean
 			// One transaction, done when it commits: nothing is read back.
-			r.SingleTransaction, r.Checks = true, false
+			r.SingleTransaction, r.SkipChecks = true, true
 		})
 	}
 	if err != nil {
@@ -168,7 +168,7 @@ func (s *restoreSpec) planYAML() ([]byte, error) {
 		}
 		stepsOut[u.typ], prev = st, u.typ
 	}
-	with := map[string]any{"url": "${{ params.target }}", "format": s.format, "create": s.create, "checks": false}
+	with := map[string]any{"url": "${{ params.target }}", "format": s.format, "create": s.create, "skip_checks": true}
 	if s.clean {
 		with["clean"] = true
 	}

@@ -68,7 +68,7 @@ func TestRestoreSpecKeepsText(t *testing.T) {
 				t.Errorf("decompress.algorithm = %q", p.Algorithm)
 			}
 		case *steps.Restore:
-			if p.Format != "plain" || !p.SingleTransaction || p.Checks || p.Target != "" {
+			if p.Format != "plain" || !p.SingleTransaction || !p.SkipChecks || p.Target != "" {
 				t.Errorf("restore = %+v", p)
 			}
 		}
