@@ -42,7 +42,7 @@ func mustParams[T any](t *testing.T, reg *Registry, typ string) T {
 // in outputs nor in the report.
 func TestBuildNeverEvaluates(t *testing.T) {
 	const secret = "build-secret-from-the-environment"
-	const text = "${{ env.SLUICE_BUILD_SECRET }}"
+	const text = "${{ env.SLUICE_BUILD_VALUE }}"
 	reg := buildRegistry()
 	src := mustParams[*ltSource](t, reg, "src")
 	if src.Rows != 10 {
@@ -62,7 +62,7 @@ func TestBuildNeverEvaluates(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	rep, err := Run(context.Background(), p, RunOptions{StateDir: dir, Environ: []string{"SLUICE_BUILD_SECRET=" + secret}})
+	rep, err := Run(context.Background(), p, RunOptions{StateDir: dir, Environ: []string{"SLUICE_BUILD_VALUE=" + secret}})
 	if err != nil {
 		t.Fatal(err)
 	}

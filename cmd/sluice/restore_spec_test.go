@@ -29,7 +29,7 @@ func backupManifest(format string, compress, keyIDs any) *manifest.Manifest {
 // the command line): every step gets the text as written.
 func TestRestoreSpecKeepsText(t *testing.T) {
 	const secret = "spec-secret-from-the-environment"
-	const text = "${{ env.SLUICE_SPEC_SECRET }}"
+	const text = "${{ env.SLUICE_SPEC_VALUE }}"
 	spec, err := deriveRestore(backupManifest("plain", "gzip", []any{text}), "/backups/"+text+".age")
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +42,7 @@ func TestRestoreSpecKeepsText(t *testing.T) {
 	if got := plan.Keys[storeKey].Path; got != "/keys/"+text {
 		t.Errorf("key path = %q", got)
 	}
-	env := runner.Env{"env": map[string]any{"SLUICE_SPEC_SECRET": secret}, "params": map[string]any{},
+	env := runner.Env{"env": map[string]any{"SLUICE_SPEC_VALUE": secret}, "params": map[string]any{},
 		"steps": map[string]any{}, "run": map[string]any{}, "plan": map[string]any{}}
 	var types []string
 	for _, st := range plan.Steps {
