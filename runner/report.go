@@ -27,17 +27,19 @@ const (
 // Report is the record of one run, written to <run folder>/report.json. Error
 // messages, outputs and params in it are redacted.
 type Report struct {
-	Version         int            `json:"version"`
-	RunID           string         `json:"run_id"`
-	Plan            string         `json:"plan"`
-	PlanFile        string         `json:"plan_file"`
-	Started         time.Time      `json:"started"`
-	Finished        time.Time      `json:"finished"`
-	DurationSeconds float64        `json:"duration_seconds"`
-	Status          Status         `json:"status"`
-	Error           string         `json:"error,omitempty"`
-	Params          map[string]any `json:"params"`
-	Steps           []StepReport   `json:"steps"` // in plan order
+	Version         int               `json:"version"`
+	RunID           string            `json:"run_id"`
+	Plan            string            `json:"plan"`
+	PlanFile        string            `json:"plan_file"`
+	Target          string            `json:"target,omitempty"` // the inventory target, when run with one
+	Labels          map[string]string `json:"labels,omitempty"` // the target's labels
+	Started         time.Time         `json:"started"`
+	Finished        time.Time         `json:"finished"`
+	DurationSeconds float64           `json:"duration_seconds"`
+	Status          Status            `json:"status"`
+	Error           string            `json:"error,omitempty"`
+	Params          map[string]any    `json:"params"`
+	Steps           []StepReport      `json:"steps"` // in plan order
 }
 
 // StepReport is one step's record in a Report.

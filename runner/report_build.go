@@ -15,6 +15,8 @@ func (r *run) report(err error) *Report {
 		RunID:           r.id,
 		Plan:            r.plan.Name,
 		PlanFile:        r.plan.File,
+		Target:          r.opts.Target,
+		Labels:          r.reportLabels(),
 		Started:         r.started.UTC(),
 		Finished:        finished.UTC(),
 		DurationSeconds: finished.Sub(r.started).Seconds(),
@@ -75,6 +77,19 @@ func (r *run) reportParams() map[string]any {
 			continue
 		}
 		out[k] = reportValue(v, r.red)
+	}
+	return out
+}
+
+// reportLabels returns the target's labels, redacted like every other string
+// of the report; nil without labels.
+func (r *run) reportLabels() map[string]string {
+	if len(r.opts.Labels) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(r.opts.Labels))
+	for k, v := range r.opts.Labels {
+		out[r.red.Redact(k)] = r.red.Redact(v)
 	}
 	return out
 }

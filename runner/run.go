@@ -34,6 +34,12 @@ type RunOptions struct {
 	Progress io.Writer
 	// Environ is the environment expressions see as env; nil: os.Environ().
 	Environ []string
+	// Target names the inventory target this run is for (sluice run
+	// --inventory); empty for a run without an inventory. Expressions see it
+	// as run.target, and the report records it with Labels.
+	Target string
+	// Labels are the target's labels from the inventory; nil without one.
+	Labels map[string]string
 }
 
 // stepRun is the state of one step during a run.
@@ -260,7 +266,7 @@ func (r *run) env(ctx context.Context) Env {
 		"params": r.params,
 		"env":    r.environ,
 		"steps":  steps,
-		"run":    map[string]any{"id": r.id, "started": r.started, "date": r.started.UTC().Format("2006-01-02")},
+		"run":    map[string]any{"id": r.id, "started": r.started, "date": r.started.UTC().Format("2006-01-02"), "target": r.opts.Target},
 		"plan":   map[string]any{"name": r.plan.Name, "file": r.plan.File},
 		ctxName:  ctx,
 	}

@@ -242,3 +242,32 @@ steps:
 		t.Fatalf("error = %v, want the group/action cycle named", err)
 	}
 }
+
+// TestRunTarget checks that a fleet run's target reaches expressions as
+// run.target and the report with its labels, and that a run without one
+// leaves both out.
+func TestRunTarget(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	const plan = `
+version: 1
+steps:
+  a: {type: act, with: {value: "for ${{ run.target }}"}}
+`
+	rep, err := runPlan(t, context.Background(), plan, RunOptions{Target: "shop", Labels: map[string]string{"tier": "gold"}})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if got := rep.Step("a").Outputs["value"]; got != "for shop" {
+		t.Errorf("a.value = %v, want %q", got, "for shop")
+	}
+	if rep.Target != "shop" || rep.Labels["tier"] != "gold" {
+		t.Errorf("report target %q labels %v, want shop and tier=gold", rep.Target, rep.Labels)
+	}
+	rep, err = runPlan(t, context.Background(), plan, RunOptions{})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if got := rep.Step("a").Outputs["value"]; got != "for " || rep.Target != "" || rep.Labels != nil {
+		t.Errorf("without a target: a.value %v, target %q, labels %v", got, rep.Target, rep.Labels)
+	}
+}
