@@ -184,8 +184,10 @@ func (l *loader) loadSettings(n *yaml.Node) {
 			}
 		case "timeout":
 			l.duration(v, "", "settings.timeout", &l.plan.Settings.Timeout)
+		case "retry":
+			l.loadRetry("", "settings.retry", v, &l.plan.Settings.Retry)
 		default:
-			l.el.add(k, "", "settings: field %q not recognised%s", k.Value, Suggest(k.Value, []string{"concurrency", "timeout"}))
+			l.el.add(k, "", "settings: field %q not recognised%s", k.Value, Suggest(k.Value, []string{"concurrency", "timeout", "retry"}))
 		}
 	}
 }

@@ -78,7 +78,7 @@ func (l *loader) loadStep(si *stepInfo, n *yaml.Node) {
 		case "assert":
 			l.loadAsserts(si, v)
 		case "retry":
-			l.loadRetry(si, v)
+			l.loadRetry(si.step.ID, "retry", v, &si.step.Retry)
 		case "timeout":
 			l.duration(v, id, "timeout", &st.Timeout)
 		case "continue_on_error":
@@ -152,22 +152,23 @@ func (l *loader) loadAsserts(si *stepInfo, n *yaml.Node) {
 	}
 }
 
-func (l *loader) loadRetry(si *stepInfo, n *yaml.Node) {
-	id := si.step.ID
-	if !l.mapping(n, id, "retry") {
+// loadRetry reads a retry: mapping ({attempts, backoff}) named field, of
+// step id (empty: the plan's settings) into r.
+func (l *loader) loadRetry(id, field string, n *yaml.Node, r *Retry) {
+	if !l.mapping(n, id, field) {
 		return
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		switch k.Value {
 		case "attempts":
-			if l.decode(v, id, "retry.attempts", &si.step.Retry.Attempts) && si.step.Retry.Attempts < 0 {
-				l.el.add(v, id, "retry.attempts must not be negative")
+			if l.decode(v, id, field+".attempts", &r.Attempts) && r.Attempts < 0 {
+				l.el.add(v, id, "%s.attempts must not be negative", field)
 			}
 		case "backoff":
-			l.duration(v, id, "retry.backoff", &si.step.Retry.Backoff)
+			l.duration(v, id, field+".backoff", &r.Backoff)
 		default:
-			l.el.add(k, id, "retry: field %q not recognised%s", k.Value, Suggest(k.Value, []string{"attempts", "backoff"}))
+			l.el.add(k, id, "%s: field %q not recognised%s", field, k.Value, Suggest(k.Value, []string{"attempts", "backoff"}))
 		}
 	}
 }

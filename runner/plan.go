@@ -34,6 +34,10 @@ type Plan struct {
 type Settings struct {
 	Concurrency int           // default 4
 	Timeout     time.Duration // 0: none
+	// Retry is how often one target's whole run is attempted in a fleet
+	// (sluice run --inventory, and the retries of exported Argo and
+	// Kubernetes manifests); a plan run without an inventory runs once.
+	Retry Retry
 }
 
 // ParamType is the type of a plan parameter.

@@ -73,10 +73,7 @@ func Schema(reg *Registry) ([]byte, error) {
 					"that": map[string]any{"$ref": "#/$defs/expression"}, "message": map[string]any{"type": "string"},
 				}},
 			}}},
-			"retry": map[string]any{"type": "object", "additionalProperties": false, "properties": map[string]any{
-				"attempts": map[string]any{"type": "integer", "minimum": 0},
-				"backoff":  map[string]any{"$ref": "#/$defs/duration"},
-			}},
+			"retry":             retrySchema(),
 			"timeout":           map[string]any{"$ref": "#/$defs/duration"},
 			"continue_on_error": map[string]any{"type": "boolean"},
 		},
@@ -99,6 +96,7 @@ func Schema(reg *Registry) ([]byte, error) {
 			"settings": map[string]any{"type": "object", "additionalProperties": false, "properties": map[string]any{
 				"concurrency": map[string]any{"type": "integer", "minimum": 1, "default": 4},
 				"timeout":     map[string]any{"$ref": "#/$defs/duration"},
+				"retry":       retrySchema(),
 			}},
 			"steps": map[string]any{"type": "object", "additionalProperties": map[string]any{"$ref": "#/$defs/step"}},
 		},
@@ -109,6 +107,15 @@ func Schema(reg *Registry) ([]byte, error) {
 		return nil, fmt.Errorf("encoding schema: %w", err)
 	}
 	return append(out, '\n'), nil
+}
+
+// retrySchema is the schema of a retry: mapping (a step's, and the plan's
+// settings.retry).
+func retrySchema() map[string]any {
+	return map[string]any{"type": "object", "additionalProperties": false, "properties": map[string]any{
+		"attempts": map[string]any{"type": "integer", "minimum": 0},
+		"backoff":  map[string]any{"$ref": "#/$defs/duration"},
+	}}
 }
 
 const durationPattern = `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
