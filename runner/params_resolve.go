@@ -12,13 +12,19 @@ import (
 )
 
 // ParamSources are the places param values come from, in order of
-// precedence: Flags (--param name=value), then Environ entries
-// SLUICE_PARAM_<NAME> (name upper-cased, '-' as '_'), then File (a YAML
-// mapping of name to value), then each param's default.
+// precedence: Flags (--param name=value), then Target (an inventory
+// target's values), then Environ entries SLUICE_PARAM_<NAME> (name
+// upper-cased, '-' as '_'), then File (a YAML mapping of name to value),
+// then each param's default.
 type ParamSources struct {
-	Flags   map[string]string
-	File    string   // empty: none
-	Environ []string // os.Environ() form: KEY=VALUE
+	Flags map[string]string
+	// Target holds the values an inventory gives one target (its own over
+	// the inventory's defaults), as YAML nodes whose positions are in
+	// TargetFile. Nil without an inventory.
+	Target     map[string]*yaml.Node
+	TargetFile string
+	File       string   // empty: none
+	Environ    []string // os.Environ() form: KEY=VALUE
 }
 
 // ParamEnvName returns the environment variable that sets param name.
@@ -41,6 +47,12 @@ func ResolveParams(p *Plan, src ParamSources) (map[string]any, error) {
 	for _, name := range sortedKeys(src.Flags) {
 		if specs[name] == nil {
 			errs = append(errs, fmt.Errorf("--param %s: plan %q has no such param%s", name, p.Name, Suggest(name, names)))
+		}
+	}
+	for _, name := range sortedKeys(src.Target) {
+		if specs[name] == nil {
+			n := src.Target[name]
+			errs = append(errs, fmt.Errorf("%s:%d:%d: plan %q has no param %q%s", src.TargetFile, n.Line, n.Column, p.Name, name, Suggest(name, names)))
 		}
 	}
 	fileVals, err := readParamsFile(src.File, specs, names)
@@ -85,6 +97,13 @@ func resolveParam(ps *ParamSpec, src ParamSources, environ map[string]string, fi
 		}
 		return v, nil
 	}
+	if n, ok := src.Target[ps.Name]; ok {
+		v, err := ParamValue(ps, n)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d:%d: %w", src.TargetFile, n.Line, n.Column, err)
+		}
+		return v, nil
+	}
 	envName := ParamEnvName(ps.Name)
 	if s, ok := environ[envName]; ok {
 		v, err := paramFromString(ps.Type, s)
@@ -107,6 +126,12 @@ func resolveParam(ps *ParamSpec, src ParamSources, environ map[string]string, fi
 		return nil, fmt.Errorf("required (set --param %s=... or %s)", ps.Name, envName)
 	}
 	return nil, nil
+}
+
+// ParamValue converts a YAML value written for param ps (in a params file
+// or an inventory) to the param's type. Its error never quotes the value.
+func ParamValue(ps *ParamSpec, n *yaml.Node) (any, error) {
+	return paramFromNode(ps.Type, n)
 }
 
 // readParamsFile reads a YAML mapping of param values.

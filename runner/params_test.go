@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 const paramsPlan = `version: 1
@@ -117,5 +119,59 @@ func TestSecretValues(t *testing.T) {
 	got := SecretValues(p, map[string]any{"db": "s3cret", "hosts": []any{"h1", "h2"}, "retries": 3})
 	if want := []string{"[h1 h2]", "h1", "h2", "s3cret"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("SecretValues = %q, want %q", got, want)
+	}
+}
+
+// TestResolveParamsTarget checks where an inventory target's values stand:
+// below --param, above SLUICE_PARAM_* and the params file, and that their
+// errors point into the inventory without quoting the value.
+func TestResolveParamsTarget(t *testing.T) {
+	p := paramsPlanT(t)
+	file := filepath.Join(t.TempDir(), "params.yaml")
+	if err := os.WriteFile(file, []byte("ratio: 0.5\nnote: from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var inv yaml.Node
+	if err := yaml.Unmarshal([]byte("db: postgres://shop@db/shop\nretries: 8\nwait: 4s\nhosts: [x]\n"), &inv); err != nil {
+		t.Fatal(err)
+	}
+	target := map[string]*yaml.Node{}
+	m := inv.Content[0]
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		target[m.Content[i].Value] = m.Content[i+1]
+	}
+	got, err := ResolveParams(p, ParamSources{
+		Flags:      map[string]string{"retries": "7"},
+		Target:     target,
+		TargetFile: "inv.yaml",
+		File:       file,
+		Environ:    []string{"SLUICE_PARAM_WAIT=10s", "SLUICE_PARAM_DRY_RUN=true"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"db": "postgres://shop@db/shop", "retries": 7, "ratio": 0.5, "dry-run": true,
+		"wait": 4 * time.Second, "hosts": []any{"x"}, "note": "from-file",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %#v\nwant %#v", got, want)
+	}
+
+	bad := map[string]*yaml.Node{
+		"retries": {Kind: yaml.ScalarNode, Value: "lots-of-them", Line: 3, Column: 14},
+		"retires": {Kind: yaml.ScalarNode, Value: "1", Line: 4, Column: 5},
+	}
+	_, err = ResolveParams(p, ParamSources{Flags: map[string]string{"db": "postgres://x"}, Target: bad, TargetFile: "inv.yaml"})
+	if err == nil {
+		t.Fatal("want errors")
+	}
+	for _, want := range []string{`inv.yaml:3:14: not an int`, `inv.yaml:4:5: plan "params" has no param "retires" (did you mean "retries"?)`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "lots-of-them") {
+		t.Errorf("error quotes the value: %v", err)
 	}
 }
