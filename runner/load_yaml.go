@@ -8,6 +8,34 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
+// ParseYAML parses src, the contents of file, as one YAML document the way
+// sluice reads its files (plans, inventories): aliases and merge keys (<<)
+// are expanded, within a bound that stops alias bombs; a syntax error, a
+// repeated key or a file too large once expanded comes back as PlanErrors
+// with file:line:col. The root is nil for an empty document.
+func ParseYAML(file string, src []byte) (*yaml.Node, error) {
+	el := &errList{file: file}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		el.errs = append(el.errs, yamlSyntaxError(file, err))
+		return nil, el.result()
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
+		return nil, nil
+	}
+	root := doc.Content[0]
+	budget := maxExpandedNodes
+	if !expandAliases(root, &budget, 0) {
+		el.add(root, "", "file is too large once YAML aliases are expanded (more than %d nodes)", maxExpandedNodes)
+		return nil, el.result()
+	}
+	checkDuplicates(el, root)
+	if err := el.result(); err != nil {
+		return nil, err
+	}
+	return root, nil
+}
+
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // yamlSyntaxError turns a yaml.v3 parse error into a positioned PlanError.
