@@ -33,6 +33,7 @@ type Report struct {
 	PlanFile        string            `json:"plan_file"`
 	Target          string            `json:"target,omitempty"` // the inventory target, when run with one
 	Labels          map[string]string `json:"labels,omitempty"` // the target's labels
+	Fleet           string            `json:"fleet,omitempty"`  // the id of the fleet run this run is part of
 	Started         time.Time         `json:"started"`
 	Finished        time.Time         `json:"finished"`
 	DurationSeconds float64           `json:"duration_seconds"`
@@ -103,12 +104,18 @@ func ReadReport(path string) (*Report, error) {
 	return &r, nil
 }
 
-// WriteFile writes r to path atomically: a temporary file in the same folder,
-// synced, then renamed over path. The file is readable by its owner only.
+// WriteFile writes r to path atomically (see WriteJSONFile).
 func (r *Report) WriteFile(path string) error {
-	b, err := json.MarshalIndent(r, "", "  ")
+	return WriteJSONFile(path, r)
+}
+
+// WriteJSONFile writes v as indented JSON to path atomically: a temporary
+// file in the same folder, synced, then renamed over path. The file is
+// readable by its owner only.
+func WriteJSONFile(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
-		return fmt.Errorf("writing report: %w", err)
+		return fmt.Errorf("writing %s: %w", filepath.Base(path), err)
 	}
 	b = append(b, '\n')
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".report-*.tmp")

@@ -17,6 +17,7 @@ func (r *run) report(err error) *Report {
 		PlanFile:        r.plan.File,
 		Target:          r.opts.Target,
 		Labels:          r.reportLabels(),
+		Fleet:           r.opts.Fleet,
 		Started:         r.started.UTC(),
 		Finished:        finished.UTC(),
 		DurationSeconds: finished.Sub(r.started).Seconds(),

@@ -40,6 +40,9 @@ type RunOptions struct {
 	Target string
 	// Labels are the target's labels from the inventory; nil without one.
 	Labels map[string]string
+	// Fleet is the id of the fleet run (the combined report's folder) this
+	// run is part of; empty for a run without an inventory.
+	Fleet string
 }
 
 // stepRun is the state of one step during a run.
