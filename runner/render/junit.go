@@ -63,6 +63,14 @@ type junitProblem struct {
 // failed step or gate is a failure, an interrupted step an error, and a
 // skipped or cancelled step is skipped with the reason.
 func WriteJUnit(w io.Writer, r *runner.Report) error {
+	suite := runSuite(r)
+	doc := junitSuites{Name: r.Plan, Tests: suite.Tests, Failures: suite.Failures, Errors: suite.Errors,
+		Time: suite.Time, Suites: []junitSuite{suite}}
+	return writeJUnitDoc(w, doc)
+}
+
+// runSuite is the testsuite of one run.
+func runSuite(r *runner.Report) junitSuite {
 	suite := junitSuite{
 		Name:      r.Plan,
 		ID:        r.RunID,
@@ -111,8 +119,11 @@ func WriteJUnit(w io.Writer, r *runner.Report) error {
 		suite.Errors++
 	}
 	suite.Tests = len(suite.Cases)
-	doc := junitSuites{Name: r.Plan, Tests: suite.Tests, Failures: suite.Failures, Errors: suite.Errors,
-		Time: suite.Time, Suites: []junitSuite{suite}}
+	return suite
+}
+
+// writeJUnitDoc writes doc with the XML header.
+func writeJUnitDoc(w io.Writer, doc junitSuites) error {
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err
 	}
