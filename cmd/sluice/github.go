@@ -113,6 +113,12 @@ func (d *commandDefuser) Write(p []byte) (int, error) {
 // appendStepSummary appends the run's Markdown summary to the file named by
 // $GITHUB_STEP_SUMMARY, when running on GitHub Actions.
 func (a *app) appendStepSummary(rep *runner.Report) error {
+	return a.appendSummary(func(w io.Writer) error { return render.WriteMarkdown(w, rep) })
+}
+
+// appendSummary appends what write writes, redacted, to the GitHub step
+// summary when running on GitHub Actions.
+func (a *app) appendSummary(write func(io.Writer) error) error {
 	path := os.Getenv("GITHUB_STEP_SUMMARY")
 	if !onGitHubActions() || path == "" {
 		return nil
@@ -121,7 +127,7 @@ func (a *app) appendStepSummary(rep *runner.Report) error {
 	if err != nil {
 		return fmt.Errorf("writing the GitHub step summary: %w", err)
 	}
-	if err := render.WriteMarkdown(a.redactor.Writer(f), rep); err != nil {
+	if err := write(a.redactor.Writer(f)); err != nil {
 		f.Close()
 		return fmt.Errorf("writing the GitHub step summary: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 func cmdValidate(a *app, args []string) error {
 	fs := newFlags(a, "validate", "PLAN...")
 	plansDir := fs.String("plans-dir", "plans", "where named plans live")
+	inv := fs.String("inventory", "", "also check an inventory `file` against each plan's params")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -39,6 +40,15 @@ func cmdValidate(a *app, args []string) error {
 		}
 		a.printWarnings(plan)
 		fmt.Fprintf(a.stdout, "%s: ok\n", file)
+		if *inv != "" {
+			if err := a.validateInventory(plan, *inv); err != nil {
+				pe, ok := err.(runner.PlanErrors)
+				if !ok {
+					return err
+				}
+				all = append(all, pe...)
+			}
+		}
 	}
 	if len(all) > 0 {
 		return all

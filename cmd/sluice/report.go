@@ -14,7 +14,7 @@ import (
 // cmdReport renders a recorded run's report.json as HTML, JUnit XML,
 // Markdown or JSON, to stdout or a file.
 func cmdReport(a *app, args []string) error {
-	fs := newFlags(a, "report", "RUN_ID|latest")
+	fs := newFlags(a, "report", "RUN_ID|FLEET_ID|latest")
 	format := fs.String("format", "html", "output format: html, junit, markdown or json")
 	out := fs.String("out", "", "write to `file` instead of standard output")
 	stateDir := fs.String("state-dir", ".sluice", "where run folders and reports are written")
@@ -29,13 +29,21 @@ func cmdReport(a *app, args []string) error {
 	if err != nil {
 		return usagef("--format: %v", err)
 	}
-	rep, err := readRunReport(*stateDir, pos[0])
-	if err != nil {
-		return err
-	}
 	var buf bytes.Buffer
-	if err := render.Render(&buf, f, rep); err != nil {
-		return fmt.Errorf("report %s: %w", rep.RunID, err)
+	if fr, err := readFleetReport(*stateDir, pos[0]); err != nil {
+		return err
+	} else if fr != nil {
+		if err := render.RenderFleet(&buf, f, fr); err != nil {
+			return fmt.Errorf("report %s: %w", fr.FleetID, err)
+		}
+	} else {
+		rep, err := readRunReport(*stateDir, pos[0])
+		if err != nil {
+			return err
+		}
+		if err := render.Render(&buf, f, rep); err != nil {
+			return fmt.Errorf("report %s: %w", rep.RunID, err)
+		}
 	}
 	if *out == "" {
 		_, err := a.stdout.Write(buf.Bytes())

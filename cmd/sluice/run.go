@@ -34,6 +34,7 @@ func cmdRun(a *app, args []string) error {
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "print the resolved DAG and what each step would do; run nothing")
 	reportFlag := fs.String("report", "", "also render the report: `formats` html,junit,markdown (into the run folder) or html=FILE,junit=FILE")
+	ff := addFleetFlags(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -41,9 +42,15 @@ func cmdRun(a *app, args []string) error {
 	if len(pos) != 1 {
 		return usagef("run takes one plan (a file or a name), got %d arguments", len(pos))
 	}
+	if err := ff.check(fs); err != nil {
+		return err
+	}
 	reports, err := parseReportFlag(*reportFlag)
 	if err != nil {
 		return err
+	}
+	if ff.inventory != "" {
+		return a.runFleet(pos[0], &f, ff, reports)
 	}
 	plan, values, err := a.loadWithParams(pos[0], &f)
 	if err != nil {

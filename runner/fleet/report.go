@@ -113,3 +113,54 @@ func IsFleet(stateDir, id string) bool {
 	_, err := os.Stat(filepath.Join(Dir(stateDir, id), ReportFile))
 	return !errors.Is(err, fs.ErrNotExist)
 }
+
+// Latest returns the id of the newest finished run or fleet under
+// stateDir: the newest run by start time, or the fleet it is part of when
+// it is a fleet's target, or a newer fleet none of whose targets ran.
+func Latest(stateDir string) (id string, isFleet bool, err error) {
+	runs := filepath.Join(stateDirOrDefault(stateDir), "runs")
+	entries, err := os.ReadDir(runs)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", false, fmt.Errorf("no runs recorded in %s: run a plan first", stateDirOrDefault(stateDir))
+		}
+		return "", false, fmt.Errorf("listing runs: %w", err)
+	}
+	var bestAt time.Time
+	consider := func(at time.Time, name string, fleet bool) {
+		if id == "" || at.After(bestAt) || (at.Equal(bestAt) && name > id) {
+			id, isFleet, bestAt = name, fleet, at
+		}
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		dir := filepath.Join(runs, e.Name())
+		if fr, err := ReadReport(filepath.Join(dir, ReportFile)); err == nil {
+			consider(fr.Started, e.Name(), true)
+			continue
+		}
+		rep, err := runner.ReadReport(filepath.Join(dir, runner.ReportFile))
+		if err != nil {
+			continue // running, killed, or not a run
+		}
+		if rep.Fleet != "" && IsFleet(stateDir, rep.Fleet) {
+			// A target's run stands for its fleet, which ended after it.
+			consider(rep.Started, rep.Fleet, true)
+			continue
+		}
+		consider(rep.Started, e.Name(), false)
+	}
+	if id == "" {
+		return "", false, fmt.Errorf("no finished run with a readable report in %s", runs)
+	}
+	return id, isFleet, nil
+}
+
+func stateDirOrDefault(s string) string {
+	if s == "" {
+		return runner.DefaultStateDir
+	}
+	return s
+}

@@ -53,9 +53,34 @@ func (inv *Inventory) Check(p *runner.Plan, given func(name string) bool) error 
 			add(t.Pos, "%s: param %q is required by plan %q: set it under the target's params: or defaults: params:", owner, ps.Name, p.Name)
 		}
 	}
-	if len(errs) == 0 {
+	return joinErrors(errs, nil)
+}
+
+// joinErrors merges the problems of a and b (either may be nil), sorted
+// by position; nil when there are none.
+func joinErrors(a runner.PlanErrors, b error) error {
+	var all runner.PlanErrors
+	all = append(all, a...)
+	if pe, ok := b.(runner.PlanErrors); ok {
+		all = append(all, pe...)
+	}
+	if len(all) == 0 {
 		return nil
 	}
-	sortErrors(errs)
-	return errs
+	sortErrors(all)
+	return all
+}
+
+// LoadFor loads the inventory at path and checks it against plan p (see
+// Check), reporting the problems of both at once.
+func LoadFor(path string, p *runner.Plan, given func(name string) bool) (*Inventory, error) {
+	inv, err := LoadFile(path)
+	loadErrs, isPlanErrs := err.(runner.PlanErrors)
+	if inv == nil || (err != nil && !isPlanErrs) {
+		return nil, err
+	}
+	if all := joinErrors(loadErrs, inv.Check(p, given)); all != nil {
+		return nil, all
+	}
+	return inv, nil
 }

@@ -88,7 +88,9 @@ func LoadFile(path string) (*Inventory, error) {
 }
 
 // Load parses src (the contents of file). Every problem is reported at once
-// as runner.PlanErrors in compiler form, FILE:LINE:COL: target "x": ...
+// as runner.PlanErrors in compiler form, FILE:LINE:COL: target "x": ....
+// With errors, the inventory read so far is returned too when the file
+// parsed as YAML, so that a caller can add Check's problems to them.
 func Load(file string, src []byte) (*Inventory, error) {
 	root, err := runner.ParseYAML(file, src)
 	if err != nil {
@@ -104,10 +106,7 @@ func Load(file string, src []byte) (*Inventory, error) {
 		return nil, l.result()
 	}
 	l.loadTop(root)
-	if err := l.result(); err != nil {
-		return nil, err
-	}
-	return l.inv, nil
+	return l.inv, l.result()
 }
 
 // loader collects the problems of one Load.
@@ -252,10 +251,8 @@ func (l *loader) loadParams(n *yaml.Node, owner string, into map[string]*Value, 
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		what := fmt.Sprintf("%s: param %q", owner, k.Value)
-		env, ok := l.checkValue(v, what)
-		if !ok {
-			continue
-		}
+		// A refused value is kept, so that Check does not call it missing.
+		env, _ := l.checkValue(v, what)
 		into[k.Value] = &Value{Node: v, Pos: l.pos(v), KeyPos: l.pos(k), Env: env, InDefaults: defaults}
 	}
 }

@@ -18,7 +18,8 @@ var envRefRE = regexp.MustCompile(`\$\{\{\s*env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}
 
 // checkValue checks a param value and everything inside it: every ${{ }}
 // is an environment reference, and no URL or connection string holds a
-// password in clear. It returns the environment variables referenced.
+// password in clear. It returns the environment variables referenced and
+// whether the value passed.
 func (l *loader) checkValue(n *yaml.Node, what string) ([]string, bool) {
 	seen := map[string]bool{}
 	ok := true
