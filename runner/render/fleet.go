@@ -24,6 +24,17 @@ var fleetTemplate = template.Must(template.New("fleet").Funcs(template.FuncMap{
 	"seconds": humanSeconds,
 	"time":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 MST") },
 	"gates":   allGates,
+	// What a streaming step passed on; for a sink, what it stored; nil for
+	// an action.
+	"streamed": func(s runner.StepReport) *int64 {
+		switch {
+		case s.Bytes == nil:
+			return nil
+		case s.Kind == runner.KindSink:
+			return &s.Bytes.In
+		}
+		return &s.Bytes.Out
+	},
 }).Parse(fleetSource))
 
 // RenderFleet writes a fleet's combined report r to w in format f.
