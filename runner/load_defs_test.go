@@ -90,7 +90,7 @@ func ltRegistry() *Registry {
 		Definition{Type: "fetch", Kind: KindSource, Summary: "Reads stored bytes.", New: func() any { return new(ltSource) }},
 		Definition{Type: "xform", Kind: KindTransform, Summary: "Copies a stream.", New: func() any { return new(ltTransform) },
 			Outputs: []OutputSpec{{Name: "bytes_in", Type: "int"}, {Name: "bytes_out", Type: "int"}}},
-		Definition{Type: "seal", Kind: KindTransform, Summary: "Protects a stream.", New: func() any { return new(ltSeal) }, Protects: true,
+		Definition{Type: "seal", Kind: KindTransform, Summary: "Protects a stream.", New: func() any { return new(ltSeal) }, Protects: true, PublicKeysOnly: true,
 			Outputs: []OutputSpec{{Name: "key_id", Type: "string"}}},
 		Definition{Type: "open", Kind: KindTransform, Summary: "Opens a stream.", New: func() any { return new(ltSeal) }, Plaintext: true},
 		Definition{Type: "store", Kind: KindSink, Summary: "Stores a stream.", New: func() any { return new(ltStore) }, Persists: true,

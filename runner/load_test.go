@@ -157,3 +157,41 @@ func TestSuggest(t *testing.T) {
 		}
 	}
 }
+
+// TestPrivateKeys checks which key stores a plan may need private parts
+// of: a store only public-key steps name is public; one a decrypting step
+// names is private; a key chosen by an expression makes every store private
+// unless the step only reads public parts.
+func TestPrivateKeys(t *testing.T) {
+	const plan = `version: 1
+params:
+  k: {type: string, default: a}
+keys:
+  a: {path: ./a}
+  b: {path: ./b}
+  c: {path: ./c}
+steps:
+  src: {type: src}
+  seal: {type: seal, input: src, with: {key: a, extra_keys: [b]}}
+  open: {type: open, input: seal, with: {key: b}}
+  out: {type: store, input: open, with: {to: x, allow_plaintext: true}}
+`
+	p, err := Load("keys.yaml", []byte(plan), ltRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := p.PrivateKeys(), map[string]bool{"a": false, "b": true, "c": false}; !reflect.DeepEqual(got, want) {
+		t.Errorf("private keys %v, want %v", got, want)
+	}
+	if s := p.Steps[1]; !reflect.DeepEqual(s.Keys, []string{"a", "b"}) {
+		t.Errorf("seal names keys %v, want [a b]", s.Keys)
+	}
+	byExpr := strings.Replace(plan, "with: {key: b}", `with: {key: "${{ params.k }}"}`, 1)
+	p, err = Load("keys.yaml", []byte(byExpr), ltRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := p.PrivateKeys(), map[string]bool{"a": true, "b": true, "c": true}; !reflect.DeepEqual(got, want) {
+		t.Errorf("with a key by expression: private keys %v, want all", got)
+	}
+}

@@ -85,6 +85,11 @@ type Step struct {
 	Timeout         time.Duration
 	ContinueOnError bool
 
+	// Keys are the keys: entries the step names in with:, sorted; nil
+	// with KeysUnknown when a key field holds an expression.
+	Keys        []string
+	KeysUnknown bool
+
 	// Deps are every step this one must wait for: Input, Needs and the steps
 	// its expressions reference, sorted, without duplicates.
 	Deps []string
@@ -101,4 +106,29 @@ type Assertion struct {
 	That    *Expr
 	Message string // optional
 	Pos     Pos
+}
+
+// PrivateKeys says, for each entry of keys:, whether a run of p may need
+// its private part (identities): true unless every step naming it reads
+// only public parts (Definition.PublicKeysOnly). A step whose key field
+// holds an expression could name any entry, so it makes them all private.
+func (p *Plan) PrivateKeys() map[string]bool {
+	out := make(map[string]bool, len(p.Keys))
+	for name := range p.Keys {
+		out[name] = false
+	}
+	for _, s := range p.Steps {
+		public := s.Def != nil && s.Def.PublicKeysOnly
+		if s.KeysUnknown && !public {
+			for name := range out {
+				out[name] = true
+			}
+		}
+		for _, k := range s.Keys {
+			if !public {
+				out[k] = true
+			}
+		}
+	}
+	return out
 }

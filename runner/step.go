@@ -59,6 +59,12 @@ type Definition struct {
 	Plaintext bool
 	Protects  bool
 	Persists  bool
+
+	// PublicKeysOnly says the step reads only the public part of the key
+	// stores it names (recipients and the ledger), never an identity: a
+	// host that runs only such steps needs no private key (see
+	// Plan.PrivateKeys).
+	PublicKeysOnly bool
 }
 
 // Linter is implemented by parameter structs that warn about settings that

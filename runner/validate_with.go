@@ -3,6 +3,7 @@ package runner
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -51,6 +52,9 @@ func (l *loader) checkWith(si *stepInfo) {
 			fieldNodes[f.Name] = v
 			if l.compileWithExprs(si, v, label) {
 				anyExpr, exprFields[f.Name] = true, true
+				if holdsKeyName(f.Type) {
+					st.KeysUnknown = true
+				}
 				continue
 			}
 			if v.Kind == yaml.ScalarNode && v.Tag == "!!null" && f.Required {
@@ -139,7 +143,12 @@ func (l *loader) checkKeyNames(si *stepInfo, n *yaml.Node, t reflect.Type, label
 		if n.Value == "" {
 			return true
 		}
-		if _, ok := l.plan.Keys[n.Value]; !ok {
+		if _, ok := l.plan.Keys[n.Value]; ok {
+			if !slices.Contains(si.step.Keys, n.Value) {
+				si.step.Keys = append(si.step.Keys, n.Value)
+				slices.Sort(si.step.Keys)
+			}
+		} else {
 			names := sortedKeys(l.plan.Keys)
 			hint := Suggest(n.Value, names)
 			if hint == "" && len(names) == 0 {
@@ -160,4 +169,12 @@ func (l *loader) checkKeyNames(si *stepInfo, n *yaml.Node, t reflect.Type, label
 		return ok
 	}
 	return true
+}
+
+// holdsKeyName reports whether a parameter of type t names key entries.
+func holdsKeyName(t reflect.Type) bool {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+		t = t.Elem()
+	}
+	return t == keyNameType
 }

@@ -37,7 +37,8 @@ func encryptDefinition() runner.Definition {
 			{Name: "bytes_in", Type: "int", Doc: "plaintext bytes read"},
 			{Name: "bytes_out", Type: "int", Doc: "encrypted bytes written"},
 		},
-		Protects: true,
+		Protects:       true,
+		PublicKeysOnly: true,
 	}
 }
 
