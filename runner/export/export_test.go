@@ -1,0 +1,169 @@
+package export
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sluice-dev/sluice/runner"
+	"github.com/sluice-dev/sluice/runner/inventory"
+	"github.com/sluice-dev/sluice/steps"
+)
+
+// The secret values the tests put in the environment: none may reach a
+// manifest, whatever the inventory reads.
+const (
+	crmDSN     = "postgres://backup:crm-Secret-pw-1@crm-db/crm"
+	pgPassword = "pg-Secret-pw-2"
+)
+
+const testInventory = `version: 1
+defaults:
+  params: {dest: "s3://backups/prod?endpoint=https://minio.internal:9000"}
+  labels: {env: prod}
+targets:
+  shop: {params: {db: "postgres://backup@shop-db/shop", name: shop}, labels: {tier: gold}}
+  crm:  {params: {db: "${{ env.CRM_DSN }}", name: crm, keys: keys/crm}}
+  wiki: {params: {db: "postgres://backup@wiki-db/wiki?passfile=/run/pgpass", name: wiki}}
+`
+
+// exportPlan exports the committed plan rel (under plans/) with an
+// inventory (may be "") and returns the manifests as text.
+func exportPlan(t *testing.T, rel, inv string, opts Options) string {
+	t.Helper()
+	return exportFile(t, filepath.Join("..", "..", "plans", rel), inv, opts)
+}
+
+// exportFile exports the plan file with an inventory (may be "").
+func exportFile(t *testing.T, file, inv string, opts Options) string {
+	t.Helper()
+	t.Setenv("CRM_DSN", crmDSN)
+	t.Setenv("PGPASSWORD", pgPassword)
+	src, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := runner.Load(file, src, steps.Builtin())
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.PlanFile, opts.PlanSource = file, src
+	if opts.Image == "" {
+		opts.Image = "registry.example/sluice:1.2.3"
+	}
+	if opts.Parallel == 0 {
+		opts.Parallel = 2
+	}
+	var in *inventory.Inventory
+	if inv != "" {
+		if in, err = inventory.Load("fleet.yaml", []byte(inv)); err != nil {
+			t.Fatal(err)
+		}
+		if err := in.Check(p, nil); err != nil {
+			t.Fatal(err)
+		}
+		opts.InventoryFile, opts.InventorySource = "fleet.yaml", []byte(inv)
+	}
+	var b bytes.Buffer
+	if err := Write(&b, p, in, opts); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, secret := range []string{crmDSN, "crm-Secret-pw-1", pgPassword} {
+		if strings.Contains(out, secret) {
+			t.Fatalf("the manifests hold a secret value %q", secret)
+		}
+	}
+	return out
+}
+
+// docs splits a YAML stream into its documents, each as written (the
+// comment header before the first is not one).
+func docs(s string) []string {
+	var out []string
+	for _, d := range strings.Split("\n"+s, "\n---\n")[1:] {
+		out = append(out, d+"\n")
+	}
+	if len(out) > 0 {
+		last := out[len(out)-1]
+		out[len(out)-1] = last[:len(last)-1]
+	}
+	return out
+}
+
+func TestExportRefusesSecrets(t *testing.T) {
+	reg := steps.Builtin()
+	withDefault := `version: 1
+params:
+  token: {type: string, secret: true, default: "a-default-secret"}
+steps:
+  a: {type: assert, assert: ["true"]}
+`
+	p, err := runner.Load("p.yaml", []byte(withDefault), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{To: Kubernetes, Image: "i", Parallel: 1, PlanFile: "p.yaml", PlanSource: []byte(withDefault)}
+	if err := Write(&bytes.Buffer{}, p, nil, opts); err == nil || !strings.Contains(err.Error(), `secret param "token" has a default`) {
+		t.Errorf("a plan with a secret default: %v", err)
+	}
+	inClear := `version: 1
+params:
+  db: {type: string, default: "postgres://u:in-clear-pw@db/x"}
+steps:
+  a: {type: assert, assert: ["true"]}
+`
+	p, err = runner.Load("p.yaml", []byte(inClear), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.PlanSource = []byte(inClear)
+	if err := Write(&bytes.Buffer{}, p, nil, opts); err == nil || !strings.Contains(err.Error(), "holds a password in clear") {
+		t.Errorf("a plan with a password in clear: %v", err)
+	}
+}
+
+func TestExportKeyStores(t *testing.T) {
+	// backup.yaml only encrypts: the public part of each store the targets
+	// use (the plan's default and crm's own), never an identity.
+	out := exportPlan(t, "backup.yaml", testInventory, Options{To: Kubernetes})
+	for _, want := range []string{
+		"kubectl create secret generic sluice-backup-key-keys-backup --from-file=keys/backup/ledger.json --from-file=keys/backup/KEYID.pub",
+		"kubectl create secret generic sluice-backup-key-keys-crm --from-file=keys/crm/ledger.json",
+		"kubectl create secret generic sluice-backup-env --from-literal=CRM_DSN=...",
+		"cp '/var/run/secrets/sluice/sluice-backup-key-keys-crm'/ledger.json '/var/run/secrets/sluice/sluice-backup-key-keys-crm'/*.pub '/work/keys/crm'/",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("manifests lack %q", want)
+		}
+	}
+	if strings.Contains(out, "sluice-backup-key-keys-backup'/* ") || strings.Contains(out, "/*.key") {
+		t.Error("an encrypt-only plan copies identities")
+	}
+	// restore-drill.yaml decrypts: the whole store.
+	out = exportPlan(t, "restore-drill.yaml", "", Options{To: Argo})
+	if !strings.Contains(out, "--from-file=keys/backup/   # the whole store") || !strings.Contains(out, "cp '/var/run/secrets/sluice/sluice-restore-drill-key-keys-backup'/* '/work/keys/backup'/") {
+		t.Errorf("a decrypting plan does not get its identities:\n%s", out)
+	}
+}
+
+func TestExportNames(t *testing.T) {
+	if got := dnsLabel(strings.Repeat("a", 40) + "-key-" + strings.Repeat("b", 40)); len(got) != 63 {
+		t.Errorf("long name cut to %d characters: %s", len(got), got)
+	}
+	p := &runner.Plan{Name: "x", Keys: map[string]runner.KeyConfig{"k": {Name: "k", Store: "dir", Path: "/etc/keys"}}}
+	if _, err := keyStores(p, nil, "sluice-x"); err == nil || !strings.Contains(err.Error(), "must be a folder relative to the working directory") {
+		t.Errorf("an absolute key store path: %v", err)
+	}
+	p.Keys["k"] = runner.KeyConfig{Name: "k", Store: "dir", Path: "keys/$(reboot)"}
+	if _, err := keyStores(p, nil, "sluice-x"); err == nil {
+		t.Error("a key store path with shell syntax is accepted")
+	}
+	for _, bad := range []string{"0 2 * *", "daily"} {
+		if err := checkSchedule(bad); err == nil {
+			t.Errorf("schedule %q accepted", bad)
+		}
+	}
+}
