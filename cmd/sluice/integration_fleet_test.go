@@ -212,4 +212,3 @@ func findNewestFleetHTML(t *testing.T) string {
 }
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
-

@@ -315,4 +315,3 @@ func TestSchemaChecksCatchMistakes(t *testing.T) {
 		}
 	}
 }
-
