@@ -9,6 +9,7 @@
 #   actionlint     checks docs/ci's GitHub workflow (install-actionlint.sh)
 #   versitygw      the S3-compatible server of the s3:// tests (about 2
 #                  minutes to build cold; install-versitygw.sh)
+# and Debian's package index, which TestContainerfile reads (apt-cache).
 set -euo pipefail
 here="$(dirname "$0")"
 "$here/install-deps.sh"
@@ -18,6 +19,11 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v xmllint >/dev/null 2>&1 || need+=(libxml2-utils)
 command -v chromium >/dev/null 2>&1 || need+=(chromium fonts-dejavu-core)
 "$here/apt-install.sh" "${need[@]}"
+if ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then
+	sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo="sudo"
+	$sudo apt-get update -qq
+fi
 
 "$here/install-age13.sh"
 "$here/install-actionlint.sh"
