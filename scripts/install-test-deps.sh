@@ -3,6 +3,7 @@
 # only when missing:
 #   openssl        check-tls is cross-checked with `openssl s_client`
 #   libxml2-utils  xmllint validates JUnit output against the XSD
+#   openssh-client ssh-keygen -Y verify checks backup signatures by hand
 #   chromium       renders the HTML report in a test (about 350 MB, 34 s to
 #                  install on the project's machine), with fonts-dejavu-core
 #   age >= 1.3     post-quantum backups open without sluice (install-age13.sh)
@@ -17,6 +18,7 @@ here="$(dirname "$0")"
 need=()
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v xmllint >/dev/null 2>&1 || need+=(libxml2-utils)
+command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 command -v chromium >/dev/null 2>&1 || need+=(chromium fonts-dejavu-core)
 "$here/apt-install.sh" "${need[@]}"
 if ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then

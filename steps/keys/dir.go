@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,9 +17,16 @@ import (
 // Dir is the directory key store. Its folder (mode 0700) holds:
 //
 //	ledger.json   every key's id, type, recipient, state and times
-//	<id>.key      the identity, in age's own format (mode 0600), so that
-//	              `age -d -i <id>.key` opens a backup without sluice
-//	<id>.pub      the public recipient, one line
+//	k-<id>.key    an age identity, in age's own format (mode 0600), so
+//	              that `age -d -i k-<id>.key` opens a backup without sluice
+//	k-<id>.pub    its public recipient, one line
+//	s-<id>.key    a signing key (Ed25519, OpenSSH format, mode 0600)
+//	s-<id>.pub    its public half, the verification key (ssh-ed25519 line)
+//
+// Only the public files are needed to encrypt (a backup host's copy also
+// holds the private signing key) and to verify signatures; decrypting needs
+// the identities. A store copied with some private files left out works
+// for what its files allow.
 //
 // Key files readable by group or others are refused. Every write is atomic
 // (temporary file, fsync, rename). A Dir is safe for concurrent use within
@@ -72,6 +80,9 @@ func InitDir(path, typ string) (*Dir, KeyInfo, error) {
 	}
 	k, err = d.Activate(k.ID)
 	if err != nil {
+		return nil, KeyInfo{}, err
+	}
+	if _, err := d.AddSigningKey(); err != nil {
 		return nil, KeyInfo{}, err
 	}
 	return d, k, nil
@@ -177,7 +188,8 @@ func (d *Dir) Recipients() ([]age.Recipient, []KeyInfo, error) {
 
 // Identities returns the identity of every key (active first, then the
 // others newest first), each checked against the ledger, with their infos at
-// the same indexes.
+// the same indexes. Keys whose identity file is absent (a copy of the store
+// with public parts only) are left out; none at all is an error.
 func (d *Dir) Identities() ([]age.Identity, []KeyInfo, error) {
 	all := d.Keys()
 	slices.Reverse(all)
@@ -186,8 +198,14 @@ func (d *Dir) Identities() ([]age.Identity, []KeyInfo, error) {
 	})
 	all = slices.DeleteFunc(all, func(k KeyInfo) bool { return k.State == StateDestroyed })
 	var ids []age.Identity
+	var public []string
 	for _, k := range all {
 		got, infos, err := ReadIdentityFile(d.KeyFile(k.ID))
+		if errors.Is(err, fs.ErrNotExist) {
+			// A copy with public parts only (a backup or verify host's).
+			public = append(public, k.ID)
+			continue
+		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("reading identity of key %s: %w", k.ID, err)
 		}
@@ -195,6 +213,10 @@ func (d *Dir) Identities() ([]age.Identity, []KeyInfo, error) {
 			return nil, nil, fmt.Errorf("key file %s does not hold exactly key %s: the key folder was changed by hand; restore it from a copy", d.KeyFile(k.ID), k.ID)
 		}
 		ids = append(ids, got[0])
+	}
+	all = slices.DeleteFunc(all, func(k KeyInfo) bool { return slices.Contains(public, k.ID) })
+	if len(ids) == 0 && len(public) > 0 {
+		return nil, nil, fmt.Errorf("key folder %s holds only public keys (no identity file for %s): this host cannot decrypt; use the store that holds the identities", d.path, strings.Join(public, ", "))
 	}
 	if len(ids) == 0 {
 		return nil, nil, fmt.Errorf("key folder %s holds no keys", d.path)
@@ -246,7 +268,8 @@ func (d *Dir) CreateKey(typ string) (KeyInfo, error) {
 	if err := writeFileAtomic(d.RecipientFile(k.ID), []byte(recipient+"\n"), 0o644); err != nil {
 		return KeyInfo{}, fmt.Errorf("writing recipient of key %s: %w", k.ID, err)
 	}
-	next := &ledger{Version: d.ledger.Version, Keys: append(slices.Clone(d.ledger.Keys), k), Events: d.ledger.Events}
+	next := d.ledger.clone()
+	next.Keys = append(next.Keys, k)
 	if err := next.write(d.path); err != nil {
 		return KeyInfo{}, err
 	}
@@ -260,7 +283,7 @@ func (d *Dir) CreateKey(typ string) (KeyInfo, error) {
 func (d *Dir) Activate(id string) (KeyInfo, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	next := &ledger{Version: d.ledger.Version, Keys: slices.Clone(d.ledger.Keys), Events: d.ledger.Events}
+	next := d.ledger.clone()
 	i := next.find(id)
 	if i < 0 {
 		return KeyInfo{}, fmt.Errorf("key folder %s has no key %s", d.path, id)

@@ -112,7 +112,7 @@ func TestLedgerContents(t *testing.T) {
 	if err := json.Unmarshal(data, &l); err != nil {
 		t.Fatal(err)
 	}
-	if l.Version != 1 || len(l.Keys) != 2 {
+	if l.Version != 2 || len(l.Keys) != 2 {
 		t.Fatalf("ledger = %s", data)
 	}
 	old, cur := l.Keys[0], l.Keys[1]
@@ -122,7 +122,7 @@ func TestLedgerContents(t *testing.T) {
 	if cur["id"] != second.ID || cur["type"] != "mlkem768x25519" || cur["state"] != "active" || cur["retired"] != nil {
 		t.Errorf("active entry = %v", cur)
 	}
-	if bytes.Contains(data, []byte("AGE-SECRET-KEY")) {
+	if bytes.Contains(data, []byte("AGE-SECRET-KEY")) || bytes.Contains(data, []byte("PRIVATE KEY")) {
 		t.Error("ledger contains secret key material")
 	}
 

@@ -8,19 +8,23 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 )
 
 // LedgerFile is the name of a dir store's ledger.
 const LedgerFile = "ledger.json"
 
-// ledgerVersion is the format version written to new ledgers.
-const ledgerVersion = 1
+// ledgerVersion is the format version written to ledgers. Version 2 added
+// signing keys; a version 1 ledger (no signing keys) is still read.
+const ledgerVersion = 2
 
 // ledger is the JSON document that lists a dir store's keys. It holds only
 // public facts: ids, types, recipients, states and times.
 type ledger struct {
 	Version int       `json:"version"`
 	Keys    []KeyInfo `json:"keys"`
+	// SigningKeys are the Ed25519 keys that sign manifests, oldest first.
+	SigningKeys []SigningKeyInfo `json:"signing_keys,omitempty"`
 	// Events records rotations and destructions: who, when, why.
 	Events []Event `json:"events,omitempty"`
 }
@@ -50,8 +54,8 @@ func readLedger(dir string) (*ledger, error) {
 // check verifies the ledger's invariants: supported version, known types and
 // states, unique ids, at most one active key.
 func (l *ledger) check() error {
-	if l.Version != ledgerVersion {
-		return fmt.Errorf("ledger version %d is not supported (this sluice reads version %d): upgrade sluice", l.Version, ledgerVersion)
+	if l.Version != 1 && l.Version != ledgerVersion {
+		return fmt.Errorf("ledger version %d is not supported (this sluice reads versions 1 and %d): upgrade sluice", l.Version, ledgerVersion)
 	}
 	seen := make(map[string]bool, len(l.Keys))
 	active := 0
@@ -74,7 +78,12 @@ func (l *ledger) check() error {
 	if active > 1 {
 		return fmt.Errorf("%d keys are active; a store has at most one: fix the ledger by hand", active)
 	}
-	return nil
+	return checkSigningKeys(l.SigningKeys, seen)
+}
+
+// clone returns a copy whose lists can be changed without changing l.
+func (l *ledger) clone() *ledger {
+	return &ledger{Version: ledgerVersion, Keys: slices.Clone(l.Keys), SigningKeys: slices.Clone(l.SigningKeys), Events: slices.Clone(l.Events)}
 }
 
 // write stores the ledger atomically in dir.

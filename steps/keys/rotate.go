@@ -27,6 +27,10 @@ type Event struct {
 	To     string    `json:"to,omitempty"`
 	Actor  string    `json:"actor"`
 	Reason string    `json:"reason,omitempty"`
+	// SigningFrom and SigningTo are the signing keys a rotation retired and
+	// activated.
+	SigningFrom string `json:"signing_from,omitempty"`
+	SigningTo   string `json:"signing_to,omitempty"`
 }
 
 // Events returns the store's history, oldest first.
@@ -61,8 +65,9 @@ type RotateResult struct {
 	Age time.Duration
 }
 
-// Rotate creates a key, activates it and retires the active one, recording
-// an EventRotated. The caller must hold the store's lock (Lock) so that two
+// Rotate creates a key, activates it and retires the active one, and does
+// the same with the signing key (a store without one gets its first),
+// recording an EventRotated. The caller must hold the store's lock (Lock) so that two
 // rotations cannot interleave. Each file write is atomic; the identity and
 // recipient files are written before the ledger, so a crash leaves at most an
 // unused pending key.
@@ -95,18 +100,24 @@ func (d *Dir) Rotate(opts RotateOptions) (RotateResult, error) {
 	if err != nil {
 		return RotateResult{}, err
 	}
+	stamp := now.UTC().Truncate(time.Second)
+	sk, err := d.createSigningKey(stamp)
+	if err != nil {
+		return RotateResult{}, err
+	}
 	actor := opts.Actor
 	if actor == "" {
 		actor = Actor()
 	}
-	stamp := now.UTC().Truncate(time.Second)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	next := &ledger{Version: d.ledger.Version, Keys: slices.Clone(d.ledger.Keys), Events: slices.Clone(d.ledger.Events)}
+	next := d.ledger.clone()
 	a, i := next.active(), next.find(k.ID)
 	next.Keys[a].State, next.Keys[a].Retired = StateRetired, stamp
 	next.Keys[i].State, next.Keys[i].Activated = StateActive, stamp
-	next.Events = append(next.Events, Event{Time: stamp, Action: EventRotated, From: prev.ID, To: k.ID, Actor: actor, Reason: opts.Reason})
+	prevSigning := switchSigning(next, sk, stamp)
+	next.Events = append(next.Events, Event{Time: stamp, Action: EventRotated, From: prev.ID, To: k.ID, Actor: actor, Reason: opts.Reason,
+		SigningFrom: prevSigning, SigningTo: sk.ID})
 	if err := next.write(d.path); err != nil {
 		return RotateResult{}, err
 	}
@@ -170,7 +181,7 @@ func (d *Dir) Destroy(id string, opts DestroyOptions) (KeyInfo, error) {
 	now := time.Now().UTC().Truncate(time.Second)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	next := &ledger{Version: d.ledger.Version, Keys: slices.Clone(d.ledger.Keys), Events: slices.Clone(d.ledger.Events)}
+	next := d.ledger.clone()
 	i := next.find(id)
 	next.Keys[i].State, next.Keys[i].Destroyed = StateDestroyed, now
 	next.Events = append(next.Events, Event{Time: now, Action: EventDestroyed, From: id, Actor: actor, Reason: opts.Reason})
