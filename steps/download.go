@@ -34,6 +34,8 @@ func downloadDefinition() runner.Definition {
 			{Name: "digest", Type: "string", Doc: "hex digest verified while streaming; empty when nothing recorded one"},
 			{Name: "digest_algorithm", Type: "string", Doc: "algorithm of digest"},
 			{Name: "verified", Type: "bool", Doc: "whether a recorded digest was checked"},
+			{Name: "signature", Type: "string", Doc: "how the manifest passed the signature check: signed, or unsigned / unchecked when allow_unsigned accepted it"},
+			{Name: "signed_by", Type: "string", Doc: "id of the verification key that checked the manifest's signature; empty when unsigned"},
 		},
 	}
 }
@@ -44,6 +46,9 @@ func downloadDefinition() runner.Definition {
 type Download struct {
 	From   string `yaml:"from" required:"true" doc:"URL of the object to read: file:///abs/path, file://./relative/path, a plain path or s3://BUCKET/KEY; with latest, the folder to search"`
 	Latest bool   `yaml:"latest" doc:"from names a folder: read the newest complete backup anywhere under it (newest by its manifest's created time; objects without a manifest are ignored)"`
+	// Signature checks, before any byte of the object is read.
+	VerifyWith    runner.KeyName `yaml:"verify_with" doc:"the plan's keys: entry whose verification keys check the manifest's signature before anything is read (public parts suffice); default: the plan's only keys: entry"`
+	AllowUnsigned bool           `yaml:"allow_unsigned" doc:"accept an object whose manifest is not signed, or that has no manifest (logged as a warning): nothing then proves where its bytes came from"`
 }
 
 var (
@@ -62,41 +67,65 @@ func (d *Download) Validate() error {
 	return err
 }
 
-// resolve returns the backend and name of the object to read.
-func (d *Download) resolve(ctx context.Context, sc *runner.StepContext) (blob.Backend, string, error) {
+// resolve returns the backend and name of the object to read, with its
+// manifest once it passed the signature gate (nil for an object without a
+// manifest that allow_unsigned accepted).
+func (d *Download) resolve(ctx context.Context, sc *runner.StepContext) (blob.Backend, string, *manifest.Manifest, catalog.Signature, error) {
+	trust, err := stepTrust(sc, d.VerifyWith, d.AllowUnsigned)
+	if err != nil {
+		return nil, "", nil, catalog.Signature{}, err
+	}
 	if !d.Latest {
-		return blob.Open(d.From)
+		b, name, err := blob.Open(d.From)
+		if err != nil {
+			return nil, "", nil, catalog.Signature{}, err
+		}
+		signed, err := catalog.ReadManifest(ctx, b, name, trust)
+		if err != nil {
+			return nil, "", nil, catalog.Signature{}, err
+		}
+		return b, name, signed.Manifest, signed.Signature, nil
 	}
 	b, err := blob.OpenRoot(d.From)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, catalog.Signature{}, err
 	}
-	name, err := latestBackup(ctx, b, nopLogger(sc))
+	bk, err := latestBackup(ctx, b, trust, nopLogger(sc))
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, catalog.Signature{}, err
 	}
-	return b, name, nil
+	m, err := bk.LoadManifest(ctx, b, trust)
+	if err != nil {
+		return nil, "", nil, catalog.Signature{}, err
+	}
+	return b, bk.Name, m, bk.Signature, nil
 }
 
-// Produce streams the object to w, digesting it on the way.
+// Produce checks the object's manifest signature, then streams the object
+// to w, digesting it on the way.
 func (d *Download) Produce(ctx context.Context, sc *runner.StepContext, w io.Writer) (runner.Outputs, error) {
-	b, name, err := d.resolve(ctx, sc)
+	b, name, m, sig, err := d.resolve(ctx, sc)
 	if err != nil {
 		return nil, err
 	}
-	return streamObject(ctx, sc, b, name, w)
+	out, err := streamObject(ctx, sc, b, name, m, w)
+	if out != nil {
+		out["signature"], out["signed_by"] = sig.State, sig.KeyID
+	}
+	return out, err
 }
 
 // streamObject streams the object name of b to w and fails at its end when
-// its bytes differ from the digests its sidecars and manifest record (verify
-// streams backups through it too).
-func streamObject(ctx context.Context, sc *runner.StepContext, b blob.Backend, name string, w io.Writer) (runner.Outputs, error) {
-	want, m, err := recordedDigests(ctx, b, name)
+// its bytes differ from the digests its sidecars and manifest m record
+// (verify streams backups through it too). m must have passed the signature
+// gate; nil means the object has no manifest and that was accepted.
+func streamObject(ctx context.Context, sc *runner.StepContext, b blob.Backend, name string, m *manifest.Manifest, w io.Writer) (runner.Outputs, error) {
+	want, err := recordedDigests(ctx, b, name, m)
 	if err != nil {
 		return nil, err
 	}
 	out := runner.Outputs{"url": b.URL(name), "object": name, "manifest": "", "created": "", "key_ids": []any{},
-		"digest": "", "digest_algorithm": "", "verified": false}
+		"digest": "", "digest_algorithm": "", "verified": false, "signature": "", "signed_by": ""}
 	if m != nil {
 		out["manifest"] = b.URL(manifest.ManifestName(name))
 		out["created"] = m.Created.UTC().Format(time.RFC3339Nano)
@@ -143,10 +172,11 @@ func streamObject(ctx context.Context, sc *runner.StepContext, b blob.Backend, n
 	return out, nil
 }
 
-// recordedDigests reads the object's manifest and sidecars, if any, and
-// returns the digests they record by algorithm. Records that disagree are an
-// error: the backup cannot be trusted.
-func recordedDigests(ctx context.Context, b blob.Backend, name string) (map[string]manifest.Digest, *manifest.Manifest, error) {
+// recordedDigests reads the object's sidecars, if any, and returns the
+// digests they and the manifest m (nil when there is none) record, by
+// algorithm. Records that disagree are an error: the backup cannot be
+// trusted.
+func recordedDigests(ctx context.Context, b blob.Backend, name string, m *manifest.Manifest) (map[string]manifest.Digest, error) {
 	want := map[string]manifest.Digest{}
 	add := func(d manifest.Digest) error {
 		if prev, ok := want[d.Algorithm]; ok && prev.Hex != d.Hex {
@@ -162,34 +192,22 @@ func recordedDigests(ctx context.Context, b blob.Backend, name string) (map[stri
 			continue
 		}
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		d, err := manifest.ParseSidecar(data, alg, name)
 		if err != nil {
-			return nil, nil, fmt.Errorf("reading %s: %w", b.URL(side), err)
+			return nil, fmt.Errorf("reading %s: %w", b.URL(side), err)
 		}
 		if err := add(d); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
-	mname := manifest.ManifestName(name)
-	data, err := catalog.ReadSmall(ctx, b, mname)
-	if errors.Is(err, blob.ErrNotExist) {
-		return want, nil, nil
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	m, err := manifest.Parse(data)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading %s: %w", b.URL(mname), err)
-	}
-	if m.Digest != nil {
+	if m != nil && m.Digest != nil {
 		if err := add(*m.Digest); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
-	return want, m, nil
+	return want, nil
 }
 
 // ctxReader stops reading once ctx is done.

@@ -24,8 +24,10 @@ type Prune struct {
 	KeepWithin  string `yaml:"keep_within" doc:"keep every backup created within this span before the newest backup, e.g. 14d, 2w, 6m, 1y, 36h"`
 	Confirm     bool   `yaml:"confirm" doc:"delete; without it prune only reports what it would delete"`
 	// Incomplete switches the step from retention to leftovers.
-	Incomplete          bool          `yaml:"incomplete" doc:"instead of retention, remove sluice's incomplete leftovers: its objects without a manifest (with their sidecars, records and journals; files not named the way sluice names them are never touched) and unfinished uploads (pending files a killed run left on file://, multipart uploads on s3://); complete backups are never touched"`
-	IncompleteOlderThan time.Duration `yaml:"incomplete_older_than" default:"24h" doc:"with incomplete: only leftovers last modified (s3:// uploads: started) longer ago than this; it spares a backup being written now, whose object exists before its manifest"`
+	Incomplete          bool           `yaml:"incomplete" doc:"instead of retention, remove sluice's incomplete leftovers: its objects without a manifest (with their sidecars, records and journals; files not named the way sluice names them are never touched) and unfinished uploads (pending files a killed run left on file://, multipart uploads on s3://); complete backups are never touched"`
+	IncompleteOlderThan time.Duration  `yaml:"incomplete_older_than" default:"24h" doc:"with incomplete: only leftovers last modified (s3:// uploads: started) longer ago than this; it spares a backup being written now, whose object exists before its manifest"`
+	VerifyWith          runner.KeyName `yaml:"verify_with" doc:"the plan's keys: entry whose verification keys check each manifest's signature before its created time counts for retention (public parts suffice); default: the plan's only keys: entry"`
+	AllowUnsigned       bool           `yaml:"allow_unsigned" doc:"count backups whose manifest is not signed (logged as a warning); without it they are problems, never kept or deleted by the policy"`
 }
 
 var (
@@ -91,7 +93,11 @@ func (p *Prune) Run(ctx context.Context, sc *runner.StepContext) (runner.Outputs
 	if err != nil {
 		return nil, err
 	}
-	res, err := PruneDest(ctx, b, pol, p.Confirm)
+	trust, err := stepTrust(sc, p.VerifyWith, p.AllowUnsigned)
+	if err != nil {
+		return nil, err
+	}
+	res, err := PruneDest(ctx, b, pol, p.Confirm, trust)
 	if res == nil {
 		return nil, err
 	}
@@ -101,11 +107,11 @@ func (p *Prune) Run(ctx context.Context, sc *runner.StepContext) (runner.Outputs
 	return PruneOutputs(res), err
 }
 
-// PruneDest reads the catalogue of b, plans the prune and, when confirm is
-// set, deletes. The result is returned with an error when deletion stopped
-// part-way (Deleted says how far it got).
-func PruneDest(ctx context.Context, b blob.Backend, pol catalog.Policy, confirm bool) (*catalog.PruneResult, error) {
-	c, err := catalog.Read(ctx, b)
+// PruneDest reads the catalogue of b through the signature gate, plans the
+// prune and, when confirm is set, deletes. The result is returned with an
+// error when deletion stopped part-way (Deleted says how far it got).
+func PruneDest(ctx context.Context, b blob.Backend, pol catalog.Policy, confirm bool, trust catalog.Trust) (*catalog.PruneResult, error) {
+	c, err := catalog.Read(ctx, b, trust)
 	if err != nil {
 		return nil, err
 	}

@@ -30,7 +30,9 @@ func (p *Prune) runIncomplete(ctx context.Context, sc *runner.StepContext) (runn
 // removes them. The result is returned with an error when removal stopped
 // part-way (Removed and Aborted say how far it got).
 func LeftoversDest(ctx context.Context, b blob.Backend, olderThan time.Duration, confirm bool) (*catalog.LeftoverResult, error) {
-	c, err := catalog.Read(ctx, b)
+	// Leftovers are objects without a manifest: what a manifest says is not
+	// needed, so none is trusted (the zero Trust).
+	c, err := catalog.Read(ctx, b, catalog.Trust{})
 	if err != nil {
 		return nil, err
 	}

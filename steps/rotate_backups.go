@@ -11,19 +11,21 @@ import (
 )
 
 // storedBackup is one backup found under a destination: its object, its
-// manifest and the key ids the manifest says it is encrypted to.
+// manifest (checked by the signature gate) and the key ids the manifest says
+// it is encrypted to.
 type storedBackup struct {
-	Object   string
-	Manifest *manifest.Manifest
-	KeyIDs   []string
+	Object    string
+	Manifest  *manifest.Manifest
+	KeyIDs    []string
+	Signature catalog.Signature
 }
 
 // listBackups returns every backup under the destination root b, from the
 // catalogue. A manifest the catalogue cannot trust (unreadable, renamed, its
 // object missing) is an error: a rotation or a key destruction must not go
 // ahead while a backup's key needs are unknown.
-func listBackups(ctx context.Context, b blob.Backend) ([]storedBackup, error) {
-	c, err := catalog.Read(ctx, b)
+func listBackups(ctx context.Context, b blob.Backend, trust catalog.Trust) ([]storedBackup, error) {
+	c, err := catalog.Read(ctx, b, trust)
 	if err != nil {
 		return nil, err
 	}
@@ -36,11 +38,11 @@ func listBackups(ctx context.Context, b blob.Backend) ([]storedBackup, error) {
 	}
 	out := make([]storedBackup, 0, len(c.Backups))
 	for _, bk := range c.Backups {
-		m, err := bk.LoadManifest(ctx, b)
+		m, err := bk.LoadManifest(ctx, b, trust)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, storedBackup{Object: bk.Name, Manifest: m, KeyIDs: bk.KeyIDs})
+		out = append(out, storedBackup{Object: bk.Name, Manifest: m, KeyIDs: bk.KeyIDs, Signature: bk.Signature})
 	}
 	return out, nil
 }
@@ -60,15 +62,16 @@ func setManifestKeys(m *manifest.Manifest, ids, recipients []string) {
 	}
 }
 
-// BackupsByKey reads the manifests under the destination folder URL dest
-// and returns, per key id, the URLs of the backups encrypted to that key.
-// The key registry (sluice keys list --dest, keys destroy) uses it.
-func BackupsByKey(ctx context.Context, dest string) (map[string][]string, error) {
+// BackupsByKey reads the manifests under the destination folder URL dest,
+// each checked against trust, and returns, per key id, the URLs of the
+// backups encrypted to that key. The key registry (sluice keys list --dest,
+// keys destroy) uses it.
+func BackupsByKey(ctx context.Context, dest string, trust catalog.Trust) (map[string][]string, error) {
 	b, err := blob.OpenRoot(dest)
 	if err != nil {
 		return nil, err
 	}
-	backups, err := listBackups(ctx, b)
+	backups, err := listBackups(ctx, b, trust)
 	if err != nil {
 		return nil, fmt.Errorf("reading backups under %s: %w", dest, err)
 	}

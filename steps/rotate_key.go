@@ -32,6 +32,8 @@ type RotateRewrap struct {
 	Dest   string `yaml:"dest" doc:"folder URL holding the backups and their manifests (file:// or a path)"`
 	Mode   string `yaml:"mode" doc:"rewrap (new header, payload unchanged; default) or reencrypt (new file key, for a compromised key)"`
 	Verify string `yaml:"verify" doc:"first-chunk (default), full or none: decrypt with the active key after the move"`
+	// AllowUnsigned adopts unsigned backups: they are moved and signed.
+	AllowUnsigned bool `yaml:"allow_unsigned" doc:"also move backups whose manifest is not signed (made before signing), and sign their new manifests: only for backups known to be yours (logged as a warning)"`
 }
 
 var (
@@ -169,12 +171,12 @@ func (p *RotateKey) rewrap(ctx context.Context, d *keys.Dir, out runner.Outputs)
 	if verify == "" {
 		verify = "first-chunk"
 	}
-	r, err := newRewrapper(b, d, mode, verify)
+	r, err := newRewrapper(b, d, mode, verify, p.Rewrap.AllowUnsigned)
 	if err != nil {
 		return fmt.Errorf("rewrap: %w", err)
 	}
 	if p.DryRun {
-		backups, err := listBackups(ctx, b)
+		backups, err := r.backups(ctx)
 		if err != nil {
 			return fmt.Errorf("rewrap: %w", err)
 		}

@@ -3,7 +3,6 @@ package steps
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +14,7 @@ import (
 	"github.com/sluice-dev/sluice/steps/blob"
 	"github.com/sluice-dev/sluice/steps/catalog"
 	"github.com/sluice-dev/sluice/steps/keys"
+	"github.com/sluice-dev/sluice/steps/signing"
 )
 
 // Ways a backup is moved to the new key.
@@ -24,22 +24,9 @@ const (
 	applyReencrypt = "reencrypt" // decrypted and encrypted with a new file key
 )
 
-// journalSuffix names a backup's rewrap journal, next to its object.
-const journalSuffix = ".rewrap-journal.json"
-
-// rewrapJournal is written (atomically) before a backup's object changes and
-// removed after its manifest agrees again. A rerun that finds it finishes the
-// switch: every step below is idempotent and rolls forward.
-type rewrapJournal struct {
-	Object       string   `json:"object"`
-	Apply        string   `json:"apply"`
-	OldHeaderLen int64    `json:"old_header_len"`
-	NewHeader    []byte   `json:"new_header,omitempty"` // public: wrapped file keys only
-	KeyIDs       []string `json:"key_ids"`
-	Recipients   []string `json:"recipients"`
-}
-
-// rewrapper moves the backups under one destination to a store's active key.
+// rewrapper moves the backups under one destination to a store's active key
+// and signs their new manifests with the store's active signing key. It
+// reads every manifest and journal through the store's verification keys.
 type rewrapper struct {
 	b       blob.Backend
 	mode    string // "rewrap" or "reencrypt"
@@ -49,8 +36,12 @@ type rewrapper struct {
 	current []age.Identity
 	rs      []age.Recipient
 	active  keys.KeyInfo
-	// retiredIDs are the key ids whose backups must move.
-	retiredIDs map[string]bool
+	// retiredIDs are the key ids whose backups must move; storeIDs every
+	// key id of the store.
+	retiredIDs, storeIDs map[string]bool
+	signer               *signing.Signer
+	verifier             *signing.Verifier
+	trust                catalog.Trust
 	// hook, set by tests, is called after each durable step; an error stops
 	// the backup there as a crash would (nothing is cleaned up).
 	hook func(point string) error
@@ -64,16 +55,31 @@ type rewrapResult struct {
 	StillOnRetired     []string
 }
 
-func newRewrapper(b blob.Backend, store keys.Store, mode, verify string) (*rewrapper, error) {
-	ids, infos, err := store.Identities()
+// newRewrapper prepares a rewrap of the backups under b with the store d.
+// With allowUnsigned, backups without a signature are moved too, and so
+// adopted: their new manifests are signed.
+func newRewrapper(b blob.Backend, d *keys.Dir, mode, verify string, allowUnsigned bool) (*rewrapper, error) {
+	ids, infos, err := d.Identities()
 	if err != nil {
 		return nil, err
 	}
-	rs, act, err := store.Recipients()
+	rs, act, err := d.Recipients()
 	if err != nil {
 		return nil, err
 	}
-	r := &rewrapper{b: b, mode: mode, verify: verify, all: ids, rs: rs, active: act[0], retiredIDs: map[string]bool{}}
+	signer, err := d.Signer()
+	if err != nil {
+		return nil, err
+	}
+	verifier, err := d.Verifier()
+	if err != nil {
+		return nil, err
+	}
+	r := &rewrapper{b: b, mode: mode, verify: verify, all: ids, rs: rs, active: act[0], retiredIDs: map[string]bool{}, storeIDs: map[string]bool{},
+		signer: signer, verifier: verifier, trust: catalog.Trust{Verifier: verifier, AllowUnsigned: allowUnsigned}}
+	for _, k := range d.Keys() {
+		r.storeIDs[k.ID] = true
+	}
 	for i, k := range infos {
 		if k.ID == r.active.ID {
 			r.current = append(r.current, ids[i])
@@ -100,7 +106,7 @@ func (r *rewrapper) needsMove(bk storedBackup) bool {
 // run moves every backup that needs it, finishing interrupted ones first.
 func (r *rewrapper) run(ctx context.Context) (rewrapResult, error) {
 	var res rewrapResult
-	backups, err := listBackups(ctx, r.b)
+	backups, err := r.backups(ctx)
 	if err != nil {
 		return res, err
 	}
@@ -134,7 +140,7 @@ func (r *rewrapper) run(ctx context.Context) (rewrapResult, error) {
 			res.Copied++
 		}
 	}
-	after, err := listBackups(ctx, r.b)
+	after, err := r.backups(ctx)
 	if err != nil {
 		return res, err
 	}
@@ -146,9 +152,52 @@ func (r *rewrapper) run(ctx context.Context) (rewrapResult, error) {
 	return res, nil
 }
 
-// move plans the switch of one backup, journals it and carries it out.
+// backups lists the destination through the signature gate. A manifest
+// the gate refuses is an error (a rotation must not go ahead while a
+// backup's key needs are unknown), unless its backup has a rewrap journal:
+// a crash between the new signature and the new manifest leaves them
+// apart, and the journal (signed, carrying the signed manifest from before)
+// finishes the move.
+func (r *rewrapper) backups(ctx context.Context) ([]storedBackup, error) {
+	c, err := catalog.Read(ctx, r.b, r.trust)
+	if err != nil {
+		return nil, err
+	}
+	var out []storedBackup
+	for _, bk := range c.Backups {
+		out = append(out, storedBackup{Object: bk.Name, KeyIDs: bk.KeyIDs, Signature: bk.Signature})
+	}
+	var bad []string
+	for _, p := range c.Problems {
+		obj := strings.TrimSuffix(p.Manifest, manifestSuffix)
+		if p.Kind == catalog.ProblemSignature {
+			if _, err := r.b.Stat(ctx, obj+journalSuffix); err == nil {
+				out = append(out, storedBackup{Object: obj})
+				continue
+			}
+		}
+		bad = append(bad, p.URL+": "+p.Detail)
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("untrusted manifests: %s", strings.Join(bad, "; "))
+	}
+	return out, nil
+}
+
+// move plans the switch of one backup, journals it and carries it out. The
+// manifest is read again through the signature gate, and for a rewrap the
+// object's bytes are checked against its signed digest before the journal
+// is written: only bytes a signed manifest vouches for get a new signature.
 func (r *rewrapper) move(ctx context.Context, bk storedBackup) (*rewrapJournal, error) {
-	j := &rewrapJournal{Object: bk.Object, KeyIDs: []string{r.active.ID}, Recipients: []string{r.active.Recipient}}
+	signed, err := catalog.ReadManifest(ctx, r.b, bk.Object, r.trust)
+	if err != nil {
+		return nil, err
+	}
+	if signed.Manifest.Digest == nil {
+		return nil, errors.New("its manifest records no digest: nothing vouches for its bytes; not moved")
+	}
+	j := &rewrapJournal{Object: bk.Object, KeyIDs: []string{r.active.ID}, Recipients: []string{r.active.Recipient},
+		Manifest: signed.Raw, ManifestSig: signed.Sig}
 	rc, err := r.b.Open(ctx, bk.Object)
 	if err != nil {
 		return nil, err
@@ -180,34 +229,22 @@ func (r *rewrapper) move(ctx context.Context, bk storedBackup) (*rewrapJournal, 
 		if j.NewHeader, err = nh.Marshal(); err != nil {
 			return nil, err
 		}
+		st, err := r.headerState(ctx, j, signed.Manifest)
+		if err != nil {
+			return nil, err
+		}
+		if !st.pending {
+			return nil, fmt.Errorf("its bytes do not match the digest its signed manifest records (%s): not moved; run sluice backups verify", signed.Manifest.Digest)
+		}
+		j.NewDigest, j.NewSize = st.newDigest.String(), st.newSize
 	}
-	data, err := json.MarshalIndent(j, "", "  ")
-	if err != nil {
+	if err := r.writeJournal(ctx, j); err != nil {
 		return nil, err
-	}
-	if err := r.b.Put(ctx, bk.Object+journalSuffix, data, blob.CreateOptions{Overwrite: true}); err != nil {
-		return nil, fmt.Errorf("writing the rewrap journal: %w", err)
 	}
 	if err := r.point("journaled"); err != nil {
 		return nil, err
 	}
 	return j, r.resume(ctx, bk, j)
-}
-
-// readJournal returns the journal of object, or nil when there is none.
-func (r *rewrapper) readJournal(ctx context.Context, object string) (*rewrapJournal, error) {
-	data, err := catalog.ReadSmall(ctx, r.b, object+journalSuffix)
-	if errors.Is(err, blob.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var j rewrapJournal
-	if err := json.Unmarshal(data, &j); err != nil || j.Object != object {
-		return nil, fmt.Errorf("rewrap journal %s is unreadable (%v): inspect it and the object by hand", r.b.URL(object+journalSuffix), err)
-	}
-	return &j, nil
 }
 
 // localFile returns the file-system path of a file:// object.

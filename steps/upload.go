@@ -13,6 +13,7 @@ import (
 	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps/blob"
 	"github.com/sluice-dev/sluice/steps/manifest"
+	"github.com/sluice-dev/sluice/steps/signing"
 )
 
 func uploadDefinition() runner.Definition {
@@ -29,6 +30,8 @@ func uploadDefinition() runner.Definition {
 			{Name: "manifest", Type: "string", Doc: "URL of the manifest written next to the object"},
 			{Name: "digest", Type: "string", Doc: "hex digest of the stored bytes (from the checksum step when there is one, else sha256)"},
 			{Name: "digest_algorithm", Type: "string", Doc: "algorithm of digest: sha256 or sha512"},
+			{Name: "signature", Type: "string", Doc: "URL of the manifest's signature (NAME.manifest.json.sig); empty with unsigned: true"},
+			{Name: "signed_by", Type: "string", Doc: "id of the signing key that signed the manifest; empty with unsigned: true"},
 		},
 	}
 }
@@ -37,9 +40,11 @@ func uploadDefinition() runner.Definition {
 // stream under a temporary name and makes it visible on commit, followed by
 // a checksum sidecar (when a checksum step feeds it) and the manifest.
 type Upload struct {
-	To             string `yaml:"to" required:"true" doc:"URL of the object to write: file:///abs/path, file://./relative/path, a plain path, or s3://BUCKET/KEY (settings from the environment: see README)"`
-	Overwrite      bool   `yaml:"overwrite" doc:"replace an existing object (and its sidecar and manifest)"`
-	AllowPlaintext bool   `yaml:"allow_plaintext" doc:"allow storing a stream that is not encrypted"`
+	To             string         `yaml:"to" required:"true" doc:"URL of the object to write: file:///abs/path, file://./relative/path, a plain path, or s3://BUCKET/KEY (settings from the environment: see README)"`
+	Overwrite      bool           `yaml:"overwrite" doc:"replace an existing object (and its sidecar and manifest)"`
+	AllowPlaintext bool           `yaml:"allow_plaintext" doc:"allow storing a stream that is not encrypted"`
+	SignWith       runner.KeyName `yaml:"sign_with" doc:"the plan's keys: entry whose signing key signs the manifest; default: the plan's only keys: entry, else the key store of the encrypt step feeding this upload"`
+	Unsigned       bool           `yaml:"unsigned" doc:"write no signature (readers refuse the backup unless they allow unsigned backups); for copies that are not backups"`
 }
 
 var (
@@ -69,7 +74,7 @@ func (u *Upload) Consume(ctx context.Context, sc *runner.StepContext, r io.Reade
 	}
 	if !u.Overwrite {
 		// Fail before streaming a whole backup when any of its files exists.
-		for _, n := range []string{name, manifest.ManifestName(name), manifest.SidecarName(name, manifest.SHA256), manifest.SidecarName(name, manifest.SHA512)} {
+		for _, n := range []string{name, manifest.ManifestName(name), manifest.SignatureName(name), manifest.SidecarName(name, manifest.SHA256), manifest.SidecarName(name, manifest.SHA512)} {
 			if _, err := b.Stat(ctx, n); err == nil {
 				return nil, nil, existsHint(blob.ErrExist, b.URL(n))
 			} else if !errors.Is(err, blob.ErrNotExist) {
@@ -82,11 +87,19 @@ func (u *Upload) Consume(ctx context.Context, sc *runner.StepContext, r io.Reade
 			return nil, nil, err
 		}
 	}
+	// Open the signing key before the stream flows: a backup that cannot be
+	// signed fails now, not after the whole dump.
+	var signer *signing.Signer
+	if key := u.signWith(sc, nil); key != "" && !u.Unsigned {
+		if signer, err = storeSigner(sc, key); err != nil {
+			return nil, nil, fmt.Errorf("signing the manifest: %w", err)
+		}
+	}
 	w, err := b.Create(ctx, name, blob.CreateOptions{Overwrite: u.Overwrite})
 	if err != nil {
 		return nil, nil, existsHint(err, b.URL(name))
 	}
-	p := &pendingUpload{u: u, sc: sc, b: b, name: name, w: w, sum: sha256.New()}
+	p := &pendingUpload{u: u, sc: sc, b: b, name: name, w: w, sum: sha256.New(), signer: signer}
 	n, err := io.Copy(io.MultiWriter(w, p.sum), r)
 	p.bytes = n
 	if err != nil {
@@ -112,10 +125,54 @@ type pendingUpload struct {
 	w     blob.Writer
 	sum   hash.Hash // sha256 of the stored bytes
 	bytes int64
+	// signer signs the manifest; nil until Commit finds it upstream, and
+	// with unsigned: true.
+	signer *signing.Signer
+}
+
+// signWith names the keys: entry whose signing key signs the manifest: the
+// one set, else the plan's only keys: entry, else (once upstream is known)
+// that of the encrypt step feeding the upload; "" when there is none.
+func (u *Upload) signWith(sc *runner.StepContext, upstream []runner.Stage) runner.KeyName {
+	if u.SignWith != "" {
+		return u.SignWith
+	}
+	if n := onlyKeyStore(sc); n != "" {
+		return n
+	}
+	for i := len(upstream) - 1; i >= 0; i-- {
+		if e, ok := upstream[i].Params.(*Encrypt); ok && e.Key != "" {
+			return e.Key
+		}
+	}
+	return ""
+}
+
+// sign returns the signature of the manifest's bytes, or nil with
+// unsigned: true.
+func (p *pendingUpload) sign(upstream []runner.Stage, data []byte) ([]byte, error) {
+	if p.u.Unsigned {
+		if p.sc.Logger != nil {
+			p.sc.Logger.Warn("unsigned: true: the manifest is not signed; readers refuse this backup unless they allow unsigned backups", "object", p.b.URL(p.name))
+		}
+		return nil, nil
+	}
+	if p.signer == nil {
+		name := p.u.signWith(p.sc, upstream)
+		if name == "" {
+			return nil, errors.New("no key store to sign the manifest with: add a keys: entry (sluice keys init DIR) and set sign_with, or set unsigned: true for a copy that is not a backup")
+		}
+		s, err := storeSigner(p.sc, name)
+		if err != nil {
+			return nil, err
+		}
+		p.signer = s
+	}
+	return p.signer.Sign(data, signing.ManifestNamespace)
 }
 
 // Commit verifies the checksum step's digest, makes the object visible, then
-// writes the sidecar and, last, the manifest. If a later write fails, what
+// writes the sidecar, the manifest's signature and, last, the manifest. If a later write fails, what
 // this commit made visible is removed again.
 func (p *pendingUpload) Commit(ctx context.Context, upstream []runner.Stage) (runner.Outputs, error) {
 	own := manifest.Digest{Algorithm: manifest.SHA256, Hex: hex.EncodeToString(p.sum.Sum(nil)), Bytes: p.bytes}
@@ -144,6 +201,11 @@ func (p *pendingUpload) Commit(ctx context.Context, upstream []runner.Stage) (ru
 				}
 			}
 		}
+		if p.u.Unsigned {
+			if err := p.b.Remove(ctx, manifest.SignatureName(p.name)); err != nil && !errors.Is(err, blob.ErrNotExist) {
+				return fail(err)
+			}
+		}
 	}
 	if fromStep {
 		side := manifest.SidecarName(p.name, digest.Algorithm)
@@ -160,15 +222,27 @@ func (p *pendingUpload) Commit(ctx context.Context, upstream []runner.Stage) (ru
 	if err != nil {
 		return fail(err)
 	}
+	// The signature goes before the manifest, which stays the last write:
+	// a manifest is never visible without its signature.
+	sig, err := p.sign(upstream, data)
+	if err != nil {
+		return fail(fmt.Errorf("signing the manifest: %w", err))
+	}
+	out := runner.Outputs{"signature": "", "signed_by": ""}
+	if sig != nil {
+		sname := manifest.SignatureName(p.name)
+		if err := p.b.Put(ctx, sname, sig, opts); err != nil {
+			return fail(fmt.Errorf("writing the manifest signature: %w", existsHint(err, p.b.URL(sname))))
+		}
+		made = append(made, sname)
+		out["signature"], out["signed_by"] = p.b.URL(sname), p.signer.ID
+	}
 	mname := manifest.ManifestName(p.name)
 	if err := p.b.Put(ctx, mname, data, opts); err != nil {
 		return fail(fmt.Errorf("writing manifest: %w", existsHint(err, p.b.URL(mname))))
 	}
-	return runner.Outputs{
-		"manifest":         p.b.URL(mname),
-		"digest":           digest.Hex,
-		"digest_algorithm": digest.Algorithm,
-	}, nil
+	out["manifest"], out["digest"], out["digest_algorithm"] = p.b.URL(mname), digest.Hex, digest.Algorithm
+	return out, nil
 }
 
 // verifyStepDigest compares a checksum step's digest with what the upload

@@ -20,6 +20,9 @@ type Verify struct {
 	Key        runner.KeyName `yaml:"key" doc:"the plan's keys: entry whose identities (active and retired) open the backups; without key or identities, encrypted backups are checked by digest only"`
 	Identities []string       `yaml:"identities" doc:"age identity files (mode 0600), instead of key"`
 	Record     bool           `yaml:"record" default:"true" doc:"write NAME.verified.json next to each backup that passes and remove it from one that fails; prune never deletes the newest backup with a current record"`
+	// Signature checks, before anything else.
+	VerifyWith    runner.KeyName `yaml:"verify_with" doc:"the plan's keys: entry whose verification keys check each manifest's signature first (public parts suffice); default: key, else the plan's only keys: entry"`
+	AllowUnsigned bool           `yaml:"allow_unsigned" doc:"check backups whose manifest is not signed too (logged as a warning); without it they fail"`
 }
 
 var (
@@ -38,7 +41,7 @@ func verifyDefinition() runner.Definition {
 			{Name: "verified", Type: "int", Doc: "backups that passed"},
 			{Name: "failed", Type: "int", Doc: "backups that failed (the step fails when this is not 0)"},
 			{Name: "content_verified", Type: "bool", Doc: "every backup checked passed at content level (decrypted and decompressed to the end), not by digest only"},
-			{Name: "backups", Type: "list", Doc: "one map per backup, oldest first: name, url, created, ok, level (digest or content), digest, sidecar, key_ids, stored_bytes, plaintext_bytes, note, error"},
+			{Name: "backups", Type: "list", Doc: "one map per backup, oldest first: name, url, created, ok, level (digest or content), digest, sidecar, key_ids, stored_bytes, plaintext_bytes, signature (signed, unsigned or unchecked), signed_by (the verification key's id), note, error"},
 		},
 	}
 }
@@ -64,7 +67,15 @@ func (p *Verify) Run(ctx context.Context, sc *runner.StepContext) (runner.Output
 	if err != nil {
 		return nil, err
 	}
-	opts := VerifyOptions{Keys: sc.Keys, Record: p.Record, RunID: sc.RunID, Logger: sc.Logger}
+	trustKey := p.VerifyWith
+	if trustKey == "" {
+		trustKey = p.Key
+	}
+	trust, err := stepTrust(sc, trustKey, p.AllowUnsigned)
+	if err != nil {
+		return nil, err
+	}
+	opts := VerifyOptions{Keys: sc.Keys, Record: p.Record, RunID: sc.RunID, Logger: sc.Logger, Trust: trust}
 	if p.Key != "" || len(p.Identities) > 0 {
 		opts.Decrypt = &Decrypt{Key: p.Key, Identities: p.Identities}
 	}
@@ -75,10 +86,11 @@ func (p *Verify) Run(ctx context.Context, sc *runner.StepContext) (runner.Output
 	return VerifyOutputs(results), VerifyError(results)
 }
 
-// VerifyDest reads the catalogue of b and verifies the backups which
-// selects (see SelectBackups), oldest first.
+// VerifyDest reads the catalogue of b through the signature gate
+// (opts.Trust) and verifies the backups which selects (see SelectBackups),
+// oldest first; a backup the gate refuses is a failed result.
 func VerifyDest(ctx context.Context, b blob.Backend, which string, opts VerifyOptions) ([]VerifyResult, error) {
-	c, err := catalog.Read(ctx, b)
+	c, err := catalog.Read(ctx, b, opts.Trust)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +107,7 @@ func VerifyDest(ctx context.Context, b blob.Backend, which string, opts VerifyOp
 		r := VerifyBackup(ctx, b, bk, opts)
 		if opts.Logger != nil {
 			if r.OK {
-				opts.Logger.Info("backup verified", "url", r.URL, "level", r.Level, "note", r.Note)
+				opts.Logger.Info("backup verified", "url", r.URL, "level", r.Level, "signed_by", r.SignedBy, "note", r.Note)
 			} else {
 				opts.Logger.Error("backup failed verification", "url", r.URL, "error", r.Error)
 			}

@@ -21,6 +21,8 @@ type VerifyOptions struct {
 	// lists identity files). Nil checks digests only for encrypted backups.
 	Decrypt *Decrypt
 	Keys    map[string]runner.KeyConfig
+	// Trust is what manifests are checked against before anything else.
+	Trust catalog.Trust
 	// Record writes a verify record (NAME.verified.json) next to each backup
 	// that passes and removes it from one that fails.
 	Record bool
@@ -41,6 +43,10 @@ type VerifyResult struct {
 	KeyIDs         []string `json:"key_ids"` // keys that opened it
 	StoredBytes    int64    `json:"stored_bytes"`
 	PlaintextBytes int64    `json:"plaintext_bytes,omitempty"`
+	// Signature is how the manifest passed the signature gate; SignedBy
+	// the verification key that checked it.
+	Signature string `json:"signature"`
+	SignedBy  string `json:"signed_by,omitempty"`
 	// Note says why the content was not checked, at digest level.
 	Note  string `json:"note,omitempty"`
 	Error string `json:"error,omitempty"`
@@ -52,17 +58,20 @@ func (r VerifyResult) Outputs() map[string]any {
 		"name": r.Name, "url": r.URL, "created": r.Created.UTC().Format(time.RFC3339Nano), "ok": r.OK,
 		"level": r.Level, "digest": r.Digest, "sidecar": r.Sidecar, "key_ids": ageList(r.KeyIDs),
 		"stored_bytes": r.StoredBytes, "plaintext_bytes": r.PlaintextBytes, "note": r.Note, "error": r.Error,
+		"signature": r.Signature, "signed_by": r.SignedBy,
 	}
 }
 
-// VerifyBackup downloads one backup and checks it: the stored bytes against
+// VerifyBackup downloads one backup whose manifest passed the signature gate
+// (bk comes from catalog.Read) and checks it: the stored bytes against
 // the manifest's digest and the checksum sidecar's, then (with a key, when
 // it is encrypted) decrypts and decompresses the stream to its end into
 // io.Discard, proving age's authentication tags and the compression frames,
 // and compares the plaintext size with the manifest's. No plaintext is
 // written anywhere.
 func VerifyBackup(ctx context.Context, b blob.Backend, bk *catalog.Backup, opts VerifyOptions) VerifyResult {
-	res := VerifyResult{Name: bk.Name, URL: bk.URL, Created: bk.Created(), KeyIDs: []string{}, StoredBytes: bk.Object.Size}
+	res := VerifyResult{Name: bk.Name, URL: bk.URL, Created: bk.Created(), KeyIDs: []string{}, StoredBytes: bk.Object.Size,
+		Signature: bk.Signature.State, SignedBy: bk.Signature.KeyID}
 	for _, alg := range manifest.Algorithms {
 		res.Sidecar = res.Sidecar || slices.Contains(bk.Related, manifest.SidecarName(bk.Name, alg))
 	}
@@ -77,7 +86,8 @@ func VerifyBackup(ctx context.Context, b blob.Backend, bk *catalog.Backup, opts 
 	}
 	switch {
 	case res.OK:
-		rec := catalog.Record{Digest: res.Digest, Level: res.Level, Verified: time.Now(), RunID: opts.RunID, KeyIDs: res.KeyIDs, PlaintextBytes: res.PlaintextBytes}
+		rec := catalog.Record{Digest: res.Digest, Level: res.Level, Verified: time.Now(), RunID: opts.RunID, KeyIDs: res.KeyIDs, PlaintextBytes: res.PlaintextBytes,
+			Signature: res.Signature, SignedBy: res.SignedBy}
 		if err := catalog.WriteRecord(ctx, b, bk.Name, rec); err != nil {
 			res.OK, res.Error = false, fmt.Sprintf("verified at %s level, but %v", res.Level, err)
 		}
@@ -121,7 +131,7 @@ func checkKeys(opts VerifyOptions, sel []*catalog.Backup) error {
 
 // verifyStream runs download -> [decrypt] -> [decompress] -> io.Discard.
 func verifyStream(ctx context.Context, b blob.Backend, bk *catalog.Backup, opts VerifyOptions, res *VerifyResult) error {
-	m, err := bk.LoadManifest(ctx, b)
+	m, err := bk.LoadManifest(ctx, b, opts.Trust)
 	if err != nil {
 		return err
 	}
@@ -135,7 +145,7 @@ func verifyStream(ctx context.Context, b blob.Backend, bk *catalog.Backup, opts 
 	sc := &runner.StepContext{ID: "verify", Type: "verify", RunID: opts.RunID, Keys: opts.Keys, Logger: logger}
 	xs, note := inverseChain(m, bk.KeyIDs, opts.Decrypt)
 	res.Note = note
-	outs, err := streamChain(ctx, sc, sourceOf(sc, b, bk.Name), xs)
+	outs, err := streamChain(ctx, sc, sourceOf(sc, b, bk.Name, m), xs)
 	if err != nil {
 		return err
 	}

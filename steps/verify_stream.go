@@ -9,6 +9,7 @@ import (
 
 	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps/blob"
+	"github.com/sluice-dev/sluice/steps/manifest"
 )
 
 // streamChain runs a source into a chain of transforms whose last output is
@@ -70,11 +71,12 @@ func streamChain(ctx context.Context, sc *runner.StepContext, src func(ctx conte
 	return outs, nil
 }
 
-// sourceOf returns a source that streams object name of b, digest-checked.
-// Failures to read storage come back as *unreadableError.
-func sourceOf(sc *runner.StepContext, b blob.Backend, name string) func(ctx context.Context, w io.Writer) (runner.Outputs, error) {
+// sourceOf returns a source that streams object name of b, digest-checked
+// against its manifest m, which passed the signature gate. Failures to read
+// storage come back as *unreadableError.
+func sourceOf(sc *runner.StepContext, b blob.Backend, name string, m *manifest.Manifest) func(ctx context.Context, w io.Writer) (runner.Outputs, error) {
 	return func(ctx context.Context, w io.Writer) (runner.Outputs, error) {
-		return streamObject(ctx, sc, markReads{b}, name, w)
+		return streamObject(ctx, sc, markReads{b}, name, m, w)
 	}
 }
 

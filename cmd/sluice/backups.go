@@ -59,7 +59,9 @@ type backupJSON struct {
 	KeyIDs         []string  `json:"key_ids"`
 	Digest         string    `json:"digest,omitempty"`
 	Verified       string    `json:"verified,omitempty"` // level of a current verify record
-	Files          []string  `json:"files"`              // sidecars, verify record
+	// Signature is how the manifest passed the signature gate.
+	Signature catalog.Signature `json:"signature"`
+	Files     []string          `json:"files"` // sidecars, signature, verify record
 }
 
 type incompleteJSON struct {
@@ -98,6 +100,8 @@ type listJSON struct {
 func backupsList(a *app, args []string) error {
 	fs := newFlags(a, "backups list", "DEST")
 	asJSON := fs.Bool("json", false, "print JSON")
+	keyDir := fs.String("key-dir", "", "key store whose verification keys check each manifest's signature (public parts suffice)")
+	tf := addTrustFlags(fs, keyDir)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -106,9 +110,13 @@ func backupsList(a *app, args []string) error {
 	if err != nil {
 		return err
 	}
+	trust, err := tf.trust(a)
+	if err != nil {
+		return err
+	}
 	ctx, stop := signalContext()
 	defer stop()
-	c, err := catalog.Read(ctx, b)
+	c, err := catalog.Read(ctx, b, trust)
 	if err != nil {
 		return err
 	}
@@ -123,7 +131,7 @@ func backupsList(a *app, args []string) error {
 	for _, bk := range c.Backups {
 		m := bk.Summary
 		j := backupJSON{Name: bk.Name, URL: bk.URL, Created: m.Created, Plan: m.Plan, RunID: m.RunID, Database: m.Database,
-			PlaintextBytes: m.PlaintextBytes, StoredBytes: bk.Object.Size, KeyIDs: bk.KeyIDs, Files: nonNil(bk.Related)}
+			PlaintextBytes: m.PlaintextBytes, StoredBytes: bk.Object.Size, KeyIDs: bk.KeyIDs, Files: nonNil(bk.Related), Signature: bk.Signature}
 		if m.Digest != nil {
 			j.Digest = m.Digest.String()
 		}
@@ -154,14 +162,14 @@ func printList(w io.Writer, l listJSON) {
 		fmt.Fprintf(w, "no complete backup under %s\n", l.Root)
 	} else {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "CREATED\tNAME\tPLAN\tDATABASE\tPLAINTEXT\tSTORED\tKEYS\tDIGEST\tVERIFIED")
+		fmt.Fprintln(tw, "CREATED\tNAME\tPLAN\tDATABASE\tPLAINTEXT\tSTORED\tKEYS\tDIGEST\tSIGNATURE\tVERIFIED")
 		for _, b := range l.Backups {
 			plain := "-"
 			if b.PlaintextBytes > 0 {
 				plain = humanBytes(b.PlaintextBytes)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.Created.UTC().Format("2006-01-02 15:04:05Z"), b.Name, b.Plan,
-				dash(b.Database), plain, humanBytes(b.StoredBytes), dash(strings.Join(b.KeyIDs, ",")), dash(shortDigest(b.Digest)), dash(b.Verified))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.Created.UTC().Format("2006-01-02 15:04:05Z"), b.Name, b.Plan,
+				dash(b.Database), plain, humanBytes(b.StoredBytes), dash(strings.Join(b.KeyIDs, ",")), dash(shortDigest(b.Digest)), sigColumn(b.Signature), dash(b.Verified))
 		}
 		tw.Flush()
 	}
@@ -207,6 +215,17 @@ func otherNames(others []otherJSON, n int) string {
 		names = append(names, o.Name)
 	}
 	return strings.Join(names, ", ")
+}
+
+// sigColumn renders how a manifest passed the signature gate.
+func sigColumn(s catalog.Signature) string {
+	switch s.State {
+	case catalog.SignatureValid:
+		return s.KeyID
+	case catalog.SignatureUnchecked:
+		return "UNCHECKED"
+	}
+	return "UNSIGNED"
 }
 
 // shortDigest keeps the algorithm and 16 hex digits, for the table.

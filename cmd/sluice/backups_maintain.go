@@ -26,6 +26,7 @@ func backupsVerify(a *app, args []string) error {
 	fs.Var(&identities, "identity", "age identity `file` (repeatable), instead of --key-dir")
 	asJSON := fs.Bool("json", false, "print JSON")
 	noRecord := fs.Bool("no-record", false, "do not write or remove verify records (NAME.verified.json)")
+	tf := addTrustFlags(fs, keyDir)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -47,7 +48,11 @@ func backupsVerify(a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	opts := steps.VerifyOptions{Record: !*noRecord, Logger: hclog.NewNullLogger()}
+	trust, err := tf.trust(a)
+	if err != nil {
+		return err
+	}
+	opts := steps.VerifyOptions{Record: !*noRecord, Logger: hclog.NewNullLogger(), Trust: trust}
 	switch {
 	case *keyDir != "":
 		opts.Keys = map[string]runner.KeyConfig{cliKey: {Name: cliKey, Store: "dir", Path: *keyDir}}
@@ -68,7 +73,7 @@ func backupsVerify(a *app, args []string) error {
 	} else {
 		for _, r := range results {
 			if r.OK {
-				fmt.Fprintf(a.stdout, "ok    %s  %s level, %s", r.Name, r.Level, r.Digest)
+				fmt.Fprintf(a.stdout, "ok    %s  %s level, %s, %s", r.Name, r.Level, r.Digest, signedBy(r))
 				if r.Note != "" {
 					fmt.Fprintf(a.stdout, " (%s)", r.Note)
 				}
@@ -79,6 +84,14 @@ func backupsVerify(a *app, args []string) error {
 		}
 	}
 	return steps.VerifyError(results)
+}
+
+// signedBy says which key signed a verified backup's manifest.
+func signedBy(r steps.VerifyResult) string {
+	if r.SignedBy != "" {
+		return "signed by " + r.SignedBy
+	}
+	return "UNSIGNED (" + r.Signature + ")"
 }
 
 func failedCount(rs []steps.VerifyResult) int {
@@ -104,6 +117,8 @@ func backupsPrune(a *app, args []string) error {
 	asJSON := fs.Bool("json", false, "print JSON (the prune step's outputs)")
 	incomplete := fs.Bool("incomplete", false, "instead of retention, remove sluice's leftovers: its objects without a manifest (with their sidecars) and unfinished uploads; other files are never touched")
 	olderThan := fs.Duration("incomplete-older-than", 24*time.Hour, "with --incomplete: only leftovers older than this `age` (0: any age)")
+	keyDir := fs.String("key-dir", "", "key store whose verification keys check each manifest's signature (public parts suffice)")
+	tf := addTrustFlags(fs, keyDir)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -129,9 +144,13 @@ func backupsPrune(a *app, args []string) error {
 	if err != nil {
 		return err
 	}
+	trust, err := tf.trust(a)
+	if err != nil {
+		return err
+	}
 	ctx, stop := signalContext()
 	defer stop()
-	res, err := steps.PruneDest(ctx, b, p, *confirm)
+	res, err := steps.PruneDest(ctx, b, p, *confirm, trust)
 	if res == nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/steps"
+	"github.com/sluice-dev/sluice/steps/catalog"
 	"github.com/sluice-dev/sluice/steps/keys"
 )
 
@@ -70,7 +71,7 @@ func keysList(a *app, args []string) error {
 	}
 	var byKey map[string][]string
 	if *dest != "" {
-		if byKey, err = steps.BackupsByKey(context.Background(), *dest); err != nil {
+		if byKey, err = steps.BackupsByKey(context.Background(), *dest, keyNeedsTrust(d)); err != nil {
 			return err
 		}
 	}
@@ -138,4 +139,16 @@ func writeJSON(a *app, v any) error {
 // keyAge renders how long ago t was, in days.
 func keyAge(t time.Time) string {
 	return fmt.Sprintf("%dd", int(time.Since(t).Hours()/24))
+}
+
+// keyNeedsTrust is how keys list --dest and keys destroy read manifests to
+// count which backups need a key: signed ones must verify with the store's
+// keys, and unsigned ones (made before signing) are counted too, since
+// counting a backup can only keep a key alive, never destroy it.
+func keyNeedsTrust(d *keys.Dir) catalog.Trust {
+	t := catalog.Trust{AllowUnsigned: true}
+	if v, err := d.Verifier(); err == nil {
+		t.Verifier = v
+	}
+	return t
 }

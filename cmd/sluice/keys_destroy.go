@@ -40,7 +40,7 @@ func keysDestroy(a *app, args []string) error {
 	check := func() error {
 		var needing []string
 		for _, dest := range strings.Split(*dests, ",") {
-			byKey, err := steps.BackupsByKey(ctx, strings.TrimSpace(dest))
+			byKey, err := steps.BackupsByKey(ctx, strings.TrimSpace(dest), keyNeedsTrust(d))
 			if err != nil {
 				return err
 			}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps"
 	"github.com/sluice-dev/sluice/steps/blob"
+	"github.com/sluice-dev/sluice/steps/catalog"
 	"github.com/sluice-dev/sluice/steps/manifest"
 	"github.com/sluice-dev/sluice/steps/pg"
 )
@@ -32,6 +32,7 @@ func cmdRestore(a *app, args []string) error {
 	stateDir := fs.String("state-dir", ".sluice", "where run folders and reports are written")
 	logFormat := fs.String("log-format", "auto", "log format: auto, human or json")
 	printPlan := fs.Bool("print-plan", false, "print the derived pipeline as a plan and run nothing")
+	tf := addTrustFlags(fs, keyDir)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -45,7 +46,18 @@ func cmdRestore(a *app, args []string) error {
 	if (*keyDir == "") == (len(identities) == 0) {
 		return usagef("restore needs exactly one of --key-dir or --identity")
 	}
-	m, objectURL, err := readManifest(pos[0])
+	trust, err := tf.trust(a)
+	if err != nil {
+		return err
+	}
+	signers := *tf.verifyKeys
+	if signers == "" {
+		signers = *keyDir
+	}
+	if fi, err := os.Stat(signers); signers != "" && (err != nil || !fi.IsDir()) {
+		return usagef("restore: --verify-keys must be a key store folder (the restore's download checks the signature again with it)")
+	}
+	m, objectURL, err := readManifest(pos[0], trust)
 	if err != nil {
 		return err
 	}
@@ -54,6 +66,7 @@ func cmdRestore(a *app, args []string) error {
 		return err
 	}
 	spec.keyDir, spec.identities, spec.create, spec.clean = *keyDir, identities, *create, *clean
+	spec.signers, spec.allowUnsigned = signers, trust.AllowUnsigned
 	if *printPlan {
 		src, err := spec.planYAML()
 		if err != nil {
@@ -100,9 +113,10 @@ func cmdRestore(a *app, args []string) error {
 	return err
 }
 
-// readManifest reads a manifest by path or URL and returns it with the URL
-// of the object it describes.
-func readManifest(arg string) (*manifest.Manifest, string, error) {
+// readManifest reads a manifest by path or URL through the signature gate
+// (catalog.ReadManifest) and returns it with the URL of the object it
+// describes.
+func readManifest(arg string, trust catalog.Trust) (*manifest.Manifest, string, error) {
 	if !strings.HasSuffix(arg, ".manifest.json") {
 		return nil, "", usagef("%s is not a manifest (NAME.manifest.json)", arg)
 	}
@@ -110,15 +124,13 @@ func readManifest(arg string) (*manifest.Manifest, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	r, err := backend.Open(context.Background(), name)
-	if err != nil {
-		return nil, "", fmt.Errorf("reading manifest: %w", err)
-	}
-	defer r.Close()
-	m, err := manifest.Read(io.LimitReader(r, 1<<20))
+	signed, err := catalog.ReadManifest(context.Background(), backend, strings.TrimSuffix(name, ".manifest.json"), trust)
 	if err != nil {
 		return nil, "", fmt.Errorf("reading manifest %s: %w", arg, err)
 	}
+	if signed.Manifest == nil {
+		return nil, "", fmt.Errorf("reading manifest %s: it does not exist", arg)
+	}
 	object := strings.TrimSuffix(arg, ".manifest.json")
-	return m, object, nil
+	return signed.Manifest, object, nil
 }

@@ -26,6 +26,10 @@ type restoreSpec struct {
 	keyDir        string
 	identities    []string
 	create, clean bool
+	// signers is the key store whose verification keys the download checks
+	// the manifest's signature with again; allowUnsigned accepts none.
+	signers       string
+	allowUnsigned bool
 }
 
 // undoStep is one stage to undo, last stage first.
@@ -34,8 +38,12 @@ type undoStep struct {
 	algorithm string // decompress: zstd or gzip
 }
 
-// storeKey names the key store in a derived plan.
-const storeKey = "store"
+// storeKey names the key store in a derived plan, signersKey the one that
+// checks signatures.
+const (
+	storeKey   = "store"
+	signersKey = "signers"
+)
 
 // deriveRestore reads what restore needs from a manifest. objectURL is the
 // object beside the manifest.
@@ -88,7 +96,13 @@ func (s *restoreSpec) build(reg *runner.Registry, dsn string) (*runner.Plan, err
 		out = append(out, runner.BuiltStep{ID: typ, Type: typ, Input: input, Params: p})
 		return nil
 	}
-	err := add("download", func(p any) { p.(*steps.Download).From = s.object })
+	err := add("download", func(p any) {
+		d := p.(*steps.Download)
+		d.From, d.AllowUnsigned = s.object, s.allowUnsigned
+		if s.signers != "" {
+			d.VerifyWith = signersKey
+		}
+	})
 	for _, u := range s.undo {
 		if err != nil {
 			break
@@ -123,10 +137,17 @@ func (s *restoreSpec) build(reg *runner.Registry, dsn string) (*runner.Plan, err
 }
 
 func (s *restoreSpec) keys() map[string]runner.KeyConfig {
-	if s.keyDir == "" {
+	ks := map[string]runner.KeyConfig{}
+	if s.keyDir != "" {
+		ks[storeKey] = runner.KeyConfig{Name: storeKey, Store: "dir", Path: s.keyDir}
+	}
+	if s.signers != "" {
+		ks[signersKey] = runner.KeyConfig{Name: signersKey, Store: "dir", Path: s.signers}
+	}
+	if len(ks) == 0 {
 		return nil
 	}
-	return map[string]runner.KeyConfig{storeKey: {Name: storeKey, Store: "dir", Path: s.keyDir}}
+	return ks
 }
 
 // checkKeys loads the keys the backup needs before anything runs: a missing
@@ -152,7 +173,14 @@ func (s *restoreSpec) planYAML() ([]byte, error) {
 		Input string         `yaml:"input,omitempty"`
 		With  map[string]any `yaml:"with,omitempty"`
 	}
-	stepsOut := map[string]step{"download": {Type: "download", With: map[string]any{"from": s.object}}}
+	download := map[string]any{"from": s.object}
+	if s.signers != "" {
+		download["verify_with"] = signersKey
+	}
+	if s.allowUnsigned {
+		download["allow_unsigned"] = true
+	}
+	stepsOut := map[string]step{"download": {Type: "download", With: download}}
 	prev := "download"
 	for _, u := range s.undo {
 		st := step{Type: u.typ, Input: prev, With: map[string]any{}}
@@ -180,10 +208,17 @@ func (s *restoreSpec) planYAML() ([]byte, error) {
 		"params":      map[string]any{"target": map[string]any{"type": "string", "secret": true, "required": true}},
 		"steps":       stepsOut,
 	}
+	ks := map[string]any{}
 	if s.keyDir != "" {
-		plan["keys"] = map[string]any{storeKey: map[string]any{"store": "dir", "path": s.keyDir}}
+		ks[storeKey] = map[string]any{"store": "dir", "path": s.keyDir}
 	}
-	for _, v := range append(append([]string{s.object, s.keyDir, plan["description"].(string)}, s.keyIDs...), s.identities...) {
+	if s.signers != "" {
+		ks[signersKey] = map[string]any{"store": "dir", "path": s.signers}
+	}
+	if len(ks) > 0 {
+		plan["keys"] = ks
+	}
+	for _, v := range append(append([]string{s.object, s.keyDir, s.signers, plan["description"].(string)}, s.keyIDs...), s.identities...) {
 		if strings.Contains(v, "${{") {
 			return nil, fmt.Errorf("cannot print the pipeline as a plan: %q holds ${{, which a plan would evaluate", v)
 		}

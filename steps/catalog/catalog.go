@@ -35,6 +35,8 @@ type Backup struct {
 	// Record is the backup's verify record when it has one that matches the
 	// manifest's digest; a stale or unreadable record counts as none.
 	Record *Record
+	// Signature says how the manifest passed the signature gate.
+	Signature Signature
 }
 
 // Created returns the creation time the manifest records.
@@ -61,6 +63,8 @@ const (
 	ProblemObjectMissing = "object-missing" // a manifest whose object is gone
 	ProblemUnreadable    = "unreadable"     // a manifest that does not parse
 	ProblemRenamed       = "renamed"        // a manifest that describes another object
+	ProblemUnsigned      = "unsigned"       // a manifest without a signature, unsigned not allowed
+	ProblemSignature     = "bad-signature"  // a signature that does not verify, or by an unknown key
 )
 
 // Problem is a manifest that does not describe a backup that is there.
@@ -82,11 +86,12 @@ type Catalog struct {
 	Other []blob.Info
 }
 
-// Read lists b's root and reads every manifest and verify record, one at a
-// time, keeping a Summary of each. Only a failure to list (or to read an
-// existing file) is an error: a manifest that cannot be trusted becomes a
-// Problem.
-func Read(ctx context.Context, b blob.Backend) (*Catalog, error) {
+// Read lists b's root and reads every manifest, through the signature gate
+// (see ReadManifest), and every verify record, one at a time, keeping a
+// Summary of each. Only a failure to list (or to read an existing file) is
+// an error: a manifest that cannot be trusted (unsigned, badly signed,
+// unreadable, renamed) becomes a Problem.
+func Read(ctx context.Context, b blob.Backend, t Trust) (*Catalog, error) {
 	infos, err := b.List(ctx, "")
 	if err != nil {
 		return nil, fmt.Errorf("listing backups under %s: %w", b.URL(""), err)
@@ -102,7 +107,7 @@ func Read(ctx context.Context, b blob.Backend) (*Catalog, error) {
 			continue
 		}
 		obj := strings.TrimSuffix(in.Name, manifestSuffix)
-		bk, prob, err := readBackup(ctx, b, obj, byName)
+		bk, prob, err := readBackup(ctx, b, obj, byName, t)
 		switch {
 		case err != nil:
 			return nil, fmt.Errorf("reading backups under %s: %w", b.URL(""), err)
@@ -129,11 +134,15 @@ func Read(ctx context.Context, b blob.Backend) (*Catalog, error) {
 
 // readBackup reads the manifest of obj: the backup it describes, or the
 // Problem that keeps it from being one.
-func readBackup(ctx context.Context, b blob.Backend, obj string, byName map[string]blob.Info) (*Backup, *Problem, error) {
+func readBackup(ctx context.Context, b blob.Backend, obj string, byName map[string]blob.Info, t Trust) (*Backup, *Problem, error) {
 	prob := &Problem{Manifest: manifest.ManifestName(obj), URL: b.URL(manifest.ManifestName(obj))}
-	m, err := ReadManifest(ctx, b, obj)
+	signed, err := ReadManifest(ctx, b, obj, t)
 	var ue *UntrustedError
+	var se *SignatureError
 	switch {
+	case errors.As(err, &se):
+		prob.Kind, prob.Detail = se.Kind, se.Detail
+		return nil, prob, nil
 	case errors.As(err, &ue):
 		prob.Kind, prob.Detail = ue.Kind, ue.Detail
 		return nil, prob, nil
@@ -143,7 +152,8 @@ func readBackup(ctx context.Context, b blob.Backend, obj string, byName map[stri
 		prob.Kind, prob.Detail = ProblemObjectMissing, "its object "+b.URL(obj)+" is missing"
 		return nil, prob, nil
 	}
-	return &Backup{Name: obj, URL: b.URL(obj), Object: byName[obj], Summary: Summarize(m), KeyIDs: KeyIDs(m)}, nil, nil
+	m := signed.Manifest
+	return &Backup{Name: obj, URL: b.URL(obj), Object: byName[obj], Summary: Summarize(m), KeyIDs: KeyIDs(m), Signature: signed.Signature}, nil, nil
 }
 
 // matchingRecord returns bk's verify record when it vouches for bk. A

@@ -2,6 +2,8 @@ package catalog_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -17,6 +19,8 @@ import (
 	"github.com/sluice-dev/sluice/steps/blob/s3test"
 	"github.com/sluice-dev/sluice/steps/catalog"
 	"github.com/sluice-dev/sluice/steps/manifest"
+	"github.com/sluice-dev/sluice/steps/signing"
+	"golang.org/x/crypto/ssh"
 )
 
 func TestMain(m *testing.M) { s3test.Main(m) }
@@ -59,7 +63,38 @@ func putBackup(t *testing.T, b blob.Backend, name string, created time.Time) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	put(t, b, manifest.ManifestName(name), js)
+	putManifest(t, b, name, js)
+}
+
+// putManifest stores a manifest signed by the test key, signature first, as
+// upload does.
+func putManifest(t *testing.T, b blob.Backend, object string, data []byte) {
+	t.Helper()
+	sig, err := signer.Sign(data, signing.ManifestNamespace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, b, manifest.SignatureName(object), sig)
+	put(t, b, manifest.ManifestName(object), data)
+}
+
+// signer is the test's signing key; trust checks against it.
+var signer, trust = newTestKey("s-test")
+
+func newTestKey(id string) (*signing.Signer, catalog.Trust) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	ss, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		panic(err)
+	}
+	s, err := signing.NewSigner(id, ss)
+	if err != nil {
+		panic(err)
+	}
+	return s, catalog.Trust{Verifier: signing.NewVerifier("the test key", []signing.Key{s.Key()})}
 }
 
 func put(t *testing.T, b blob.Backend, name string, data []byte) {
@@ -100,11 +135,11 @@ func TestCatalogRead(t *testing.T) {
 		put(t, b, "2026/11/04/app.dump.zst.age", []byte("no manifest yet"))
 		put(t, b, "2026/11/04/app.dump.zst.age.sha256", []byte("x"))
 		put(t, b, "stray.sha256", []byte("x")) // a sidecar of nothing is not an object
-		put(t, b, "gone.age.manifest.json", must(manifestFor(t, "gone.age")))
+		putManifest(t, b, "gone.age", must(manifestFor(t, "gone.age")))
 		put(t, b, "bad.age", []byte("x"))
-		put(t, b, "bad.age.manifest.json", []byte("{not json"))
+		putManifest(t, b, "bad.age", []byte("{not json"))
 
-		c, err := catalog.Read(ctx, b)
+		c, err := catalog.Read(ctx, b, trust)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -116,8 +151,11 @@ func TestCatalogRead(t *testing.T) {
 		if !reflect.DeepEqual(bk.KeyIDs, []string{"k-0123456789abcdef"}) || bk.Summary.Database != "app" || bk.Object.Size == 0 {
 			t.Errorf("backup %+v: key ids, database or size missing", bk)
 		}
-		if !reflect.DeepEqual(bk.Related, []string{"2026/11/01/app.dump.zst.age.sha256"}) {
-			t.Errorf("related %q, want the sidecar only", bk.Related)
+		if !reflect.DeepEqual(bk.Related, []string{"2026/11/01/app.dump.zst.age.manifest.json.sig", "2026/11/01/app.dump.zst.age.sha256"}) {
+			t.Errorf("related %q, want the signature and the sidecar", bk.Related)
+		}
+		if bk.Signature != (catalog.Signature{State: catalog.SignatureValid, KeyID: "s-test"}) {
+			t.Errorf("signature %+v, want signed by s-test", bk.Signature)
 		}
 		var inc []string
 		for _, in := range c.Incomplete {
@@ -155,7 +193,7 @@ func TestVerifyRecordMarksVerified(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b blob.Backend) {
 		putBackup(t, b, "a.age", day(1))
 		putBackup(t, b, "b.age", day(2))
-		c, _ := catalog.Read(ctx, b)
+		c, _ := catalog.Read(ctx, b, trust)
 		a, _ := c.Find("a.age")
 		if err := catalog.WriteRecord(ctx, b, "a.age", catalog.Record{Digest: a.Summary.Digest.String(), Level: catalog.LevelContent, Verified: time.Now()}); err != nil {
 			t.Fatal(err)
@@ -165,7 +203,7 @@ func TestVerifyRecordMarksVerified(t *testing.T) {
 		if err := catalog.WriteRecord(ctx, b, "b.age", catalog.Record{Digest: "sha256:" + strings.Repeat("0", 64), Level: catalog.LevelContent}); err != nil {
 			t.Fatal(err)
 		}
-		c, _ = catalog.Read(ctx, b)
+		c, _ = catalog.Read(ctx, b, trust)
 		v, ok := c.NewestVerified()
 		if !ok || v.Name != "a.age" {
 			t.Fatalf("newest verified = %v, want a.age (b.age's record is stale)", v)
@@ -185,12 +223,12 @@ func TestPruneRemovesWholeBackupsAndKeepsNewestVerified(t *testing.T) {
 			putBackup(t, b, fmt.Sprintf("d%d.age", d), day(d))
 		}
 		// d2 is the newest verified backup: keep_last 1 keeps d5, and d2 stays.
-		c, _ := catalog.Read(ctx, b)
+		c, _ := catalog.Read(ctx, b, trust)
 		d2, _ := c.Find("d2.age")
 		if err := catalog.WriteRecord(ctx, b, "d2.age", catalog.Record{Digest: d2.Summary.Digest.String(), Level: catalog.LevelDigest}); err != nil {
 			t.Fatal(err)
 		}
-		c, _ = catalog.Read(ctx, b)
+		c, _ = catalog.Read(ctx, b, trust)
 		res, err := catalog.PlanPrune(c, catalog.Policy{Last: 1})
 		if err != nil {
 			t.Fatal(err)
@@ -199,7 +237,7 @@ func TestPruneRemovesWholeBackupsAndKeepsNewestVerified(t *testing.T) {
 			t.Fatalf("protected %v, to delete %d; want d2.age and 3", res.Protected, res.ToDelete())
 		}
 		before := listAll(t, b)
-		if len(before) != 16 {
+		if len(before) != 21 {
 			t.Fatalf("fixture has %d files: %q", len(before), before)
 		}
 		if err := catalog.Prune(ctx, b, res); err != nil {
@@ -208,7 +246,7 @@ func TestPruneRemovesWholeBackupsAndKeepsNewestVerified(t *testing.T) {
 		if !reflect.DeepEqual(res.Deleted, []string{"d1.age", "d3.age", "d4.age"}) {
 			t.Errorf("deleted %q, want oldest first d1 d3 d4", res.Deleted)
 		}
-		want := []string{"d2.age", "d2.age.manifest.json", "d2.age.sha256", "d2.age.verified.json", "d5.age", "d5.age.manifest.json", "d5.age.sha256"}
+		want := []string{"d2.age", "d2.age.manifest.json", "d2.age.manifest.json.sig", "d2.age.sha256", "d2.age.verified.json", "d5.age", "d5.age.manifest.json", "d5.age.manifest.json.sig", "d5.age.sha256"}
 		if got := listAll(t, b); !reflect.DeepEqual(got, want) {
 			t.Errorf("left %q, want %q", got, want)
 		}
@@ -236,7 +274,7 @@ func TestPruneInterruptedLeavesConsistentCatalog(t *testing.T) {
 		for d := 1; d <= 4; d++ {
 			putBackup(t, b, fmt.Sprintf("d%d.age", d), day(d))
 		}
-		c, _ := catalog.Read(ctx, b)
+		c, _ := catalog.Read(ctx, b, trust)
 		res, err := catalog.PlanPrune(c, catalog.Policy{Last: 1})
 		if err != nil {
 			t.Fatal(err)
@@ -247,11 +285,11 @@ func TestPruneInterruptedLeavesConsistentCatalog(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "injected failure") || !strings.Contains(err.Error(), "d2.age") {
 			t.Fatalf("prune error %v, want the injected failure naming d2.age", err)
 		}
-		wantOrder := []string{"d1.age.manifest.json", "d1.age", "d1.age.sha256", "d2.age.manifest.json"}
+		wantOrder := []string{"d1.age.manifest.json", "d1.age", "d1.age.manifest.json.sig", "d1.age.sha256", "d2.age.manifest.json"}
 		if !reflect.DeepEqual(fb.removed, wantOrder) {
 			t.Errorf("removed %q, want manifest first: %q", fb.removed, wantOrder)
 		}
-		c, err = catalog.Read(ctx, b)
+		c, err = catalog.Read(ctx, b, trust)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -261,7 +299,7 @@ func TestPruneInterruptedLeavesConsistentCatalog(t *testing.T) {
 		if got := names(c.Backups); !reflect.DeepEqual(got, []string{"d3.age", "d4.age"}) {
 			t.Errorf("backups %q", got)
 		}
-		if len(c.Incomplete) != 1 || c.Incomplete[0].Name != "d2.age" || !reflect.DeepEqual(c.Incomplete[0].Related, []string{"d2.age.sha256"}) {
+		if len(c.Incomplete) != 1 || c.Incomplete[0].Name != "d2.age" || !reflect.DeepEqual(c.Incomplete[0].Related, []string{"d2.age.manifest.json.sig", "d2.age.sha256"}) {
 			t.Errorf("incomplete %+v, want d2.age with its sidecar", c.Incomplete)
 		}
 		// A rerun finishes the job for the complete backups left.
@@ -273,7 +311,7 @@ func TestPruneInterruptedLeavesConsistentCatalog(t *testing.T) {
 }
 
 func TestPruneEmptyDestination(t *testing.T) {
-	c, err := catalog.Read(ctx, blob.NewFile(t.TempDir()))
+	c, err := catalog.Read(ctx, blob.NewFile(t.TempDir()), trust)
 	if err != nil {
 		t.Fatal(err)
 	}

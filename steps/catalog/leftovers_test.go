@@ -35,7 +35,7 @@ func TestLeftovers(t *testing.T) {
 			}
 		}
 		before := listAll(t, b)
-		c, err := catalog.Read(ctx, b)
+		c, err := catalog.Read(ctx, b, trust)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -68,7 +68,7 @@ func TestLeftovers(t *testing.T) {
 		if err := catalog.RemoveLeftovers(ctx, b, res); err != nil {
 			t.Fatal(err)
 		}
-		want := []string{"a.dump", manifest.ManifestName("a.dump"), manifest.SidecarName("a.dump", manifest.SHA256), "d.dump.age", manifest.ManifestName("d.dump.age")}
+		want := []string{"a.dump", manifest.ManifestName("a.dump"), manifest.SignatureName("a.dump"), manifest.SidecarName("a.dump", manifest.SHA256), "d.dump.age", manifest.ManifestName("d.dump.age")}
 		slices.Sort(want)
 		if got := listAll(t, b); !slices.Equal(got, want) {
 			t.Fatalf("after removing leftovers: %q, want %q", got, want)
@@ -124,7 +124,7 @@ func TestLeftoversPendingFiles(t *testing.T) {
 	if err := os.Chtimes(filepath.Join(root, filepath.FromSlash(old)), twoDaysAgo, twoDaysAgo); err != nil {
 		t.Fatal(err)
 	}
-	c, err := catalog.Read(ctx, b)
+	c, err := catalog.Read(ctx, b, trust)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func TestLeftoversPendingFiles(t *testing.T) {
 		}
 		return err
 	})
-	want := []string{fresh, "a.age", "a.age.manifest.json", "a.age.sha256"}
+	want := []string{fresh, "a.age", "a.age.manifest.json", "a.age.manifest.json.sig", "a.age.sha256"}
 	if !slices.Equal(left, want) {
 		t.Errorf("left %q, want %q", left, want)
 	}
@@ -178,7 +178,7 @@ func TestPruneIncompleteSparesForeignFiles(t *testing.T) {
 		for _, n := range ours {
 			put(t, b, n, []byte("sluice's "+n))
 		}
-		c, err := catalog.Read(ctx, b)
+		c, err := catalog.Read(ctx, b, trust)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -189,7 +189,7 @@ func TestPruneIncompleteSparesForeignFiles(t *testing.T) {
 		if err := catalog.RemoveLeftovers(ctx, b, res); err != nil {
 			t.Fatal(err)
 		}
-		want := append([]string{"a.age", "a.age.manifest.json", "a.age.sha256"}, foreign...)
+		want := append([]string{"a.age", "a.age.manifest.json", "a.age.manifest.json.sig", "a.age.sha256"}, foreign...)
 		slices.Sort(want)
 		if got := listAll(t, b); !slices.Equal(got, want) {
 			t.Errorf("after prune --incomplete at any age: %q, want %q (foreign files kept, sluice's leftovers gone)", got, want)

@@ -16,6 +16,7 @@ import (
 	"github.com/sluice-dev/sluice/steps/blob"
 	"github.com/sluice-dev/sluice/steps/catalog"
 	"github.com/sluice-dev/sluice/steps/manifest"
+	"github.com/sluice-dev/sluice/steps/signing"
 )
 
 // TestCatalogManifestSizeBound: a real manifest is a few KiB. One stuffed
@@ -27,7 +28,7 @@ func TestCatalogManifestSizeBound(t *testing.T) {
 		writeManifest(t, b, "ok.age", 64<<10, "nightly")
 		writeManifest(t, b, "huge.age", manifest.MaxSize, "nightly")
 		writeManifest(t, b, "long-plan.age", 0, strings.Repeat("p", 100<<10))
-		c, err := catalog.Read(ctx, b)
+		c, err := catalog.Read(ctx, b, trust)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -69,6 +70,13 @@ func writeManifest(t testing.TB, b blob.Backend, object string, pad int, plan st
 	if err := b.Put(ctx, object, nil, blob.CreateOptions{Overwrite: true}); err != nil {
 		t.Fatal(err)
 	}
+	sig, err := signer.Sign(js, signing.ManifestNamespace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Put(ctx, manifest.SignatureName(object), sig, blob.CreateOptions{Overwrite: true}); err != nil {
+		t.Fatal(err)
+	}
 	if err := b.Put(ctx, manifest.ManifestName(object), js, blob.CreateOptions{Overwrite: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -101,6 +109,13 @@ func manyManifests(t testing.TB, n int) (string, int64) {
 		if err := os.WriteFile(filepath.Join(root, manifest.ManifestName(object)), js, 0o600); err != nil {
 			t.Fatal(err)
 		}
+		sig, err := signer.Sign(js, signing.ManifestNamespace)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, manifest.SignatureName(object)), sig, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return root, total
 }
@@ -130,7 +145,7 @@ func heapUse(t testing.TB, root string) (c *catalog.Catalog, retained, peak uint
 			}
 		}
 	}()
-	c, err := catalog.Read(ctx, blob.NewFile(root))
+	c, err := catalog.Read(ctx, blob.NewFile(root), trust)
 	close(stop)
 	<-done
 	if err != nil {
@@ -194,22 +209,22 @@ func mib(n int64) float64 { return float64(n) / (1 << 20) }
 func TestLoadManifestRereadsTheListedManifest(t *testing.T) {
 	b := blob.NewFile(t.TempDir())
 	putBackup(t, b, "a.age", day(1))
-	c, err := catalog.Read(ctx, b)
+	c, err := catalog.Read(ctx, b, trust)
 	if err != nil {
 		t.Fatal(err)
 	}
 	bk, _ := c.Find("a.age")
-	m, err := bk.LoadManifest(ctx, b)
+	m, err := bk.LoadManifest(ctx, b, trust)
 	if err != nil || len(m.Stages) != 2 || m.RunID != "r-a.age" {
 		t.Fatalf("LoadManifest = %+v, %v; want the whole manifest", m, err)
 	}
 	putBackup(t, b, "a.age", day(2))
-	if _, err := bk.LoadManifest(ctx, b); err == nil || !strings.Contains(err.Error(), "changed since the backups were listed") {
+	if _, err := bk.LoadManifest(ctx, b, trust); err == nil || !strings.Contains(err.Error(), "changed since the backups were listed") {
 		t.Errorf("LoadManifest after the manifest was replaced: %v, want an error", err)
 	}
 	put(t, b, manifest.ManifestName("a.age"), []byte(strings.Repeat(" ", manifest.MaxSize+1)))
 	var ue *catalog.UntrustedError
-	if _, err := bk.LoadManifest(ctx, b); !errors.As(err, &ue) || ue.Kind != catalog.ProblemUnreadable {
+	if _, err := bk.LoadManifest(ctx, b, trust); !errors.As(err, &ue) || ue.Kind != catalog.ProblemUnreadable {
 		t.Errorf("LoadManifest of an oversized manifest: %v, want an UntrustedError", err)
 	}
 }

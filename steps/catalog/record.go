@@ -37,6 +37,10 @@ type Record struct {
 	RunID          string    `json:"run_id,omitempty"`
 	KeyIDs         []string  `json:"key_ids,omitempty"` // keys that opened it (content level)
 	PlaintextBytes int64     `json:"plaintext_bytes,omitempty"`
+	// Signature is how the manifest passed the signature gate (signed, or
+	// unsigned / unchecked when allowed); SignedBy the key that checked it.
+	Signature string `json:"signature,omitempty"`
+	SignedBy  string `json:"signed_by,omitempty"`
 }
 
 // RecordName returns the name of an object's verify record.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path"
 	"time"
 
 	"github.com/sluice-dev/sluice/steps/blob"
@@ -56,35 +55,6 @@ type UntrustedError struct {
 
 func (e *UntrustedError) Error() string { return "manifest " + e.Manifest + ": " + e.Detail }
 
-// ReadManifest reads, checks and parses the manifest of object: the one
-// way the catalogue reads a manifest. One that cannot be trusted (too large,
-// not a manifest, describing another object, recording more than
-// MaxSummary) fails with an *UntrustedError; any other error is a failure to
-// read the storage.
-func ReadManifest(ctx context.Context, b blob.Backend, object string) (*manifest.Manifest, error) {
-	name := manifest.ManifestName(object)
-	untrusted := func(kind, detail string) error {
-		return &UntrustedError{Manifest: b.URL(name), Kind: kind, Detail: detail}
-	}
-	data, err := ReadSmall(ctx, b, name)
-	if errors.Is(err, ErrTooLarge) {
-		return nil, untrusted(ProblemUnreadable, fmt.Sprintf("it is larger than %d KiB, which no manifest sluice writes is: repair or remove it", manifest.MaxSize>>10))
-	} else if err != nil {
-		return nil, err
-	}
-	m, err := manifest.Parse(data)
-	if err != nil {
-		return nil, untrusted(ProblemUnreadable, err.Error()+"; repair or remove it")
-	}
-	if m.Object != path.Base(object) {
-		return nil, untrusted(ProblemRenamed, fmt.Sprintf("describes object %q, not %q; it was renamed or copied: repair or remove it", m.Object, path.Base(object)))
-	}
-	if n := summarySize(m); n > MaxSummary {
-		return nil, untrusted(ProblemUnreadable, fmt.Sprintf("its plan, run id, database and key ids take %d bytes, more than the %d KiB a manifest sluice writes holds: repair or remove it", n, MaxSummary>>10))
-	}
-	return m, nil
-}
-
 // summarySize counts the bytes of m that a Summary and Backup.KeyIDs keep.
 func summarySize(m *manifest.Manifest) int {
 	n := len(m.Plan) + len(m.RunID)
@@ -100,15 +70,16 @@ func summarySize(m *manifest.Manifest) int {
 	return n
 }
 
-// LoadManifest reads bk's whole manifest again through ReadManifest (the
-// catalogue keeps only its Summary) and checks that it is still the one the
-// catalogue listed.
-func (bk *Backup) LoadManifest(ctx context.Context, b blob.Backend) (*manifest.Manifest, error) {
-	m, err := ReadManifest(ctx, b, bk.Name)
+// LoadManifest reads bk's whole manifest again through ReadManifest, the
+// signature gate (the catalogue keeps only its Summary), and checks that it
+// is still the one the catalogue listed.
+func (bk *Backup) LoadManifest(ctx context.Context, b blob.Backend, t Trust) (*manifest.Manifest, error) {
+	signed, err := ReadManifest(ctx, b, bk.Name, t)
 	if err != nil {
 		return nil, err
 	}
-	if !Summarize(m).same(bk.Summary) {
+	m := signed.Manifest
+	if m == nil || !Summarize(m).same(bk.Summary) {
 		return nil, fmt.Errorf("manifest %s changed since the backups were listed: list them again", b.URL(manifest.ManifestName(bk.Name)))
 	}
 	return m, nil

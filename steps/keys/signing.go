@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -164,7 +163,7 @@ func (d *Dir) Signer() (*signing.Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := readPrivateFile(d.KeyFile(k.ID))
+	data, err := ReadPrivateFile(d.KeyFile(k.ID))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("key folder %s holds only the public half of signing key %s (%s is missing): this host cannot sign backups; run backups with the store that holds it", d.path, k.ID, d.KeyFile(k.ID))
 	}
@@ -248,6 +247,3 @@ func OpenVerifier(path string) (*signing.Verifier, error) {
 	abs, _ := filepath.Abs(path)
 	return signing.NewVerifier("allowed signers "+abs, ks), nil
 }
-
-// isSigningID tells a signing key id from an age key id.
-func isSigningID(id string) bool { return strings.HasPrefix(id, "s-") }

@@ -223,3 +223,7 @@ func Read(r io.Reader) (*Manifest, error) {
 
 // ManifestName returns the name of an object's manifest.
 func ManifestName(object string) string { return object + ".manifest.json" }
+
+// SignatureName returns the name of the detached signature of an object's
+// manifest (an armored sshsig over the manifest's exact bytes).
+func SignatureName(object string) string { return ManifestName(object) + ".sig" }
