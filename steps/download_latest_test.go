@@ -47,6 +47,7 @@ func storeBackup(t *testing.T, root, name string, data []byte, keyID string, cre
 	if err := os.WriteFile(mpath, raw, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	signManifestFile(t, to)
 }
 
 func downloadLatest(from string) ([]byte, runner.Outputs, error) {
@@ -126,6 +127,7 @@ func TestDownloadLatestErrors(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(root, "b.age.manifest.json"), []byte("{not json"), 0o644); err != nil {
 			t.Fatal(err)
 		}
+		signManifestFile(t, filepath.Join(root, "b.age"))
 		_, _, err := downloadLatest(root)
 		if err == nil || !strings.Contains(err.Error(), "b.age.manifest.json") || !strings.Contains(err.Error(), "repair or remove it") {
 			t.Fatalf("error = %v, want the bad manifest named", err)

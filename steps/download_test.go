@@ -78,17 +78,24 @@ func TestDownloadDetectsCorruption(t *testing.T) {
 	}
 }
 
+// TestDownloadWithoutRecords: an object without a manifest is refused,
+// unless allow_unsigned accepts it.
 func TestDownloadWithoutRecords(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "plain.bin")
 	if err := os.WriteFile(path, []byte("hello"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	got, out, err := download(path)
-	if err != nil || string(got) != "hello" {
-		t.Fatalf("download = %q, %v", got, err)
+	got, _, err := download(path)
+	if err == nil || len(got) != 0 || !strings.Contains(err.Error(), "not signed: it has no manifest") {
+		t.Fatalf("download without a manifest = %q, %v; want refused before any byte", got, err)
 	}
-	if out["verified"] != false || out["manifest"] != "" {
-		t.Fatalf("outputs = %v, want nothing verified and no manifest", out)
+	var buf bytes.Buffer
+	out, err := (&Download{From: path, AllowUnsigned: true}).Produce(context.Background(), testStepContext("download"), &buf)
+	if err != nil || buf.String() != "hello" {
+		t.Fatalf("download with allow_unsigned = %q, %v", buf.String(), err)
+	}
+	if out["verified"] != false || out["manifest"] != "" || out["signature"] != "unsigned" {
+		t.Fatalf("outputs = %v, want nothing verified, no manifest, unsigned", out)
 	}
 }
 

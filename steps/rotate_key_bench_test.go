@@ -26,7 +26,7 @@ func BenchmarkRewrap(b *testing.B) {
 				if _, err := f.store.Rotate(keys.RotateOptions{Type: keys.TypeX25519}); err != nil {
 					b.Fatal(err)
 				}
-				r, err := newRewrapper(blob.NewFile(f.dest), f.store, "rewrap", "none")
+				r, err := newRewrapper(blob.NewFile(f.dest), f.store, "rewrap", "none", false)
 				if err != nil {
 					b.Fatal(err)
 				}

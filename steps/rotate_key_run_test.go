@@ -106,7 +106,7 @@ func TestRotateKeyCrash(t *testing.T) {
 				}
 				active, _ := f.store.Active()
 				oldID, newID := identity(t, f.store, f.first.ID), identity(t, f.store, active.ID)
-				r, err := newRewrapper(blob.NewFile(f.dest), f.store, mode, "first-chunk")
+				r, err := newRewrapper(blob.NewFile(f.dest), f.store, mode, "first-chunk", false)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -18,8 +18,10 @@ import (
 	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps/agehdr"
 	"github.com/sluice-dev/sluice/steps/blob"
+	"github.com/sluice-dev/sluice/steps/catalog"
 	"github.com/sluice-dev/sluice/steps/keys"
 	"github.com/sluice-dev/sluice/steps/manifest"
+	"github.com/sluice-dev/sluice/steps/signing"
 )
 
 // rotFixture is a key store and a destination folder of backups encrypted
@@ -42,6 +44,10 @@ func newRotFixture(t testing.TB, typ string, n, size int) *rotFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	signer, err := f.store.Signer()
+	if err != nil {
+		t.Fatal(err)
+	}
 	b := blob.NewFile(f.dest)
 	for i := range n {
 		name := fmt.Sprintf("daily/app-%04d.dump.age", i)
@@ -57,8 +63,12 @@ func newRotFixture(t testing.TB, typ string, n, size int) *rotFixture {
 		m := manifest.Build(manifest.Input{Plan: "backup", RunID: "r1", Object: filepath.Base(name), StoredBytes: int64(ct.Len()), Digest: &d,
 			Upstream: []runner.Stage{{ID: "encrypt", Type: "encrypt", Outputs: runner.Outputs{"key_ids": []any{f.first.ID}, "recipients": []any{f.first.Recipient}}}}})
 		data, _ := m.Marshal()
+		sig, err := signer.Sign(data, signing.ManifestNamespace)
+		if err != nil {
+			t.Fatal(err)
+		}
 		ctx := context.Background()
-		for obj, body := range map[string][]byte{name: ct.Bytes(), manifest.ManifestName(name): data, manifest.SidecarName(name, manifest.SHA256): manifest.Sidecar(d, name)} {
+		for obj, body := range map[string][]byte{name: ct.Bytes(), manifest.ManifestName(name): data, manifest.SignatureName(name): sig, manifest.SidecarName(name, manifest.SHA256): manifest.Sidecar(d, name)} {
 			if err := b.Put(ctx, obj, body, blob.CreateOptions{}); err != nil {
 				t.Fatal(err)
 			}
@@ -78,13 +88,25 @@ func (f *rotFixture) checkBackups(t *testing.T, keyID string, ids []age.Identity
 	t.Helper()
 	ctx := context.Background()
 	b := blob.NewFile(f.dest)
-	backups, err := listBackups(ctx, b)
+	d, err := keys.OpenDir(f.keyDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := d.Verifier()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk, _ := d.ActiveSigningKey()
+	backups, err := listBackups(ctx, b, catalog.Trust{Verifier: v})
 	if err != nil || len(backups) != len(f.plain) {
 		t.Fatalf("listBackups = %d, %v", len(backups), err)
 	}
 	for _, bk := range backups {
 		if !slices.Equal(bk.KeyIDs, []string{keyID}) {
 			t.Errorf("%s: manifest key ids %v, want [%s]", bk.Object, bk.KeyIDs, keyID)
+		}
+		if bk.Signature.KeyID != sk.ID {
+			t.Errorf("%s: manifest signed by %q, want the active signing key %s", bk.Object, bk.Signature.KeyID, sk.ID)
 		}
 		data, err := os.ReadFile(filepath.Join(f.dest, bk.Object))
 		if err != nil {

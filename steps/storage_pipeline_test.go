@@ -26,12 +26,12 @@ params:
   from: {type: string, required: true}
   to:   {type: string, required: true}
 steps:
-  get:  {type: download, with: {from: "${{ params.from }}"}}
+  get:  {type: download, with: {from: "${{ params.from }}", allow_unsigned: true}}
   sum:  {type: checksum, input: get}
   put:
     type: upload
     input: sum
-    with: {to: "${{ params.to }}", allow_plaintext: true}
+    with: {to: "${{ params.to }}", allow_plaintext: true, unsigned: true}
     assert:
       - that: steps.put.bytes == steps.get.bytes
   list:

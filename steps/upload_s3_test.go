@@ -15,6 +15,7 @@ import (
 
 	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps/blob/s3test"
+	"github.com/sluice-dev/sluice/steps/signing"
 )
 
 const s3CopyPlan = `version: 1
@@ -22,8 +23,12 @@ name: s3-copy
 params:
   from: {type: string, required: true}
   to:   {type: string, required: true}
+  keys: {type: string, required: true}
+  unsigned: {type: bool, default: false}
+keys:
+  backup: {store: dir, path: "${{ params.keys }}"}
 steps:
-  get: {type: download, with: {from: "${{ params.from }}"}}
+  get: {type: download, with: {from: "${{ params.from }}", allow_unsigned: "${{ params.unsigned }}"}}
   sum: {type: checksum, input: get}
   put:
     type: upload
@@ -35,7 +40,7 @@ steps:
     type: assert
     with: {message: checking the copy}
     assert:
-      - that: steps.put.digest == steps.sum.digest && steps.put.manifest endsWith ".manifest.json"
+      - that: steps.put.digest == steps.sum.digest && steps.put.manifest endsWith ".manifest.json" && steps.put.signed_by != ""
 `
 
 // s3Object reads a whole object around the backend, with the server's own
@@ -90,7 +95,10 @@ func TestIntegrationS3PlanRoundTrip(t *testing.T) {
 	}
 
 	url := "s3://" + bucket + "/nightly/app.bin"
-	rep, err := runPlan(t, s3CopyPlan, map[string]any{"from": src, "to": url})
+	// The source file has no manifest (unsigned); the copy in the bucket is
+	// signed with the test store and its signature is checked on the way
+	// back.
+	rep, err := runPlan(t, s3CopyPlan, map[string]any{"from": src, "to": url, "keys": testKeyStore(t), "unsigned": true})
 	if err != nil || rep.Status != runner.StatusSucceeded {
 		t.Fatalf("file -> s3 run: status %v, error %v", rep, err)
 	}
@@ -111,7 +119,11 @@ func TestIntegrationS3PlanRoundTrip(t *testing.T) {
 	}
 
 	dst := filepath.Join(dir, "back", "app.bin")
-	rep, err = runPlan(t, s3CopyPlan, map[string]any{"from": url, "to": dst})
+	raw := s3Object(t, srv, bucket, "nightly/app.bin.manifest.json")
+	if _, err := testTrust(t).Verifier.Verify(raw, s3Object(t, srv, bucket, "nightly/app.bin.manifest.json.sig"), signing.ManifestNamespace); err != nil {
+		t.Errorf("manifest signature in the bucket: %v", err)
+	}
+	rep, err = runPlan(t, s3CopyPlan, map[string]any{"from": url, "to": dst, "keys": testKeyStore(t)})
 	if err != nil || rep.Status != runner.StatusSucceeded {
 		t.Fatalf("s3 -> file run: status %v, error %v", rep, err)
 	}
@@ -120,6 +132,9 @@ func TestIntegrationS3PlanRoundTrip(t *testing.T) {
 	}
 	if _, err := os.Stat(dst + ".manifest.json"); err != nil {
 		t.Errorf("copy back has no manifest: %v", err)
+	}
+	if st := rep.Steps[0]; st.Outputs["signed_by"] == "" {
+		t.Errorf("the download from s3:// did not check a signature: %v", st.Outputs)
 	}
 }
 
@@ -142,7 +157,7 @@ func TestIntegrationS3PlanFailureLeavesNothing(t *testing.T) {
 	if err := os.WriteFile(src+".sha256", []byte(hex.EncodeToString(sum[:])+"  app.bin\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := runPlan(t, s3CopyPlan, map[string]any{"from": src, "to": "s3://" + bucket + "/app.bin"})
+	rep, err := runPlan(t, s3CopyPlan, map[string]any{"from": src, "to": "s3://" + bucket + "/app.bin", "keys": testKeyStore(t), "unsigned": true})
 	if err == nil && rep.Status == runner.StatusSucceeded {
 		t.Fatal("a corrupted source was uploaded")
 	}

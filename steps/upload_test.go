@@ -6,9 +6,11 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -16,11 +18,12 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps/manifest"
+	"github.com/sluice-dev/sluice/steps/signing"
 )
 
 func testStepContext(id string) *runner.StepContext {
 	return &runner.StepContext{ID: id, Type: id, RunID: "run-1", PlanName: "test-plan",
-		Logger: hclog.NewNullLogger(), Secrets: []string{"s3cr3t"}}
+		Logger: hclog.NewNullLogger(), Secrets: []string{"s3cr3t"}, Keys: testKeys(nil)}
 }
 
 func randomData(t *testing.T, n int) []byte {
@@ -90,7 +93,7 @@ func TestUploadCommitWritesObjectSidecarManifest(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Commit: %v", err)
 			}
-			want := []string{"app.dump.age", "app.dump.age." + alg, "app.dump.age.manifest.json"}
+			want := []string{"app.dump.age", "app.dump.age." + alg, "app.dump.age.manifest.json", "app.dump.age.manifest.json.sig"}
 			sort.Strings(want)
 			if got := files(t, dir); strings.Join(got, " ") != strings.Join(want, " ") {
 				t.Fatalf("after Commit the folder holds %q, want %q", got, want)
@@ -120,7 +123,7 @@ func TestUploadCommitWritesObjectSidecarManifest(t *testing.T) {
 			if err := p.Abort(); err != nil {
 				t.Fatalf("Abort after Commit: %v", err)
 			}
-			if got := files(t, dir); len(got) != 3 {
+			if got := files(t, dir); len(got) != 4 {
 				t.Fatalf("Abort after Commit removed files: %q", got)
 			}
 		})
@@ -139,8 +142,8 @@ func TestUploadWithoutChecksumRecordsOwnDigest(t *testing.T) {
 	if out["digest"] != hex.EncodeToString(sum[:]) || out["digest_algorithm"] != "sha256" {
 		t.Fatalf("outputs = %v, want the sha256 of the data", out)
 	}
-	if got := files(t, dir); strings.Join(got, " ") != "x.age x.age.manifest.json" {
-		t.Fatalf("folder holds %q, want the object and its manifest only", got)
+	if got := files(t, dir); strings.Join(got, " ") != "x.age x.age.manifest.json x.age.manifest.json.sig" {
+		t.Fatalf("folder holds %q, want the object, its manifest and signature only", got)
 	}
 }
 
@@ -178,7 +181,7 @@ func TestUploadOverwrite(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := files(t, dir); strings.Join(got, " ") != "a.age a.age.manifest.json a.age.sha512" {
+	if got := files(t, dir); strings.Join(got, " ") != "a.age a.age.manifest.json a.age.manifest.json.sig a.age.sha512" {
 		t.Fatalf("folder holds %q: the stale sha256 sidecar survived", got)
 	}
 	// A third upload, without checksum step, must drop the sha512 sidecar.
@@ -186,7 +189,7 @@ func TestUploadOverwrite(t *testing.T) {
 	if _, err := p.Commit(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
-	if got := files(t, dir); strings.Join(got, " ") != "a.age a.age.manifest.json" {
+	if got := files(t, dir); strings.Join(got, " ") != "a.age a.age.manifest.json a.age.manifest.json.sig" {
 		t.Fatalf("folder holds %q: a stale sidecar survived", got)
 	}
 	if b, _ := os.ReadFile(to); string(b) != "third" {
@@ -237,4 +240,65 @@ func TestUploadValidate(t *testing.T) {
 	if !(&Upload{AllowPlaintext: true}).AllowsPlaintext() || (&Upload{}).AllowsPlaintext() {
 		t.Fatal("AllowsPlaintext does not follow allow_plaintext")
 	}
+}
+
+// TestUploadSigns: the manifest's signature covers its exact bytes and
+// verifies with the store's verification keys (the upload's output names
+// the key); unsigned: true writes none; without any key store the upload
+// fails before it reads the stream.
+func TestUploadSigns(t *testing.T) {
+	dir := t.TempDir()
+	to := filepath.Join(dir, "a.age")
+	data := randomData(t, 4096)
+	_, p := consume(t, &Upload{To: to}, data)
+	out, err := p.Commit(context.Background(), stream(t, data, "sha256"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(to + ".manifest.json")
+	sig, _ := os.ReadFile(to + ".manifest.json.sig")
+	k, err := testTrust(t).Verifier.Verify(raw, sig, signing.ManifestNamespace)
+	if err != nil || out["signed_by"] != k.ID || out["signature"] != "file://"+to+".manifest.json.sig" {
+		t.Fatalf("signature: key %s, %v; outputs %v", k.ID, err, out)
+	}
+
+	to2 := filepath.Join(dir, "b.age")
+	_, p = consume(t, &Upload{To: to2, Unsigned: true}, data)
+	if out, err := p.Commit(context.Background(), stream(t, data, "sha256")); err != nil || out["signed_by"] != "" {
+		t.Fatalf("unsigned upload: %v, %v", out, err)
+	}
+	if _, err := os.Stat(to2 + ".manifest.json.sig"); err == nil {
+		t.Error("unsigned: true wrote a signature")
+	}
+
+	sc := testStepContext("upload")
+	sc.Keys = nil
+	// No store known before the stream (an encrypt step's could be), and
+	// none at commit.
+	_, p2, err := (&Upload{To: filepath.Join(dir, "d.age")}).Consume(context.Background(), sc, bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p2.Commit(context.Background(), stream(t, data, "sha256")); err == nil || !strings.Contains(err.Error(), "no key store to sign the manifest") {
+		t.Fatalf("upload without a key store: %v", err)
+	}
+	if got := files(t, dir); slices.Contains(got, "d.age") || slices.Contains(got, "d.age.manifest.json") {
+		t.Errorf("a failed signature left %q", got)
+	}
+	sc.Keys = map[string]runner.KeyConfig{"backup": {Name: "backup", Path: filepath.Join(dir, "no-such-store")}}
+	r := &countingReader{r: bytes.NewReader(data)}
+	if _, _, err := (&Upload{To: filepath.Join(dir, "e.age")}).Consume(context.Background(), sc, r); err == nil || !strings.Contains(err.Error(), "signing the manifest") || r.n != 0 {
+		t.Fatalf("upload with a missing store: %v after %d bytes, want an error before reading", err, r.n)
+	}
+}
+
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
 }

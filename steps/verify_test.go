@@ -19,6 +19,7 @@ import (
 	"github.com/sluice-dev/sluice/steps/catalog"
 	"github.com/sluice-dev/sluice/steps/keys"
 	"github.com/sluice-dev/sluice/steps/manifest"
+	"github.com/sluice-dev/sluice/steps/signing"
 )
 
 // verifyFixture is a key store and a backend of real backups: plaintext ->
@@ -27,6 +28,9 @@ type verifyFixture struct {
 	b      blob.Backend
 	keyDir string
 	keyID  string
+	// signers is the store whose verification keys check manifests
+	// (keyDir unless a test changes it).
+	signers string
 	sc     *runner.StepContext
 }
 
@@ -75,11 +79,43 @@ func (f *verifyFixture) store(t *testing.T, name string, created time.Time, ct [
 	for _, o := range []struct {
 		name string
 		data []byte
-	}{{name, ct}, {manifest.SidecarName(name, manifest.SHA256), manifest.Sidecar(d, name)}, {manifest.ManifestName(name), js}} {
+	}{{name, ct}, {manifest.SidecarName(name, manifest.SHA256), manifest.Sidecar(d, name)}, {manifest.SignatureName(name), f.sign(t, js)}, {manifest.ManifestName(name), js}} {
 		if err := f.b.Put(context.Background(), o.name, o.data, blob.CreateOptions{Overwrite: true}); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+// sign signs manifest bytes with the fixture store's key.
+func (f *verifyFixture) sign(t *testing.T, data []byte) []byte {
+	t.Helper()
+	d, err := keys.OpenDir(f.keyDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := d.Signer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := s.Sign(data, signing.ManifestNamespace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sig
+}
+
+func (f *verifyFixture) trust(t *testing.T) catalog.Trust {
+	t.Helper()
+	signers := f.signers
+	if signers == "" {
+		signers = f.keyDir
+	}
+	d, _ := keys.OpenDir(signers)
+	v, err := d.Verifier()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return catalog.Trust{Verifier: v}
 }
 
 func (f *verifyFixture) backup(t *testing.T, name string, created time.Time, size int) {
@@ -92,7 +128,7 @@ func (f *verifyFixture) backup(t *testing.T, name string, created time.Time, siz
 
 func (f *verifyFixture) verify(t *testing.T, which string, withKey bool) []VerifyResult {
 	t.Helper()
-	opts := VerifyOptions{Keys: f.sc.Keys, Record: true}
+	opts := VerifyOptions{Keys: f.sc.Keys, Record: true, Trust: f.trust(t)}
 	if withKey {
 		opts.Decrypt = &Decrypt{Key: "backup"}
 	}
@@ -139,6 +175,7 @@ var verifyCases = []struct {
 	{"WrongKey", testVerifyWrongKey},
 	{"PlaintextSizeChecked", testVerifyPlaintextSize},
 	{"MissingObjectFails", testVerifyMissingObject},
+	{"UnsignedOrForeignRefused", testVerifyUnsigned},
 }
 
 func testVerifyAll(t *testing.T, f *verifyFixture) {
@@ -156,15 +193,21 @@ func testVerifyAll(t *testing.T, f *verifyFixture) {
 	if res[0].PlaintextBytes != 300<<10 || res[1].PlaintextBytes != 200<<10 {
 		t.Errorf("plaintext bytes %d, %d", res[0].PlaintextBytes, res[1].PlaintextBytes)
 	}
-	c, _ := catalog.Read(context.Background(), f.b)
+	c, _ := catalog.Read(context.Background(), f.b, f.trust(t))
 	v, ok := c.NewestVerified()
 	if !ok || v.Name != "2026/11/02/app.dump.zst.age" || v.Record.Level != catalog.LevelContent {
 		t.Fatalf("newest verified %+v", v)
 	}
 	// Nothing but the records was written next to the backups.
 	infos, _ := f.b.List(context.Background(), "")
-	if len(infos) != 8 {
-		t.Errorf("%d files after verify, want 3 per backup + 1 record each", len(infos))
+	if len(infos) != 10 {
+		t.Errorf("%d files after verify, want 4 per backup + 1 record each", len(infos))
+	}
+	if res[0].SignedBy == "" || res[0].Signature != catalog.SignatureValid {
+		t.Errorf("verify result does not say which key signed: %+v", res[0])
+	}
+	if rec := v.Record; rec.SignedBy != res[1].SignedBy || rec.Signature != catalog.SignatureValid {
+		t.Errorf("verify record %+v does not say which key signed", rec)
 	}
 	out := VerifyOutputs(res)
 	if out["verified"] != int64(2) || out["failed"] != int64(0) || out["content_verified"] != true {
@@ -204,7 +247,7 @@ func testVerifyCorrupted(t *testing.T, f *verifyFixture) {
 	if !strings.Contains(res[1].Error, "corrupted or truncated: digest mismatch") {
 		t.Errorf("error %q", res[1].Error)
 	}
-	c, _ := catalog.Read(context.Background(), f.b)
+	c, _ := catalog.Read(context.Background(), f.b, f.trust(t))
 	if v, _ := c.NewestVerified(); v == nil || v.Name != "good.age" {
 		t.Errorf("the corrupted backup still counts as verified: %+v", v)
 	}
@@ -243,6 +286,7 @@ func testVerifyZstdFrame(t *testing.T, f *verifyFixture) {
 func testVerifyWrongKey(t *testing.T, f *verifyFixture) {
 	f.backup(t, "a.age", time.Now(), 1<<10)
 	other := newVerifyFixture(t, f.b)
+	other.signers = f.keyDir // signed by f's key, opened with other's
 	r := other.verify(t, "latest", true)[0]
 	if r.OK || !strings.Contains(r.Error, "no key opens this backup") || !strings.Contains(r.Error, f.keyID) {
 		t.Errorf("%+v", r)
@@ -286,5 +330,41 @@ func testVerifyMissingObject(t *testing.T, f *verifyFixture) {
 	}
 	if r := f.verify(t, "latest", true); len(r) != 1 || !r[0].OK || r[0].Name != "b.age" {
 		t.Errorf("latest: %+v", r)
+	}
+}
+
+// testVerifyUnsigned: a backup whose signature was removed, and one signed
+// by another store's key, fail verification before anything is read, with
+// an error naming the backup and what was checked, and no longer count as
+// backups (their old records vouch for nothing).
+func testVerifyUnsigned(t *testing.T, f *verifyFixture) {
+	f.backup(t, "a.age", time.Now().Add(-time.Hour), 1<<10)
+	f.backup(t, "b.age", time.Now(), 1<<10)
+	if r := f.verify(t, "all", true); !r[0].OK || !r[1].OK {
+		t.Fatalf("genuine backups: %+v", r)
+	}
+	ctx := context.Background()
+	f.b.Remove(ctx, manifest.SignatureName("a.age"))
+	other := newVerifyFixture(t, f.b)
+	raw := readAll(t, f.b, manifest.ManifestName("b.age"))
+	f.b.Put(ctx, manifest.SignatureName("b.age"), other.sign(t, raw), blob.CreateOptions{Overwrite: true})
+	res := f.verify(t, "all", true)
+	if len(res) != 2 {
+		t.Fatalf("results %+v", res)
+	}
+	for _, r := range res {
+		if r.OK {
+			t.Errorf("%s passed verification: %+v", r.Name, r)
+		}
+	}
+	if c, _ := catalog.Read(ctx, f.b, f.trust(t)); len(c.Backups) != 0 {
+		t.Errorf("refused backups still count for retention: %d", len(c.Backups))
+	}
+	byName := map[string]string{res[0].Name: res[0].Error, res[1].Name: res[1].Error}
+	if e := byName["a.age"]; !strings.Contains(e, "not signed") || !strings.Contains(e, "a.age.manifest.json.sig") {
+		t.Errorf("unsigned: %q", e)
+	}
+	if e := byName["b.age"]; !strings.Contains(e, "is not by the verification keys of key store") {
+		t.Errorf("foreign signature: %q", e)
 	}
 }

@@ -94,6 +94,9 @@ func ReadManifest(ctx context.Context, b blob.Backend, object string, t Trust) (
 			Detail: fmt.Sprintf("it is larger than %d KiB, which no manifest sluice writes is: repair or remove it", manifest.MaxSize>>10)}
 	}
 	if errors.Is(err, blob.ErrNotExist) {
+		if _, err := b.Stat(ctx, object); err != nil {
+			return nil, err // no object either: say that
+		}
 		if err := t.unsigned(b.URL(object), "it has no manifest ("+path.Base(manifest.ManifestName(object))+"), so nothing vouches for its bytes"); err != nil {
 			return nil, err
 		}
