@@ -31,7 +31,7 @@ type verifyFixture struct {
 	// signers is the store whose verification keys check manifests
 	// (keyDir unless a test changes it).
 	signers string
-	sc     *runner.StepContext
+	sc      *runner.StepContext
 }
 
 func newVerifyFixture(t *testing.T, b blob.Backend) *verifyFixture {
