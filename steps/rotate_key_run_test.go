@@ -94,7 +94,7 @@ func TestRotateKeyReencrypt(t *testing.T) {
 // torn header write (half the new header on disk) is repaired the same way.
 func TestRotateKeyCrash(t *testing.T) {
 	for _, mode := range []string{"rewrap", "reencrypt"} {
-		for _, point := range []string{"journaled", "torn", "object", "manifest", "sidecar"} {
+		for _, point := range []string{"journaled", "torn", "object", "signature", "manifest", "sidecar"} {
 			if mode == "reencrypt" && point == "torn" {
 				continue
 			}
