@@ -35,8 +35,8 @@ func TestRewrapRefusesForgedJournals(t *testing.T) {
 		return s
 	}()
 	for _, c := range []struct {
-		name string
-		want string
+		name  string
+		want  string
 		plant func(t *testing.T, r *rewrapper, j *rewrapJournal, path string)
 	}{
 		{"unsigned old format", "is not a signed sluice journal", func(t *testing.T, r *rewrapper, j *rewrapJournal, path string) {
