@@ -16,10 +16,10 @@ import (
 )
 
 // cmdBackups reads and maintains the backups under a destination: list,
-// verify, prune.
+// verify, prune, sign.
 func cmdBackups(a *app, args []string) error {
 	if len(args) == 0 {
-		return usagef("backups needs a sub-command: list, verify or prune")
+		return usagef("backups needs a sub-command: list, verify, prune or sign")
 	}
 	switch args[0] {
 	case "list":
@@ -28,8 +28,10 @@ func cmdBackups(a *app, args []string) error {
 		return backupsVerify(a, args[1:])
 	case "prune":
 		return backupsPrune(a, args[1:])
+	case "sign":
+		return backupsSign(a, args[1:])
 	default:
-		return usagef("unknown backups sub-command %q: want list, verify or prune", args[0])
+		return usagef("unknown backups sub-command %q: want list, verify, prune or sign", args[0])
 	}
 }
 

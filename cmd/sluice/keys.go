@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -12,11 +13,12 @@ import (
 	"github.com/sluice-dev/sluice/steps/keys"
 )
 
-// cmdKeys manages dir key stores: init, list, show. No command prints
-// secret material: only key ids, types, states and public recipients.
+// cmdKeys manages dir key stores: init, list, show, destroy, and the
+// exports for other hosts (allowed-signers, export). No command prints
+// secret material: only key ids, types, states and public keys.
 func cmdKeys(a *app, args []string) error {
 	if len(args) == 0 {
-		return usagef("keys needs a sub-command: init, list, show or destroy")
+		return usagef("keys needs a sub-command: init, list, show, destroy, allowed-signers or export")
 	}
 	switch args[0] {
 	case "init":
@@ -27,8 +29,12 @@ func cmdKeys(a *app, args []string) error {
 		return keysShow(a, args[1:])
 	case "destroy":
 		return keysDestroy(a, args[1:])
+	case "allowed-signers":
+		return keysAllowedSigners(a, args[1:])
+	case "export":
+		return keysExport(a, args[1:])
 	default:
-		return usagef("unknown keys sub-command %q: want init, list, show or destroy", args[0])
+		return usagef("unknown keys sub-command %q: want init, list, show, destroy, allowed-signers or export", args[0])
 	}
 }
 
@@ -46,11 +52,35 @@ func keysInit(a *app, args []string) error {
 	if typName == "hybrid" || typName == "pq" {
 		typName = keys.TypeHybrid
 	}
-	_, info, err := keys.InitDir(pos[0], typName)
+	if d, err := keys.OpenDir(pos[0]); err == nil {
+		if _, err := d.ActiveSigningKey(); err != nil {
+			return addSigningKey(a, d)
+		}
+	}
+	d, info, err := keys.InitDir(pos[0], typName)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stdout, "created key store %s with active key %s (%s)\nrecipient: %s\n", pos[0], info.ID, info.Type, info.Recipient)
+	sk, err := d.ActiveSigningKey()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "created key store %s with active key %s (%s)\nrecipient: %s\nsigning key: %s (%s %s)\n", pos[0], info.ID, info.Type, info.Recipient, sk.ID, sk.Type, sk.Fingerprint)
+	return nil
+}
+
+// addSigningKey gives a store made before signed backups its signing key.
+func addSigningKey(a *app, d *keys.Dir) error {
+	unlock, err := d.Lock(context.Background(), 10*time.Second)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	sk, err := d.AddSigningKey()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "key store %s had no signing key (made before signed backups): added %s (%s %s)\nits older backups are unsigned: adopt them with sluice backups sign DEST --key-dir %s\n", d.Path(), sk.ID, sk.Type, sk.Fingerprint, d.Path())
 	return nil
 }
 
@@ -76,31 +106,46 @@ func keysList(a *app, args []string) error {
 		}
 	}
 	if *asJSON {
-		if byKey == nil {
-			return writeJSON(a, d.Keys())
-		}
 		type listed struct {
 			keys.KeyInfo
-			Backups int `json:"backups"`
+			Backups *int `json:"backups,omitempty"`
 		}
-		var out []listed
+		out := struct {
+			Keys        []listed              `json:"keys"`
+			SigningKeys []keys.SigningKeyInfo `json:"signing_keys"`
+		}{Keys: []listed{}, SigningKeys: nonNilSlice(d.SigningKeys())}
 		for _, k := range d.Keys() {
-			out = append(out, listed{k, len(byKey[k.ID])})
+			l := listed{KeyInfo: k}
+			if byKey != nil {
+				n := len(byKey[k.ID])
+				l.Backups = &n
+			}
+			out.Keys = append(out.Keys, l)
 		}
 		return writeJSON(a, out)
 	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	head := "ID\tTYPE\tSTATE\tCREATED\tAGE"
+	head := "ID\tTYPE\tUSE\tSTATE\tCREATED\tAGE"
 	if byKey != nil {
 		head += "\tBACKUPS"
 	}
 	fmt.Fprintln(tw, head)
 	for _, k := range d.Keys() {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s", k.ID, k.Type, k.State, k.Created.UTC().Format(time.RFC3339), keyAge(k.Created))
+		fmt.Fprintf(tw, "%s\t%s\tencrypt\t%s\t%s\t%s", k.ID, k.Type, k.State, k.Created.UTC().Format(time.RFC3339), keyAge(k.Created))
 		if byKey != nil {
 			fmt.Fprintf(tw, "\t%d", len(byKey[k.ID]))
 		}
 		fmt.Fprintln(tw)
+	}
+	for _, k := range d.SigningKeys() {
+		fmt.Fprintf(tw, "%s\t%s\tsign\t%s\t%s\t%s", k.ID, k.Type, k.State, k.Created.UTC().Format(time.RFC3339), keyAge(k.Created))
+		if byKey != nil {
+			fmt.Fprint(tw, "\t-")
+		}
+		fmt.Fprintln(tw)
+	}
+	if len(d.SigningKeys()) == 0 {
+		fmt.Fprintf(tw, "(no signing key: backups cannot be signed or verified; run sluice keys init %s)\n", d.Path())
 	}
 	return tw.Flush()
 }
@@ -118,6 +163,14 @@ func keysShow(a *app, args []string) error {
 	if err != nil {
 		return err
 	}
+	if len(pos) == 2 && strings.HasPrefix(pos[1], "s-") {
+		for _, k := range d.SigningKeys() {
+			if k.ID == pos[1] {
+				return writeJSON(a, k)
+			}
+		}
+		return fmt.Errorf("key folder %s has no signing key %s", d.Path(), pos[1])
+	}
 	var k keys.KeyInfo
 	if len(pos) == 2 {
 		k, err = d.Key(pos[1])
@@ -128,6 +181,13 @@ func keysShow(a *app, args []string) error {
 		return err
 	}
 	return writeJSON(a, k)
+}
+
+func nonNilSlice[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 func writeJSON(a *app, v any) error {

@@ -19,6 +19,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"filippo.io/age"
@@ -81,6 +82,9 @@ type Store interface {
 	Identities() ([]age.Identity, []KeyInfo, error)
 }
 
+// createMu serialises the creation of stores by Open.
+var createMu sync.Mutex
+
 // Open opens the store a plan's keys: entry describes. Store "" and "dir"
 // are the directory store at cfg.Path; with the option create: "true" a
 // missing folder is initialised with one key of the option type (default
@@ -91,8 +95,18 @@ func Open(cfg runner.KeyConfig) (Store, error) {
 		if cfg.Path == "" {
 			return nil, fmt.Errorf("key store %q: no path: set keys.%s.path to the key folder", cfg.Name, cfg.Name)
 		}
-		if _, err := os.Stat(cfg.Path); errors.Is(err, fs.ErrNotExist) && cfg.Options["create"] == "true" {
-			if _, _, err := InitDir(cfg.Path, cfg.Options["type"]); err != nil {
+		if cfg.Options["create"] == "true" {
+			// Steps of one run open the store at once (encrypt, and upload
+			// for its signing key): one creates it, the others wait.
+			createMu.Lock()
+			_, err := os.Stat(cfg.Path)
+			if errors.Is(err, fs.ErrNotExist) {
+				_, _, err = InitDir(cfg.Path, cfg.Options["type"])
+			} else {
+				err = nil
+			}
+			createMu.Unlock()
+			if err != nil {
 				return nil, fmt.Errorf("key store %q: %w", cfg.Name, err)
 			}
 		}

@@ -1,0 +1,131 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sluice-dev/sluice/steps/blob"
+	"github.com/sluice-dev/sluice/steps/catalog"
+	"github.com/sluice-dev/sluice/steps/keys"
+	"github.com/sluice-dev/sluice/steps/manifest"
+	"github.com/sluice-dev/sluice/steps/signing"
+)
+
+// AdoptOptions tune AdoptUnsigned.
+type AdoptOptions struct {
+	// Store signs (its active signing key) and opens (its identities) the
+	// backups; VerifyOptions.Keys must name it as Verify.Decrypt does.
+	Store  *keys.Dir
+	Verify VerifyOptions
+	// Force signs backups that look younger than the store's first
+	// signing key (see AdoptUnsigned).
+	Force bool
+}
+
+// AdoptResult says what became of one unsigned backup.
+type AdoptResult struct {
+	Name     string       `json:"name"`
+	URL      string       `json:"url"`
+	Signed   bool         `json:"signed"`
+	SignedBy string       `json:"signed_by,omitempty"`
+	Verify   VerifyResult `json:"verify"`
+	Error    string       `json:"error,omitempty"`
+}
+
+// AdoptUnsigned signs the unsigned backups under b that which selects
+// ("all" or one name), each only after a content-level verify (decrypted
+// and decompressed to the end with the store's keys; its record is
+// written) of exactly the manifest bytes it then signs. Signed backups are
+// left alone. A backup whose object or manifest claims a time after the
+// store's first signing key was made is refused without opts.Force: it was
+// written when backups were already signed, so it may be a forgery (on
+// s3:// the object's time is set by the server, not by whoever wrote it).
+// A content verify proves the backup opens with the store's keys and holds
+// what its manifest says, not who made it: adopt only backups known to be
+// yours.
+func AdoptUnsigned(ctx context.Context, b blob.Backend, which string, opts AdoptOptions) ([]AdoptResult, error) {
+	signer, err := opts.Store.Signer()
+	if err != nil {
+		return nil, err
+	}
+	verifier, err := opts.Store.Verifier()
+	if err != nil {
+		return nil, err
+	}
+	since := firstSigningKey(opts.Store)
+	trust := catalog.Trust{Verifier: verifier, AllowUnsigned: true}
+	c, err := catalog.Read(ctx, b, trust)
+	if err != nil {
+		return nil, err
+	}
+	var out []AdoptResult
+	for i := range c.Backups {
+		bk := &c.Backups[i]
+		if bk.Signature.State != catalog.SignatureUnsigned || (which != "all" && which != bk.Name) {
+			continue
+		}
+		r := AdoptResult{Name: bk.Name, URL: bk.URL}
+		if err := adoptOne(ctx, b, bk, signer, trust, since, opts, &r); err != nil {
+			r.Error = err.Error()
+		}
+		out = append(out, r)
+	}
+	if len(out) == 0 {
+		if bk, ok := c.Find(which); ok {
+			return nil, fmt.Errorf("%s is already signed (%s)", bk.URL, bk.Signature)
+		}
+		if which != "all" {
+			return nil, fmt.Errorf("no backup named %q under %s", which, c.Root)
+		}
+	}
+	return out, nil
+}
+
+func adoptOne(ctx context.Context, b blob.Backend, bk *catalog.Backup, signer *signing.Signer, trust catalog.Trust, since time.Time, opts AdoptOptions, r *AdoptResult) error {
+	signed, err := catalog.ReadManifest(ctx, b, bk.Name, trust)
+	if err != nil {
+		return err
+	}
+	if signed.Signature.State != catalog.SignatureUnsigned {
+		return errors.New("it was signed meanwhile: nothing to do")
+	}
+	if !opts.Force && !since.IsZero() && (signed.Manifest.Created.After(since) || bk.Object.ModTime.After(since)) {
+		return fmt.Errorf("it was written after the store's first signing key (%s), when backups were already signed: an unsigned one from then may be forged; check it and pass --force to sign it anyway", since.UTC().Format(time.RFC3339))
+	}
+	if opts.Verify.Decrypt == nil {
+		return errors.New("signing needs a content verify: give the store's identities")
+	}
+	checked := *bk
+	checked.Manifest = signed.Manifest
+	vopts := opts.Verify
+	vopts.Record = true
+	r.Verify = VerifyBackup(ctx, b, &checked, vopts)
+	if !r.Verify.OK {
+		return fmt.Errorf("content verify failed: %s", r.Verify.Error)
+	}
+	if r.Verify.Level != catalog.LevelContent {
+		return fmt.Errorf("verified at %s level only (%s): signing needs a content verify", r.Verify.Level, r.Verify.Note)
+	}
+	sig, err := signer.Sign(signed.Raw, signing.ManifestNamespace)
+	if err != nil {
+		return err
+	}
+	if err := b.Put(ctx, manifest.SignatureName(bk.Name), sig, blob.CreateOptions{}); err != nil {
+		return fmt.Errorf("writing the signature: %w", err)
+	}
+	r.Signed, r.SignedBy = true, signer.ID
+	return nil
+}
+
+// firstSigningKey is when the store's first signing key was made.
+func firstSigningKey(d *keys.Dir) time.Time {
+	var t time.Time
+	for _, k := range d.SigningKeys() {
+		if t.IsZero() || k.Created.Before(t) {
+			t = k.Created
+		}
+	}
+	return t
+}
