@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -97,16 +98,24 @@ func adoptOne(ctx context.Context, b blob.Backend, bk *catalog.Backup, signer *s
 	if opts.Verify.Decrypt == nil {
 		return errors.New("signing needs a content verify: give the store's identities")
 	}
-	checked := *bk
-	checked.Manifest = signed.Manifest
 	vopts := opts.Verify
 	vopts.Record = true
-	r.Verify = VerifyBackup(ctx, b, &checked, vopts)
+	vopts.Trust = trust
+	r.Verify = VerifyBackup(ctx, b, bk, vopts)
 	if !r.Verify.OK {
 		return fmt.Errorf("content verify failed: %s", r.Verify.Error)
 	}
 	if r.Verify.Level != catalog.LevelContent {
 		return fmt.Errorf("verified at %s level only (%s): signing needs a content verify", r.Verify.Level, r.Verify.Note)
+	}
+	// The verify read the manifest again: it must still be the bytes that
+	// are signed now.
+	again, err := catalog.ReadManifest(ctx, b, bk.Name, trust)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(again.Raw, signed.Raw) {
+		return errors.New("its manifest changed while it was verified: not signed")
 	}
 	sig, err := signer.Sign(signed.Raw, signing.ManifestNamespace)
 	if err != nil {

@@ -183,6 +183,9 @@ func backupsPrune(a *app, args []string) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t(%s)\n", verb, d.Backup.Created().UTC().Format("2006-01-02 15:04:05Z"), d.Backup.Name, why)
 	}
 	tw.Flush()
+	for _, p := range res.Problems {
+		fmt.Fprintf(a.stdout, "left alone  %s  (%s)\n", p.Manifest, p.Detail)
+	}
 	switch {
 	case !*confirm && res.ToDelete() > 0:
 		fmt.Fprintf(a.stdout, "dry run: %d kept, %d would be deleted; rerun with --confirm to delete\n", res.Kept(), res.ToDelete())

@@ -25,6 +25,9 @@ type PruneResult struct {
 	Protected *Backup
 	Confirmed bool     // false: a dry run, nothing was deleted
 	Deleted   []string // object names whose manifest was removed
+	// Problems are the manifests that could not be trusted (unsigned,
+	// badly signed, unreadable): never kept or deleted by the policy.
+	Problems []Problem
 }
 
 // Kept and ToDelete count the decisions.
@@ -47,7 +50,7 @@ func PlanPrune(c *Catalog, p Policy) (*PruneResult, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	res := &PruneResult{Decisions: p.Apply(c.Backups)}
+	res := &PruneResult{Decisions: p.Apply(c.Backups), Problems: c.Problems}
 	reason := ReasonNewestVerified
 	prot, ok := c.NewestVerified()
 	if !ok {

@@ -63,7 +63,7 @@ func (d *Dir) Export(dest, role string) ([]string, error) {
 		var err error
 		mode := os.FileMode(0o644)
 		if filepath.Ext(n) == ".key" {
-			data, err = readPrivateFile(src)
+			data, err = ReadPrivateFile(src)
 			mode = 0o600
 		} else {
 			data, err = os.ReadFile(src)
