@@ -33,6 +33,7 @@ func TestIntegrationBackup(t *testing.T) {
 	t.Run("StandardTools", func(t *testing.T) { testStandardTools(t, c) })
 	t.Run("NoPlaintextOnDisk", func(t *testing.T) { testNoPlaintextOnDisk(t, c) })
 	t.Run("Faults", func(t *testing.T) { testFaults(t, c) })
+	t.Run("Forged", func(t *testing.T) { testForged(t, c) })
 }
 
 // seeded returns a new database of c loaded with the sample data.
@@ -136,8 +137,8 @@ func testRoundTrip(t *testing.T, c *pg.Cluster) {
 		t.Errorf("manifest %s does not follow dest/DATE/NAME-RUNID.dump.zst.age", man)
 	}
 	obj := strings.TrimSuffix(man, ".manifest.json")
-	if got := filesUnder(t, "backups"); len(got) != 3 {
-		t.Errorf("backups holds %v, want the object, its sidecar and its manifest", got)
+	if got := filesUnder(t, "backups"); len(got) != 4 {
+		t.Errorf("backups holds %v, want the object, its sidecar, its manifest and its signature", got)
 	}
 	if data, err := os.ReadFile(obj); err != nil || !strings.HasPrefix(string(data), "age-encryption.org/v1\n") {
 		t.Fatalf("%s is not an age file (%v)", obj, err)

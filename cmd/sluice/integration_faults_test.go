@@ -66,8 +66,8 @@ func testRestoreFaults(t *testing.T, c *pg.Cluster) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	backupKey := strings.Fields(mustSluice(t, "keys", "list", "keys/backup").stdout)[5]
-	otherKey := strings.Fields(mustSluice(t, "keys", "list", "keys/other").stdout)[5]
+	backupKey := strings.Fields(mustSluice(t, "keys", "list", "keys/backup").stdout)[6]
+	otherKey := strings.Fields(mustSluice(t, "keys", "list", "keys/other").stdout)[6]
 
 	tests := []struct {
 		name   string
@@ -83,9 +83,10 @@ func testRestoreFaults(t *testing.T, c *pg.Cluster) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			// A copy of the backup (object, sidecar, manifest) to damage.
+			// A copy of the backup (object, sidecar, manifest, signature)
+			// to damage.
 			dir := t.TempDir()
-			for _, suffix := range []string{"", ".sha256", ".manifest.json"} {
+			for _, suffix := range []string{"", ".sha256", ".manifest.json", ".manifest.json.sig"} {
 				copyFile(t, strings.TrimSuffix(man, ".manifest.json")+suffix, filepath.Join(dir, m.Object+suffix))
 			}
 			if tc.damage != nil {
@@ -93,7 +94,7 @@ func testRestoreFaults(t *testing.T, c *pg.Cluster) {
 			}
 			dst := freshName(t, c)
 			r := sluiceCLI(t, "restore", filepath.Join(dir, m.Object+".manifest.json"), "--to", c.DSN(dst),
-				"--key-dir", tc.keyDir, "--create", "--state-dir", ".sluice")
+				"--key-dir", tc.keyDir, "--verify-keys", "keys/backup", "--create", "--state-dir", ".sluice")
 			if r.code != exitStepFailed {
 				t.Fatalf("exit %d, want %d\n%s", r.code, exitStepFailed, r.stderr)
 			}

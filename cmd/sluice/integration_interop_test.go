@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,12 +26,37 @@ func testStandardTools(t *testing.T, c *pg.Cluster) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := findOne(t, "keys/backup", ".key")
+	keys, _ := filepath.Glob("keys/backup/k-*.key")
+	if len(keys) != 1 {
+		t.Fatalf("identity files: %v", keys)
+	}
+	key, _ := filepath.Abs(keys[0])
 
-	// sha256sum -c runs in the object's folder, as the README shows.
-	out := run(t, filepath.Dir(obj), "sha256sum", "-c", filepath.Base(obj)+".sha256")
-	if !strings.Contains(out, filepath.Base(obj)+": OK") {
-		t.Fatalf("sha256sum -c: %s", out)
+	// The README's checks, in the object's folder: the manifest's signature
+	// with ssh-keygen and the store's allowed_signers file, the sidecar
+	// against the digest the signed manifest records, then sha256sum -c.
+	requireTools(t, "ssh-keygen")
+	allowed, _ := filepath.Abs("allowed_signers")
+	mustSluice(t, "keys", "allowed-signers", "keys/backup", "--out", allowed)
+	check := `set -euo pipefail
+ssh-keygen -Y verify -f "$1" -I sluice -n manifest@sluice.dev -s "$2.manifest.json.sig" < "$2.manifest.json"
+grep -qF "\"hex\": \"$(cut -d' ' -f1 "$2.sha256")\"" "$2.manifest.json"
+sha256sum -c "$2.sha256"`
+	out := run(t, filepath.Dir(obj), "bash", "-c", check, "check", allowed, filepath.Base(obj))
+	if !strings.Contains(out, `Good "manifest@sluice.dev" signature for sluice with ED25519 key SHA256:`) || !strings.Contains(out, filepath.Base(obj)+": OK") {
+		t.Fatalf("signature and digest checks: %s", out)
+	}
+	// A changed manifest fails the same check.
+	forged := filepath.Join(t.TempDir(), filepath.Base(obj))
+	for _, suffix := range []string{"", ".sha256", ".manifest.json.sig"} {
+		copyFile(t, obj+suffix, forged+suffix)
+	}
+	data, _ := os.ReadFile(obj + ".manifest.json")
+	os.WriteFile(forged+".manifest.json", bytes.Replace(data, []byte(`"plan": "backup"`), []byte(`"plan": "backuq"`), 1), 0o644)
+	if out, err := bashOutput(`cd "$(dirname "$2")" && `+check, allowed, forged); err == nil {
+		t.Fatalf("the by-hand check accepted a changed manifest: %s", out)
+	} else if !strings.Contains(out, "verification failed") && !strings.Contains(out, "Signature verification failed") {
+		t.Errorf("ssh-keygen did not refuse the changed manifest: %s", out)
 	}
 
 	dst := pgtest.NewDB(t, c)

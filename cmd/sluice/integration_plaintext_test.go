@@ -92,7 +92,7 @@ func testNoPlaintextOnDisk(t *testing.T, c *pg.Cluster) {
 	// The marker went through the whole stream (so the scan had something
 	// to find), and the restored content equals the source.
 	sameContent(t, c, src, dst)
-	if len(filesUnder(t, dest)) != 3 || len(filesUnder(t, state)) == 0 {
+	if len(filesUnder(t, dest)) != 4 || len(filesUnder(t, state)) == 0 {
 		t.Fatalf("expected a backup under %s and a report under %s: %v %v", dest, state, filesUnder(t, dest), filesUnder(t, state))
 	}
 	if hits := plaintextFiles(scanned, marker); len(hits) > 0 {

@@ -14,7 +14,7 @@ const rotateBackupPlan = `version: 1
 keys:
   backup: {store: dir, path: ./keys/backup}
 steps:
-  read: {type: download, with: {from: data.bin}}
+  read: {type: download, with: {from: data.bin, allow_unsigned: true}}
   encrypt: {type: encrypt, input: read, with: {key: backup}}
   sum: {type: checksum, input: encrypt}
   write: {type: upload, input: sum, with: {to: "file://./backups/${{ run.id }}/data.bin.age"}}
