@@ -30,6 +30,8 @@ fuzz:
 	$(GO) test ./runner -run '^$$' -fuzz FuzzInterpolate -fuzztime 30s
 	$(GO) test ./steps/pg -run '^$$' -fuzz FuzzDSNSecrets -fuzztime 30s
 	$(GO) test ./runner -run '^$$' -fuzz FuzzRedact -fuzztime 30s
+	$(GO) test ./steps/manifest -run '^$$' -fuzz FuzzParse -fuzztime 30s
+	$(GO) test ./steps/catalog -run '^$$' -fuzz FuzzManifestGate -fuzztime 30s
 
 # schemas/plan.schema.json is generated from the step registry; a test in
 # cmd/sluice fails when the committed file is stale.

@@ -105,3 +105,32 @@ func TestSidecarRoundTrip(t *testing.T) {
 		t.Fatalf("ManifestName = %q", got)
 	}
 }
+
+// FuzzParse: Parse never panics, and what it accepts encodes and parses
+// back to the same manifest.
+func FuzzParse(f *testing.F) {
+	m := Build(Input{Plan: "p", RunID: "r", Created: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Object: "a.age", StoredBytes: 9, Upstream: stages(),
+		Digest: &Digest{Algorithm: SHA256, Hex: strings.Repeat("ab", 32)}})
+	data, _ := m.Marshal()
+	f.Add(data)
+	f.Add([]byte(`{"format_version": 1, "object": "x", "digest": {"algorithm": "sha512", "hex": "zz"}}`))
+	f.Add([]byte(`{"format_version": 2}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := Parse(data)
+		if err != nil {
+			return
+		}
+		again, err := m.Marshal()
+		if err != nil {
+			t.Fatalf("accepted manifest does not encode: %v", err)
+		}
+		m2, err := Parse(again)
+		if err != nil {
+			t.Fatalf("re-encoded manifest does not parse: %v\n%s", err, again)
+		}
+		if b, _ := m2.Marshal(); !bytes.Equal(b, again) {
+			t.Fatalf("round trip changed the manifest:\n%s\n%s", again, b)
+		}
+	})
+}
