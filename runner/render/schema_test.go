@@ -144,12 +144,12 @@ func runPlan(t *testing.T, gate string) []byte {
 params:
   token: {type: string, default: hunter2, secret: true}
 steps:
-  read: {type: download, with: {from: "` + in + `"}}
+  read: {type: download, with: {from: "` + in + `", allow_unsigned: true}}
   sum: {type: checksum, input: read}
   write:
     type: upload
     input: sum
-    with: {to: "file://` + filepath.Join(dir, "out.bin") + `", allow_plaintext: true}
+    with: {to: "file://` + filepath.Join(dir, "out.bin") + `", allow_plaintext: true, unsigned: true}
     assert:
       - that: ` + gate + `
         message: sizes differ
