@@ -155,11 +155,11 @@ func (p *RotateKey) Run(ctx context.Context, sc *runner.StepContext) (runner.Out
 	if p.Rewrap == nil {
 		return out, nil
 	}
-	return out, p.rewrap(ctx, d, out)
+	return out, p.rewrap(ctx, sc, d, out)
 }
 
 // rewrap moves the destination's backups and fills the rewrap outputs.
-func (p *RotateKey) rewrap(ctx context.Context, d *keys.Dir, out runner.Outputs) error {
+func (p *RotateKey) rewrap(ctx context.Context, sc *runner.StepContext, d *keys.Dir, out runner.Outputs) error {
 	b, err := blob.OpenRoot(p.Rewrap.Dest)
 	if err != nil {
 		return err
@@ -174,6 +174,12 @@ func (p *RotateKey) rewrap(ctx context.Context, d *keys.Dir, out runner.Outputs)
 	r, err := newRewrapper(b, d, mode, verify, p.Rewrap.AllowUnsigned)
 	if err != nil {
 		return fmt.Errorf("rewrap: %w", err)
+	}
+	if sc != nil && sc.Logger != nil {
+		r.trust.Warn = sc.Logger.Warn
+		if p.Rewrap.AllowUnsigned {
+			sc.Logger.Warn("rewrap allow_unsigned is set: unsigned backups are moved and signed; nothing proves where they came from")
+		}
 	}
 	if p.DryRun {
 		backups, err := r.backups(ctx)

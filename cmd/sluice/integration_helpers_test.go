@@ -111,21 +111,6 @@ func filesUnder(t *testing.T, dir string) []string {
 	return out
 }
 
-// findOne returns the only file under dir whose name ends with suffix.
-func findOne(t *testing.T, dir, suffix string) string {
-	t.Helper()
-	var hits []string
-	for _, f := range filesUnder(t, dir) {
-		if strings.HasSuffix(f, suffix) {
-			hits = append(hits, filepath.Join(dir, filepath.FromSlash(f)))
-		}
-	}
-	if len(hits) != 1 {
-		t.Fatalf("want one file *%s under %s, found %v (all: %v)", suffix, dir, hits, filesUnder(t, dir))
-	}
-	return hits[0]
-}
-
 // userTables counts the user tables of the database at dsn; a database that
 // does not exist has none.
 func userTables(t *testing.T, c *pg.Cluster, db string) int {
