@@ -151,14 +151,14 @@ func testLeftoversAfterSIGKILL(t *testing.T, c *pg.Cluster) {
 	base, _, _ := strings.Cut(strings.TrimPrefix(path.Base(tmp), "."), ".sluice-tmp-")
 	object := path.Join(path.Dir(tmp), base)
 
-	r := mustSluice(t, "backups", "list", "backups")
+	r := mustSluice(t, "backups", "list", "backups", "--key-dir", "keys/backup")
 	if !strings.Contains(r.stdout, tmp) || !strings.Contains(r.stdout, object) {
 		t.Errorf("backups list does not show the pending file %s of %s:\n%s", tmp, object, r.stdout)
 	}
 	var list struct {
 		Uploads []struct{ Name, ID string } `json:"uploads"`
 	}
-	if err := json.Unmarshal([]byte(mustSluice(t, "backups", "list", "backups", "--json").stdout), &list); err != nil {
+	if err := json.Unmarshal([]byte(mustSluice(t, "backups", "list", "backups", "--key-dir", "keys/backup", "--json").stdout), &list); err != nil {
 		t.Fatal(err)
 	}
 	if len(list.Uploads) != 1 || list.Uploads[0].Name != object || list.Uploads[0].ID != tmp {
