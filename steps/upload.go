@@ -82,17 +82,17 @@ func (u *Upload) Consume(ctx context.Context, sc *runner.StepContext, r io.Reade
 			}
 		}
 	}
-	if !u.AllowPlaintext {
-		if r, err = requireAge(r); err != nil {
-			return nil, nil, err
-		}
-	}
 	// Open the signing key before the stream flows: a backup that cannot be
 	// signed fails now, not after the whole dump.
 	var signer *signing.Signer
 	if key := u.signWith(sc, nil); key != "" && !u.Unsigned {
 		if signer, err = storeSigner(sc, key); err != nil {
 			return nil, nil, fmt.Errorf("signing the manifest: %w", err)
+		}
+	}
+	if !u.AllowPlaintext {
+		if r, err = requireAge(r); err != nil {
+			return nil, nil, err
 		}
 	}
 	w, err := b.Create(ctx, name, blob.CreateOptions{Overwrite: u.Overwrite})

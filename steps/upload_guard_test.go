@@ -38,9 +38,9 @@ func TestUploadRefusesPlaintextAtRunTime(t *testing.T) {
 			out := filepath.Join(dir, fmt.Sprintf("out-%v", allow))
 			plan := fmt.Sprintf(`version: 1
 steps:
-  read: {type: download, with: {from: %q}}
+  read: {type: download, with: {from: %q, allow_unsigned: true}}
   seal: {type: fake-seal, input: read}
-  write: {type: upload, input: seal, with: {to: %q, allow_plaintext: %v}}
+  write: {type: upload, input: seal, with: {to: %q, allow_plaintext: %v, unsigned: true}}
 `, in, out+"/plain.sql.age", allow)
 			p, err := runner.Load("copy.yaml", []byte(plan), reg)
 			if err != nil {

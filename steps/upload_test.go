@@ -275,7 +275,7 @@ func TestUploadSigns(t *testing.T) {
 	sc.Keys = nil
 	// No store known before the stream (an encrypt step's could be), and
 	// none at commit.
-	_, p2, err := (&Upload{To: filepath.Join(dir, "d.age")}).Consume(context.Background(), sc, bytes.NewReader(data))
+	_, p2, err := (&Upload{To: filepath.Join(dir, "d.age"), AllowPlaintext: true}).Consume(context.Background(), sc, bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +287,7 @@ func TestUploadSigns(t *testing.T) {
 	}
 	sc.Keys = map[string]runner.KeyConfig{"backup": {Name: "backup", Path: filepath.Join(dir, "no-such-store")}}
 	r := &countingReader{r: bytes.NewReader(data)}
-	if _, _, err := (&Upload{To: filepath.Join(dir, "e.age")}).Consume(context.Background(), sc, r); err == nil || !strings.Contains(err.Error(), "signing the manifest") || r.n != 0 {
+	if _, _, err := (&Upload{To: filepath.Join(dir, "e.age"), AllowPlaintext: true}).Consume(context.Background(), sc, r); err == nil || !strings.Contains(err.Error(), "signing the manifest") || r.n != 0 {
 		t.Fatalf("upload with a missing store: %v after %d bytes, want an error before reading", err, r.n)
 	}
 }

@@ -55,7 +55,7 @@ func TestVerifyKeepsRecordWhenNotChecked(t *testing.T) {
 		t.Fatal("no record after a successful verify")
 	}
 
-	res, err := VerifyDest(context.Background(), cutBackend{f.b, "a.age"}, "latest", VerifyOptions{Keys: f.sc.Keys, Record: true, Decrypt: &Decrypt{Key: "backup"}})
+	res, err := VerifyDest(context.Background(), cutBackend{f.b, "a.age"}, "latest", VerifyOptions{Keys: f.sc.Keys, Record: true, Decrypt: &Decrypt{Key: "backup"}, Trust: f.trust(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,6 +67,7 @@ func TestVerifyKeepsRecordWhenNotChecked(t *testing.T) {
 	}
 
 	other := newVerifyFixture(t, f.b)
+	other.signers = f.keyDir // signed by f's key, opened with other's
 	if r := other.verify(t, "latest", true); r[0].OK || !strings.Contains(r[0].Error, "no key opens") {
 		t.Errorf("other key: %+v", r[0])
 	}
