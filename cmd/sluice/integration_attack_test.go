@@ -10,8 +10,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluice-dev/sluice/steps/keys"
 	"github.com/sluice-dev/sluice/steps/pg"
 	"github.com/sluice-dev/sluice/steps/pg/pgtest"
+	"github.com/sluice-dev/sluice/steps/signing"
 )
 
 // TestIntegrationRestoreAttacks tries, as someone who can write the backup
@@ -64,7 +66,7 @@ func forgeBackup(t *testing.T, name string, payload []byte, format string) strin
 keys:
   backup: {store: dir, path: ./keys/backup}
 steps:
-  read: {type: download, with: {from: "` + in + `"}}
+  read: {type: download, with: {from: "` + in + `", allow_unsigned: true}}
   compress: {type: compress, input: read}
   encrypt: {type: encrypt, input: compress, with: {key: backup}}
   checksum: {type: checksum, input: encrypt}
@@ -92,7 +94,36 @@ steps:
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The edited manifest no longer matches its signature, and restore
+	// would refuse it there (integration_forged_test.go). Sign it again with
+	// the store's key, as if the signing key had leaked too: the payload
+	// must still not run.
+	resignManifest(t, "keys/backup", man)
 	return man
+}
+
+// resignManifest signs the manifest at path with the store's signing key.
+func resignManifest(t *testing.T, store, path string) {
+	t.Helper()
+	d, err := keys.OpenDir(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := d.Signer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := s.Sign(data, signing.ManifestNamespace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path+".sig", sig, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // testPlainBackslash restores forged plain-format backups whose SQL holds
