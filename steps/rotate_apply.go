@@ -312,6 +312,8 @@ func (r *rewrapper) headerState(ctx context.Context, j *rewrapJournal, base *man
 	}
 	hOld.Write(j.OldHeader)
 	hNew.Write(j.NewHeader)
+	// Both digests in one read: the old bytes must have the signed digest,
+	// the new ones go into the new manifest.
 	n, err := io.Copy(io.MultiWriter(hOld, hNew), rc)
 	if err != nil {
 		return headerCheck{}, fmt.Errorf("digesting %s: %w", r.b.URL(j.Object), err)
