@@ -155,7 +155,7 @@ func closedPort(t *testing.T) int {
 // a random key per invocation and are left out.
 func openBackups(t *testing.T, dest string, tools map[string]string, pgRestore string) map[string]string {
 	t.Helper()
-	keys, _ := filepath.Glob("keys/backup/*.key")
+	keys, _ := filepath.Glob("keys/backup/k-*.key")
 	if len(keys) != 1 {
 		t.Fatalf("key files %v, want one", keys)
 	}
