@@ -193,10 +193,21 @@ func previous(mf *dto.MetricFamily, names, values []string) float64 {
 	}
 	for _, m := range mf.GetMetric() {
 		if labelsMatch(m, want) {
-			return m.GetGauge().GetValue()
+			return metricValue(m)
 		}
 	}
 	return 0
+}
+
+// metricValue returns the value of a gauge, counter or untyped sample.
+func metricValue(m *dto.Metric) float64 {
+	switch {
+	case m.Gauge != nil:
+		return m.GetGauge().GetValue()
+	case m.Counter != nil:
+		return m.GetCounter().GetValue()
+	}
+	return m.GetUntyped().GetValue()
 }
 
 // labelsMatch tells whether every label of want has its value in m (an
