@@ -16,10 +16,10 @@ import (
 )
 
 // cmdBackups reads and maintains the backups under a destination: list,
-// verify, prune, sign.
+// verify, prune, sign, metrics.
 func cmdBackups(a *app, args []string) error {
 	if len(args) == 0 {
-		return usagef("backups needs a sub-command: list, verify, prune or sign")
+		return usagef("backups needs a sub-command: list, verify, prune, sign or metrics")
 	}
 	switch args[0] {
 	case "list":
@@ -30,8 +30,10 @@ func cmdBackups(a *app, args []string) error {
 		return backupsPrune(a, args[1:])
 	case "sign":
 		return backupsSign(a, args[1:])
+	case "metrics":
+		return backupsMetrics(a, args[1:])
 	default:
-		return usagef("unknown backups sub-command %q: want list, verify, prune or sign", args[0])
+		return usagef("unknown backups sub-command %q: want list, verify, prune, sign or metrics", args[0])
 	}
 }
 

@@ -82,7 +82,7 @@ func (ff *fleetFlags) selectTargets(inv *inventory.Inventory) ([]*inventory.Targ
 
 // runFleet is `sluice run PLAN --inventory FILE`: the plan once per
 // selected target, at most --parallel at once, and one combined report.
-func (a *app) runFleet(arg string, f *runFlags, ff *fleetFlags, reports []reportTarget) error {
+func (a *app) runFleet(arg string, f *runFlags, ff *fleetFlags, reports []reportTarget, mf *metricsFlags) error {
 	plan, flags, err := a.loadPlanAndFlags(arg, f)
 	if err != nil {
 		return err
@@ -109,7 +109,10 @@ func (a *app) runFleet(arg string, f *runFlags, ff *fleetFlags, reports []report
 	out := a.redactor.Writer(a.stdout)
 	opts := fleet.Options{
 		Parallel: ff.parallel, StateDir: f.stateDir, Inventory: inv.File, Logger: logger,
-		Done: func(t fleet.Target) { printTargetLine(out, t) },
+		Done: func(t fleet.Target) {
+			printTargetLine(out, t)
+			a.exportTargetMetrics(mf, plan, jobs, f.stateDir, t)
+		},
 	}
 	if isTerminal(a.stderr) {
 		opts.Progress = a.redactor.Writer(a.stderr)

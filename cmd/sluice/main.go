@@ -49,7 +49,7 @@ func commands() map[string]command {
 		"keys":     {"manage key stores: init, list, show, destroy", cmdKeys},
 		"restore":  {"restore a backup from its manifest, no plan needed", cmdRestore},
 		"report":   {"render a run's report as html, junit, markdown or json", cmdReport},
-		"backups":  {"list, verify, prune and sign the backups under a destination", cmdBackups},
+		"backups":  {"list, verify, prune and sign the backups under a destination, or print their metrics", cmdBackups},
 		"export":   {"print Argo Workflows or Kubernetes manifests that run a plan over an inventory", cmdExport},
 	}
 }

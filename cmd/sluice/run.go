@@ -35,6 +35,8 @@ func cmdRun(a *app, args []string) error {
 	fs.BoolVar(&f.dryRun, "dry-run", false, "print the resolved DAG and what each step would do; run nothing")
 	reportFlag := fs.String("report", "", "also render the report: `formats` html,junit,markdown (into the run folder) or html=FILE,junit=FILE")
 	ff := addFleetFlags(fs)
+	var mf metricsFlags
+	mf.add(fs, "metrics-file", "the run's metrics")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -49,8 +51,11 @@ func cmdRun(a *app, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := mf.check(); err != nil {
+		return err
+	}
 	if ff.inventory != "" {
-		return a.runFleet(pos[0], &f, ff, reports)
+		return a.runFleet(pos[0], &f, ff, reports, &mf)
 	}
 	plan, values, err := a.loadWithParams(pos[0], &f)
 	if err != nil {
@@ -81,6 +86,7 @@ func cmdRun(a *app, args []string) error {
 		if rerr := a.publishReports(report, f.stateDir, reports); rerr != nil && err == nil {
 			err = rerr
 		}
+		err = a.exportRunMetrics(&mf, plan, values, report, "", err)
 	}
 	return err
 }

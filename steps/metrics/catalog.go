@@ -90,12 +90,12 @@ func Catalog(in CatalogInput) (*Set, error) {
 
 // problemKinds are always written, so that an alert on one compares with 0
 // rather than with nothing.
-var problemKinds = []string{catalog.ProblemObjectMissing, catalog.ProblemUnreadable, catalog.ProblemRenamed}
+var problemKinds = []string{catalog.ProblemObjectMissing, catalog.ProblemUnreadable, catalog.ProblemRenamed,
+	catalog.ProblemUnsigned, catalog.ProblemSignature}
 
-// signatureState is the signature state of a backup's manifest, "" while
-// manifests are not signed. Signing (issue 11) fills it from the
-// catalogue's signature gate.
-func signatureState(*catalog.Backup) string { return "" }
+// signatureState is how a backup's manifest passed the signature gate:
+// signed, or (accepted with --allow-unsigned) unsigned or unchecked.
+func signatureState(bk *catalog.Backup) string { return bk.Signature.State }
 
 // verifiedAt tells whether bk has a current verify record at level l or
 // above.

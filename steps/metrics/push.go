@@ -66,6 +66,12 @@ func Push(ctx context.Context, rawURL string, s *Set) error {
 	return nil
 }
 
+// CheckPushURL checks a Pushgateway URL before anything runs.
+func CheckPushURL(rawURL string) error {
+	_, _, _, err := pushURL(rawURL)
+	return err
+}
+
 // pushURL splits a Pushgateway URL into its base (scheme, host and path,
 // without user info, query or final slash) and its user info.
 func pushURL(rawURL string) (base, user, pass string, err error) {

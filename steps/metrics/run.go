@@ -51,8 +51,12 @@ func Run(rep *runner.Report, opts RunOptions) *Set {
 		s.set("sluice_step_success", b2f(st.Status == runner.StatusSucceeded), st.ID, st.Type)
 		s.set("sluice_step_duration_seconds", st.DurationSeconds, st.ID, st.Type)
 		if st.Bytes != nil {
-			s.set("sluice_step_input_bytes", float64(st.Bytes.In), st.ID, st.Type)
-			s.set("sluice_step_output_bytes", float64(st.Bytes.Out), st.ID, st.Type)
+			if st.Kind == runner.KindTransform || st.Kind == runner.KindSink {
+				s.set("sluice_step_input_bytes", float64(st.Bytes.In), st.ID, st.Type)
+			}
+			if st.Kind == runner.KindSource || st.Kind == runner.KindTransform {
+				s.set("sluice_step_output_bytes", float64(st.Bytes.Out), st.ID, st.Type)
+			}
 		}
 		gates(s, st)
 	}
