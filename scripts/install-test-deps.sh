@@ -8,6 +8,12 @@
 #                  install on the project's machine), with fonts-dejavu-core
 #   age >= 1.3     post-quantum backups open without sluice (install-age13.sh)
 #   actionlint     checks docs/ci's GitHub workflow (install-actionlint.sh)
+#   prometheus, prometheus-pushgateway
+#                  promtool checks the metrics sluice writes and runs the
+#                  alert rules' tests; the metrics integration test starts
+#                  its own Prometheus and Pushgateway on free 127.0.0.1 ports
+#                  (on a machine with systemd the packages also start their
+#                  services on :9090 and :9091; the tests do not use them)
 #   versitygw      the S3-compatible server of the s3:// tests (about 2
 #                  minutes to build cold; install-versitygw.sh)
 # and Debian's package index, which TestContainerfile reads (apt-cache).
@@ -20,6 +26,8 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v xmllint >/dev/null 2>&1 || need+=(libxml2-utils)
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 command -v chromium >/dev/null 2>&1 || need+=(chromium fonts-dejavu-core)
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v prometheus-pushgateway >/dev/null 2>&1 || need+=(prometheus-pushgateway)
 "$here/apt-install.sh" "${need[@]}"
 if ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then
 	sudo=""
