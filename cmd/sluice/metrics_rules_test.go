@@ -142,7 +142,7 @@ params:
 keys:
   backup: {store: dir, path: ./keys/backup}
 steps:
-  read: {type: download, with: {from: in/data.bin}}
+  read: {type: download, with: {from: in/data.bin, allow_unsigned: true}}
   compress: {type: compress, input: read}
   encrypt: {type: encrypt, input: compress, with: {key: backup}}
   checksum: {type: checksum, input: encrypt}

@@ -33,7 +33,7 @@ func TestCatalogMetrics(t *testing.T) {
 	}
 	bk := func(db string, sec int, size int64, r *catalog.Record, key string) catalog.Backup {
 		return catalog.Backup{Summary: catalog.Summary{Created: at(sec), Database: db, PlaintextBytes: size * 4},
-			Object: blob.Info{Size: size}, Record: r, KeyIDs: []string{key}}
+			Object: blob.Info{Size: size}, Record: r, KeyIDs: []string{key}, Signature: catalog.Signature{State: catalog.SignatureValid}}
 	}
 	c := &catalog.Catalog{
 		Root: "s3://bk/app/",
@@ -70,6 +70,8 @@ func TestCatalogMetrics(t *testing.T) {
 		`sluice_catalog_last_verification_timestamp_seconds{` + d + `,database="app",level="content"}`:      unix(at(150)),
 		// Never verified: 0, so that an alert on its age fires.
 		`sluice_catalog_newest_verified_backup_timestamp_seconds{` + d + `,database="crm",level="digest"}`: 0,
+		`sluice_catalog_backups_by_signature{` + d + `,state="signed"}`:                                    4,
+		`sluice_catalog_problem_manifests{` + d + `,kind="unsigned"}`:                                      0,
 		`sluice_catalog_incomplete_objects{` + d + `}`:                                                     1,
 		`sluice_catalog_unfinished_uploads{` + d + `}`:                                                     1,
 		`sluice_catalog_problem_manifests{` + d + `,kind="renamed"}`:                                       2,

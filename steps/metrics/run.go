@@ -9,7 +9,7 @@ type RunOptions struct {
 	// Target names the fleet target the run was for (sluice run
 	// --inventory); it is the target label and part of the Pushgateway
 	// grouping key, so that the runs of one plan for several targets do not
-	// replace each other's metrics. Empty for a run without one.
+	// replace each other's metrics. Empty: the report's target, if any.
 	Target string
 	// Stores are the paths of the dir key stores the plan names (see
 	// KeyStorePaths); their active key's age and retired keys are read from
@@ -26,7 +26,11 @@ type RunOptions struct {
 // steps' outputs carry (backups, verification, TLS audits, overhead gates,
 // key rotation) and the key stores' state.
 func Run(rep *runner.Report, opts RunOptions) *Set {
-	s := NewSet("plan", rep.Plan, "target", opts.Target)
+	target := opts.Target
+	if target == "" {
+		target = rep.Target
+	}
+	s := NewSet("plan", rep.Plan, "target", target)
 	redact := opts.Redact
 	if redact == nil {
 		redact = func(v string) string { return v }
