@@ -80,6 +80,13 @@ func (l *errList) result() error {
 	}
 	sort.SliceStable(l.errs, func(i, j int) bool {
 		a, b := l.errs[i].Pos, l.errs[j].Pos
+		// The plan's own problems first, then those of the plans it calls.
+		if (a.File == l.file) != (b.File == l.file) {
+			return a.File == l.file
+		}
+		if a.File != b.File {
+			return a.File < b.File
+		}
 		if a.Line != b.Line {
 			return a.Line < b.Line
 		}

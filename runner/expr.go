@@ -15,7 +15,8 @@ import (
 	"github.com/expr-lang/expr/vm"
 )
 
-// Env is the environment expressions run in: params, env, steps, run, plan.
+// Env is the environment expressions run in: params, env, steps, run, plan
+// and, in a step with for_each, each.
 // steps maps a step id to its outputs plus "status". env maps environment
 // variable names to their values. A key missing from any of these maps
 // evaluates to nil.
@@ -42,10 +43,14 @@ var compileEnv = map[string]any{
 	"steps":  map[string]any{},
 	"run":    map[string]any{},
 	"plan":   map[string]any{},
+	"each":   map[string]any{},
 }
 
 // userNames are the names of compileEnv a plan's expression may write.
-var userNames = []string{"env", "params", "plan", "run", "steps"}
+var userNames = []string{"each", "env", "params", "plan", "run", "steps"}
+
+// namesText lists the names for messages about an unknown one.
+const namesText = "names are params, env, steps, run, plan and, under for_each, each"
 
 // compileOptions are the options every expression is compiled with.
 func compileOptions() []expr.Option {
@@ -54,7 +59,8 @@ func compileOptions() []expr.Option {
 		env[k] = v
 	}
 	env[budgetName] = (*exprBudget)(nil)
-	return append([]expr.Option{expr.Env(env)}, budgetOptions()...)
+	opts := append([]expr.Option{expr.Env(env)}, budgetOptions()...)
+	return append(opts, eachOptions()...)
 }
 
 // Expr is a compiled bare expression (a when: or assert: entry, or the inside
@@ -73,10 +79,14 @@ type operand struct {
 }
 
 // StepRef is a reference to steps.<Step>.<Output> in an expression. Output is
-// empty when the expression uses steps.<Step> as a whole.
+// empty when the expression uses steps.<Step> as a whole. Path is every name
+// after the step id, Output first (steps.dump.each["shop"].bytes: each,
+// shop, bytes); a field read inside a list builtin's predicate over
+// steps.X.each ({.bytes > 0}) has "*" for the item's key.
 type StepRef struct {
 	Step   string
 	Output string
+	Path   []string
 }
 
 // CompileExpr compiles src. Errors are one line and do not repeat src.
@@ -89,7 +99,7 @@ func CompileExpr(src string) (*Expr, error) {
 		err = exprError(err)
 		if name, ok := strings.CutPrefix(err.Error(), "unknown name "); ok {
 			name, _, _ = strings.Cut(name, " ")
-			err = fmt.Errorf("unknown name %q%s (names are params, env, steps, run and plan)", name, Suggest(name, userNames))
+			err = fmt.Errorf("unknown name %q%s (%s)", name, Suggest(name, userNames), namesText)
 		}
 		return nil, err
 	}
@@ -98,16 +108,16 @@ func CompileExpr(src string) (*Expr, error) {
 		return nil, exprError(err)
 	}
 	if name := reservedName(tree.Node); name != "" {
-		return nil, fmt.Errorf("unknown name %q (names are params, env, steps, run and plan)", name)
+		return nil, fmt.Errorf("unknown name %q (%s)", name, namesText)
 	}
 	if n := estimateOps(tree.Node); n > MaxExprOps {
 		return nil, fmt.Errorf("expression loops over lists too long: it would run more than %d loop iterations (the limit); loop over smaller lists", MaxExprOps)
 	}
 	e := &Expr{src: src, prog: prog}
 	collectPaths(tree.Node, &e.paths)
-	for _, p := range e.paths {
+	for _, p := range append(e.paths, itemFieldPaths(tree.Node)...) {
 		if len(p) >= 2 && p[0] == "steps" {
-			r := StepRef{Step: p[1]}
+			r := StepRef{Step: p[1], Path: p[2:]}
 			if len(p) >= 3 {
 				r.Output = p[2]
 			}
@@ -287,8 +297,11 @@ func memberPath(n ast.Node) (path []string, complete bool) {
 		if !ok {
 			return p, false
 		}
-		if s, isStr := x.Property.(*ast.StringNode); isStr {
-			return append(p, s.Value), true
+		switch prop := x.Property.(type) {
+		case *ast.StringNode:
+			return append(p, prop.Value), true
+		case *ast.IntegerNode:
+			return append(p, strconv.Itoa(prop.Value)), true
 		}
 		return p, false
 	}
@@ -298,3 +311,45 @@ func memberPath(n ast.Node) (path []string, complete bool) {
 type visitFunc func(*ast.Node)
 
 func (f visitFunc) Visit(n *ast.Node) { f(n) }
+
+// itemFieldPaths returns, for each list builtin over steps.X.each whose
+// predicate reads fields of the item ({.bytes > 0}), the paths
+// steps.X.each.*.FIELD, so that the loader checks FIELD against X's
+// outputs. Predicates holding another predicate are left out: there, # may
+// be either list's element.
+func itemFieldPaths(root ast.Node) [][]string {
+	var out [][]string
+	ast.Walk(&root, visitFunc(func(n *ast.Node) {
+		b, ok := (*n).(*ast.BuiltinNode)
+		if !ok || !listBuiltins[b.Name] || len(b.Arguments) < 2 {
+			return
+		}
+		base, complete := memberPath(b.Arguments[0])
+		pred, isPred := b.Arguments[1].(*ast.PredicateNode)
+		if !complete || !isPred || len(base) != 3 || base[0] != "steps" || base[2] != "each" {
+			return
+		}
+		var fields []string
+		nested := false
+		body := pred.Node
+		ast.Walk(&body, visitFunc(func(c *ast.Node) {
+			switch m := (*c).(type) {
+			case *ast.PredicateNode:
+				nested = true
+			case *ast.MemberNode:
+				ptr, isPtr := m.Node.(*ast.PointerNode)
+				prop, isStr := m.Property.(*ast.StringNode)
+				if isPtr && ptr.Name == "" && isStr {
+					fields = append(fields, prop.Value)
+				}
+			}
+		}))
+		if nested {
+			return
+		}
+		for _, f := range fields {
+			out = append(out, []string{"steps", base[1], "each", "*", f})
+		}
+	}))
+	return out
+}

@@ -38,7 +38,7 @@ const (
 func reservedName(tree ast.Node) string {
 	var found string
 	ast.Walk(&tree, visitFunc(func(n *ast.Node) {
-		if id, ok := (*n).(*ast.IdentifierNode); ok && found == "" && (id.Value == budgetName || id.Value == tickName) {
+		if id, ok := (*n).(*ast.IdentifierNode); ok && found == "" && (id.Value == budgetName || id.Value == tickName || id.Value == itemsName) {
 			found = id.Value
 		}
 	}))

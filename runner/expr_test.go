@@ -12,11 +12,14 @@ func TestStepRefs(t *testing.T) {
 		src  string
 		want []StepRef
 	}{
-		{`steps.a.bytes > 0`, []StepRef{{"a", "bytes"}}},
-		{`steps.a.stats.p50 < steps["b"].x`, []StepRef{{"a", "stats"}, {"b", "x"}}},
-		{`len(steps.c) > 0`, []StepRef{{"c", ""}}},
+		{`steps.a.bytes > 0`, []StepRef{{"a", "bytes", []string{"bytes"}}}},
+		{`steps.a.stats.p50 < steps["b"].x`, []StepRef{{"a", "stats", []string{"stats", "p50"}}, {"b", "x", []string{"x"}}}},
+		{`len(steps.c) > 0`, []StepRef{{"c", "", []string{}}}},
 		{`params.x == "y" && env.HOME != ""`, nil},
-		{`steps.a.list[0].name == "x"`, []StepRef{{"a", "list"}}},
+		{`steps.a.list[0].name == "x"`, []StepRef{{"a", "list", []string{"list", "0", "name"}}}},
+		{`steps.d.each["shop"].bytes > 0`, []StepRef{{"d", "each", []string{"each", "shop", "bytes"}}}},
+		{`all(steps.u.each, {.bytes > 0 && .status == "succeeded"})`, []StepRef{
+			{"u", "each", []string{"each"}}, {"u", "each", []string{"each", "*", "bytes"}}, {"u", "each", []string{"each", "*", "status"}}}},
 	} {
 		e, err := CompileExpr(tc.src)
 		if err != nil {

@@ -13,26 +13,48 @@ import (
 )
 
 // topFields are the fields a plan may have at its top level.
-var topFields = []string{"version", "name", "description", "params", "keys", "settings", "steps"}
+var topFields = []string{"version", "name", "description", "params", "keys", "settings", "outputs", "steps"}
+
+// LoadOption changes how plans are loaded.
+type LoadOption func(*loadConfig)
+
+// WithPlansDir names the folder where a called plan given by name (a step
+// with: {file: backup}) is looked up when no file of that name is next to
+// the calling plan: DIR/NAME.yaml or DIR/NAME.yml.
+func WithPlansDir(dir string) LoadOption {
+	return func(c *loadConfig) { c.plansDir = dir }
+}
 
 // LoadFile reads and loads the plan at path. See Load.
-func LoadFile(path string, reg *Registry) (*Plan, error) {
+func LoadFile(path string, reg *Registry, opts ...LoadOption) (*Plan, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading plan: %w", err)
 	}
-	return Load(path, src, reg)
+	return Load(path, src, reg, opts...)
 }
 
 // Load parses src (the contents of file) and validates it against the step
 // types of reg. Every problem found is reported at once as a *PlanErrors
-// value (in error form, PlanErrors) sorted by position; file names the plan
-// in those messages.
-func Load(file string, src []byte, reg *Registry) (*Plan, error) {
+// value (in error form, PlanErrors) sorted by file and position; file names
+// the plan in those messages. The plans its steps call are loaded too,
+// their paths relative to file's folder, and their problems reported with
+// their own file names.
+func Load(file string, src []byte, reg *Registry, opts ...LoadOption) (*Plan, error) {
+	cfg := &loadConfig{cache: map[string]*loadedPlan{}}
+	for _, o := range opts {
+		o(cfg)
+	}
+	cfg.stack = []callFrame{{abs: absPath(file), name: file}}
+	return load(file, src, reg, cfg)
+}
+
+// load is Load with the state of the calls being loaded.
+func load(file string, src []byte, reg *Registry, cfg *loadConfig) (*Plan, error) {
 	if reg == nil {
 		reg = NewRegistry()
 	}
-	l := &loader{el: &errList{file: file}, reg: reg, steps: map[string]*stepInfo{}}
+	l := &loader{el: &errList{file: file}, reg: reg, steps: map[string]*stepInfo{}, cfg: cfg}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
 		l.el.errs = append(l.el.errs, yamlSyntaxError(file, err))
@@ -73,11 +95,13 @@ func Load(file string, src []byte, reg *Registry) (*Plan, error) {
 
 // loader holds the state of one Load.
 type loader struct {
-	el    *errList
-	reg   *Registry
-	plan  *Plan
-	steps map[string]*stepInfo
-	order []*stepInfo
+	el      *errList
+	reg     *Registry
+	plan    *Plan
+	steps   map[string]*stepInfo
+	order   []*stepInfo
+	cfg     *loadConfig // nil for Build
+	outputs []*outputInfo
 }
 
 func (l *loader) loadTop(root *yaml.Node) {
@@ -97,6 +121,8 @@ func (l *loader) loadTop(root *yaml.Node) {
 			l.loadKeys(v)
 		case "settings":
 			l.loadSettings(v)
+		case "outputs":
+			l.loadOutputs(v)
 		case "steps":
 			l.loadSteps(v)
 		default:
@@ -163,6 +189,7 @@ func (l *loader) checkKeyTemplate(n *yaml.Node, field, s string) {
 		if len(e.StepRefs()) > 0 {
 			l.el.add(n, "", "keys.%s: cannot use steps (keys are resolved before any step runs); use params or env", field)
 		}
+		l.checkEachUses(exprUse{e: e, node: n, label: "keys." + field, kind: "key"}, "", false)
 	}
 }
 

@@ -97,5 +97,31 @@ func ltRegistry() *Registry {
 			Outputs: []OutputSpec{{Name: "bytes", Type: "int"}, {Name: "location", Type: "string"}}},
 		Definition{Type: "check", Kind: KindAction, Summary: "Checks things.", New: func() any { return new(ltCheck) },
 			Outputs: []OutputSpec{{Name: "ok", Type: "bool"}, {Name: "stats", Type: "map"}}},
+		callDefinition(),
 	)
+}
+
+// testCall is the test registry's plan-calling step type, shaped like the
+// shipped plan step (steps/plan.go), which the runner cannot import.
+type testCall struct {
+	File   string         `yaml:"file" required:"true" doc:"the plan to run"`
+	Params map[string]any `yaml:"params" doc:"its params"`
+}
+
+func (p *testCall) Run(ctx context.Context, sc *StepContext) (Outputs, error) {
+	res, err := sc.RunPlan(ctx, p.Params)
+	if res == nil {
+		return nil, err
+	}
+	gates := make([]any, len(res.Gates))
+	for i, g := range res.Gates {
+		gates[i] = map[string]any{"step": g.Step, "expr": g.Expr, "passed": g.Passed}
+	}
+	return Outputs{"outputs": res.Outputs, "duration": res.Duration, "gates": gates}, err
+}
+
+func callDefinition() Definition {
+	return Definition{Type: "plan", Kind: KindAction, Summary: "Runs a plan.", New: func() any { return new(testCall) },
+		Calls:   &CallSpec{File: "file", Params: "params", Outputs: "outputs"},
+		Outputs: []OutputSpec{{Name: "outputs", Type: "map"}, {Name: "duration", Type: "duration"}, {Name: "gates", Type: "list"}}}
 }

@@ -28,18 +28,30 @@ func TestLoadInvalid(t *testing.T) {
 			}
 			var plan []byte
 			wantIdx := -1
+			others := false
 			for i, f := range ar.Files {
 				switch f.Name {
 				case "plan.yaml":
 					plan = f.Data
 				case "want":
 					wantIdx = i
+				default:
+					others = true
 				}
 			}
 			if plan == nil || wantIdx < 0 {
 				t.Fatalf("%s: need plan.yaml and want", file)
 			}
-			p, err := Load("plan.yaml", plan, reg)
+			var p *Plan
+			if others {
+				// The plan calls others: load it from a folder with them.
+				wd, _ := os.Getwd()
+				writeArchive(t, ar)
+				p, err = LoadFile("plan.yaml", reg, WithPlansDir("plans"))
+				t.Chdir(wd)
+			} else {
+				p, err = Load("plan.yaml", plan, reg)
+			}
 			if err == nil {
 				t.Fatalf("loaded without error: %+v", p)
 			}
@@ -59,6 +71,25 @@ func TestLoadInvalid(t *testing.T) {
 				t.Errorf("errors differ\n--- got\n%s--- want\n%s", got, want)
 			}
 		})
+	}
+}
+
+// writeArchive writes ar's files but want into a new folder and makes it
+// the working directory.
+func writeArchive(t *testing.T, ar *txtar.Archive) {
+	t.Helper()
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, f := range ar.Files {
+		if f.Name == "want" {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(f.Name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f.Name, f.Data, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

@@ -8,7 +8,7 @@ import (
 )
 
 // stepFields are the fields every step may have.
-var stepFields = []string{"type", "with", "input", "needs", "when", "assert", "retry", "timeout", "continue_on_error"}
+var stepFields = []string{"type", "with", "input", "needs", "when", "assert", "retry", "timeout", "continue_on_error", "for_each", "max_parallel", "fail_fast"}
 
 // stepInfo is a step being loaded, with the nodes needed for messages.
 type stepInfo struct {
@@ -24,7 +24,7 @@ type exprUse struct {
 	e     *Expr
 	node  *yaml.Node
 	label string // when, assert[0], with.to
-	kind  string // "when", "with" or "assert"
+	kind  string // "when", "with", "assert", "for_each" or "output"
 }
 
 func (l *loader) loadSteps(n *yaml.Node) {
@@ -83,6 +83,14 @@ func (l *loader) loadStep(si *stepInfo, n *yaml.Node) {
 			l.duration(v, id, "timeout", &st.Timeout)
 		case "continue_on_error":
 			l.decode(v, id, "continue_on_error", &st.ContinueOnError)
+		case "for_each":
+			l.loadForEach(si, v)
+		case "max_parallel":
+			if l.decode(v, id, "max_parallel", &st.MaxParallel) && st.MaxParallel < 1 {
+				l.el.add(v, id, "max_parallel must be at least 1, not %d", st.MaxParallel)
+			}
+		case "fail_fast":
+			l.decode(v, id, "fail_fast", &st.FailFast)
 		default:
 			l.el.add(k, id, "field %q not recognised%s", k.Value, Suggest(k.Value, stepFields))
 		}
@@ -176,26 +184,33 @@ func (l *loader) loadRetry(id, field string, n *yaml.Node, r *Retry) {
 // compileBare compiles a when: or assert: expression, accepting a value
 // written as exactly one ${{ }} too.
 func (l *loader) compileBare(si *stepInfo, n *yaml.Node, label, kind, src string) *Expr {
-	var e *Expr
+	e := l.compileBareExpr(n, si.step.ID, label, src)
+	if e != nil {
+		si.exprs = append(si.exprs, exprUse{e: e, node: n, label: label, kind: kind})
+	}
+	return e
+}
+
+// compileBareExpr compiles src, bare or as a single ${{ }}, reporting
+// problems at n.
+func (l *loader) compileBareExpr(n *yaml.Node, step, label, src string) *Expr {
 	if hasExpr(src) {
 		t, err := parseTemplate(src)
 		if err != nil {
-			l.el.add(n, si.step.ID, "%s: %v", label, err)
+			l.el.add(n, step, "%s: %v", label, err)
 			return nil
 		}
 		single, ok := t.single()
 		if !ok {
-			l.el.add(n, si.step.ID, "%s: must be one expression, bare or as a single ${{ }}", label)
+			l.el.add(n, step, "%s: must be one expression, bare or as a single ${{ }}", label)
 			return nil
 		}
-		e = single
-	} else {
-		var err error
-		if e, err = CompileExpr(src); err != nil {
-			l.el.add(n, si.step.ID, "%s: invalid expression %q: %v", label, src, err)
-			return nil
-		}
+		return single
 	}
-	si.exprs = append(si.exprs, exprUse{e: e, node: n, label: label, kind: kind})
+	e, err := CompileExpr(src)
+	if err != nil {
+		l.el.add(n, step, "%s: invalid expression %q: %v", label, src, err)
+		return nil
+	}
 	return e
 }

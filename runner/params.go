@@ -9,7 +9,7 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-var paramTypes = []string{"string", "int", "number", "bool", "duration", "list"}
+var paramTypes = []string{"string", "int", "number", "bool", "duration", "list", "map"}
 
 var paramSpecFields = []string{"type", "default", "required", "secret", "description"}
 
@@ -72,6 +72,9 @@ func validParamType(t string) bool {
 // paramFromNode converts a YAML value (a default or a params file entry) to
 // the param type.
 func paramFromNode(t ParamType, n *yaml.Node) (any, error) {
+	if t == ParamMap {
+		return mapFromNode(n)
+	}
 	if t == ParamList {
 		if n.Kind != yaml.SequenceNode {
 			return nil, fmt.Errorf("not a list")
@@ -110,6 +113,8 @@ func paramFromString(t ParamType, s string) (any, error) {
 		v, err = time.ParseDuration(strings.TrimSpace(s))
 	case ParamList:
 		return listFromString(s)
+	case ParamMap:
+		return mapFromString(s)
 	default:
 		return nil, fmt.Errorf("unknown param type %q", t)
 	}
@@ -154,6 +159,35 @@ func paramTypeText(t ParamType) string {
 		return "a duration (e.g. 90s, 2h)"
 	case ParamList:
 		return "a list"
+	case ParamMap:
+		return "a map"
 	}
 	return "a string"
+}
+
+// mapFromNode converts a YAML mapping with string keys.
+func mapFromNode(n *yaml.Node) (any, error) {
+	if n.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("not a map (want a mapping of names to values)")
+	}
+	for i := 0; i < len(n.Content); i += 2 {
+		if k := n.Content[i]; k.Kind != yaml.ScalarNode || k.Tag == "!!null" {
+			return nil, fmt.Errorf("not a map: its keys must be names, not %s", nodeText(k))
+		}
+	}
+	out := map[string]any{}
+	if err := n.Decode(&out); err != nil {
+		return nil, fmt.Errorf("not a map (want a mapping of names to values)")
+	}
+	return out, nil
+}
+
+// mapFromString accepts a YAML/JSON flow mapping ({shop: "...", crm: "..."}).
+// One entry at a time comes from --param NAME.KEY=VALUE (see SetMapEntry).
+func mapFromString(s string) (any, error) {
+	var n yaml.Node
+	if err := yaml.Unmarshal([]byte(s), &n); err != nil || len(n.Content) == 0 || n.Content[0].Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("not a map (use {key: value, ...} or --param NAME.KEY=VALUE)")
+	}
+	return mapFromNode(n.Content[0])
 }

@@ -12,10 +12,10 @@ import (
 )
 
 // ParamSources are the places param values come from, in order of
-// precedence: Flags (--param name=value), then Target (an inventory
-// target's values), then Environ entries SLUICE_PARAM_<NAME> (name
-// upper-cased, '-' as '_'), then File (a YAML mapping of name to value),
-// then each param's default.
+// precedence: Flags (--param name=value; name.key=value sets one entry of
+// a map param), then Target (an inventory target's values), then Environ
+// entries SLUICE_PARAM_<NAME> (name upper-cased, '-' as '_'), then File (a
+// YAML mapping of name to value), then each param's default.
 type ParamSources struct {
 	Flags map[string]string
 	// Target holds the values an inventory gives one target (its own over
@@ -44,8 +44,20 @@ func ResolveParams(p *Plan, src ParamSources) (map[string]any, error) {
 		specs[ps.Name] = ps
 		names = append(names, ps.Name)
 	}
+	flags, entries := map[string]string{}, map[string]map[string]string{}
 	for _, name := range sortedKeys(src.Flags) {
-		if specs[name] == nil {
+		base, key, dotted := strings.Cut(name, ".")
+		switch {
+		case specs[name] != nil:
+			flags[name] = src.Flags[name]
+		case dotted && specs[base] != nil && specs[base].Type == ParamMap && key != "":
+			if entries[base] == nil {
+				entries[base] = map[string]string{}
+			}
+			entries[base][key] = src.Flags[name]
+		case dotted && specs[base] != nil:
+			errs = append(errs, fmt.Errorf("--param %s: param %q is %s, not a map: set it with --param %s=VALUE", name, base, paramTypeText(specs[base].Type), base))
+		default:
 			errs = append(errs, fmt.Errorf("--param %s: plan %q has no such param%s", name, p.Name, Suggest(name, names)))
 		}
 	}
@@ -55,6 +67,7 @@ func ResolveParams(p *Plan, src ParamSources) (map[string]any, error) {
 			errs = append(errs, fmt.Errorf("%s:%d:%d: plan %q has no param %q%s", src.TargetFile, n.Line, n.Column, p.Name, name, Suggest(name, names)))
 		}
 	}
+	src.Flags = flags
 	fileVals, err := readParamsFile(src.File, specs, names)
 	if err != nil {
 		errs = append(errs, err)
@@ -68,6 +81,9 @@ func ResolveParams(p *Plan, src ParamSources) (map[string]any, error) {
 	values := make(map[string]any, len(p.Params))
 	for _, ps := range p.Params {
 		v, err := resolveParam(ps, src, environ, fileVals)
+		if err == nil && entries[ps.Name] != nil {
+			v = withEntries(v, entries[ps.Name], src.Flags[ps.Name] != "")
+		}
 		if err == nil && ps.Secret {
 			err = checkSecretLength(v)
 		}
@@ -134,6 +150,24 @@ func ParamValue(ps *ParamSpec, n *yaml.Node) (any, error) {
 	return paramFromNode(ps.Type, n)
 }
 
+// withEntries returns map param value v with the --param NAME.KEY=VALUE
+// entries set. The entries replace the value from the environment, a params
+// file or the default (so that naming two databases on the command line
+// backs up those two, not the default ones too); they add to a whole map
+// given with --param NAME={...} (whole).
+func withEntries(v any, entries map[string]string, whole bool) any {
+	out := map[string]any{}
+	if m, ok := v.(map[string]any); ok && whole {
+		for k, e := range m {
+			out[k] = e
+		}
+	}
+	for k, e := range entries {
+		out[k] = e
+	}
+	return out
+}
+
 // readParamsFile reads a YAML mapping of param values.
 func readParamsFile(path string, specs map[string]*ParamSpec, names []string) (map[string]*yaml.Node, error) {
 	out := map[string]*yaml.Node{}
@@ -182,12 +216,12 @@ func SecretValues(p *Plan, values map[string]any) []string {
 			continue
 		}
 		v := values[ps.Name]
-		if list, ok := v.([]any); ok {
-			for _, e := range list {
-				add(e)
-			}
+		for _, e := range paramElems(v) {
+			add(e)
 		}
-		add(v)
+		if _, isList := v.([]any); isList {
+			add(v)
+		}
 	}
 	sort.Strings(out)
 	return out
@@ -196,17 +230,29 @@ func SecretValues(p *Plan, values map[string]any) []string {
 // checkSecretLength refuses a secret param's value (or an element of a
 // secret list) too short to be masked without giving it away.
 func checkSecretLength(v any) error {
-	vals := []any{v}
-	if list, ok := v.([]any); ok {
-		vals = list
-	}
-	for _, e := range vals {
+	for _, e := range paramElems(v) {
 		s := formatValue(e, false)
 		if n := utf8.RuneCountInString(s); n > 0 && n < MinSecretLen {
 			return fmt.Errorf("a secret must be at least %d characters long (this one has %d): a shorter one cannot be masked in output without giving it away; use a longer secret", MinSecretLen, n)
 		}
 	}
 	return nil
+}
+
+// paramElems returns the values a param's value is made of: the elements
+// of a list, the values of a map, else the value itself.
+func paramElems(v any) []any {
+	switch x := v.(type) {
+	case []any:
+		return x
+	case map[string]any:
+		out := make([]any, 0, len(x))
+		for _, k := range sortedKeys(x) {
+			out = append(out, x[k])
+		}
+		return out
+	}
+	return []any{v}
 }
 
 // checkSecretParams applies checkSecretLength to every secret param of p.

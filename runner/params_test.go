@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -173,5 +174,80 @@ func TestResolveParamsTarget(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "lots-of-them") {
 		t.Errorf("error quotes the value: %v", err)
+	}
+}
+
+const mapPlan = `version: 1
+params:
+  dbs:   {type: map, default: {shop: "postgres://shop"}}
+  creds: {type: map, secret: true}
+  n:     {type: int, default: 1}
+steps:
+  a: {type: check}
+`
+
+// TestResolveParamsMap sets a map param whole (flag, environment, params
+// file) and entry by entry with --param NAME.KEY=VALUE.
+func TestResolveParamsMap(t *testing.T) {
+	p, err := Load("map.yaml", []byte(mapPlan), ltRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "params.yaml")
+	if err := os.WriteFile(file, []byte("dbs: {crm: postgres://crm, shop: postgres://shop2}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		src   ParamSources
+		want  map[string]any
+		creds map[string]any
+	}{
+		{"default", ParamSources{}, map[string]any{"shop": "postgres://shop"}, nil},
+		{"file", ParamSources{File: file}, map[string]any{"crm": "postgres://crm", "shop": "postgres://shop2"}, nil},
+		{"environment", ParamSources{Environ: []string{`SLUICE_PARAM_DBS={a: "1", b: "2"}`}}, map[string]any{"a": "1", "b": "2"}, nil},
+		{"flag JSON", ParamSources{Flags: map[string]string{"dbs": `{"x": "postgres://x"}`}}, map[string]any{"x": "postgres://x"}, nil},
+		// Entries replace the default and the file's map ...
+		{"entries", ParamSources{File: file, Flags: map[string]string{"dbs.a": "postgres://a:b@h/a", "dbs.b": "y"}},
+			map[string]any{"a": "postgres://a:b@h/a", "b": "y"}, nil},
+		// ... and add to a whole map on the command line.
+		{"whole and entries", ParamSources{Flags: map[string]string{"dbs": "{x: 1}", "dbs.y": "2"}}, map[string]any{"x": 1, "y": "2"}, nil},
+		{"secret entries", ParamSources{Flags: map[string]string{"creds.shop": "password-one", "creds.crm": "password-two"}},
+			map[string]any{"shop": "postgres://shop"}, map[string]any{"shop": "password-one", "crm": "password-two"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ResolveParams(p, tc.src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got["dbs"], tc.want) {
+				t.Errorf("dbs = %#v, want %#v", got["dbs"], tc.want)
+			}
+			if tc.creds != nil {
+				if !reflect.DeepEqual(got["creds"], tc.creds) {
+					t.Errorf("creds = %#v", got["creds"])
+				}
+				if s := SecretValues(p, got); !reflect.DeepEqual(s, []string{"password-one", "password-two"}) {
+					t.Errorf("secrets = %v, want each value of the secret map", s)
+				}
+			}
+		})
+	}
+	for _, tc := range []struct {
+		flags map[string]string
+		want  string
+	}{
+		{map[string]string{"n.x": "1"}, `--param n.x: param "n" is an int, not a map: set it with --param n=VALUE`},
+		{map[string]string{"dbs": "[a, b]"}, `param "dbs": --param dbs=[a, b]: not a map`},
+		{map[string]string{"dbz.a": "1"}, `--param dbz.a: plan "map" has no such param`},
+		{map[string]string{"creds.a": "tiny1"}, `param "creds": a secret must be at least 6 characters long`},
+	} {
+		_, err := ResolveParams(p, ParamSources{Flags: tc.flags})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error %v, want %q", tc.flags, err, tc.want)
+		}
+		if strings.Contains(fmt.Sprint(err), "tiny1") {
+			t.Errorf("error quotes a secret: %v", err)
+		}
 	}
 }

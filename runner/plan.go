@@ -23,6 +23,9 @@ type Plan struct {
 	Keys        map[string]KeyConfig
 	Settings    Settings
 	Steps       []*Step // in file order
+	// Outputs are the plan's declared outputs (outputs:), evaluated when
+	// its run ends; a step that calls the plan sees them.
+	Outputs []*PlanOutput
 	// Warnings are what the loader found worth a second look in a valid
 	// plan, in compiler form with "warning: " before the message.
 	Warnings PlanErrors
@@ -51,6 +54,7 @@ const (
 	ParamBool     ParamType = "bool"
 	ParamDuration ParamType = "duration"
 	ParamList     ParamType = "list"
+	ParamMap      ParamType = "map" // string keys
 )
 
 // ParamSpec declares one plan parameter.
@@ -90,9 +94,36 @@ type Step struct {
 	Keys        []string
 	KeysUnknown bool
 
+	// ForEach, when set, runs the step once per element of a list or map
+	// (a stream group: its source's ForEach runs the whole group per item).
+	ForEach     *ForEach
+	MaxParallel int  // items at once; 0: Settings.Concurrency
+	FailFast    bool // a failed item cancels the items still running
+
+	// Calls is the plan this step runs, for a step type whose Definition
+	// has Calls: loaded and checked with the calling plan.
+	Calls *Plan
+
 	// Deps are every step this one must wait for: Input, Needs and the steps
 	// its expressions reference, sorted, without duplicates.
 	Deps []string
+}
+
+// ForEach is a step's for_each: an expression evaluated when the step
+// starts, or a list or map written in the plan.
+type ForEach struct {
+	Expr    *Expr // nil for a literal
+	Literal any   // []any or map[string]any; nil for an expression
+	// Shape is "list" or "map" when known at load time, else "".
+	Shape string
+}
+
+// PlanOutput is one entry of a plan's outputs: section.
+type PlanOutput struct {
+	Name        string
+	Expr        *Expr
+	Description string
+	Pos         Pos
 }
 
 // Retry says how often to run a failing step again.

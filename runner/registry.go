@@ -19,6 +19,9 @@ func NewRegistry(defs ...Definition) *Registry {
 		if d.Type == "" || d.New == nil {
 			panic(fmt.Sprintf("runner: step definition %d has no type or constructor", i))
 		}
+		if d.Calls != nil && (d.Kind != KindAction || d.Calls.File == "" || d.Calls.Params == "") {
+			panic(fmt.Sprintf("runner: step type %q calls plans but is not an action with File and Params fields", d.Type))
+		}
 		if _, dup := r.defs[d.Type]; dup {
 			panic(fmt.Sprintf("runner: step type %q registered twice", d.Type))
 		}

@@ -76,6 +76,16 @@ func Schema(reg *Registry) ([]byte, error) {
 			"retry":             retrySchema(),
 			"timeout":           map[string]any{"$ref": "#/$defs/duration"},
 			"continue_on_error": map[string]any{"type": "boolean"},
+			"for_each": map[string]any{
+				"description": "run the step once per element of a list or entry of a map, with ${{ each.key }} and ${{ each.value }}; on a stream's source, the whole stream runs per item",
+				"oneOf": []any{
+					map[string]any{"$ref": "#/$defs/expression"},
+					map[string]any{"type": "array"},
+					map[string]any{"type": "object"},
+				},
+			},
+			"max_parallel": map[string]any{"type": "integer", "minimum": 1, "description": "items of for_each at once (default settings.concurrency)"},
+			"fail_fast":    map[string]any{"type": "boolean", "description": "a failed item cancels the items still running (default: the others finish)"},
 		},
 		"allOf": branches,
 	}
@@ -98,6 +108,16 @@ func Schema(reg *Registry) ([]byte, error) {
 				"timeout":     map[string]any{"$ref": "#/$defs/duration"},
 				"retry":       retrySchema(),
 			}},
+			"outputs": map[string]any{
+				"type":        "object",
+				"description": "values the plan gives a plan step that calls it (steps.ID.outputs.NAME), evaluated when its run ends",
+				"additionalProperties": map[string]any{"oneOf": []any{
+					map[string]any{"$ref": "#/$defs/expression"},
+					map[string]any{"type": "object", "required": []string{"value"}, "additionalProperties": false, "properties": map[string]any{
+						"value": map[string]any{"$ref": "#/$defs/expression"}, "description": map[string]any{"type": "string"},
+					}},
+				}},
+			},
 			"steps": map[string]any{"type": "object", "additionalProperties": map[string]any{"$ref": "#/$defs/step"}},
 		},
 		"$defs": defs,

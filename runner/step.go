@@ -5,6 +5,7 @@ package runner
 import (
 	"context"
 	"io"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -65,6 +66,26 @@ type Definition struct {
 	// host that runs only such steps needs no private key (see
 	// Plan.PrivateKeys).
 	PublicKeysOnly bool
+
+	// Calls, when set, makes the type one that runs another plan as one
+	// step: the loader loads the plan its with: names, checks the params
+	// passed against that plan's params and sees through the call (cycles,
+	// graph, outputs); StepContext.RunPlan runs it. Kind must be
+	// KindAction.
+	Calls *CallSpec
+}
+
+// CallSpec names the with: fields and the output through which a step type
+// calls a plan.
+type CallSpec struct {
+	// File is the with: field holding the plan's path: a literal, relative
+	// to the calling plan's folder, or a plan name under the plans folder.
+	File string
+	// Params is the with: field holding the mapping of param name to value.
+	Params string
+	// Outputs is the step output holding the called plan's declared
+	// outputs, which the loader checks references against.
+	Outputs string
 }
 
 // Linter is implemented by parameter structs that warn about settings that
@@ -130,6 +151,40 @@ type StepContext struct {
 	// returns the text, each value formatted as in an interpolated with:
 	// string, for fields tagged `expr:"defer"`.
 	Expand func(s string) (string, error)
+	// Item is the key of the for_each item this execution is for (a string
+	// for a map, an int for a list); nil for a step without for_each. RunDir
+	// is then a folder of the item's own.
+	Item any
+	// RunPlan runs the plan the step calls (a type with Definition.Calls;
+	// nil for other types) with the given param values, as part of this
+	// run: its folder inside RunDir, its report nested under the step. The
+	// values are converted to the called plan's param types; defaults fill
+	// the others. The error is the called run's, wrapped.
+	RunPlan func(ctx context.Context, params map[string]any) (*CallResult, error)
+}
+
+// CallResult is what a called plan's run gives the step that called it.
+type CallResult struct {
+	Plan     string // the called plan's name
+	File     string
+	Status   Status
+	Duration time.Duration
+	// Outputs are the called plan's declared outputs (outputs:), redacted
+	// of nothing: the caller's own redaction applies.
+	Outputs map[string]any
+	// Gates are every gate of the called run, nested calls included, in
+	// plan order.
+	Gates []CallGate
+	// Steps maps each step id of the called plan to its status.
+	Steps  map[string]string
+	RunDir string
+}
+
+// CallGate is one gate of a called run, with the path of the step it
+// belongs to ("upload", or "backup/upload" inside a nested call).
+type CallGate struct {
+	Step string
+	GateResult
 }
 
 // Stage is one member of a stream, as a sink sees it when it commits: the

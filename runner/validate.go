@@ -24,13 +24,16 @@ func (l *loader) validate() {
 			l.checkParams(si)
 		} else {
 			l.checkWith(si)
+			l.checkCall(si)
 		}
 	}
 	for _, si := range l.order {
 		l.checkInput(si)
 		l.checkNeeds(si)
+		l.checkForEach(si)
 		l.checkExprRefs(si)
 	}
+	l.checkOutputs()
 	groups := l.streamGroups()
 	for _, si := range l.order {
 		l.computeDeps(si, groups)
@@ -105,43 +108,95 @@ func (l *loader) checkNeeds(si *stepInfo) {
 	}
 }
 
-// checkExprRefs checks the params.X and steps.X.Y names of every expression.
+// checkExprRefs checks the params.X and steps.X.Y names of every expression
+// of si.
 func (l *loader) checkExprRefs(si *stepInfo) {
-	id := si.step.ID
+	l.checkRefs(si, si.step.ID, si.exprs)
+}
+
+// checkRefs checks the params.X and steps.X.Y names of uses, the
+// expressions of owner (nil for the plan's outputs), reporting under step.
+func (l *loader) checkRefs(owner *stepInfo, step string, uses []exprUse) {
 	var params []string
 	for _, p := range l.plan.Params {
 		params = append(params, p.Name)
 	}
-	for _, u := range si.exprs {
+	var ownFan *stepInfo
+	if owner != nil {
+		ownFan = l.fanOf(owner)
+	}
+	for _, u := range uses {
 		for _, p := range u.e.paths {
 			if p[0] == "params" && len(p) >= 2 && !contains(params, p[1]) {
-				l.el.add(u.node, id, "%s: unknown param %q%s", u.label, p[1], Suggest(p[1], params))
+				l.el.add(u.node, step, "%s: unknown param %q%s", u.label, p[1], Suggest(p[1], params))
 			}
 		}
 		for _, r := range u.e.StepRefs() {
 			target, ok := l.steps[r.Step]
 			switch {
 			case !ok:
-				l.el.add(u.node, id, "%s: unknown step %q%s", u.label, r.Step, Suggest(r.Step, l.stepIDs()))
+				l.el.add(u.node, step, "%s: unknown step %q%s", u.label, r.Step, Suggest(r.Step, l.stepIDs()))
 				continue
-			case r.Step == id && u.kind != "assert":
-				l.el.add(u.node, id, "%s: a step cannot use its own outputs before it runs (move this into assert:)", u.label)
-				continue
-			}
-			def := target.step.Def
-			if r.Output == "" || r.Output == "status" || def == nil {
+			case owner != nil && r.Step == step && u.kind != "assert":
+				l.el.add(u.node, step, "%s: a step cannot use its own outputs before it runs (move this into assert:)", u.label)
 				continue
 			}
-			var outs []string
-			for _, o := range def.Outputs {
-				outs = append(outs, o.Name)
+			if fan := l.fanOf(target); fan != nil && fan != ownFan {
+				l.checkItemRef(u, step, target, fan, r)
+				continue
 			}
-			outs = append(outs, "status")
-			if !contains(outs, r.Output) {
-				l.el.add(u.node, id, "%s: step %q (type %s) has no output %q%s", u.label, r.Step, def.Type, r.Output, suggestOrList(r.Output, outs))
+			if r.Output == "each" && target.step.Def != nil && !hasOutput(target.step.Def, "each") {
+				l.el.add(u.node, step, "%s: step %q has no for_each, so no output \"each\"", u.label, r.Step)
+				continue
 			}
+			l.checkOutputPath(u, step, target, r.Path)
 		}
 	}
+}
+
+// checkOutputPath checks that path (an output name and what follows it)
+// names an output of target: one its type declares, status, or one of
+// extra. Through a step that calls a plan, the name under the calls output
+// must be one of that plan's declared outputs.
+func (l *loader) checkOutputPath(u exprUse, step string, target *stepInfo, path []string, extra ...string) {
+	def := target.step.Def
+	if len(path) == 0 || path[0] == "*" || def == nil {
+		return
+	}
+	out := path[0]
+	outs := []string{}
+	for _, o := range def.Outputs {
+		outs = append(outs, o.Name)
+	}
+	outs = append(append(outs, "status"), extra...)
+	if !contains(outs, out) {
+		l.el.add(u.node, step, "%s: step %q (type %s) has no output %q%s", u.label, target.step.ID, def.Type, out, suggestOrList(out, outs))
+		return
+	}
+	callee := target.step.Calls
+	if callee == nil || def.Calls == nil || out != def.Calls.Outputs || len(path) < 2 {
+		return
+	}
+	var names []string
+	for _, o := range callee.Outputs {
+		names = append(names, o.Name)
+	}
+	if !contains(names, path[1]) {
+		hint := suggestOrList(path[1], names)
+		if len(names) == 0 {
+			hint = " (it declares none: add an outputs: section to " + callee.File + ")"
+		}
+		l.el.add(u.node, step, "%s: plan %q, which step %q runs, has no output %q%s", u.label, callee.Name, target.step.ID, path[1], hint)
+	}
+}
+
+func hasOutput(d *Definition, name string) bool {
+	for _, o := range d.Outputs {
+		if o.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // suggestOrList returns Suggest's did-you-mean for name, or else the list
