@@ -40,7 +40,8 @@ type Report struct {
 	Status          Status            `json:"status"`
 	Error           string            `json:"error,omitempty"`
 	Params          map[string]any    `json:"params"`
-	Steps           []StepReport      `json:"steps"` // in plan order
+	Steps           []StepReport      `json:"steps"`             // in plan order
+	Outputs         map[string]any    `json:"outputs,omitempty"` // the plan's outputs:
 }
 
 // StepReport is one step's record in a Report.
@@ -59,6 +60,14 @@ type StepReport struct {
 	Bytes           *ByteCounts    `json:"bytes,omitempty"` // streaming steps only
 	Outputs         map[string]any `json:"outputs,omitempty"`
 	Gates           []GateResult   `json:"gates,omitempty"`
+	// Items are the records of a for_each step's items, in order, each with
+	// its Key (ID, Type, Kind, Input and Deps are the step's); the step's own
+	// record sums them up.
+	Items []StepReport `json:"items,omitempty"`
+	Key   string       `json:"key,omitempty"` // an item's key: a map's key, or a list's index
+	// Run is the run of the plan a step ran as one step (for a for_each
+	// step, each item has its own), nested: its steps, gates and outputs.
+	Run *Report `json:"run,omitempty"`
 }
 
 // ByteCounts are the bytes a streaming step read from its input and wrote to

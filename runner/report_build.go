@@ -35,33 +35,49 @@ func (r *run) report(err error) *Report {
 	if err != nil {
 		rep.Error = r.red.Redact(err.Error())
 	}
+	if len(r.outputs) > 0 {
+		rep.Outputs = reportValue(r.outputs, r.red).(map[string]any)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, s := range r.plan.Steps {
 		sr := r.steps[s.ID]
-		st := StepReport{ID: s.ID, Type: s.Type, Input: s.Input, Deps: s.Deps, Status: sr.status, Attempts: sr.attempts, Bytes: sr.bytes, Gates: sr.gates}
-		if s.Def != nil {
-			st.Kind = s.Def.Kind
-		}
-		if st.Status == StatusPending {
-			// The run ended before the step was decided (a setup failure).
-			st.Status = StatusCancelled
-		}
-		if !sr.started.IsZero() {
-			st.Started, st.Finished = sr.started.UTC(), sr.finished.UTC()
-			st.DurationSeconds = sr.finished.Sub(sr.started).Seconds()
-		}
-		if sr.err != nil {
-			// The record names the step already.
-			msg := strings.TrimPrefix(sr.err.Error(), fmt.Sprintf("step %q: ", s.ID))
-			st.Error = r.red.Redact(msg)
-		}
-		if len(sr.outputs) > 0 {
-			st.Outputs = reportValue(map[string]any(sr.outputs), r.red).(map[string]any)
+		st := r.stepReport(s, sr.record)
+		st.Input, st.Deps = s.Input, s.Deps
+		for _, it := range sr.items {
+			ir := r.stepReport(s, it.record)
+			ir.Key = fmt.Sprint(it.key)
+			st.Items = append(st.Items, ir)
 		}
 		rep.Steps = append(rep.Steps, st)
 	}
 	return rep
+}
+
+// stepReport is the report of step s's record rec (the step's, or one
+// item's).
+func (r *run) stepReport(s *Step, rec record) StepReport {
+	st := StepReport{ID: s.ID, Type: s.Type, Status: rec.status, Attempts: rec.attempts, Bytes: rec.bytes, Gates: rec.gates, Run: rec.run}
+	if s.Def != nil {
+		st.Kind = s.Def.Kind
+	}
+	if st.Status == StatusPending {
+		// The run ended before the step was decided (a setup failure).
+		st.Status = StatusCancelled
+	}
+	if !rec.started.IsZero() {
+		st.Started, st.Finished = rec.started.UTC(), rec.finished.UTC()
+		st.DurationSeconds = rec.finished.Sub(rec.started).Seconds()
+	}
+	if rec.err != nil {
+		// The record names the step already.
+		msg := strings.TrimPrefix(rec.err.Error(), fmt.Sprintf("step %q: ", s.ID))
+		st.Error = r.red.Redact(msg)
+	}
+	if len(rec.outputs) > 0 {
+		st.Outputs = reportValue(map[string]any(rec.outputs), r.red).(map[string]any)
+	}
+	return st
 }
 
 // reportParams returns the run's params with secret params masked and every

@@ -47,15 +47,9 @@ type RunOptions struct {
 
 // stepRun is the state of one step during a run.
 type stepRun struct {
-	step     *Step
-	status   Status
-	started  time.Time
-	finished time.Time
-	attempts int
-	err      error
-	outputs  Outputs
-	bytes    *ByteCounts
-	gates    []GateResult
+	step *Step
+	record
+	items []*itemRun // a for_each step's items, in order
 }
 
 // run is one execution of a plan.
@@ -65,20 +59,31 @@ type run struct {
 	id       string
 	dir      string
 	started  time.Time
+	nest     *nesting // nil for a plan run on its own
 	log      hclog.Logger
 	red      *Redactor
 	secrets  []string
 	params   map[string]any
 	environ  map[string]any
 	caller   context.Context // the caller's context: its end is an interrupt
+	stop     context.Context // caller's context with the plan's timeout: its end stops every step
 	cancel   context.CancelCauseFunc
-	progress sync.Mutex // serialises lines on opts.Progress
+	progress *sync.Mutex // serialises lines on opts.Progress
 
 	mu       sync.Mutex // guards steps, firstErr and atEnd
 	steps    map[string]*stepRun
 	firstErr error
 	atEnd    []func() error       // StepContext.AtEnd registrations, run last first
 	keys     map[string]KeyConfig // the plan's keys: with ${{ }} resolved
+	outputs  map[string]any       // the plan's outputs:, evaluated when it ended
+}
+
+// nesting is what a plan run by a step of another plan takes from its
+// caller.
+type nesting struct {
+	dir      string      // its folder, inside the caller's
+	started  time.Time   // the whole run's start: run.started and run.date
+	progress *sync.Mutex // the caller's
 }
 
 // Run executes p and returns its report, which is also written to
@@ -87,10 +92,17 @@ type run struct {
 // failure (*StepError, *GateError), ErrInterrupted when ctx was cancelled,
 // or an error wrapping ErrPlanTimeout. Its message is redacted.
 func Run(ctx context.Context, p *Plan, opts RunOptions) (*Report, error) {
-	r := newRun(ctx, p, opts)
+	_, rep, err := execRun(ctx, p, opts, nil)
+	return rep, err
+}
+
+// execRun is Run, for a plan on its own or called by a step (nest).
+func execRun(ctx context.Context, p *Plan, opts RunOptions, nest *nesting) (*run, *Report, error) {
+	r := newRun(ctx, p, opts, nest)
 	err := r.setup()
 	if err == nil {
 		err = r.execute()
+		r.evalOutputs()
 	}
 	r.runAtEnd()
 	rep := r.report(err)
@@ -100,11 +112,14 @@ func Run(ctx context.Context, p *Plan, opts RunOptions) (*Report, error) {
 			rep.Status, rep.Error = StatusFailed, r.red.Redact(werr.Error())
 		}
 	}
-	return rep, redactError(err, r.red)
+	return r, rep, redactError(err, r.red)
 }
 
-func newRun(ctx context.Context, p *Plan, opts RunOptions) *run {
-	r := &run{plan: p, opts: opts, caller: ctx, started: time.Now(), steps: map[string]*stepRun{}}
+func newRun(ctx context.Context, p *Plan, opts RunOptions, nest *nesting) *run {
+	r := &run{plan: p, opts: opts, caller: ctx, started: time.Now(), steps: map[string]*stepRun{}, nest: nest, progress: &sync.Mutex{}}
+	if nest != nil {
+		r.progress = nest.progress
+	}
 	r.log = opts.Logger
 	if r.log == nil {
 		r.log = hclog.NewNullLogger()
@@ -135,6 +150,9 @@ func newRun(ctx context.Context, p *Plan, opts RunOptions) *run {
 	r.secrets = append(r.secrets, ValueSecrets(r.params)...)
 	r.secrets = append(r.secrets, envSecrets...)
 	r.red = NewRedactor(r.secrets...)
+	if nest != nil {
+		r.log = &redactLogger{Logger: r.log, red: r.red}
+	}
 	r.environ = make(map[string]any, len(environ))
 	for _, kv := range environ {
 		if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
@@ -142,7 +160,7 @@ func newRun(ctx context.Context, p *Plan, opts RunOptions) *run {
 		}
 	}
 	for _, s := range p.Steps {
-		r.steps[s.ID] = &stepRun{step: s, status: StatusPending}
+		r.steps[s.ID] = &stepRun{step: s, record: record{status: StatusPending}}
 	}
 	return r
 }
@@ -163,6 +181,13 @@ func (r *run) setup() error {
 	}
 	if err := r.resolveKeys(); err != nil {
 		return err
+	}
+	if r.nest != nil {
+		if err := os.MkdirAll(r.nest.dir, 0o700); err != nil {
+			return fmt.Errorf("creating the called plan's folder: %w", err)
+		}
+		r.dir = r.nest.dir
+		return nil
 	}
 	dir, err := createRunDir(r.opts.StateDir, r.id)
 	if err != nil {
@@ -219,6 +244,7 @@ func (r *run) execute() error {
 		ctx, cancel = context.WithTimeoutCause(ctx, d, &timeoutError{what: "plan", d: d})
 		defer cancel()
 	}
+	r.stop = ctx
 	ctx, r.cancel = context.WithCancelCause(ctx)
 	defer r.cancel(nil)
 	r.log.Info("run started", "run", r.id, "plan", r.plan.Name, "folder", r.dir)
@@ -265,31 +291,54 @@ func (r *run) env(ctx context.Context) Env {
 		m["status"] = string(s.status)
 		steps[id] = m
 	}
+	started := r.started
+	if r.nest != nil {
+		started = r.nest.started
+	}
 	return Env{
 		"params": r.params,
 		"env":    r.environ,
 		"steps":  steps,
-		"run":    map[string]any{"id": r.id, "started": r.started, "date": r.started.UTC().Format("2006-01-02"), "target": r.opts.Target},
+		"run":    map[string]any{"id": r.id, "started": started, "date": started.UTC().Format("2006-01-02"), "target": r.opts.Target},
 		"plan":   map[string]any{"name": r.plan.Name, "file": r.plan.File},
 		ctxName:  ctx,
 	}
 }
 
-// stepContext returns what step s sees of the run.
-func (r *run) stepContext(ctx context.Context, s *Step) *StepContext {
-	return &StepContext{
+// itemEnv is env() with each set for item it (none when it is nil).
+func (r *run) itemEnv(ctx context.Context, it *item) Env {
+	env := r.env(ctx)
+	if it != nil {
+		env["each"] = it.eachValue()
+	}
+	return env
+}
+
+// stepContext returns what step s sees of the run, for item it (nil
+// without for_each). cs receives the runs of the plan s calls, if any.
+func (r *run) stepContext(ctx context.Context, s *Step, it *item, cs *callState) *StepContext {
+	sc := &StepContext{
 		ID: s.ID, Type: s.Type, RunID: r.id, PlanName: r.plan.Name, PlanFile: r.plan.File,
 		RunDir: r.dir, Logger: r.log.With("step", s.ID), Keys: r.keys,
 		Secrets: append([]string(nil), r.secrets...),
 		AtEnd:   r.registerAtEnd,
-		Expand:  func(s string) (string, error) { return r.expand(ctx, s) },
+		Expand:  func(s string) (string, error) { return r.expand(ctx, it, s) },
 	}
+	if it != nil {
+		sc.Item, sc.RunDir, sc.Logger = it.key, it.dir, sc.Logger.With("item", it.label)
+	}
+	if s.Calls != nil && cs != nil {
+		sc.RunPlan = func(ctx context.Context, params map[string]any) (*CallResult, error) {
+			return r.callPlan(ctx, s, it, params, cs)
+		}
+	}
+	return sc
 }
 
 // expand is StepContext.Expand. The snapshot holds every step the caller
 // depends on, finished: its expressions' steps.X made it a dependency.
-func (r *run) expand(ctx context.Context, s string) (string, error) {
-	v, err := Interpolate(s, r.env(ctx))
+func (r *run) expand(ctx context.Context, it *item, s string) (string, error) {
+	v, err := Interpolate(s, r.itemEnv(ctx, it))
 	if err != nil {
 		return "", err
 	}

@@ -8,50 +8,53 @@ import (
 	"time"
 )
 
-// runAction runs one action step with its when, retry, timeout and asserts.
+// runAction runs one action step without for_each.
 func (r *run) runAction(ctx context.Context, s *Step) {
-	ok, why, err := r.shouldRun(s, r.env(ctx), nil)
-	if err != nil {
-		r.settle(ctx, s, attemptResult{err: &StepError{Step: s.ID, Err: err}}, time.Now(), 0)
-		return
-	}
-	if !ok {
+	rec, why := r.actionRecord(ctx, s, nil)
+	if rec.status == StatusSkipped {
 		r.skip(s, why)
 		return
 	}
+	r.finish(s, rec, nil)
+}
+
+// actionRecord runs action s, for item it (nil without for_each), with its
+// when, retry, timeout and asserts. why says why it was skipped.
+func (r *run) actionRecord(ctx context.Context, s *Step, it *item) (rec record, why string) {
+	ok, why, err := r.shouldRun(s, r.itemEnv(ctx, it), nil)
+	if err != nil {
+		return r.conclude(ctx, attemptResult{err: &StepError{Step: s.ID, Err: err}}, time.Now(), 0), ""
+	}
+	if !ok {
+		return skipped(), why
+	}
 	started := time.Now()
-	r.log.Info("step started", "step", s.ID, "type", s.Type)
+	if it == nil {
+		r.log.Info("step started", "step", s.ID, "type", s.Type)
+	}
 	var res attemptResult
 	attempts := 0
 	for {
 		attempts++
-		res = r.actionAttempt(ctx, s)
+		res = r.actionAttempt(ctx, s, it)
 		if !r.retry(ctx, s, s.Retry, res, attempts) {
 			break
 		}
 	}
-	r.settle(ctx, s, res, started, attempts)
+	return r.conclude(ctx, res, started, attempts), ""
 }
 
-// attemptResult is the outcome of one attempt of one step.
-type attemptResult struct {
-	outs      Outputs
-	err       error
-	permanent bool // retrying cannot help (a bad parameter, a failed gate)
-	gates     []GateResult
-	bytes     *ByteCounts
-}
-
-func (r *run) actionAttempt(ctx context.Context, s *Step) attemptResult {
-	params, err := r.bind(s, r.env(ctx))
+func (r *run) actionAttempt(ctx context.Context, s *Step, it *item) attemptResult {
+	params, err := r.bind(s, r.itemEnv(ctx, it))
 	if err != nil {
 		return attemptResult{err: &StepError{Step: s.ID, Err: err}, permanent: true}
 	}
 	actx, cancel := withStepTimeout(ctx, s.Timeout)
 	defer cancel()
 	var outs Outputs
+	cs := &callState{}
 	err = r.protect(s, func() (err error) {
-		outs, err = params.(Action).Run(actx, r.stepContext(actx, s))
+		outs, err = params.(Action).Run(actx, r.stepContext(actx, s, it, cs))
 		return err
 	})
 	if err != nil {
@@ -60,10 +63,10 @@ func (r *run) actionAttempt(ctx context.Context, s *Step) attemptResult {
 		}
 		// Outputs returned with the error (an audit's findings) still go
 		// into the report.
-		return attemptResult{outs: outs, err: &StepError{Step: s.ID, Err: err}}
+		return attemptResult{outs: outs, err: &StepError{Step: s.ID, Err: err}, run: cs.last()}
 	}
-	gates, gerr := r.checkAsserts(s, r.envWith(ctx, map[string]Outputs{s.ID: outs}))
-	return attemptResult{outs: outs, err: gerr, permanent: gerr != nil, gates: gates}
+	gates, gerr := r.checkAsserts(s, r.envWith(ctx, it, map[string]Outputs{s.ID: outs}))
+	return attemptResult{outs: outs, err: gerr, permanent: gerr != nil, gates: gates, run: cs.last()}
 }
 
 // retry reports whether to run another attempt after res, waiting the
@@ -74,37 +77,6 @@ func (r *run) retry(ctx context.Context, s *Step, rt Retry, res attemptResult, a
 	}
 	r.log.Warn("step failed, retrying", "step", s.ID, "attempt", attempts, "of", rt.Attempts, "error", r.red.Redact(res.err.Error()))
 	return backoff(ctx, rt.Backoff, attempts)
-}
-
-// settle records the final state of a step that ran (or failed to start)
-// and stops the run on a failure that is not allowed to continue.
-func (r *run) settle(ctx context.Context, s *Step, res attemptResult, started time.Time, attempts int) {
-	status := StatusSucceeded
-	err := res.err
-	switch {
-	case err == nil:
-	case ctx.Err() != nil:
-		status, err = StatusCancelled, r.stopCause(ctx)
-	default:
-		status = StatusFailed
-	}
-	r.update(s.ID, func(sr *stepRun) {
-		sr.status, sr.err, sr.outputs = status, err, res.outs
-		sr.started, sr.finished, sr.attempts = started, time.Now(), attempts
-		sr.gates, sr.bytes = res.gates, res.bytes
-	})
-	r.log.Info("step finished", "step", s.ID, "status", status)
-	if status == StatusFailed {
-		r.log.Error("step failed", "step", s.ID, "error", r.red.Redact(err.Error()))
-		if !s.ContinueOnError {
-			r.fail(s.ID, err)
-		}
-	}
-}
-
-func (r *run) skip(s *Step, why string) {
-	r.update(s.ID, func(sr *stepRun) { sr.status = StatusSkipped })
-	r.log.Info("step skipped", "step", s.ID, "reason", r.red.Redact(why))
 }
 
 // bind resolves s's parameters and checks that they play s's role.
@@ -161,9 +133,9 @@ func (r *run) checkAsserts(s *Step, env Env) ([]GateResult, error) {
 	return gates, first
 }
 
-// envWith is env() with the given steps' outputs, as succeeded steps.
-func (r *run) envWith(ctx context.Context, outs map[string]Outputs) Env {
-	env := r.env(ctx)
+// envWith is itemEnv() with the given steps' outputs, as succeeded steps.
+func (r *run) envWith(ctx context.Context, it *item, outs map[string]Outputs) Env {
+	env := r.itemEnv(ctx, it)
 	steps := env["steps"].(map[string]any)
 	for id, o := range outs {
 		m := make(map[string]any, len(o)+1)

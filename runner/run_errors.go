@@ -80,9 +80,15 @@ func (e *timeoutError) Unwrap() error {
 
 // errFailFast is the cause of the run context's cancellation after a step
 // failed.
-type errFailFast struct{ step string }
+type errFailFast struct {
+	step string
+	item string // the item of step that failed, with fail_fast
+}
 
 func (e *errFailFast) Error() string {
+	if e.item != "" {
+		return fmt.Sprintf("cancelled because item %q of step %q failed (fail_fast)", e.item, e.step)
+	}
 	return fmt.Sprintf("cancelled because step %q failed", e.step)
 }
 

@@ -7,50 +7,69 @@ import (
 	"time"
 )
 
-// runGroup runs a stream group: each member's when, then attempts of the
-// whole group under the source's retry policy.
+// runGroup runs a stream group without for_each and records every
+// member's outcome.
 func (r *run) runGroup(ctx context.Context, u *unit) {
+	recs, whys := r.groupRecords(ctx, u, nil)
+	for _, s := range u.steps {
+		if rec := recs[s.ID]; rec.status == StatusSkipped {
+			r.skip(s, whys[s.ID])
+		} else {
+			r.finish(s, rec, nil)
+		}
+	}
+}
+
+// groupRecords runs a stream group for item it (nil without for_each):
+// each member's when, then attempts of the whole group under the source's
+// retry policy. It returns every member's record, and why those skipped
+// were.
+func (r *run) groupRecords(ctx context.Context, u *unit, it *item) (map[string]record, map[string]string) {
+	recs := make(map[string]record, len(u.steps))
+	whys := map[string]string{}
 	inUnit := make(map[string]bool, len(u.steps))
 	for _, s := range u.steps {
 		inUnit[s.ID] = true
 	}
-	env := r.env(ctx)
+	env := r.itemEnv(ctx, it)
 	live := map[string]bool{}
 	var active []*Step
 	for _, s := range u.steps {
 		if s.Input != "" && !live[s.Input] {
-			r.skip(s, fmt.Sprintf("its input %q does not run", s.Input))
+			recs[s.ID], whys[s.ID] = skipped(), fmt.Sprintf("its input %q does not run", s.Input)
 			continue
 		}
 		ok, why, err := r.shouldRun(s, env, inUnit)
 		if err != nil {
-			r.settle(ctx, s, attemptResult{err: &StepError{Step: s.ID, Err: err}}, time.Now(), 0)
+			recs[s.ID] = r.conclude(ctx, attemptResult{err: &StepError{Step: s.ID, Err: err}}, time.Now(), 0)
 			for _, o := range u.steps {
-				if r.status(o.ID) == StatusPending {
-					r.update(o.ID, func(sr *stepRun) { sr.status, sr.err = StatusCancelled, &errFailFast{step: s.ID} })
+				if _, done := recs[o.ID]; !done {
+					recs[o.ID] = cancelled(&errFailFast{step: s.ID})
 				}
 			}
-			return
+			return recs, whys
 		}
 		if !ok {
-			r.skip(s, why)
+			recs[s.ID], whys[s.ID] = skipped(), why
 			continue
 		}
 		live[s.ID] = true
 		active = append(active, s)
 	}
 	if len(active) == 0 {
-		return
+		return recs, whys
 	}
 	src := active[0]
 	started := time.Now()
-	r.log.Info("stream started", "source", src.ID, "steps", len(active))
+	if it == nil {
+		r.log.Info("stream started", "source", src.ID, "steps", len(active))
+	}
 	var gr *groupResult
 	for attempts := 1; ; attempts++ {
-		gr = r.groupAttempt(ctx, active)
+		gr = r.groupAttempt(ctx, active, it)
 		if !r.retry(ctx, src, src.Retry, attemptResult{err: gr.err, permanent: gr.permanent}, attempts) {
-			r.settleGroup(ctx, active, gr, started, attempts)
-			return
+			r.settleGroup(ctx, active, gr, started, attempts, recs)
+			return recs, whys
 		}
 	}
 }
@@ -63,10 +82,10 @@ type groupResult struct {
 	members   map[string]*attemptResult
 }
 
-// settleGroup records every member's state after the last attempt. The
-// member that failed first is failed; sinks of a failed group (aborted) and
-// members that failed because of it are cancelled.
-func (r *run) settleGroup(ctx context.Context, active []*Step, gr *groupResult, started time.Time, attempts int) {
+// settleGroup records every member's state after the last attempt in recs.
+// The member that failed first is failed; sinks of a failed group (aborted)
+// and members that failed because of it are cancelled.
+func (r *run) settleGroup(ctx context.Context, active []*Step, gr *groupResult, started time.Time, attempts int, recs map[string]record) {
 	for _, s := range active {
 		res := *gr.members[s.ID]
 		switch {
@@ -77,21 +96,18 @@ func (r *run) settleGroup(ctx context.Context, active []*Step, gr *groupResult, 
 		case res.err == nil && s.Def.Kind != KindSink:
 			// It did its part; the stream failed further down.
 		default:
-			r.update(s.ID, func(sr *stepRun) {
-				sr.status, sr.err, sr.outputs = StatusCancelled, &errFailFast{step: gr.failed}, res.outs
-				sr.started, sr.finished, sr.attempts = started, time.Now(), attempts
-				sr.gates, sr.bytes = res.gates, res.bytes
-			})
+			recs[s.ID] = record{status: StatusCancelled, err: &errFailFast{step: gr.failed}, outputs: res.outs,
+				started: started, finished: time.Now(), attempts: attempts, gates: res.gates, bytes: res.bytes}
 			continue
 		}
-		r.settle(ctx, s, res, started, attempts)
+		recs[s.ID] = r.conclude(ctx, res, started, attempts)
 	}
 }
 
 // groupAttempt runs every active member once, each in its own goroutine,
 // connected by pipes; then checks the asserts and commits or aborts the
 // sinks.
-func (r *run) groupAttempt(ctx context.Context, active []*Step) *groupResult {
+func (r *run) groupAttempt(ctx context.Context, active []*Step, it *item) *groupResult {
 	gr := &groupResult{members: make(map[string]*attemptResult, len(active))}
 	byID := make(map[string]*Step, len(active))
 	for _, s := range active {
@@ -99,7 +115,7 @@ func (r *run) groupAttempt(ctx context.Context, active []*Step) *groupResult {
 		byID[s.ID] = s
 	}
 	// Bind every member first: a bad parameter fails before a byte flows.
-	env := r.env(ctx)
+	env := r.itemEnv(ctx, it)
 	params := make(map[string]any, len(active))
 	for _, s := range active {
 		p, err := r.bind(s, env)
@@ -143,7 +159,7 @@ func (r *run) groupAttempt(ctx context.Context, active []*Step) *groupResult {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			outs, p, err := r.runMember(gctx, s, params[s.ID], net)
+			outs, p, err := r.runMember(gctx, s, it, params[s.ID], net)
 			mu.Lock()
 			gr.members[s.ID].outs, gr.members[s.ID].err = outs, err
 			if p != nil {
@@ -159,7 +175,11 @@ func (r *run) groupAttempt(ctx context.Context, active []*Step) *groupResult {
 			}
 		}()
 	}
-	stopWatch := r.watchStream(active[0].ID, net.outs[active[0].ID])
+	label := active[0].ID
+	if it != nil {
+		label += "[" + it.label + "]"
+	}
+	stopWatch := r.watchStream(label, net.outs[active[0].ID])
 	wg.Wait()
 	stopWatch()
 	for _, s := range active {
@@ -176,7 +196,7 @@ func (r *run) groupAttempt(ctx context.Context, active []*Step) *groupResult {
 		gr.err, gr.failed = &StepError{Step: timedStep, Err: context.Cause(gctx)}, timedStep
 	}
 	if gr.err == nil {
-		r.groupAsserts(ctx, active, gr)
+		r.groupAsserts(ctx, it, active, gr)
 	}
 	r.commitOrAbort(gctx, active, byID, params, pending, gr)
 	if gr.err != nil && gr.failed == "" && ctx.Err() == nil && isTimeout(gr.err) {
@@ -186,12 +206,12 @@ func (r *run) groupAttempt(ctx context.Context, active []*Step) *groupResult {
 }
 
 // groupAsserts evaluates every member's asserts with all members' outputs.
-func (r *run) groupAsserts(ctx context.Context, active []*Step, gr *groupResult) {
+func (r *run) groupAsserts(ctx context.Context, it *item, active []*Step, gr *groupResult) {
 	outs := make(map[string]Outputs, len(active))
 	for id, m := range gr.members {
 		outs[id] = m.outs
 	}
-	env := r.envWith(ctx, outs)
+	env := r.envWith(ctx, it, outs)
 	for _, s := range active {
 		gates, err := r.checkAsserts(s, env)
 		gr.members[s.ID].gates = gates
@@ -250,8 +270,8 @@ func (r *run) commitOrAbort(ctx context.Context, active []*Step, byID map[string
 // runMember runs one member of a stream group. A producer's output is closed
 // (end of stream) when it returns nil; on an error the caller closes every
 // pipe with that error.
-func (r *run) runMember(ctx context.Context, s *Step, params any, net *streamNet) (outs Outputs, pend Pending, err error) {
-	sc := r.stepContext(ctx, s)
+func (r *run) runMember(ctx context.Context, s *Step, it *item, params any, net *streamNet) (outs Outputs, pend Pending, err error) {
+	sc := r.stepContext(ctx, s, it, nil)
 	err = r.protect(s, func() (err error) {
 		switch s.Def.Kind {
 		case KindSource:

@@ -23,11 +23,11 @@ steps:
 	}
 	r := newRun(context.Background(), p, RunOptions{
 		Params: map[string]any{"keydir": "/srv/keys"}, StateDir: t.TempDir(), Environ: []string{"CREATE=true"},
-	})
+	}, nil)
 	if err := r.setup(); err != nil {
 		t.Fatal(err)
 	}
-	got := r.stepContext(context.Background(), p.Steps[0]).Keys["backup"]
+	got := r.stepContext(context.Background(), p.Steps[0], nil, nil).Keys["backup"]
 	if got.Path != "/srv/keys/backup" || got.Store != "dir" || got.Options["create"] != "true" {
 		t.Errorf("resolved key entry = %+v", got)
 	}

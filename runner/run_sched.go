@@ -12,6 +12,9 @@ type unit struct {
 	steps []*Step  // a group's members source first, parents before children
 	group bool     // a stream group (else a single action)
 	deps  []string // steps outside the unit that must finish first
+	// independent units commit (a stream's sinks, a called plan's run):
+	// once started, another unit's failure does not cancel them.
+	independent bool
 }
 
 // buildUnits splits the plan into units and checks that they can be
@@ -54,6 +57,7 @@ func buildUnits(p *Plan) ([]*unit, error) {
 		}
 	}
 	for _, u := range units {
+		u.independent = u.group || u.steps[0].Def != nil && u.steps[0].Def.Calls != nil
 		seen := map[string]bool{}
 		for _, s := range u.steps {
 			for _, d := range s.Deps {
@@ -145,12 +149,25 @@ func (r *run) depsFinished(u *unit) bool {
 	return true
 }
 
+// runUnit runs u. The rule for units running side by side: a failed step
+// stops the run from starting anything new and cancels running actions,
+// which commit nothing; but a unit that commits (a stream group, a step
+// that runs a plan) runs to its end once started, and its sinks commit or
+// roll back on its own outcome alone. So whether an independent stream's
+// backup is kept never depends on when another stream failed. An interrupt
+// or the plan's timeout stops everything.
 func (r *run) runUnit(ctx context.Context, u *unit) {
-	if u.group {
-		r.runGroup(ctx, u)
-		return
+	if u.independent {
+		ctx = r.stop
 	}
-	r.runAction(ctx, u.steps[0])
+	switch {
+	case u.steps[0].ForEach != nil:
+		r.runEach(ctx, u)
+	case u.group:
+		r.runGroup(ctx, u)
+	default:
+		r.runAction(ctx, u.steps[0])
+	}
 }
 
 // shouldRun decides whether s runs. Its own when decides when it has one;

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -89,9 +90,15 @@ type rtFile struct {
 	FailCommit bool   `yaml:"fail_commit" doc:"fail in Commit"`
 	Hold       bool   `yaml:"hold" doc:"after the end of input, wait for cancellation, then succeed"`
 	Done       bool   `yaml:"done" doc:"the work is done when Consume returns: nothing pending"`
+	WaitFor    string `yaml:"wait_for" doc:"after the end of input, wait until this event was recorded"`
+	// Item makes the sink's path PATH.ITEM for an item of a for_each.
+	PerItem bool `yaml:"per_item" doc:"append the for_each item's key to path"`
 }
 
 func (p *rtFile) Consume(ctx context.Context, sc *StepContext, r io.Reader) (Outputs, Pending, error) {
+	if p.PerItem && sc.Item != nil {
+		p.Path = fmt.Sprintf("%s.%v", p.Path, sc.Item)
+	}
 	var dst io.Writer = io.Discard
 	var f *os.File
 	if p.Path != "" {
@@ -132,6 +139,14 @@ func (p *rtFile) Consume(ctx context.Context, sc *StepContext, r io.Reader) (Out
 	if p.Hold {
 		events.add("hold " + sc.ID)
 		<-ctx.Done()
+	}
+	for p.WaitFor != "" && !slices.Contains(events.snapshot(), p.WaitFor) {
+		select {
+		case <-ctx.Done():
+			pend.Abort()
+			return nil, nil, ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
 	}
 	if p.Done {
 		return Outputs{"bytes": n}, NothingPending, nil
@@ -180,6 +195,7 @@ type rtAct struct {
 	Size  int64         `yaml:"size" doc:"returned as output bytes"`
 	Meet  int           `yaml:"meet" doc:"wait until this many actions run at once"`
 	AtEnd bool          `yaml:"at_end" doc:"register end-of-run work that records \"at-end ID\""`
+	Log   bool          `yaml:"log" doc:"log the value"`
 	// OutputsOnError returns the outputs together with the injected failure.
 	OutputsOnError bool `yaml:"outputs_on_error" doc:"return outputs with the injected failure"`
 }
@@ -190,6 +206,9 @@ func (p *rtAct) Run(ctx context.Context, sc *StepContext) (Outputs, error) {
 	defer events.end(sc.ID)
 	if p.AtEnd {
 		sc.AtEnd(func() error { events.add("at-end " + sc.ID); return nil })
+	}
+	if p.Log {
+		sc.Logger.Info("the value is "+p.Value, "value", p.Value)
 	}
 	if p.Fails < 0 || attempt <= p.Fails {
 		var outs Outputs
@@ -222,6 +241,7 @@ var testRegistry = NewRegistry(
 		Outputs: []OutputSpec{{Name: "bytes", Type: "int"}, {Name: "path", Type: "string"}, {Name: "upstream", Type: "list"}}},
 	Definition{Type: "act", Kind: KindAction, Summary: "test action", New: func() any { return &rtAct{} },
 		Outputs: []OutputSpec{{Name: "value", Type: "string"}, {Name: "bytes", Type: "int"}, {Name: "took", Type: "duration"}}},
+	callDefinition(),
 )
 
 // recorder collects what the test steps did. Tests in this package that use

@@ -279,27 +279,80 @@ steps:
 	}
 }
 
-// TestRunStreamCancelledByOtherFailure fails an action while a stream flows:
-// the stream is cancelled and its sinks leave nothing.
-func TestRunStreamCancelledByOtherFailure(t *testing.T) {
+// TestRunStreamNotCancelledByOtherFailure fails an action while a stream
+// flows: the stream is independent of it, so it runs to its end and its
+// sinks commit; what had not started (after) is cancelled, and the run
+// fails with the action's error.
+func TestRunStreamNotCancelledByOtherFailure(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	dir := t.TempDir()
-	plan := streamPlan(dir, ", hang_at: 100000", "", "", "") + `  bad: {type: act, with: {sleep: 5ms, fails: -1}}
+	plan := streamPlan(dir, "", "", ", wait_for: end bad", "") + `  bad: {type: act, with: {sleep: 5ms, fails: -1}}
 `
 	rep, err := runPlan(t, context.Background(), plan, RunOptions{})
 	var se *StepError
 	if !errors.As(err, &se) || se.Step != "bad" {
 		t.Fatalf("error = %v, want bad's failure", err)
 	}
-	for _, id := range []string{"src", "up", "a", "b", "after"} {
-		if got := stepStatus(t, rep, id); got != StatusCancelled {
-			t.Errorf("%s: %s, want cancelled", id, got)
+	for id, want := range map[string]Status{"src": StatusSucceeded, "up": StatusSucceeded, "a": StatusSucceeded, "b": StatusSucceeded, "after": StatusCancelled, "bad": StatusFailed} {
+		if got := stepStatus(t, rep, id); got != want {
+			t.Errorf("%s: %s, want %s", id, got, want)
 		}
 	}
 	if got := rep.Step("bad").Error; got != "injected failure (value )" {
 		t.Errorf("bad's recorded error %q should not repeat the step name", got)
 	}
-	if left, _ := os.ReadDir(dir); len(left) != 0 {
-		t.Errorf("left behind: %v", left)
+	for _, name := range []string{"a.out", "b.out"} {
+		if fi, err := os.Stat(filepath.Join(dir, name)); err != nil || fi.Size() != 300000 {
+			t.Errorf("%s: %v, want the committed stream", name, err)
+		}
+	}
+}
+
+// TestRunIndependentStreamsCommitIndependently is the rule for sibling
+// streams (two backups in one plan): one stream's failed gate does not
+// decide whether the other's backup is kept. The second stream is held
+// until the first has failed and rolled back, then commits; both orders
+// of events leave the second backup committed and reported as succeeded.
+func TestRunIndependentStreamsCommitIndependently(t *testing.T) {
+	for _, tc := range []struct{ name, waitA, waitB string }{
+		{"other fails first", "", "abort A"},
+		{"other commits first", "commit B", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer goleak.VerifyNone(t)
+			dir := t.TempDir()
+			a, b := filepath.Join(dir, "a.out"), filepath.Join(dir, "b.out")
+			plan := fmt.Sprintf(`
+version: 1
+steps:
+  gen-a: {type: gen, with: {size: 50000}}
+  a:
+    type: file
+    input: gen-a
+    with: {path: %q, wait_for: %q}
+    assert: [{that: steps.a.bytes < 10, message: too big}]
+  gen-b: {type: gen, with: {size: 70000}}
+  b: {type: file, input: gen-b, with: {path: %q, wait_for: %q}}
+  after: {type: act, needs: [a, b]}
+`, a, tc.waitA, b, tc.waitB)
+			plan = strings.ReplaceAll(plan, "abort A", "abort "+a)
+			plan = strings.ReplaceAll(plan, "commit B", "commit "+b)
+			rep, err := runPlan(t, context.Background(), plan, RunOptions{})
+			var ge *GateError
+			if !errors.As(err, &ge) || ge.Step != "a" {
+				t.Fatalf("error = %v, want a's gate", err)
+			}
+			for id, want := range map[string]Status{"a": StatusFailed, "gen-b": StatusSucceeded, "b": StatusSucceeded, "after": StatusCancelled} {
+				if got := stepStatus(t, rep, id); got != want {
+					t.Errorf("%s: %s, want %s", id, got, want)
+				}
+			}
+			if _, err := os.Stat(a); err == nil {
+				t.Errorf("a.out committed although its gate failed")
+			}
+			if fi, err := os.Stat(b); err != nil || fi.Size() != 70000 {
+				t.Errorf("b.out: %v, want the independent stream committed", err)
+			}
+		})
 	}
 }
