@@ -97,6 +97,28 @@ func (r *Report) Step(id string) *StepReport {
 	return nil
 }
 
+// Walk calls fn for every step record of r in plan order, depth first:
+// each step, then its items (path ID[KEY]), then the steps of the run it
+// called (path ID/CHILD, or ID[KEY]/CHILD for an item's). depth is 0 for
+// r's own steps and grows by one for each item or called run level.
+func (r *Report) Walk(fn func(path string, depth int, s *StepReport)) {
+	var walk func(prefix string, depth int, s *StepReport)
+	walk = func(path string, depth int, s *StepReport) {
+		fn(path, depth, s)
+		for i := range s.Items {
+			walk(path+"["+s.Items[i].Key+"]", depth+1, &s.Items[i])
+		}
+		if s.Run != nil {
+			for i := range s.Run.Steps {
+				walk(path+"/"+s.Run.Steps[i].ID, depth+1, &s.Run.Steps[i])
+			}
+		}
+	}
+	for i := range r.Steps {
+		walk(r.Steps[i].ID, 0, &r.Steps[i])
+	}
+}
+
 // ReadReport reads a report written by Run.
 func ReadReport(path string) (*Report, error) {
 	b, err := os.ReadFile(path)

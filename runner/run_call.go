@@ -70,7 +70,7 @@ func (r *run) callPlan(ctx context.Context, s *Step, it *item, params map[string
 	res := &CallResult{
 		Plan: callee.Name, File: callee.File, Status: rep.Status, RunDir: dir,
 		Duration: time.Duration(rep.DurationSeconds * float64(time.Second)),
-		Outputs:  map[string]any{}, Steps: map[string]string{}, Gates: callGates("", rep),
+		Outputs:  map[string]any{}, Steps: map[string]string{}, Gates: callGates(rep),
 	}
 	if o, ok := child.red.redactValue(map[string]any(child.outputs)).(map[string]any); ok {
 		res.Outputs = o
@@ -85,26 +85,14 @@ func (r *run) callPlan(ctx context.Context, s *Step, it *item, params map[string
 }
 
 // callGates lists every gate of a report, nested calls and items included,
-// each with the path of its step below prefix.
-func callGates(prefix string, rep *Report) []CallGate {
+// each with the path of its step (see Report.Walk).
+func callGates(rep *Report) []CallGate {
 	var out []CallGate
-	var walk func(path string, st StepReport)
-	walk = func(path string, st StepReport) {
-		for _, g := range st.Gates {
+	rep.Walk(func(path string, _ int, s *StepReport) {
+		for _, g := range s.Gates {
 			out = append(out, CallGate{Step: path, GateResult: g})
 		}
-		for _, it := range st.Items {
-			walk(path+"["+it.Key+"]", it)
-		}
-		if st.Run != nil {
-			for _, c := range st.Run.Steps {
-				walk(path+"/"+c.ID, c)
-			}
-		}
-	}
-	for _, st := range rep.Steps {
-		walk(prefix+st.ID, st)
-	}
+	})
 	return out
 }
 

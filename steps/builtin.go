@@ -30,5 +30,6 @@ func Builtin() *runner.Registry {
 		checkTLSDefinition(),
 		verifyDefinition(),
 		pruneDefinition(),
+		planDefinition(),
 	)
 }

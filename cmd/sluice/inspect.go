@@ -29,7 +29,7 @@ func cmdValidate(a *app, args []string) error {
 		if err != nil {
 			return err
 		}
-		plan, err := runner.LoadFile(file, steps.Builtin())
+		plan, err := runner.LoadFile(file, steps.Builtin(), runner.WithPlansDir(*plansDir))
 		if err != nil {
 			pe, ok := err.(runner.PlanErrors)
 			if !ok {
@@ -71,7 +71,7 @@ func cmdGraph(a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	plan, err := runner.LoadFile(file, steps.Builtin())
+	plan, err := runner.LoadFile(file, steps.Builtin(), runner.WithPlansDir(*plansDir))
 	if err != nil {
 		return err
 	}
@@ -96,7 +96,7 @@ func cmdList(a *app, args []string) error {
 	sort.Strings(files)
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), filepath.Ext(f))
-		plan, err := runner.LoadFile(f, steps.Builtin())
+		plan, err := runner.LoadFile(f, steps.Builtin(), runner.WithPlansDir(*plansDir))
 		if err != nil {
 			fmt.Fprintf(a.stdout, "%-16s (invalid: run 'sluice validate %s')\n", name, f)
 			continue

@@ -98,7 +98,7 @@ func (a *app) loadWithParams(arg string, f *runFlags) (*runner.Plan, map[string]
 	if err != nil {
 		return nil, nil, err
 	}
-	plan, err := runner.LoadFile(file, steps.Builtin())
+	plan, err := runner.LoadFile(file, steps.Builtin(), runner.WithPlansDir(f.plansDir))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -31,6 +31,7 @@ var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"flatten": flattenOutputs,
 	"scalar":  scalar,
 	"half":    func(n int) int { return n / 2 },
+	"indent":  func(depth int) int { return 24 * depth },
 	"add":     func(a, b int) int { return a + b },
 	"addf":    func(a, b float64) float64 { return a + b },
 	"barw": func(n, maxN int64) float64 {
@@ -67,9 +68,10 @@ type htmlView struct {
 }
 
 // stepView is one step's card: its record, its type's own section if any,
-// and its outputs.
+// and its outputs. Items and called plans' steps get cards under their
+// step's, indented by depth.
 type stepView struct {
-	runner.StepReport
+	stepRow
 	Section *Section
 	Rows    []outputRow
 }
@@ -92,12 +94,13 @@ func WriteHTML(w io.Writer, r *runner.Report) error {
 			v.Failed++
 		}
 	}
-	for _, s := range r.Steps {
-		sv := stepView{StepReport: s, Rows: flattenOutputs(s.Outputs)}
+	for _, row := range allSteps(r) {
+		s := row.StepReport
+		sv := stepView{stepRow: row, Rows: flattenOutputs(s.Outputs)}
 		if f := sectionsByType[s.Type]; f != nil && len(s.Outputs) > 0 {
 			sec, err := f(s)
 			if err != nil {
-				return fmt.Errorf("rendering html: step %q: %w", s.ID, err)
+				return fmt.Errorf("rendering html: step %q: %w", row.Path, err)
 			}
 			sv.Section = sec
 		}
@@ -121,12 +124,13 @@ type checklist struct {
 
 func checklists(r *runner.Report) []checklist {
 	var out []checklist
-	for _, s := range r.Steps {
+	for _, row := range allSteps(r) {
+		s := row.StepReport
 		title, _ := s.Outputs["message"].(string)
 		if s.Type != "assert" || title == "" || len(s.Gates) == 0 {
 			continue
 		}
-		c := checklist{Step: s.ID, Title: title, Items: s.Gates}
+		c := checklist{Step: row.Path, Title: title, Items: s.Gates}
 		for _, g := range s.Gates {
 			if g.Passed {
 				c.Passed++

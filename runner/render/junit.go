@@ -59,7 +59,9 @@ type junitProblem struct {
 }
 
 // WriteJUnit writes r as JUnit XML: one testsuite for the run, a testcase
-// per step (classname PLAN.steps) and per gate (classname PLAN.gates). A
+// per step (classname PLAN.steps) and per gate (classname PLAN.gates);
+// for_each items and the steps of called plans are testcases named by
+// their path (backup[shop]/upload). A
 // failed step or gate is a failure, an interrupted step an error, and a
 // skipped or cancelled step is skipped with the reason.
 func WriteJUnit(w io.Writer, r *runner.Report) error {
@@ -81,8 +83,9 @@ func runSuite(r *runner.Report) junitSuite {
 			{"sluice.run_id", r.RunID}, {"sluice.status", string(r.Status)}, {"sluice.verdict", Verdict(r)},
 		},
 	}
-	for _, s := range r.Steps {
-		c := junitCase{Name: s.ID + " (" + s.Type + ")", Classname: r.Plan + ".steps", Time: secs(s.DurationSeconds), File: r.PlanFile}
+	for _, row := range allSteps(r) {
+		s := row.StepReport
+		c := junitCase{Name: row.Path + " (" + s.Type + ")", Classname: r.Plan + ".steps", Time: secs(s.DurationSeconds), File: r.PlanFile}
 		switch s.Status {
 		case runner.StatusFailed:
 			c.Failure = &junitProblem{Message: s.Error, Type: "step failed", Text: s.Error}

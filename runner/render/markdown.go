@@ -10,7 +10,9 @@ import (
 )
 
 // WriteMarkdown writes r as GitHub-flavoured Markdown: a verdict line, the
-// failures first, then a table of the steps and one of the gates. It is what
+// failures first, then a table of the steps (for_each items and the steps
+// of called plans under their step, ↳ marking the depth) and one of the
+// gates. It is what
 // `sluice run` appends to $GITHUB_STEP_SUMMARY.
 func WriteMarkdown(w io.Writer, r *runner.Report) error {
 	b := bufio.NewWriter(w)
@@ -22,7 +24,8 @@ func WriteMarkdown(w io.Writer, r *runner.Report) error {
 	}
 	fmt.Fprintln(b, "| step | type | status | duration | bytes | error |")
 	fmt.Fprintln(b, "|---|---|---|---:|---:|---|")
-	for _, s := range r.Steps {
+	for _, row := range allSteps(r) {
+		s := row.StepReport
 		out := ""
 		if s.Bytes != nil {
 			out = humanBytes(s.Bytes.Out)
@@ -30,7 +33,7 @@ func WriteMarkdown(w io.Writer, r *runner.Report) error {
 				out = humanBytes(s.Bytes.In) // what it stored
 			}
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", mdCell(s.ID), mdCell(s.Type), statusWord(s.Status),
+		fmt.Fprintf(b, "| %s%s | %s | %s | %s | %s | %s |\n", strings.Repeat("↳ ", row.Depth), mdCell(row.Path), mdCell(s.Type), statusWord(s.Status),
 			humanSeconds(s.DurationSeconds), out, mdCell(s.Error))
 	}
 	if gates := allGates(r); len(gates) > 0 {

@@ -6,7 +6,10 @@
 //
 // Step types with richer outputs (measure, assert-overhead, check-tls,
 // rotate-key) get their own HTML section through the explicit table in
-// sections.go; every other step falls back to a table of its outputs.
+// sections.go; every other step falls back to a table of its outputs. The
+// items of a for_each step and the steps of a plan a step ran (a report's
+// Items and Run) appear under that step in every format; nothing here
+// depends on which step type made them.
 package render
 
 import (
@@ -99,14 +102,35 @@ type gateRef struct {
 	runner.GateResult
 }
 
-// allGates lists every gate of the run in plan order.
+// allGates lists every gate of the run in plan order, those of for_each
+// items and of called plans included, each with its step's path
+// (runner.Report.Walk).
 func allGates(r *runner.Report) []gateRef {
 	var out []gateRef
-	for _, s := range r.Steps {
+	r.Walk(func(path string, _ int, s *runner.StepReport) {
 		for _, g := range s.Gates {
-			out = append(out, gateRef{Step: s.ID, GateResult: g})
+			out = append(out, gateRef{Step: path, GateResult: g})
 		}
-	}
+	})
+	return out
+}
+
+// stepRow is a step record with its path: a step of the run (its id), an
+// item of a for_each step (ID[KEY]) or a step of a plan a step ran
+// (ID/CHILD), and how deep it is nested.
+type stepRow struct {
+	Path  string
+	Depth int
+	runner.StepReport
+}
+
+// allSteps lists every step record of the run in plan order, the items and
+// the called plans' steps under the step they belong to.
+func allSteps(r *runner.Report) []stepRow {
+	var out []stepRow
+	r.Walk(func(path string, depth int, s *runner.StepReport) {
+		out = append(out, stepRow{Path: path, Depth: depth, StepReport: *s})
+	})
 	return out
 }
 
