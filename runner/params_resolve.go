@@ -80,9 +80,19 @@ func ResolveParams(p *Plan, src ParamSources) (map[string]any, error) {
 	}
 	values := make(map[string]any, len(p.Params))
 	for _, ps := range p.Params {
-		v, err := resolveParam(ps, src, environ, fileVals)
-		if err == nil && entries[ps.Name] != nil {
-			v = withEntries(v, entries[ps.Name], src.Flags[ps.Name] != "")
+		var (
+			v   any
+			err error
+		)
+		_, whole := src.Flags[ps.Name]
+		switch {
+		case entries[ps.Name] != nil && !whole:
+			v = withEntries(nil, entries[ps.Name], false)
+		default:
+			v, err = resolveParam(ps, src, environ, fileVals)
+			if err == nil && entries[ps.Name] != nil {
+				v = withEntries(v, entries[ps.Name], true)
+			}
 		}
 		if err == nil && ps.Secret {
 			err = checkSecretLength(v)

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -112,7 +111,7 @@ func (r *run) runEach(ctx context.Context, u *unit) {
 // runItem runs the unit for one item and returns each member's record.
 func (r *run) runItem(ctx context.Context, u *unit, it *item) map[string]record {
 	s := u.steps[0]
-	log := r.log.With("step", s.ID, "item", it.label)
+	log := r.log.With("item", it.label)
 	if err := os.MkdirAll(it.dir, 0o700); err != nil {
 		recs := map[string]record{s.ID: r.conclude(ctx, attemptResult{err: &StepError{Step: s.ID, Err: fmt.Errorf("creating the item's folder: %w", err)}}, time.Now(), 0)}
 		for _, m := range u.steps[1:] {
@@ -153,43 +152,18 @@ func (r *run) forEachItems(ctx context.Context, s *Step) (items []*item, list bo
 			return nil, false, fmt.Errorf("evaluating for_each %q: %w", s.ForEach.Expr.String(), err)
 		}
 	}
-	var keys []any
-	values := map[any]any{}
-	rv := reflect.ValueOf(v)
-	switch {
-	case v == nil:
-		return nil, true, nil
-	case rv.Kind() == reflect.Slice || rv.Kind() == reflect.Array:
-		list = true
-		for i := 0; i < rv.Len(); i++ {
-			keys = append(keys, i)
-			values[i] = rv.Index(i).Interface()
-		}
-	case rv.Kind() == reflect.Map && rv.Type().Key().Kind() == reflect.String:
-		var names []string
-		for _, k := range rv.MapKeys() {
-			names = append(names, k.String())
-			values[k.String()] = rv.MapIndex(k).Interface()
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			keys = append(keys, n)
-		}
-	default:
-		return nil, false, fmt.Errorf("for_each is %s, not a list or a map", kindText(v))
-	}
-	if len(keys) > MaxItems {
-		return nil, false, fmt.Errorf("for_each has %d items, more than the %d one step may run", len(keys), MaxItems)
+	all, list, err := splitItems(v)
+	if err != nil {
+		return nil, false, err
 	}
 	used := map[string]bool{}
-	for _, k := range keys {
-		label := fmt.Sprint(k)
-		name := folderName(label)
+	for _, si := range all {
+		name := folderName(si.label)
 		for n := 2; used[name]; n++ {
-			name = fmt.Sprintf("%s-%d", folderName(label), n)
+			name = fmt.Sprintf("%s-%d", folderName(si.label), n)
 		}
 		used[name] = true
-		items = append(items, &item{key: k, value: values[k], label: label, dir: filepath.Join(r.dir, s.ID, name)})
+		items = append(items, &item{key: si.key, value: si.value, label: si.label, dir: filepath.Join(r.dir, s.ID, name)})
 	}
 	return items, list, nil
 }

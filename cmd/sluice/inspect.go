@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -57,9 +59,12 @@ func cmdValidate(a *app, args []string) error {
 }
 
 func cmdGraph(a *app, args []string) error {
+	var params multiFlag
 	fs := newFlags(a, "graph", "PLAN|NAME")
 	plansDir := fs.String("plans-dir", "plans", "where named plans live")
 	format := fs.String("format", "mermaid", "output format: mermaid or dot")
+	fs.Var(&params, "param", "a plan parameter `name=value` (repeatable): a for_each over params is drawn expanded with these values, else with the defaults")
+	paramsFile := fs.String("params-file", "", "read parameters from a YAML `file`")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -75,7 +80,24 @@ func cmdGraph(a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	out, err := runner.Graph(plan, *format)
+	flags, err := paramFlags(params)
+	if err != nil {
+		return err
+	}
+	// A graph needs no value for a required param: only those given count.
+	relaxed := *plan
+	relaxed.Params = nil
+	for _, ps := range plan.Params {
+		cp := *ps
+		cp.Required = false
+		relaxed.Params = append(relaxed.Params, &cp)
+	}
+	values, err := runner.ResolveParams(&relaxed, runner.ParamSources{Flags: flags, File: *paramsFile, Environ: os.Environ()})
+	a.teach(append(runner.SecretValues(plan, values), runner.ValueSecrets(values)...)...)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	out, err := runner.Graph(plan, *format, values)
 	if err != nil {
 		return usagef("%v", err)
 	}
@@ -135,8 +157,19 @@ func (a *app) dryRun(plan *runner.Plan, values map[string]any) error {
 		}
 	}
 	fmt.Fprintln(w, "steps, in order:")
+	dryRunSteps(w, plan, values, "")
+	if f, ok := w.(interface{ Flush() error }); ok {
+		return f.Flush()
+	}
+	return nil
+}
+
+// dryRunSteps prints plan's steps in order, indented: for a for_each, its
+// items when params decide them; for a step that runs a plan, that plan's
+// steps below it, with the params known before the run.
+func dryRunSteps(w io.Writer, plan *runner.Plan, values map[string]any, indent string) {
 	for i, s := range topoOrder(plan) {
-		fmt.Fprintf(w, "%d. %s (%s %s)", i+1, s.ID, s.Def.Kind, s.Type)
+		fmt.Fprintf(w, "%s%d. %s (%s %s)", indent, i+1, s.ID, s.Def.Kind, s.Type)
 		if s.Input != "" {
 			fmt.Fprintf(w, " reads %s", s.Input)
 		}
@@ -144,25 +177,39 @@ func (a *app) dryRun(plan *runner.Plan, values map[string]any) error {
 			fmt.Fprintf(w, " after %s", strings.Join(s.Deps, ", "))
 		}
 		fmt.Fprintln(w)
+		in := indent + "   "
+		if s.ForEach != nil {
+			keys, known := runner.KnownItems(plan, s, values)
+			switch {
+			case known:
+				fmt.Fprintf(w, "%sfor each of %d item%s: %s\n", in, len(keys), plural(len(keys)), strings.Join(keys, ", "))
+			case s.ForEach.Expr != nil:
+				fmt.Fprintf(w, "%sfor each item of: %s (known when the step starts)\n", in, s.ForEach.Expr)
+			}
+		}
 		if s.When != nil {
-			fmt.Fprintf(w, "   when: %s\n", s.When)
+			fmt.Fprintf(w, "%swhen: %s\n", in, s.When)
 		}
 		if s.With != nil {
 			out, err := yaml.Marshal(s.With)
 			if err == nil {
 				for _, line := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
-					fmt.Fprintf(w, "   %s\n", line)
+					fmt.Fprintf(w, "%s%s\n", in, line)
 				}
 			}
 		}
 		for _, as := range s.Asserts {
-			fmt.Fprintf(w, "   assert: %s\n", as.That)
+			fmt.Fprintf(w, "%sassert: %s\n", in, as.That)
+		}
+		if s.Calls != nil {
+			each := ""
+			if s.ForEach != nil {
+				each = " for each item"
+			}
+			fmt.Fprintf(w, "%sruns plan %s (%s)%s; its steps in order:\n", in, s.Calls.Name, s.Calls.File, each)
+			dryRunSteps(w, s.Calls, runner.StaticCallParams(s, values), in)
 		}
 	}
-	if f, ok := w.(interface{ Flush() error }); ok {
-		return f.Flush()
-	}
-	return nil
 }
 
 // topoOrder lists the steps so that each comes after its dependencies,
