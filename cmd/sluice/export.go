@@ -48,7 +48,7 @@ func cmdExport(a *app, args []string) error {
 	if err != nil {
 		return fmt.Errorf("reading plan: %w", err)
 	}
-	plan, err := runner.Load(file, src, steps.Builtin())
+	plan, err := runner.Load(file, src, steps.Builtin(), runner.WithPlansDir(*plansDir))
 	if err != nil {
 		return err
 	}

@@ -134,7 +134,7 @@ func (a *app) loadPlanAndFlags(arg string, f *runFlags) (*runner.Plan, map[strin
 	if err != nil {
 		return nil, nil, err
 	}
-	plan, err := runner.LoadFile(file, steps.Builtin())
+	plan, err := runner.LoadFile(file, steps.Builtin(), runner.WithPlansDir(f.plansDir))
 	if err != nil {
 		return nil, nil, err
 	}

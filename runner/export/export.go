@@ -144,6 +144,12 @@ func newFleet(p *runner.Plan, inv *inventory.Inventory, opts Options) (*fleet, e
 	if err := checkNoSecrets(p, opts); err != nil {
 		return nil, err
 	}
+	for _, s := range p.Steps {
+		if s.Calls != nil {
+			// The pods get this plan's file and its key stores alone.
+			return nil, fmt.Errorf("step %q runs the plan %s: a plan that calls plans cannot be exported yet; export the plan it calls, or run it with sluice run --inventory", s.ID, s.Calls.File)
+		}
+	}
 	f := &fleet{plan: p, inv: inv, opts: opts, labels: map[string]string{
 		"app.kubernetes.io/name": "sluice", "app.kubernetes.io/instance": opts.Name, "sluice.dev/plan": labelValue(p.Name),
 	}}

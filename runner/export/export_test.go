@@ -125,6 +125,24 @@ steps:
 	}
 }
 
+// TestExportRefusesCalls: the pods would get the calling plan's file and
+// key stores, not those of the plans it calls.
+func TestExportRefusesCalls(t *testing.T) {
+	file := filepath.Join("..", "..", "plans", "backup-many.yaml")
+	src, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := runner.LoadFile(file, steps.Builtin())
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{To: Argo, Image: "i", Parallel: 1, PlanFile: file, PlanSource: src}
+	if err := Write(&bytes.Buffer{}, p, nil, opts); err == nil || !strings.Contains(err.Error(), `step "backup" runs the plan ../../plans/backup.yaml: a plan that calls plans cannot be exported yet`) {
+		t.Errorf("exporting a composed plan: %v", err)
+	}
+}
+
 func TestExportKeyStores(t *testing.T) {
 	// backup.yaml only encrypts: the public part of each store the targets
 	// use (the plan's default and crm's own), never an identity.
