@@ -61,7 +61,7 @@ type StepReport struct {
 	Outputs         map[string]any `json:"outputs,omitempty"`
 	Gates           []GateResult   `json:"gates,omitempty"`
 	// Items are the records of a for_each step's items, in order, each with
-	// its Key (ID, Type, Kind, Input and Deps are the step's); the step's own
+	// its Key (ID, Type, Kind and Input are the step's); the step's own
 	// record sums them up.
 	Items []StepReport `json:"items,omitempty"`
 	Key   string       `json:"key,omitempty"` // an item's key: a map's key, or a list's index

@@ -18,8 +18,8 @@ import (
 // stored: every upload step that succeeded (its object, sidecar and
 // manifest were committed).
 func backups(s *Set, rep *runner.Report) {
-	for i := range rep.Steps {
-		st := &rep.Steps[i]
+	for _, rec := range records(rep) {
+		st := rec.st
 		if st.Type != "upload" || st.Status != runner.StatusSucceeded {
 			continue
 		}
@@ -28,7 +28,7 @@ func backups(s *Set, rep *runner.Report) {
 		if dest == "" {
 			continue
 		}
-		db := sourceDatabase(rep, st)
+		db := sourceDatabase(rec)
 		at := unix(st.Finished)
 		if old, ok := s.value("sluice_backup_last_success_timestamp_seconds", dest, db); ok && old > at {
 			continue
@@ -42,16 +42,16 @@ func backups(s *Set, rep *runner.Report) {
 
 // sourceDatabase follows a sink's stream back to its source and returns the
 // database a dump source names, or "".
-func sourceDatabase(rep *runner.Report, st *runner.StepReport) string {
-	for seen := 0; st != nil && seen <= len(rep.Steps); seen++ {
-		if st.Input == "" {
-			if st.Type == "dump" {
-				db, _ := st.Outputs["database"].(string)
+func sourceDatabase(rec record) string {
+	for seen := 0; rec.st != nil && seen <= len(rec.rep.Steps); seen++ {
+		if rec.st.Input == "" {
+			if rec.st.Type == "dump" {
+				db, _ := rec.st.Outputs["database"].(string)
 				return db
 			}
 			return ""
 		}
-		st = rep.Step(st.Input)
+		rec.st = rec.upstream()
 	}
 	return ""
 }
@@ -196,12 +196,12 @@ func tlsAudit(s *Set, st *runner.StepReport) {
 var verdicts = []string{"pass", "fail", "inconclusive"}
 
 // overhead records an assert-overhead step's ratios, intervals and
-// verdicts. Any output that is a mapping with a ratio is a statistic (p95,
+// verdicts, labelled with the step's path. Any output that is a mapping with a ratio is a statistic (p95,
 // mean, ...); queries holds the same per query; verdict is the overall one.
-func overhead(s *Set, st *runner.StepReport) {
+func overhead(s *Set, step string, st *runner.StepReport) {
 	for stat, v := range st.Outputs {
 		if m, ok := v.(map[string]any); ok {
-			overheadRow(s, st.ID, "*", stat, m)
+			overheadRow(s, step, "*", stat, m)
 		}
 	}
 	if qs, ok := st.Outputs["queries"].(map[string]any); ok {
@@ -209,23 +209,23 @@ func overhead(s *Set, st *runner.StepReport) {
 			stats, _ := v.(map[string]any)
 			for stat, v := range stats {
 				if m, ok := v.(map[string]any); ok {
-					overheadRow(s, st.ID, q, stat, m)
+					overheadRow(s, step, q, stat, m)
 				}
 			}
 		}
 	}
 	for _, k := range []string{"max", "limit"} {
 		if lim, ok := number(st.Outputs[k]); ok {
-			s.set("sluice_overhead_limit_ratio", lim, st.ID)
+			s.set("sluice_overhead_limit_ratio", lim, step)
 			break
 		}
 	}
 	if v, ok := st.Outputs["verdict"].(string); ok && v != "" {
-		verdictRows(s, st.ID, "*", "*", v)
+		verdictRows(s, step, "*", "*", v)
 		if v == "pass" {
-			s.set("sluice_overhead_consecutive_not_passing", 0, st.ID)
+			s.set("sluice_overhead_consecutive_not_passing", 0, step)
 		} else {
-			s.carry("sluice_overhead_consecutive_not_passing", 1, st.ID)
+			s.carry("sluice_overhead_consecutive_not_passing", 1, step)
 		}
 	}
 }

@@ -13,8 +13,45 @@ import (
 // KeyStorePaths returns the paths of the dir key stores a plan's keys:
 // section names, resolved the way the runner resolves them (their ${{ }}
 // see params, env, run and plan) and made absolute, so that a store has one
-// label whoever reads it. An entry that does not resolve is left out.
+// label whoever reads it. An entry that does not resolve is left out. The
+// stores of the plans its steps ran (plan steps) are included, resolved
+// with the params those runs had (from their nested reports).
 func KeyStorePaths(plan *runner.Plan, params map[string]any, environ []string, rep *runner.Report) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range ownStorePaths(plan, params, environ, rep) {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	for _, s := range plan.Steps {
+		st := rep.Step(s.ID)
+		if s.Calls == nil || st == nil {
+			continue
+		}
+		runs := []*runner.Report{st.Run}
+		for i := range st.Items {
+			runs = append(runs, st.Items[i].Run)
+		}
+		for _, run := range runs {
+			if run == nil {
+				continue
+			}
+			for _, p := range KeyStorePaths(s.Calls, run.Params, environ, run) {
+				if !seen[p] {
+					seen[p] = true
+					out = append(out, p)
+				}
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ownStorePaths is KeyStorePaths for plan's own keys: section.
+func ownStorePaths(plan *runner.Plan, params map[string]any, environ []string, rep *runner.Report) []string {
 	envMap := map[string]any{}
 	for _, kv := range environ {
 		if k, v, ok := strings.Cut(kv, "="); ok {
@@ -96,8 +133,8 @@ func stores(s *Set, rep *runner.Report, paths []string, redact func(string) stri
 		}
 		s.set("sluice_key_retired_keys", float64(len(f.retired)), label)
 	}
-	for i := range rep.Steps {
-		st := &rep.Steps[i]
+	for _, rec := range records(rep) {
+		st := rec.st
 		if st.Type != "rotate-key" || st.Outputs == nil {
 			continue
 		}

@@ -65,15 +65,14 @@ func Run(rep *runner.Report, opts RunOptions) *Set {
 		gates(s, st)
 	}
 	backups(s, rep)
-	for i := range rep.Steps {
-		st := &rep.Steps[i]
-		switch st.Type {
+	for _, rec := range records(rep) {
+		switch rec.st.Type {
 		case "verify":
-			verify(s, st)
+			verify(s, rec.st)
 		case "check-tls":
-			tlsAudit(s, st)
+			tlsAudit(s, rec.st)
 		case "assert-overhead":
-			overhead(s, st)
+			overhead(s, rec.path, rec.st)
 		}
 	}
 	stores(s, rep, opts.Stores, redact)
