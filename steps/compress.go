@@ -5,35 +5,23 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 	"github.com/sluice-dev/sluice/runner"
+	"github.com/sluice-dev/sluice/steps/codec"
 	"github.com/sluice-dev/sluice/steps/internal/streamio"
 )
 
 // Compression algorithms of the compress and decompress steps.
 const (
-	AlgorithmZstd = "zstd"
-	AlgorithmGzip = "gzip"
+	AlgorithmZstd = codec.Zstd
+	AlgorithmGzip = codec.Gzip
 )
 
-// DefaultZstdLevel is the zstd level compress uses when none is given: 1,
-// klauspost's "fastest" speed. On SQL text it compresses at ~130-145 MB/s
-// per core against ~90-115 MB/s at level 3 ("default"), for a ratio of 3.25
-// instead of 3.42. A backup shares the machine with pg_dump (and age), so a
-// pipeline at level 1 keeps up with `pg_dump | zstd -3 | age` where level 3
-// would make compression the bottleneck; 5% more bytes is the cheaper cost.
-const DefaultZstdLevel = 1
-
-// DefaultGzipLevel is the gzip level compress uses when none is given: 1,
-// for the same throughput-first reason as DefaultZstdLevel (gzip's own
-// default, 6, is several times slower).
-const DefaultGzipLevel = 1
-
-// zstdWindow bounds the encoder's window, and so its memory: 4 MiB, what
-// klauspost uses at its fastest speed, enough for SQL text. The zstd CLI
-// decodes windows up to 128 MiB without options.
-const zstdWindow = 4 << 20
+// DefaultZstdLevel and DefaultGzipLevel are the levels compress uses when
+// none is given (see package codec for why).
+const (
+	DefaultZstdLevel = codec.DefaultZstdLevel
+	DefaultGzipLevel = codec.DefaultGzipLevel
+)
 
 // Compress is the parameter struct of the compress step. Its output is a
 // standard zstd or gzip stream that `zstd -d` or `gzip -d` reads.
@@ -43,15 +31,14 @@ const zstdWindow = 4 << 20
 // (about zstd -3), 6-9 better (about zstd -7), 10-22 best (about zstd -11).
 // For gzip, level is 1..9 as for `gzip -N`.
 //
-// threads (zstd only) compresses that many blocks in parallel. The default
-// is 1: the step then uses about 10 MiB (40 MiB at level 19) and one core,
-// which leaves the other cores of a small machine to pg_dump and age.
-// Parallel compression pays off on larger machines but holds whole 16 MiB
-// jobs in flight: measured 130-240 MiB with 2-4 threads.
+// threads (zstd only) is how many 1 MiB chunks are compressed at once, each
+// into its own frame (codec.ZstdWriter); 0 chooses from the machine
+// (codec.EncodeWorkers: GOMAXPROCS-2, at least 2, at most 4). Memory is
+// about 6 MiB per thread at level 1.
 type Compress struct {
 	Algorithm string `yaml:"algorithm" default:"zstd" doc:"zstd or gzip"`
 	Level     int    `yaml:"level" doc:"compression level: zstd 1..22 (CLI numbers, mapped to fastest 1-2, default 3-5, better 6-9, best 10+), gzip 1..9; default 1, chosen for throughput"`
-	Threads   int    `yaml:"threads" doc:"zstd only: blocks compressed in parallel; default 1 (about 10 MiB of memory; 2 or more use 130-240 MiB)"`
+	Threads   int    `yaml:"threads" doc:"zstd only: 1 MiB chunks compressed at once, each an independent frame; default from the machine: GOMAXPROCS-2, at least 2, at most 4 (about 6 MiB of memory each)"`
 }
 
 var (
@@ -117,30 +104,40 @@ func (p *Compress) level() int {
 	}
 }
 
-// threads returns the effective zstd concurrency.
-func (p *Compress) threads() int {
-	return max(p.Threads, 1)
-}
-
 // Transform compresses r to w.
 func (p *Compress) Transform(ctx context.Context, sc *runner.StepContext, r io.Reader, w io.Writer) (runner.Outputs, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
 	in, out := streamio.NewReader(ctx, r), streamio.NewWriter(w)
-	enc, err := p.newEncoder(out)
-	if err != nil {
-		return nil, err
-	}
-	_, err = io.Copy(enc, in)
-	// Close even after a failure: it stops the encoder's goroutines.
-	if cerr := enc.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, streamio.Explain(err, in, out, func(err error) error {
+	explain := func(err error) error {
+		return streamio.Explain(err, in, out, func(err error) error {
 			return fmt.Errorf("compressing with %s: %w", p.algorithm(), err)
 		})
+	}
+	if p.algorithm() == AlgorithmGzip {
+		enc, err := codec.NewGzipWriter(out, p.level())
+		if err != nil {
+			return nil, err
+		}
+		if _, err := io.Copy(enc, in); err != nil {
+			return nil, explain(err)
+		}
+		if err := enc.Close(); err != nil {
+			return nil, explain(err)
+		}
+	} else {
+		enc, err := codec.NewZstdWriter(out, codec.ZstdOptions{Level: p.level(), Workers: p.Threads})
+		if err != nil {
+			return nil, err
+		}
+		if _, err := enc.ReadFrom(in); err != nil {
+			enc.Abort()
+			return nil, explain(err)
+		}
+		if err := enc.Close(); err != nil {
+			return nil, explain(err)
+		}
 	}
 	return runner.Outputs{
 		"algorithm": p.algorithm(),
@@ -149,27 +146,4 @@ func (p *Compress) Transform(ctx context.Context, sc *runner.StepContext, r io.R
 		"bytes_out": out.N(),
 		"ratio":     streamio.Ratio(in.N(), out.N()),
 	}, nil
-}
-
-// newEncoder returns the compressing writer over w. Its Close flushes but
-// does not close w.
-func (p *Compress) newEncoder(w io.Writer) (io.WriteCloser, error) {
-	if p.algorithm() == AlgorithmGzip {
-		enc, err := gzip.NewWriterLevel(w, p.level())
-		if err != nil {
-			return nil, fmt.Errorf("starting gzip: %w", err)
-		}
-		return enc, nil
-	}
-	n := p.threads()
-	enc, err := zstd.NewWriter(w,
-		zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(p.level())),
-		zstd.WithWindowSize(zstdWindow),
-		zstd.WithEncoderConcurrency(n),
-		zstd.WithConcurrentBlocks(n > 1),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("starting zstd: %w", err)
-	}
-	return enc, nil
 }

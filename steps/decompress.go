@@ -8,28 +8,20 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 	"github.com/sluice-dev/sluice/runner"
+	"github.com/sluice-dev/sluice/steps/codec"
 	"github.com/sluice-dev/sluice/steps/internal/streamio"
 )
 
 // AlgorithmAuto makes decompress recognise zstd or gzip by its magic bytes.
 const AlgorithmAuto = "auto"
 
-// zstdMaxWindow is the largest window decompress accepts: 128 MiB, the zstd
-// CLI's own limit without --long, so memory stays bounded whatever the input
-// claims.
-const zstdMaxWindow = 128 << 20
-
-var (
-	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
-	gzipMagic = []byte{0x1f, 0x8b}
-)
-
 // Decompress is the parameter struct of the decompress step. It reads what
 // compress, `zstd` and `gzip` write, including concatenated frames or
-// members.
+// members. zstd frames that record their size (compress writes one per
+// MiB) are decoded in parallel; a single large frame (the zstd CLI's, or a
+// backup of an older sluice) is streamed, with a window of at most 128 MiB,
+// the zstd CLI's own limit without --long.
 type Decompress struct {
 	Algorithm string `yaml:"algorithm" default:"auto" doc:"auto (recognise zstd or gzip by the first bytes), zstd or gzip"`
 }
@@ -79,11 +71,9 @@ func (p *Decompress) Transform(ctx context.Context, sc *runner.StepContext, r io
 	}
 	algo := p.Algorithm
 	if algo == "" || algo == AlgorithmAuto {
+		algo = codec.Detect(magic)
 		switch {
-		case bytes.HasPrefix(magic, zstdMagic):
-			algo = AlgorithmZstd
-		case bytes.HasPrefix(magic, gzipMagic):
-			algo = AlgorithmGzip
+		case algo != "":
 		case bytes.HasPrefix(magic, []byte("age-")):
 			return nil, errors.New("input is an age-encrypted file, not zstd or gzip: put decrypt before decompress")
 		default:
@@ -97,18 +87,19 @@ func (p *Decompress) Transform(ctx context.Context, sc *runner.StepContext, r io
 	var n int64
 	switch algo {
 	case AlgorithmZstd:
-		dec, err := zstd.NewReader(br, zstd.WithDecoderMaxWindow(zstdMaxWindow), zstd.WithDecoderConcurrency(2))
+		dec, err := codec.NewZstdReader(br, codec.ZstdReaderOptions{})
 		if err != nil {
-			return nil, streamio.Explain(err, in, out, dataErr)
+			return nil, err
 		}
-		// Close stops the decoder's goroutines.
-		defer dec.Close()
-		n, err = io.Copy(out, dec)
+		n, err = dec.WriteTo(out)
+		// Close waits for the goroutine reading the input, so that the
+		// counts and errors of in are settled before Explain reads them.
+		dec.Close()
 		if err != nil {
 			return nil, streamio.Explain(err, in, out, dataErr)
 		}
 	case AlgorithmGzip:
-		dec, err := gzip.NewReader(br)
+		dec, err := codec.NewGzipReader(br)
 		if err != nil {
 			return nil, streamio.Explain(err, in, out, dataErr)
 		}
