@@ -71,10 +71,17 @@ type StepReport struct {
 }
 
 // ByteCounts are the bytes a streaming step read from its input and wrote to
-// its output.
+// its output, and where its time went: waiting for its producer (blocked
+// reading), waiting for its consumers (blocked writing), and the rest, busy
+// with its own work (a source's includes waiting for the program it reads,
+// e.g. pg_dump; a sink's, for where it writes). In a stream every step runs
+// for the whole stream; the one busy the longest sets its pace.
 type ByteCounts struct {
-	In  int64 `json:"in"`
-	Out int64 `json:"out"`
+	In             int64   `json:"in"`
+	Out            int64   `json:"out"`
+	InWaitSeconds  float64 `json:"in_wait_seconds,omitempty"`
+	OutWaitSeconds float64 `json:"out_wait_seconds,omitempty"`
+	BusySeconds    float64 `json:"busy_seconds,omitempty"`
 }
 
 // GateResult is the outcome of one assertion.

@@ -159,9 +159,12 @@ func (r *run) groupAttempt(ctx context.Context, active []*Step, it *item) *group
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			start := time.Now()
 			outs, p, err := r.runMember(gctx, s, it, params[s.ID], net)
+			elapsed := time.Since(start)
 			mu.Lock()
 			gr.members[s.ID].outs, gr.members[s.ID].err = outs, err
+			gr.members[s.ID].bytes = net.stats(s.ID, elapsed)
 			if p != nil {
 				pending[s.ID] = p
 			}
@@ -182,16 +185,6 @@ func (r *run) groupAttempt(ctx context.Context, active []*Step, it *item) *group
 	stopWatch := r.watchStream(label, net.outs[active[0].ID])
 	wg.Wait()
 	stopWatch()
-	for _, s := range active {
-		b := &ByteCounts{}
-		if in := net.ins[s.ID]; in != nil {
-			b.In = in.n.Load()
-		}
-		if out := net.outs[s.ID]; out != nil {
-			b.Out = out.n.Load()
-		}
-		gr.members[s.ID].bytes = b
-	}
 	if gctx.Err() != nil && ctx.Err() == nil && isTimeout(context.Cause(gctx)) {
 		gr.err, gr.failed = &StepError{Step: timedStep, Err: context.Cause(gctx)}, timedStep
 	}

@@ -55,7 +55,8 @@ func (p *rtGen) Produce(ctx context.Context, sc *StepContext, w io.Writer) (Outp
 
 // rtUpper is a transform that upper-cases ASCII and counts.
 type rtUpper struct {
-	FailAt int64 `yaml:"fail_at" default:"-1" doc:"fail after reading this many bytes"`
+	FailAt int64         `yaml:"fail_at" default:"-1" doc:"fail after reading this many bytes"`
+	Delay  time.Duration `yaml:"delay" doc:"work this long per read"`
 }
 
 func (p *rtUpper) Transform(ctx context.Context, sc *StepContext, r io.Reader, w io.Writer) (Outputs, error) {
@@ -67,6 +68,7 @@ func (p *rtUpper) Transform(ctx context.Context, sc *StepContext, r io.Reader, w
 		if p.FailAt >= 0 && n >= p.FailAt {
 			return nil, errors.New("injected transform failure")
 		}
+		time.Sleep(p.Delay)
 		if k > 0 {
 			if _, werr := w.Write(bytes.ToUpper(buf[:k])); werr != nil {
 				return nil, fmt.Errorf("writing: %w", werr)

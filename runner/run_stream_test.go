@@ -356,3 +356,35 @@ steps:
 		})
 	}
 }
+
+// TestRunStreamStats: each member's report says how long it waited for its
+// producer and its consumers and how long it was busy, so that the slow
+// member of a stream stands out: here the transform, which works 2 ms per
+// 32 KiB read; the source waits for it once the pipe's buffer is full and
+// the sinks wait for it from the start.
+func TestRunStreamStats(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	dir := t.TempDir()
+	plan := strings.Replace(streamPlan(dir, "", ", with: {delay: 2ms}", "", ""), "size: 300000", "size: 4000000", 1)
+	rep, err := runPlan(t, context.Background(), plan, RunOptions{})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	src, up, a := rep.Step("src").Bytes, rep.Step("up").Bytes, rep.Step("a").Bytes
+	if src == nil || up == nil || a == nil {
+		t.Fatal("a member has no stream counts")
+	}
+	// 4 MB in reads of at most 32 KiB: at least 122 reads of 2 ms.
+	if up.BusySeconds < 0.2 {
+		t.Errorf("up busy %.3fs, want at least the 0.24s it slept", up.BusySeconds)
+	}
+	if up.BusySeconds <= src.BusySeconds || up.BusySeconds <= a.BusySeconds {
+		t.Errorf("busy: src %.3fs, up %.3fs, a %.3fs; want up the busiest", src.BusySeconds, up.BusySeconds, a.BusySeconds)
+	}
+	if src.OutWaitSeconds < 0.1 || a.InWaitSeconds < 0.1 {
+		t.Errorf("src waited %.3fs for up, a waited %.3fs for it; want both to have waited", src.OutWaitSeconds, a.InWaitSeconds)
+	}
+	if src.InWaitSeconds != 0 || a.OutWaitSeconds != 0 {
+		t.Errorf("a source has no input and a sink no output: %+v, %+v", src, a)
+	}
+}

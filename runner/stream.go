@@ -6,23 +6,18 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // streamNet is the wiring of one attempt of a stream group: a pipe per edge,
 // a counting writer per producer and a counting reader per consumer. Memory
-// does not grow with the data: io.Pipe hands each chunk from writer to
-// reader without a buffer.
+// does not grow with the data: each pipe holds at most pipeBuffer bytes.
 type streamNet struct {
 	once   sync.Once
 	failed atomic.Value // failure: set by fail before any pipe is closed
-	pipes  []*edgePipe
+	pipes  []*pipe
 	outs   map[string]*countWriter // producer id -> its output
 	ins    map[string]*countReader // consumer id -> its input
-}
-
-type edgePipe struct {
-	r *io.PipeReader
-	w *io.PipeWriter
 }
 
 // newStreamNet wires producers to consumers. consumers maps a producer id to
@@ -31,12 +26,12 @@ type edgePipe struct {
 func newStreamNet(producers []string, consumers map[string][]string) *streamNet {
 	n := &streamNet{outs: map[string]*countWriter{}, ins: map[string]*countReader{}}
 	for _, p := range producers {
-		var ws []*io.PipeWriter
+		var ws []*pipe
 		for _, c := range consumers[p] {
-			pr, pw := io.Pipe()
-			n.pipes = append(n.pipes, &edgePipe{r: pr, w: pw})
-			n.ins[c] = &countReader{r: pr, net: n}
-			ws = append(ws, pw)
+			pp := newPipe(pipeBuffer)
+			n.pipes = append(n.pipes, pp)
+			n.ins[c] = &countReader{r: pp, net: n}
+			ws = append(ws, pp)
 		}
 		n.outs[p] = &countWriter{w: newTee(ws), net: n}
 	}
@@ -51,8 +46,8 @@ func (n *streamNet) fail(err error) (first bool) {
 		first = true
 		n.failed.Store(failure{err})
 		for _, p := range n.pipes {
-			p.w.CloseWithError(err)
-			p.r.CloseWithError(err)
+			p.CloseWrite(err)
+			p.CloseRead(err)
 		}
 	})
 	return first
@@ -88,7 +83,7 @@ func (n *streamNet) finishProducer(id string, err error) {
 	}
 	if t, ok := out.w.(*tee); ok {
 		for _, w := range t.ws {
-			w.CloseWithError(err) // nil err: readers see io.EOF
+			w.CloseWrite(err) // nil err: readers see io.EOF after the buffered bytes
 		}
 	}
 }
@@ -119,9 +114,9 @@ func (n *streamNet) checkDrained(id string) error {
 
 // tee writes each chunk to every branch in turn, so the slowest branch sets
 // the pace. A failed branch fails the write.
-type tee struct{ ws []*io.PipeWriter }
+type tee struct{ ws []*pipe }
 
-func newTee(ws []*io.PipeWriter) io.Writer {
+func newTee(ws []*pipe) io.Writer {
 	if len(ws) == 0 {
 		return io.Discard
 	}
@@ -137,36 +132,63 @@ func (t *tee) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// countWriter counts the bytes written through it. Count is safe to read
-// while writes go on.
+// countWriter counts the bytes written through it and the time its writes
+// were blocked: a pipe write returns only when the consumers have taken
+// every byte, so that is the time the producer waited for them. Both are
+// safe to read while writes go on.
 type countWriter struct {
-	w   io.Writer
-	n   atomic.Int64
-	net *streamNet
+	w    io.Writer
+	n    atomic.Int64
+	wait atomic.Int64 // nanoseconds blocked in Write
+	net  *streamNet
 }
 
 func (c *countWriter) Write(p []byte) (int, error) {
+	start := time.Now()
 	k, err := c.w.Write(p)
+	c.wait.Add(int64(time.Since(start)))
 	c.n.Add(int64(k))
 	return k, c.net.explain(err)
 }
 
-// countReader counts the bytes read through it and remembers whether it saw
-// the end of the stream.
+// countReader counts the bytes read through it and the time its reads were
+// blocked (waiting for the producer), and remembers whether it saw the end
+// of the stream.
 type countReader struct {
-	r   io.Reader
-	n   atomic.Int64
-	eof atomic.Bool
-	net *streamNet
+	r    io.Reader
+	n    atomic.Int64
+	wait atomic.Int64 // nanoseconds blocked in Read
+	eof  atomic.Bool
+	net  *streamNet
 }
 
 func (c *countReader) Read(p []byte) (int, error) {
+	start := time.Now()
 	k, err := c.r.Read(p)
+	c.wait.Add(int64(time.Since(start)))
 	c.n.Add(int64(k))
 	if err == io.EOF {
 		c.eof.Store(true)
 	}
 	return k, c.net.explain(err)
+}
+
+// stats returns the stream counts of member id, which ran for elapsed.
+func (n *streamNet) stats(id string, elapsed time.Duration) *ByteCounts {
+	b := &ByteCounts{}
+	var wait time.Duration
+	if in := n.ins[id]; in != nil {
+		w := time.Duration(in.wait.Load())
+		b.In, b.InWaitSeconds, wait = in.n.Load(), w.Seconds(), wait+w
+	}
+	if out := n.outs[id]; out != nil {
+		w := time.Duration(out.wait.Load())
+		b.Out, b.OutWaitSeconds, wait = out.n.Load(), w.Seconds(), wait+w
+	}
+	// A step that reads and writes on different goroutines may wait on
+	// both at once; its busy time is then an estimate from below.
+	b.BusySeconds = max(elapsed-wait, 0).Seconds()
+	return b
 }
 
 // formatBytes renders n in binary units, e.g. "12.5 MiB".

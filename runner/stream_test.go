@@ -30,6 +30,13 @@ func TestStreamNetFanOutAndFail(t *testing.T) {
 	if _, err := io.WriteString(n.outs["src"], "hello"); err != nil {
 		t.Fatal(err)
 	}
+	// The write returned once buffered; fail after the readers took it.
+	for deadline := time.Now().Add(10 * time.Second); n.ins["a"].n.Load() < 5 || n.ins["b"].n.Load() < 5; {
+		if time.Now().After(deadline) {
+			t.Fatal("the readers never got the bytes written")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	boom := errors.New("boom")
 	if !n.fail(boom) || n.fail(errors.New("second")) {
 		t.Errorf("fail: only the first call counts")
