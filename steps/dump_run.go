@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strings"
 
+	"github.com/sluice-dev/sluice/steps/internal/streamio"
 	"github.com/sluice-dev/sluice/steps/pg"
 )
 
@@ -22,11 +23,17 @@ func runDump(ctx context.Context, cmd *exec.Cmd, w io.Writer) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("running pg_dump: %w", err)
 	}
+	// pg_dump writes in small pieces: a 1 MiB pipe and 256 KiB reads cut
+	// the wake-ups on both sides (about 13% less CPU for the whole backup
+	// on 2 cores; see README, Performance).
+	streamio.GrowPipe(out, 1<<20)
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("running pg_dump: %w", err)
 	}
 	cw := &countWriter{w: w}
-	_, copyErr := io.Copy(cw, out)
+	// struct{ io.Reader } hides *os.File's WriteTo, which would copy in
+	// 32 KiB pieces whatever buffer is given.
+	_, copyErr := io.CopyBuffer(cw, struct{ io.Reader }{out}, make([]byte, 256<<10))
 	if copyErr != nil {
 		// The consumer failed (or reading the pipe did): stop pg_dump now
 		// rather than let it block on a full pipe.
