@@ -1,20 +1,26 @@
 #!/usr/bin/env bash
-# Benchmark of the encrypted backup path (issue 3): on a database of SIZE_MB,
-# run alternately, ROUNDS times each,
-#   bare   pg_dump -Fc -Z0 > FILE                              (the physical limit)
-#   shell  pg_dump -Fc -Z0 | zstd -3 | age -r KEY | tee >(sha256sum) > FILE
-#   sluice sluice run plans/backup.yaml (default settings)
-#   s3     the same plan with dest=s3://bench/... on a local S3 server
-#          (versitygw, posix backend, 127.0.0.1; multipart upload of unknown
-#          length, 4 parts of 16 MiB in flight)
-#   s3file the same client (sluice's upload step) sending a finished backup
-#          file: download file:// -> upload s3://
+# Benchmark of the encrypted backup and restore paths (issues 3 and 15): on a
+# database of SIZE_MB, run alternately, ROUNDS times each,
+#   bare    pg_dump -Fc -Z0 > FILE                              (the physical limit)
+#   shell   pg_dump -Fc -Z0 | zstd -3 | age -r KEY | tee >(sha256sum) > FILE
+#   tuned   pg_dump -Fc -Z0 | zstd -1 -T0 | age -r KEY | tee >(sha256sum) > FILE
+#   sluice  sluice run plans/backup.yaml (default settings)
+#   s3      the same plan with dest=s3://bench/... on a local S3 server
+#           (versitygw, posix backend, 127.0.0.1; multipart upload of unknown
+#           length, 4 parts of 16 MiB in flight)
+#   s3file  the same client (sluice's upload step) sending a finished backup
+#           file: download file:// -> upload s3://
+#   rshell  createdb; age -d | zstd -d | pg_restore --single-transaction (one backup made by sluice)
+#   rsluice sluice restore MANIFEST --to DSN --create (the same backup)
 # and print wall time, peak RSS and stored size per run, then the medians and
-# the ratios sluice/shell, sluice/bare, s3/sluice and s3/s3file. Peak RSS is
-# sluice's (GNU time), not the S3 server's.
+# the ratios of issue 15's goals (sluice/tuned wall <= 1.00, stored <= 1.02,
+# peak RSS < 64 MiB; rsluice/rshell wall <= 1.00) and the older ones.
+# Peak RSS is sluice's (GNU time, with its children: pg_dump or pg_restore),
+# not the S3 server's. Run it at two sizes to see whether RSS stays flat.
 #
 # usage: bench/pipeline.sh [SIZE_MB (default 1024)] [ROUNDS (default 3)]
-# (or SIZE_MB=... ROUNDS=... in the environment)
+# (or SIZE_MB=... ROUNDS=... in the environment; VARIANTS="bare tuned sluice"
+# runs only those)
 # Needs PostgreSQL, zstd, age, versitygw and GNU time
 # (scripts/install-deps.sh installs the first three,
 # scripts/install-versitygw.sh versitygw; `apt-get install time` the last)
@@ -22,6 +28,7 @@
 set -euo pipefail
 size_mb=${1:-${SIZE_MB:-1024}}
 rounds=${2:-${ROUNDS:-3}}
+variants=${VARIANTS:-bare shell tuned sluice s3 s3file rshell rsluice}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 
@@ -60,7 +67,7 @@ FROM generate_series(1::bigint, $rows) AS g;
 SQL
 psql "$dsn" -At -c "SELECT 'database size: ' || pg_size_pretty(pg_database_size('bench'))" >&2
 
-"${GO:-go}" build -o "$work/sluice" "$repo/cmd/sluice"
+(cd "$repo" && "${GO:-go}" build -o "$work/sluice" ./cmd/sluice)
 # plans/backup.yaml reads its key store from ./keys/backup.
 "$work/sluice" keys init --type x25519 "$work/keys/backup" >/dev/null
 recipient=$(cat "$work"/keys/backup/*.pub)
@@ -68,10 +75,11 @@ pg_dump=$bin/pg_dump
 
 # The local S3 server, started as steps/blob/s3test does: versitygw with its
 # posix backend on a free port of 127.0.0.1; the bucket is created by curl's
-# SigV4 signing.
+# SigV4 signing. Only when an s3 variant runs.
+mkdir -p "$work/s3root"
+case " $variants " in *" s3 "*|*" s3file "*)
 versitygw=${SLUICE_VERSITYGW:-$(command -v versitygw || echo "$("${GO:-go}" env GOPATH)/bin/versitygw")}
 s3port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mkdir -p "$work/s3root"
 export AWS_ACCESS_KEY_ID=bench-access AWS_SECRET_ACCESS_KEY=bench-secret-0123456789 AWS_REGION=us-east-1
 export SLUICE_S3_ENDPOINT=http://127.0.0.1:$s3port SLUICE_S3_PATH_STYLE=true
 ROOT_ACCESS_KEY=$AWS_ACCESS_KEY_ID ROOT_SECRET_KEY=$AWS_SECRET_ACCESS_KEY \
@@ -81,10 +89,13 @@ s3pid=$!
 for _ in $(seq 1 100); do curl -sf "$SLUICE_S3_ENDPOINT/health" >/dev/null && break; sleep 0.1; done
 curl -sSf --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
   -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -X PUT "$SLUICE_S3_ENDPOINT/bench"
-# The finished backup s3file uploads, made once by sluice itself.
+;; esac
+# The finished backup s3file uploads and the restore variants restore, made
+# once by sluice itself.
 (cd "$work" && ./sluice run "$repo/plans/backup.yaml" --state-dir "$work/state" \
   --param db="$dsn" --param dest="file://$work/finished" --log-level warn >/dev/null)
 finished=$(find "$work/finished" -name '*.age' | head -n 1)
+identity=$(ls "$work"/keys/backup/*.key | head -n 1)
 cat >"$work/s3file.yaml" <<YAML
 version: 1
 steps:
@@ -96,28 +107,35 @@ measure() { # name, then the command: prints "name seconds maxrss_kib bytes"
   local name=$1; shift
   rm -rf "$work/out"; mkdir "$work/out"
   rm -rf "$work/s3root/bench/"*
+  psql "postgres://postgres@127.0.0.1:$port/postgres" -c "DROP DATABASE IF EXISTS restored" 2>/dev/null
   /usr/bin/time -f "%e %M" -o "$work/time" "$@" >/dev/null 2>"$work/stderr" || {
     cat "$work/stderr" >&2; exit 1; }
   local bytes
-  bytes=$(find "$work/out" "$work/s3root/bench" -type f \( -name '*.age' -o -name '*.dump' \) -printf '%s\n' | head -n 1)
+  bytes=$(find "$work/out" "$work/s3root" -type f \( -name '*.age' -o -name '*.dump' \) -printf '%s\n' | head -n 1)
   echo "$name $(cat "$work/time") ${bytes:-0}"
 }
+restore_dsn="postgres://postgres@127.0.0.1:$port/restored"
 
 results=$work/results
 : >"$results"
 for r in $(seq 1 "$rounds"); do
   # Alternate the order each round so drift hits every variant alike.
-  order="bare shell sluice s3 s3file"
-  [ $((r % 2)) -eq 0 ] && order="s3file s3 sluice shell bare"
+  order=$variants
+  [ $((r % 2)) -eq 0 ] && order=$(echo "$variants" | tr ' ' '\n' | tac | tr '\n' ' ')
   for v in $order; do
     case $v in
     bare) measure bare sh -c "'$pg_dump' -Fc -Z0 -d '$dsn' > '$work/out/bench.dump'" ;;
     shell) measure shell bash -c "set -o pipefail; '$pg_dump' -Fc -Z0 -d '$dsn' | zstd -q -3 | age -r '$recipient' | tee >(sha256sum >/dev/null) > '$work/out/bench.dump.zst.age'" ;;
+    tuned) measure tuned bash -c "set -o pipefail; '$pg_dump' -Fc -Z0 -d '$dsn' | zstd -q -1 -T0 | age -r '$recipient' | tee >(sha256sum >/dev/null) > '$work/out/bench.dump.zst.age'" ;;
     sluice) measure sluice sh -c "cd '$work' && ./sluice run '$repo/plans/backup.yaml' --state-dir '$work/state' \
       --param db='$dsn' --param dest='file://$work/out' --log-level warn" ;;
     s3) measure s3 sh -c "cd '$work' && ./sluice run '$repo/plans/backup.yaml' --state-dir '$work/state' \
       --param db='$dsn' --param dest='s3://bench/backups' --log-level warn" ;;
     s3file) measure s3file sh -c "cd '$work' && ./sluice run '$work/s3file.yaml' --state-dir '$work/state' --log-level warn" ;;
+    rshell) measure rshell bash -c "set -o pipefail; '$bin/psql' -X -q -d 'postgres://postgres@127.0.0.1:$port/postgres' -c 'CREATE DATABASE restored' && \
+      age -d -i '$identity' '$finished' | zstd -q -d | '$bin/pg_restore' --no-owner --single-transaction --exit-on-error -d '$restore_dsn'" ;;
+    rsluice) measure rsluice "$work/sluice" restore "$finished.manifest.json" --to "$restore_dsn" --create \
+      --key-dir "$work/keys/backup" --state-dir "$work/state" ;;
     esac | tee -a "$results"
   done
 done
@@ -126,20 +144,36 @@ python3 - "$results" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 med = {}
-for name in ("bare", "shell", "sluice", "s3", "s3file"):
+for name in ("bare", "shell", "tuned", "sluice", "s3", "s3file", "rshell", "rsluice"):
     rs = [r for r in rows if r[0] == name]
+    if not rs:
+        continue
     med[name] = (statistics.median(float(r[1]) for r in rs),
                  max(int(r[2]) for r in rs) / 1024,
                  statistics.median(int(r[3]) for r in rs))
-    print(f"{name:7s} median {med[name][0]:7.2f} s  peak RSS {med[name][1]:7.1f} MiB  stored {med[name][2]/2**20:8.1f} MiB")
-s, sh, b = med["sluice"], med["shell"], med["bare"]
-print(f"sluice/shell wall time {s[0]/sh[0]:.2f}x (target <= 1.00)  stored size {s[2]/sh[2]:.3f}x (target <= 1.10)")
-print(f"sluice/bare  wall time {s[0]/b[0]:.2f}x (target <= 1.30)  sluice peak RSS {s[1]:.1f} MiB (target < 64)")
-s3, s3f = med["s3"], med["s3file"]
-mib = lambda m: m[2] / 2**20
-print(f"s3 backup    {mib(b)/s3[0]:6.1f} MiB/s of dump (bare dump size / wall time), {mib(s3)/s3[0]:.1f} MiB/s stored  s3/sluice wall time {s3[0]/s[0]:.2f}x  s3/s3file wall time {s3[0]/s3f[0]:.2f}x")
-print(f"s3file       {mib(s3f)/s3f[0]:6.1f} MiB/s (upload of a finished file, same client)")
-budget = 4 * 16  # parts_in_flight x part_size (MiB), the documented default
-print(f"s3 peak RSS {s3[1]:.1f} MiB = file-backup RSS {s[1]:.1f} MiB + {s3[1]-s[1]:.1f} MiB (part budget {budget} MiB: within={s3[1]-s[1] <= budget + 8})")
-print(f"s3file peak RSS {s3f[1]:.1f} MiB (part budget {budget} MiB)")
+    print(f"{name:7s} median {med[name][0]:7.2f} s  peak RSS {med[name][1]:7.1f} MiB  stored {med[name][2]/2**20:8.1f} MiB  ({len(rs)} runs)")
+def ratio(a, b, what, goal=""):
+    if a in med and b in med:
+        x, y = med[a], med[b]
+        line = f"{a+'/'+b:14s} wall time {x[0]/y[0]:.2f}x"
+        if what == "backup" and y[2]:
+            line += f"  stored size {x[2]/y[2]:.3f}x"
+        print(line + (f"  ({goal})" if goal else ""))
+ratio("sluice", "tuned", "backup", "issue 15 goals: wall <= 1.00, stored <= 1.02")
+ratio("sluice", "bare", "backup", "stored: uncompressed")
+ratio("tuned", "bare", "backup", "stored: uncompressed")
+ratio("sluice", "shell", "backup")
+ratio("rsluice", "rshell", "restore", "issue 15 goal: <= 1.00")
+for name in ("sluice", "rsluice"):
+    if name in med:
+        print(f"{name} peak RSS {med[name][1]:.1f} MiB (goal < 64, with pg_dump/pg_restore)")
+if "s3" in med and "sluice" in med and "s3file" in med and "bare" in med:
+    s, s3, s3f, b = med["sluice"], med["s3"], med["s3file"], med["bare"]
+    mib = lambda m: m[2] / 2**20
+    print(f"s3 backup    {mib(b)/s3[0]:6.1f} MiB/s of dump (bare dump size / wall time), {mib(s3)/s3[0]:.1f} MiB/s stored  s3/sluice wall time {s3[0]/s[0]:.2f}x  s3/s3file wall time {s3[0]/s3f[0]:.2f}x")
+    print(f"s3file       {mib(s3f)/s3f[0]:6.1f} MiB/s (upload of a finished file, same client)")
+    budget = 4 * 16  # parts_in_flight x part_size (MiB), the documented default
+    print(f"s3 peak RSS {s3[1]:.1f} MiB = file-backup RSS {s[1]:.1f} MiB + {s3[1]-s[1]:.1f} MiB (part budget {budget} MiB: within={s3[1]-s[1] <= budget + 8})")
+    print(f"s3file peak RSS {s3f[1]:.1f} MiB (part budget {budget} MiB)")
+print(f"load average at the end: {open('/proc/loadavg').read().split()[0]} on {__import__('os').cpu_count()} CPUs (other work on the machine shows here)")
 PY
