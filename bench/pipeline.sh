@@ -15,8 +15,12 @@
 # and print wall time, peak RSS and stored size per run, then the medians and
 # the ratios of issue 15's goals (sluice/tuned wall <= 1.00, stored <= 1.02,
 # peak RSS < 64 MiB; rsluice/rshell wall <= 1.00) and the older ones.
-# Peak RSS is sluice's (GNU time, with its children: pg_dump or pg_restore),
-# not the S3 server's. Run it at two sizes to see whether RSS stays flat.
+# Peak RSS is sluice's (GNU time: the largest process of the tree), not the
+# S3 server's; cpu is user+sys of the whole command (sluice with pg_dump or
+# pg_restore; every process of a shell pipeline), not the database
+# server's, which both sides cost alike. On a machine shared with other
+# work, cpu is the steadier figure. Run it at two sizes to see whether RSS
+# stays flat.
 #
 # usage: bench/pipeline.sh [SIZE_MB (default 1024)] [ROUNDS (default 3)]
 # (or SIZE_MB=... ROUNDS=... in the environment; VARIANTS="bare tuned sluice"
@@ -103,16 +107,18 @@ steps:
   upload: {type: upload, input: read, with: {to: "s3://bench/file/\${{ run.id }}.dump.zst.age", allow_plaintext: true}}
 YAML
 
-measure() { # name, then the command: prints "name seconds maxrss_kib bytes"
+measure() { # name, then the command: prints "name seconds maxrss_kib bytes cpu_seconds"
   local name=$1; shift
   rm -rf "$work/out"; mkdir "$work/out"
   rm -rf "$work/s3root/bench/"*
   psql "postgres://postgres@127.0.0.1:$port/postgres" -c "DROP DATABASE IF EXISTS restored" 2>/dev/null
-  /usr/bin/time -f "%e %M" -o "$work/time" "$@" >/dev/null 2>"$work/stderr" || {
+  /usr/bin/time -f "%e %M %U %S" -o "$work/time" "$@" >/dev/null 2>"$work/stderr" || {
     cat "$work/stderr" >&2; exit 1; }
   local bytes
   bytes=$(find "$work/out" "$work/s3root" -type f \( -name '*.age' -o -name '*.dump' \) -printf '%s\n' | head -n 1)
-  echo "$name $(cat "$work/time") ${bytes:-0}"
+  local e m u s
+  read -r e m u s <"$work/time"
+  echo "$name $e $m ${bytes:-0} $(python3 -c "print(round($u + $s, 2))")"
 }
 restore_dsn="postgres://postgres@127.0.0.1:$port/restored"
 
@@ -150,12 +156,13 @@ for name in ("bare", "shell", "tuned", "sluice", "s3", "s3file", "rshell", "rslu
         continue
     med[name] = (statistics.median(float(r[1]) for r in rs),
                  max(int(r[2]) for r in rs) / 1024,
-                 statistics.median(int(r[3]) for r in rs))
-    print(f"{name:7s} median {med[name][0]:7.2f} s  peak RSS {med[name][1]:7.1f} MiB  stored {med[name][2]/2**20:8.1f} MiB  ({len(rs)} runs)")
+                 statistics.median(int(r[3]) for r in rs),
+                 statistics.median(float(r[4]) for r in rs))
+    print(f"{name:7s} median {med[name][0]:7.2f} s  cpu {med[name][3]:6.2f} s  peak RSS {med[name][1]:7.1f} MiB  stored {med[name][2]/2**20:8.1f} MiB  ({len(rs)} runs)")
 def ratio(a, b, what, goal=""):
     if a in med and b in med:
         x, y = med[a], med[b]
-        line = f"{a+'/'+b:14s} wall time {x[0]/y[0]:.2f}x"
+        line = f"{a+'/'+b:14s} wall time {x[0]/y[0]:.2f}x  cpu {x[3]/y[3]:.2f}x"
         if what == "backup" and y[2]:
             line += f"  stored size {x[2]/y[2]:.3f}x"
         print(line + (f"  ({goal})" if goal else ""))
