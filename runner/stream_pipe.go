@@ -26,14 +26,15 @@ type pipe struct {
 	mu       sync.Mutex
 	readable sync.Cond // signalled when bytes arrive or a side closes
 	writable sync.Cond // signalled when room appears or a side closes
-	buf      []byte
-	off, n   int   // the buffered bytes are buf[off:off+n], wrapping
-	werr     error // the writer's close: io.EOF, or its error
-	rerr     error // the reader's close: the error writes return
+	size     int
+	buf      []byte // allocated at the first write
+	off, n   int    // the buffered bytes are buf[off:off+n], wrapping
+	werr     error  // the writer's close: io.EOF, or its error
+	rerr     error  // the reader's close: the error writes return
 }
 
 func newPipe(size int) *pipe {
-	p := &pipe{buf: make([]byte, size)}
+	p := &pipe{size: size}
 	p.readable.L, p.writable.L = &p.mu, &p.mu
 	return p
 }
@@ -43,6 +44,9 @@ func (p *pipe) Write(b []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	written := 0
+	if p.buf == nil && len(b) > 0 {
+		p.buf = make([]byte, p.size)
+	}
 	for len(b) > 0 {
 		switch {
 		case p.rerr != nil:
