@@ -74,7 +74,8 @@ psql "$dsn" -At -c "SELECT 'database size: ' || pg_size_pretty(pg_database_size(
 (cd "$repo" && "${GO:-go}" build -o "$work/sluice" ./cmd/sluice)
 # plans/backup.yaml reads its key store from ./keys/backup.
 "$work/sluice" keys init --type x25519 "$work/keys/backup" >/dev/null
-recipient=$(cat "$work"/keys/backup/*.pub)
+# The age key is k-ID.pub/.key; s-ID.* is the store's signing key.
+recipient=$(cat "$work"/keys/backup/k-*.pub)
 pg_dump=$bin/pg_dump
 
 # The local S3 server, started as steps/blob/s3test does: versitygw with its
@@ -99,7 +100,7 @@ curl -sSf --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SEC
 (cd "$work" && ./sluice run "$repo/plans/backup.yaml" --state-dir "$work/state" \
   --param db="$dsn" --param dest="file://$work/finished" --log-level warn >/dev/null)
 finished=$(find "$work/finished" -name '*.age' | head -n 1)
-identity=$(ls "$work"/keys/backup/*.key | head -n 1)
+identity=$(ls "$work"/keys/backup/k-*.key | head -n 1)
 cat >"$work/s3file.yaml" <<YAML
 version: 1
 steps:
