@@ -11,6 +11,7 @@ import (
 
 	"filippo.io/age"
 	"github.com/sluice-dev/sluice/runner"
+	"github.com/sluice-dev/sluice/steps/agefile"
 	"github.com/sluice-dev/sluice/steps/internal/streamio"
 	"github.com/sluice-dev/sluice/steps/keys"
 )
@@ -148,9 +149,9 @@ func (p *Decrypt) noMatchError(header []byte, tried []keys.KeyInfo) error {
 	}
 	var b strings.Builder
 	b.WriteString("no key opens this backup")
-	if stanzas, err := keys.ParseHeader(header); err == nil && len(stanzas) > 0 {
-		fmt.Fprintf(&b, ": it is encrypted to %s", keys.DescribeStanzas(stanzas))
-		if slices.ContainsFunc(stanzas, func(s keys.HeaderStanza) bool { return s.Type == "scrypt" }) {
+	if h, _, err := agefile.Parse(bytes.NewReader(header)); err == nil {
+		fmt.Fprintf(&b, ": it is encrypted to %s", h.Describe())
+		if slices.ContainsFunc(h.Stanzas, func(s *age.Stanza) bool { return s.Type == "scrypt" }) {
 			b.WriteString(", with a passphrase, which sluice does not use")
 		}
 	}

@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"filippo.io/age"
-	"github.com/sluice-dev/sluice/steps/agehdr"
+	"github.com/sluice-dev/sluice/steps/agefile"
 	"github.com/sluice-dev/sluice/steps/blob"
 	"github.com/sluice-dev/sluice/steps/manifest"
 	"github.com/sluice-dev/sluice/steps/signing"
@@ -332,11 +332,11 @@ func (r *rewrapper) opensWith(ctx context.Context, name string, ids []age.Identi
 		return err
 	}
 	defer rc.Close()
-	h, _, err := agehdr.Parse(rc)
+	h, _, err := agefile.Parse(rc)
 	if err != nil {
 		return err
 	}
-	fk, err := agehdr.Unwrap(h, ids...)
+	fk, err := agefile.Unwrap(h, ids...)
 	clear(fk)
 	return err
 }

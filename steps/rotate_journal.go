@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/sluice-dev/sluice/steps/agehdr"
+	"github.com/sluice-dev/sluice/steps/agefile"
 	"github.com/sluice-dev/sluice/steps/blob"
 	"github.com/sluice-dev/sluice/steps/catalog"
 	"github.com/sluice-dev/sluice/steps/signing"
@@ -109,20 +109,20 @@ func (r *rewrapper) checkHeaders(j *rewrapJournal) error {
 	if !slices.ContainsFunc(j.KeyIDs, func(id string) bool { return r.storeIDs[id] }) {
 		return fmt.Errorf("rewrap journal of %s moves it to %v, not a key of this store: refusing to apply it", j.Object, j.KeyIDs)
 	}
-	old, _, err := agehdr.Parse(bytes.NewReader(j.OldHeader))
+	old, _, err := agefile.Parse(bytes.NewReader(j.OldHeader))
 	if err != nil {
 		return fmt.Errorf("rewrap journal of %s: old header: %w", j.Object, err)
 	}
-	nh, _, err := agehdr.Parse(bytes.NewReader(j.NewHeader))
+	nh, _, err := agefile.Parse(bytes.NewReader(j.NewHeader))
 	if err != nil {
 		return fmt.Errorf("rewrap journal of %s: new header: %w", j.Object, err)
 	}
-	fkOld, err := agehdr.Unwrap(old, r.all...)
+	fkOld, err := agefile.Unwrap(old, r.all...)
 	if err != nil {
 		return fmt.Errorf("rewrap journal of %s: the store's keys do not open the old header: %w", j.Object, err)
 	}
 	defer clear(fkOld)
-	fkNew, err := agehdr.Unwrap(nh, r.all...)
+	fkNew, err := agefile.Unwrap(nh, r.all...)
 	if err != nil {
 		return fmt.Errorf("rewrap journal of %s: the store's keys do not open the journal's new header: refusing to apply it: %w", j.Object, err)
 	}

@@ -14,7 +14,7 @@ import (
 	"filippo.io/age"
 	"golang.org/x/crypto/ssh"
 
-	"github.com/sluice-dev/sluice/steps/agehdr"
+	"github.com/sluice-dev/sluice/steps/agefile"
 	"github.com/sluice-dev/sluice/steps/blob"
 	"github.com/sluice-dev/sluice/steps/keys"
 	"github.com/sluice-dev/sluice/steps/signing"
@@ -78,13 +78,13 @@ func TestRewrapRefusesForgedJournals(t *testing.T) {
 			rs, _, _ := f.store.Recipients()
 			fk := make([]byte, 16)
 			rand.Read(fk)
-			nh, err := agehdr.Wrap(fk, rs...)
+			nh, err := agefile.Wrap(fk, rs...)
 			if err != nil {
 				t.Fatal(err)
 			}
-			oldHeader, _, _ := agehdr.Parse(bytes.NewReader(before))
+			oldHeader, _, _ := agefile.Parse(bytes.NewReader(before))
 			oldLen := headerLen(t, before)
-			agehdr.Pad(nh, fk, oldLen)
+			agefile.Pad(nh, fk, oldLen)
 			newHeader, _ := nh.Marshal()
 			active, _ := f.store.Active()
 			oh, _ := oldHeader.Marshal()
@@ -166,7 +166,7 @@ func TestRewrapRefusesSwappedObject(t *testing.T) {
 // headerLen is the length of the age header at the start of data.
 func headerLen(t *testing.T, data []byte) int {
 	t.Helper()
-	_, n, err := agehdr.Parse(bytes.NewReader(data))
+	_, n, err := agefile.Parse(bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 
 	"filippo.io/age"
 	"github.com/sluice-dev/sluice/runner"
-	"github.com/sluice-dev/sluice/steps/agehdr"
+	"github.com/sluice-dev/sluice/steps/agefile"
 	"github.com/sluice-dev/sluice/steps/blob"
 	"github.com/sluice-dev/sluice/steps/catalog"
 	"github.com/sluice-dev/sluice/steps/keys"
@@ -140,7 +140,7 @@ func payloadOf(t *testing.T, path string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, n, err := agehdr.Parse(bytes.NewReader(data))
+	_, n, err := agefile.Parse(bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
 	}

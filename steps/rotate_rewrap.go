@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"filippo.io/age"
-	"github.com/sluice-dev/sluice/steps/agehdr"
+	"github.com/sluice-dev/sluice/steps/agefile"
 	"github.com/sluice-dev/sluice/steps/blob"
 	"github.com/sluice-dev/sluice/steps/catalog"
 	"github.com/sluice-dev/sluice/steps/keys"
@@ -202,13 +202,13 @@ func (r *rewrapper) move(ctx context.Context, bk storedBackup) (*rewrapJournal, 
 	if err != nil {
 		return nil, err
 	}
-	h, n, err := agehdr.Parse(rc)
+	h, n, err := agefile.Parse(rc)
 	rc.Close()
 	if err != nil {
 		return nil, fmt.Errorf("reading the age header: %w", err)
 	}
 	j.OldHeaderLen = n
-	fk, err := agehdr.Unwrap(h, r.all...)
+	fk, err := agefile.Unwrap(h, r.all...)
 	if err != nil {
 		return nil, fmt.Errorf("opening the header with the store's keys: %w", err)
 	}
@@ -216,12 +216,12 @@ func (r *rewrapper) move(ctx context.Context, bk storedBackup) (*rewrapJournal, 
 	if r.mode == "reencrypt" {
 		j.Apply = applyReencrypt
 	} else {
-		nh, err := agehdr.Wrap(fk, r.rs...)
+		nh, err := agefile.Wrap(fk, r.rs...)
 		if err != nil {
 			return nil, err
 		}
 		_, local := localFile(r.b, bk.Object)
-		if local && agehdr.Pad(nh, fk, int(n)) == nil {
+		if local && agefile.Pad(nh, fk, int(n)) == nil {
 			j.Apply = applyInPlace
 		} else {
 			j.Apply = applyCopy

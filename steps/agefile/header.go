@@ -1,13 +1,17 @@
-// Package agehdr reads and writes the header of an age v1 file
-// (https://age-encryption.org/v1) and re-wraps it: the file key is recovered
-// with one identity and wrapped again for new recipients, under a new header
-// MAC, while the payload (nonce and STREAM chunks) stays byte for byte the
-// same, because the payload key derives only from the file key and the nonce.
+// Package agefile seals and opens age v1 files
+// (https://age-encryption.org/v1): the recipients of a key store or listed
+// ones, the identities of a store or of identity files, opening a stream
+// with an error that names the key it needs when none of ours opens it,
+// and the header: one parser and encoder, and re-wrap. A re-wrap recovers
+// the file key with one identity and wraps it again for new recipients,
+// under a new header MAC, while the payload (nonce and STREAM chunks) stays
+// byte for byte the same, because the payload key derives only from the
+// file key and the nonce.
 //
-// filippo.io/age keeps its header codec internal, so this package implements
-// the encoding and the MAC from the specification; its tests check them
-// against the C2SP/CCTV age test vectors.
-package agehdr
+// filippo.io/age keeps its header codec internal, so this package
+// implements the encoding and the MAC from the specification; its tests
+// check them against the C2SP/CCTV age test vectors.
+package agefile
 
 import (
 	"bufio"
@@ -153,6 +157,26 @@ func short(s string) string {
 		return s[:40] + "..."
 	}
 	return s
+}
+
+// Describe summarises the recipient stanzas for an error message, e.g.
+// "1 recipient (mlkem768x25519)" or "2 recipients (X25519, ssh-ed25519 tag
+// Ab12Cd)". X25519 and hybrid stanzas do not name their recipient (the key
+// ids a backup needs come from its manifest); ssh stanzas carry a short
+// public tag of their key.
+func (h *Header) Describe() string {
+	parts := make([]string, len(h.Stanzas))
+	for i, s := range h.Stanzas {
+		parts[i] = s.Type
+		if strings.HasPrefix(s.Type, "ssh-") && len(s.Args) > 0 {
+			parts[i] += " tag " + s.Args[0]
+		}
+	}
+	noun := "recipients"
+	if len(parts) == 1 {
+		noun = "recipient"
+	}
+	return fmt.Sprintf("%d %s (%s)", len(parts), noun, strings.Join(parts, ", "))
 }
 
 // MarshalWithoutMAC encodes the header up to and including "---": the bytes

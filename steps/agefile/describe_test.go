@@ -1,4 +1,4 @@
-package keys
+package agefile
 
 import (
 	"bytes"
@@ -13,7 +13,9 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-func TestParseHeader(t *testing.T) {
+// TestDescribe parses headers age wrote and summarises their stanzas as
+// an error message would, with the ssh key's tag.
+func TestDescribe(t *testing.T) {
 	x, _ := age.GenerateX25519Identity()
 	h, _ := age.GenerateHybridIdentity()
 	pub, _, _ := ed25519.GenerateKey(rand.Reader)
@@ -37,15 +39,15 @@ func TestParseHeader(t *testing.T) {
 		}
 		w.Write([]byte("payload"))
 		w.Close()
-		ss, err := ParseHeader(buf.Bytes())
+		hdr, _, err := Parse(&buf)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := DescribeStanzas(ss); !strings.HasPrefix(got, c.want) {
-			t.Errorf("DescribeStanzas = %q, want prefix %q", got, c.want)
+		if got := hdr.Describe(); !strings.HasPrefix(got, c.want) {
+			t.Errorf("Describe = %q, want prefix %q", got, c.want)
 		}
 	}
-	if _, err := ParseHeader([]byte("\x28\xb5\x2f\xfd...")); !errors.Is(err, ErrNotAge) {
-		t.Errorf("ParseHeader(zstd) = %v, want ErrNotAge", err)
+	if _, _, err := Parse(strings.NewReader("\x28\xb5\x2f\xfd...")); !errors.Is(err, ErrFormat) {
+		t.Errorf("Parse(zstd) = %v, want ErrFormat", err)
 	}
 }

@@ -1,4 +1,4 @@
-package agehdr
+package agefile
 
 import (
 	"bytes"
