@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 
-	"filippo.io/age"
 	"github.com/sluice-dev/sluice/runner"
+	"github.com/sluice-dev/sluice/steps/agefile"
 	"github.com/sluice-dev/sluice/steps/internal/streamio"
 	"github.com/sluice-dev/sluice/steps/keys"
 )
@@ -49,79 +49,33 @@ func (p *Encrypt) Validate() error {
 	if (p.Key == "") == (len(p.Recipients) == 0) {
 		return errors.New("set exactly one of key (a keys: entry) and recipients (public keys)")
 	}
-	_, _, _, err := parseEncryptRecipients(p.Recipients)
+	_, err := agefile.ParseRecipients(p.Recipients)
 	return err
 }
 
-// parseEncryptRecipients parses listed recipients and returns them with
-// their canonical strings and key ids.
-func parseEncryptRecipients(list []string) (rs []age.Recipient, canon, ids []string, err error) {
-	pq := 0
-	for i, s := range list {
-		r, c, id, err := keys.ParseRecipient(s)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("recipients[%d]: %w", i, err)
-		}
-		if keys.IsPostQuantum(c) {
-			pq++
-		}
-		rs, canon, ids = append(rs, r), append(canon, c), append(ids, id)
-	}
-	if pq > 0 && pq < len(list) {
-		return nil, nil, nil, errors.New("recipients mix post-quantum (age1pq1...) and classic keys; age refuses because the file would be open to quantum attacks: use only one kind")
-	}
-	return rs, canon, ids, nil
-}
-
-// resolve returns the recipients to encrypt to, their public strings and
-// key ids.
-func (p *Encrypt) resolve(sc *runner.StepContext) ([]age.Recipient, []string, []string, error) {
+// recipients returns the listed recipients or the key store's.
+func (p *Encrypt) recipients(sc *runner.StepContext) (*agefile.Recipients, error) {
 	if len(p.Recipients) > 0 {
-		return parseEncryptRecipients(p.Recipients)
+		return agefile.ParseRecipients(p.Recipients)
 	}
-	store, err := openStepKeyStore(sc, p.Key)
+	cfg, err := keys.Entry(sc.Keys, string(p.Key))
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
-	rs, infos, err := store.Recipients()
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("key store %q: %w", p.Key, err)
-	}
-	var canon, ids []string
-	for _, k := range infos {
-		canon, ids = append(canon, k.Recipient), append(ids, k.ID)
-	}
-	return rs, canon, ids, nil
-}
-
-// openStepKeyStore opens the plan's keys: entry name.
-func openStepKeyStore(sc *runner.StepContext, name runner.KeyName) (keys.Store, error) {
-	cfg, ok := sc.Keys[string(name)]
-	if !ok {
-		return nil, fmt.Errorf("key %q is not in the plan's keys: section", name)
-	}
-	if cfg.Name == "" {
-		cfg.Name = string(name)
-	}
-	return keys.Open(cfg)
+	return agefile.StoreRecipients(cfg)
 }
 
 // Transform encrypts r to w.
 func (p *Encrypt) Transform(ctx context.Context, sc *runner.StepContext, r io.Reader, w io.Writer) (runner.Outputs, error) {
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	rs, canon, ids, err := p.resolve(sc)
+	rs, err := p.recipients(sc)
 	if err != nil {
 		return nil, err
 	}
-	if sc.Logger != nil {
-		sc.Logger.Debug("encrypting", "key_ids", ids)
-	}
+	sc.Logger.Debug("encrypting", "key_ids", rs.KeyIDs)
 	in, out := streamio.NewReader(ctx, r), streamio.NewWriter(w)
-	aw, err := age.Encrypt(out, rs...)
+	aw, err := agefile.Seal(out, rs)
 	if err != nil {
-		return nil, fmt.Errorf("starting encryption: %w", err)
+		return nil, err
 	}
 	if _, err := io.Copy(aw, in); err != nil {
 		return nil, encryptStreamErr(err, in, out)
@@ -130,8 +84,8 @@ func (p *Encrypt) Transform(ctx context.Context, sc *runner.StepContext, r io.Re
 		return nil, encryptStreamErr(err, in, out)
 	}
 	return runner.Outputs{
-		"key_ids":    ageList(ids),
-		"recipients": ageList(canon),
+		"key_ids":    ageList(rs.KeyIDs),
+		"recipients": ageList(rs.Public),
 		"bytes_in":   in.N(),
 		"bytes_out":  out.N(),
 	}, nil

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"filippo.io/age"
+	"github.com/hashicorp/go-hclog"
 	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps/keys"
 	"golang.org/x/crypto/ssh"
@@ -124,14 +125,20 @@ func newAgeTestStore(t *testing.T, name, typ string) (*runner.StepContext, *keys
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc := &runner.StepContext{ID: "crypt", Keys: map[string]runner.KeyConfig{
+	sc := &runner.StepContext{ID: "crypt", Logger: hclog.NewNullLogger(), Keys: map[string]runner.KeyConfig{
 		name: {Name: name, Store: "dir", Path: path},
 	}}
 	return sc, d, k
 }
 
-// xformBytes runs a transform step over in.
+// xformBytes runs a transform step over in. Like the runner, it gives
+// the step a logger.
 func xformBytes(tr runner.Transform, sc *runner.StepContext, in []byte) ([]byte, runner.Outputs, error) {
+	if sc.Logger == nil {
+		withLogger := *sc
+		withLogger.Logger = hclog.NewNullLogger()
+		sc = &withLogger
+	}
 	var out bytes.Buffer
 	o, err := tr.Transform(context.Background(), sc, bytes.NewReader(in), &out)
 	return out.Bytes(), o, err

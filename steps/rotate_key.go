@@ -121,7 +121,7 @@ func (p *RotateKey) Run(ctx context.Context, sc *runner.StepContext) (runner.Out
 		return nil, err
 	}
 	maxAge, _ := ParseAge(p.MaxAge)
-	store, err := openStepKeyStore(sc, p.Key)
+	store, err := keys.OpenEntry(sc.Keys, string(p.Key))
 	if err != nil {
 		return nil, err
 	}

@@ -62,7 +62,7 @@ func onlyKeyStore(sc *runner.StepContext) runner.KeyName {
 
 // storeVerifier returns the verification keys of a plan's dir key store.
 func storeVerifier(sc *runner.StepContext, name runner.KeyName) (*signing.Verifier, error) {
-	store, err := openStepKeyStore(sc, name)
+	store, err := keys.OpenEntry(sc.Keys, string(name))
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +79,7 @@ func storeVerifier(sc *runner.StepContext, name runner.KeyName) (*signing.Verifi
 
 // storeSigner returns the signer of a plan's dir key store.
 func storeSigner(sc *runner.StepContext, name runner.KeyName) (*signing.Signer, error) {
-	store, err := openStepKeyStore(sc, name)
+	store, err := keys.OpenEntry(sc.Keys, string(name))
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/sluice-dev/sluice/runner"
+	"github.com/sluice-dev/sluice/steps/agefile"
 	"github.com/sluice-dev/sluice/steps/blob"
 	"github.com/sluice-dev/sluice/steps/catalog"
 	"github.com/sluice-dev/sluice/steps/manifest"
@@ -106,7 +107,7 @@ func VerifyBackup(ctx context.Context, b blob.Backend, bk *catalog.Backup, opts 
 // that the backup is bad: no key opened it, storage could not be read, or
 // the verify was stopped.
 func notChecked(ctx context.Context, err error) bool {
-	var noKey *NoKeyError
+	var noKey *agefile.NoKeyError
 	var unread *unreadableError
 	return ctx.Err() != nil || errors.As(err, &noKey) || errors.As(err, &unread)
 }
@@ -126,7 +127,8 @@ func checkKeys(opts VerifyOptions, sel []*catalog.Backup) error {
 	if len(d.ExpectedKeyIDs) == 0 {
 		return nil // nothing selected is encrypted
 	}
-	return d.CheckKeys(opts.Keys)
+	_, err := d.identities(opts.Keys)
+	return err
 }
 
 // verifyStream runs download -> [decrypt] -> [decompress] -> io.Discard.

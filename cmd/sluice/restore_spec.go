@@ -9,6 +9,7 @@ import (
 
 	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps"
+	"github.com/sluice-dev/sluice/steps/agefile"
 	"github.com/sluice-dev/sluice/steps/catalog"
 	"github.com/sluice-dev/sluice/steps/manifest"
 )
@@ -157,11 +158,13 @@ func (s *restoreSpec) checkKeys() error {
 	if !slices.ContainsFunc(s.undo, func(u undoStep) bool { return u.typ == "decrypt" }) {
 		return nil
 	}
-	d := &steps.Decrypt{Identities: s.identities, ExpectedKeyIDs: s.keyIDs}
+	var err error
 	if s.keyDir != "" {
-		d.Key = storeKey
+		_, err = agefile.StoreIdentities(s.keys()[storeKey], s.keyIDs)
+	} else {
+		_, err = agefile.FileIdentities(s.identities)
 	}
-	return d.CheckKeys(s.keys())
+	return err
 }
 
 // planYAML renders the pipeline as a plan file a user can review, commit and

@@ -120,6 +120,28 @@ func Open(cfg runner.KeyConfig) (Store, error) {
 	}
 }
 
+// Entry returns the entry name of a plan's keys: section, with its Name
+// set.
+func Entry(entries map[string]runner.KeyConfig, name string) (runner.KeyConfig, error) {
+	cfg, ok := entries[name]
+	if !ok {
+		return runner.KeyConfig{}, fmt.Errorf("key %q is not in the plan's keys: section", name)
+	}
+	if cfg.Name == "" {
+		cfg.Name = name
+	}
+	return cfg, nil
+}
+
+// OpenEntry opens the store of the entry name of a plan's keys: section.
+func OpenEntry(entries map[string]runner.KeyConfig, name string) (Store, error) {
+	cfg, err := Entry(entries, name)
+	if err != nil {
+		return nil, err
+	}
+	return Open(cfg)
+}
+
 // KeyID returns the id of the key whose public recipient string is
 // recipient: "k-" and the first 16 hex digits of its SHA-256. Pass the
 // canonical form (see ParseRecipient) so that one key has one id.
