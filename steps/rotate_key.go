@@ -11,6 +11,7 @@ import (
 	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps/blob"
 	"github.com/sluice-dev/sluice/steps/keys"
+	"github.com/sluice-dev/sluice/steps/rotation"
 )
 
 // RotateKey is the parameter struct of the rotate-key step: it rotates a dir
@@ -117,10 +118,7 @@ func ParseAge(s string) (time.Duration, error) {
 
 // Run rotates under the store's lock, then moves the backups.
 func (p *RotateKey) Run(ctx context.Context, sc *runner.StepContext) (runner.Outputs, error) {
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	maxAge, _ := ParseAge(p.MaxAge)
+	maxAge, _ := ParseAge(p.MaxAge) // checked by Validate
 	store, err := keys.OpenEntry(sc.Keys, string(p.Key))
 	if err != nil {
 		return nil, err
@@ -129,9 +127,9 @@ func (p *RotateKey) Run(ctx context.Context, sc *runner.StepContext) (runner.Out
 	if !ok {
 		return nil, fmt.Errorf("key store %q is not a dir store: only dir stores can be rotated", p.Key)
 	}
-	var unlock func()
 	if !p.DryRun {
-		if unlock, err = d.Lock(ctx, p.LockWait); err != nil {
+		unlock, err := d.Lock(ctx, p.LockWait)
+		if err != nil {
 			return nil, err
 		}
 		defer unlock()
@@ -149,9 +147,7 @@ func (p *RotateKey) Run(ctx context.Context, sc *runner.StepContext) (runner.Out
 		"rewrapped":           int64(0), "rewrapped_in_place": int64(0), "skipped": int64(0),
 		"failed": int64(0), "failures": []any{}, "still_on_retired_keys": int64(0),
 	}
-	if sc != nil && sc.Logger != nil {
-		sc.Logger.Info("key rotation", "rotated", res.Rotated, "active", res.Active.ID, "previous", res.Previous.ID, "dry_run", p.DryRun)
-	}
+	sc.Logger.Info("key rotation", "rotated", res.Rotated, "active", res.Active.ID, "previous", res.Previous.ID, "dry_run", p.DryRun)
 	if p.Rewrap == nil {
 		return out, nil
 	}
@@ -164,38 +160,23 @@ func (p *RotateKey) rewrap(ctx context.Context, sc *runner.StepContext, d *keys.
 	if err != nil {
 		return err
 	}
-	mode, verify := p.Rewrap.Mode, p.Rewrap.Verify
-	if mode == "" {
-		mode = "rewrap"
-	}
-	if verify == "" {
-		verify = "first-chunk"
-	}
-	r, err := newRewrapper(b, d, mode, verify, p.Rewrap.AllowUnsigned)
+	r, err := rotation.New(b, d, rotation.Options{Mode: p.Rewrap.Mode, Verify: p.Rewrap.Verify,
+		AllowUnsigned: p.Rewrap.AllowUnsigned, Warn: sc.Logger.Warn})
 	if err != nil {
 		return fmt.Errorf("rewrap: %w", err)
 	}
-	if sc != nil && sc.Logger != nil {
-		r.trust.Warn = sc.Logger.Warn
-		if p.Rewrap.AllowUnsigned {
-			sc.Logger.Warn("rewrap allow_unsigned is set: unsigned backups are moved and signed; nothing proves where they came from")
-		}
+	if p.Rewrap.AllowUnsigned {
+		sc.Logger.Warn("rewrap allow_unsigned is set: unsigned backups are moved and signed; nothing proves where they came from")
 	}
 	if p.DryRun {
-		backups, err := r.backups(ctx)
+		pending, err := r.Pending(ctx)
 		if err != nil {
 			return fmt.Errorf("rewrap: %w", err)
 		}
-		n := 0
-		for _, bk := range backups {
-			if r.needsMove(bk) {
-				n++
-			}
-		}
-		out["still_on_retired_keys"] = int64(n)
+		out["still_on_retired_keys"] = int64(len(pending))
 		return nil
 	}
-	res, err := r.run(ctx)
+	res, err := r.Run(ctx)
 	if err != nil {
 		return fmt.Errorf("rewrap of %s: %w", p.Rewrap.Dest, err)
 	}

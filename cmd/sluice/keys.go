@@ -8,9 +8,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/sluice-dev/sluice/steps"
 	"github.com/sluice-dev/sluice/steps/catalog"
 	"github.com/sluice-dev/sluice/steps/keys"
+	"github.com/sluice-dev/sluice/steps/rotation"
 )
 
 // cmdKeys manages dir key stores: init, list, show, destroy, and the
@@ -101,7 +101,7 @@ func keysList(a *app, args []string) error {
 	}
 	var byKey map[string][]string
 	if *dest != "" {
-		if byKey, err = steps.BackupsByKey(context.Background(), *dest, keyNeedsTrust(d)); err != nil {
+		if byKey, err = rotation.BackupsByKey(context.Background(), *dest, keyNeedsTrust(d)); err != nil {
 			return err
 		}
 	}

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sluice-dev/sluice/steps"
 	"github.com/sluice-dev/sluice/steps/keys"
+	"github.com/sluice-dev/sluice/steps/rotation"
 )
 
 // keysDestroy erases a retired key's identity from a dir store, after
@@ -40,7 +40,7 @@ func keysDestroy(a *app, args []string) error {
 	check := func() error {
 		var needing []string
 		for _, dest := range strings.Split(*dests, ",") {
-			byKey, err := steps.BackupsByKey(ctx, strings.TrimSpace(dest), keyNeedsTrust(d))
+			byKey, err := rotation.BackupsByKey(ctx, strings.TrimSpace(dest), keyNeedsTrust(d))
 			if err != nil {
 				return err
 			}

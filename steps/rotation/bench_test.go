@@ -1,4 +1,4 @@
-package steps
+package rotation
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 
 	"github.com/sluice-dev/sluice/steps/blob"
 	"github.com/sluice-dev/sluice/steps/keys"
+	"github.com/sluice-dev/sluice/steps/rotation/rotationtest"
 )
 
 // BenchmarkRewrap moves 1,000 small (4 KiB) and 10 large (64 MiB) backups
@@ -22,16 +23,16 @@ func BenchmarkRewrap(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			for range b.N {
 				b.StopTimer()
-				f := newRotFixture(b, keys.TypeX25519, c.n, c.size)
-				if _, err := f.store.Rotate(keys.RotateOptions{Type: keys.TypeX25519}); err != nil {
+				f := rotationtest.New(b, keys.TypeX25519, c.n, c.size)
+				if _, err := f.Store.Rotate(keys.RotateOptions{Type: keys.TypeX25519}); err != nil {
 					b.Fatal(err)
 				}
-				r, err := newRewrapper(blob.NewFile(f.dest), f.store, "rewrap", "none", false)
+				r, err := New(blob.NewFile(f.Dest), f.Store, Options{Verify: VerifyNone})
 				if err != nil {
 					b.Fatal(err)
 				}
 				b.StartTimer()
-				res, err := r.run(context.Background())
+				res, err := r.Run(context.Background())
 				if err != nil || len(res.Rewrapped) != c.n || res.InPlace != c.n {
 					b.Fatalf("%+v, %v", res, err)
 				}

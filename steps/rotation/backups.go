@@ -1,4 +1,4 @@
-package steps
+package rotation
 
 import (
 	"context"
@@ -48,7 +48,7 @@ func listBackups(ctx context.Context, b blob.Backend, trust catalog.Trust) ([]st
 }
 
 // setManifestKeys records new key ids and recipients in the manifest's
-// encrypt stages.
+// encrypt stages, as lists of the kind step outputs hold.
 func setManifestKeys(m *manifest.Manifest, ids, recipients []string) {
 	for i := range m.Stages {
 		if m.Stages[i].Type != "encrypt" {
@@ -57,9 +57,17 @@ func setManifestKeys(m *manifest.Manifest, ids, recipients []string) {
 		if m.Stages[i].Outputs == nil {
 			m.Stages[i].Outputs = map[string]any{}
 		}
-		m.Stages[i].Outputs["key_ids"] = ageList(ids)
-		m.Stages[i].Outputs["recipients"] = ageList(recipients)
+		m.Stages[i].Outputs["key_ids"] = outputList(ids)
+		m.Stages[i].Outputs["recipients"] = outputList(recipients)
 	}
+}
+
+func outputList(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }
 
 // BackupsByKey reads the manifests under the destination folder URL dest,

@@ -1,4 +1,4 @@
-package steps
+package rotation
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluice-dev/sluice/steps/blob"
 	"github.com/sluice-dev/sluice/steps/keys"
+	"github.com/sluice-dev/sluice/steps/rotation/rotationtest"
 )
 
 // TestSymlinkedBackupNotRewrittenInPlace plays someone who can write the
@@ -44,7 +45,7 @@ func TestSymlinkedBackupNotRewrittenInPlace(t *testing.T) {
 				t.Fatal(err)
 			}
 			evil := []byte("root::0:0:root:/root:/bin/bash\n")
-			j, _ := json.Marshal(rewrapJournal{Object: name, Apply: applyInPlace, OldHeaderLen: int64(len(evil)), NewHeader: evil})
+			j, _ := json.Marshal(journal{Object: name, Apply: applyInPlace, OldHeaderLen: int64(len(evil)), NewHeader: evil})
 			if err := os.WriteFile(path+journalSuffix, j, 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -68,16 +69,16 @@ func TestSymlinkedBackupNotRewrittenInPlace(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newRotFixture(t, keys.TypeX25519, 2, 10<<10)
-			if _, err := f.store.Rotate(keys.RotateOptions{Type: keys.TypeX25519}); err != nil {
+			f := rotationtest.New(t, keys.TypeX25519, 2, 10<<10)
+			if _, err := f.Store.Rotate(keys.RotateOptions{Type: keys.TypeX25519}); err != nil {
 				t.Fatal(err)
 			}
-			r, err := newRewrapper(blob.NewFile(f.dest), f.store, "rewrap", "first-chunk", false)
+			r, err := New(blob.NewFile(f.Dest), f.Store, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			const second = "daily/app-0001.dump.age"
-			path := filepath.Join(f.dest, filepath.FromSlash(second))
+			path := filepath.Join(f.Dest, filepath.FromSlash(second))
 			var victim string
 			var before []byte
 			r.hook = func(p string) error {
@@ -90,7 +91,7 @@ func TestSymlinkedBackupNotRewrittenInPlace(t *testing.T) {
 				}
 				return nil
 			}
-			res, err := r.run(context.Background())
+			res, err := r.Run(context.Background())
 			if victim == "" {
 				t.Fatalf("the rewrap never reached the swap: %+v, %v", res, err)
 			}

@@ -1,4 +1,4 @@
-package steps
+package rotation
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 	"github.com/sluice-dev/sluice/steps/agefile"
 	"github.com/sluice-dev/sluice/steps/blob"
 	"github.com/sluice-dev/sluice/steps/keys"
+	"github.com/sluice-dev/sluice/steps/rotation/rotationtest"
 	"github.com/sluice-dev/sluice/steps/signing"
 )
 
@@ -37,45 +38,45 @@ func TestRewrapRefusesForgedJournals(t *testing.T) {
 	for _, c := range []struct {
 		name  string
 		want  string
-		plant func(t *testing.T, r *rewrapper, j *rewrapJournal, path string)
+		plant func(t *testing.T, r *Rewrapper, j *journal, path string)
 	}{
-		{"unsigned old format", "is not a signed sluice journal", func(t *testing.T, r *rewrapper, j *rewrapJournal, path string) {
+		{"unsigned old format", "is not a signed sluice journal", func(t *testing.T, r *Rewrapper, j *journal, path string) {
 			data, _ := json.Marshal(j)
 			os.WriteFile(path, data, 0o644)
 		}},
-		{"attacker's signature", "signature check against", func(t *testing.T, r *rewrapper, j *rewrapJournal, path string) {
+		{"attacker's signature", "signature check against", func(t *testing.T, r *Rewrapper, j *journal, path string) {
 			body, _ := json.Marshal(j)
 			sig, _ := attackerSSH.Sign(body, signing.JournalNamespace)
 			data, _ := json.Marshal(journalFile{Format: journalFormat, Body: body, Signature: string(sig)})
 			os.WriteFile(path, data, 0o644)
 		}},
-		{"header with another file key", "holds another file key than the object's", func(t *testing.T, r *rewrapper, j *rewrapJournal, path string) {
-			if err := r.writeJournal(context.Background(), j); err != nil {
+		{"header with another file key", "holds another file key than the object's", func(t *testing.T, r *Rewrapper, j *journal, path string) {
+			if err := r.journals.write(context.Background(), j); err != nil {
 				t.Fatal(err)
 			}
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			f := newRotFixture(t, keys.TypeX25519, 1, 10<<10)
+			f := rotationtest.New(t, keys.TypeX25519, 1, 10<<10)
 			ctx := context.Background()
-			if _, err := f.store.Rotate(keys.RotateOptions{Type: keys.TypeX25519}); err != nil {
+			if _, err := f.Store.Rotate(keys.RotateOptions{Type: keys.TypeX25519}); err != nil {
 				t.Fatal(err)
 			}
 			var name string
-			for n := range f.plain {
+			for n := range f.Plain {
 				name = n
 			}
-			obj := filepath.Join(f.dest, name)
+			obj := filepath.Join(f.Dest, name)
 			before, _ := os.ReadFile(obj)
 			manifestBefore, _ := os.ReadFile(obj + ".manifest.json")
 			sigBefore, _ := os.ReadFile(obj + ".manifest.json.sig")
-			r, err := newRewrapper(blob.NewFile(f.dest), f.store, "rewrap", "first-chunk", false)
+			r, err := New(blob.NewFile(f.Dest), f.Store, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			// The attacker's header: a fresh file key wrapped to the store's
 			// public recipient (all that encrypting to it needs).
-			rs, _, _ := f.store.Recipients()
+			rs, _, _ := f.Store.Recipients()
 			fk := make([]byte, 16)
 			rand.Read(fk)
 			nh, err := agefile.Wrap(fk, rs...)
@@ -86,14 +87,14 @@ func TestRewrapRefusesForgedJournals(t *testing.T) {
 			oldLen := headerLen(t, before)
 			agefile.Pad(nh, fk, oldLen)
 			newHeader, _ := nh.Marshal()
-			active, _ := f.store.Active()
+			active, _ := f.Store.Active()
 			oh, _ := oldHeader.Marshal()
-			j := &rewrapJournal{Object: name, Apply: applyInPlace, OldHeaderLen: int64(oldLen), OldHeader: oh, NewHeader: newHeader,
+			j := &journal{Object: name, Apply: applyInPlace, OldHeaderLen: int64(oldLen), OldHeader: oh, NewHeader: newHeader,
 				KeyIDs: []string{active.ID}, Recipients: []string{active.Recipient}, Manifest: manifestBefore, ManifestSig: sigBefore,
 				NewDigest: "sha256:" + strings.Repeat("0", 64), NewSize: int64(len(before))}
 			c.plant(t, r, j, obj+journalSuffix)
 
-			res, err := r.run(ctx)
+			res, err := r.Run(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -110,7 +111,7 @@ func TestRewrapRefusesForgedJournals(t *testing.T) {
 			if s, _ := os.ReadFile(obj + ".manifest.json.sig"); !bytes.Equal(s, sigBefore) {
 				t.Error("the signature changed")
 			}
-			d, _ := age.Decrypt(bytes.NewReader(after), identity(t, f.store, f.first.ID))
+			d, _ := age.Decrypt(bytes.NewReader(after), rotationtest.Identity(t, f.Store, f.First.ID))
 			if d == nil {
 				t.Error("the backup no longer opens with its key")
 			}
@@ -122,18 +123,18 @@ func TestRewrapRefusesForgedJournals(t *testing.T) {
 // store's public recipient, so its header opens) while its signed manifest
 // stayed: the rewrap refuses to move it, and signs nothing.
 func TestRewrapRefusesSwappedObject(t *testing.T) {
-	f := newRotFixture(t, keys.TypeX25519, 1, 10<<10)
-	if _, err := f.store.Rotate(keys.RotateOptions{Type: keys.TypeX25519}); err != nil {
+	f := rotationtest.New(t, keys.TypeX25519, 1, 10<<10)
+	if _, err := f.Store.Rotate(keys.RotateOptions{Type: keys.TypeX25519}); err != nil {
 		t.Fatal(err)
 	}
 	var name string
-	for n := range f.plain {
+	for n := range f.Plain {
 		name = n
 	}
-	obj := filepath.Join(f.dest, name)
+	obj := filepath.Join(f.Dest, name)
 	st, _ := os.Stat(obj)
 	// Encrypt to the retired key's recipient, as the genuine backup is.
-	old, _ := age.ParseX25519Recipient(f.first.Recipient)
+	old, _ := age.ParseX25519Recipient(f.First.Recipient)
 	var forged bytes.Buffer
 	w, _ := age.Encrypt(&forged, old)
 	w.Write(bytes.Repeat([]byte("evil"), int(st.Size())/4))
@@ -141,12 +142,12 @@ func TestRewrapRefusesSwappedObject(t *testing.T) {
 
 	os.WriteFile(obj, forged.Bytes(), 0o644)
 	sigBefore, _ := os.ReadFile(obj + ".manifest.json.sig")
-	for _, mode := range []string{"rewrap", "reencrypt"} {
-		r, err := newRewrapper(blob.NewFile(f.dest), f.store, mode, "first-chunk", false)
+	for _, mode := range []string{ModeRewrap, ModeReencrypt} {
+		r, err := New(blob.NewFile(f.Dest), f.Store, Options{Mode: mode})
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := r.run(context.Background())
+		res, err := r.Run(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
