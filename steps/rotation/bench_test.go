@@ -14,7 +14,7 @@ import (
 // reports backups per second. Compare the two per-backup costs: the header
 // rewrite is constant, the digest refresh reads each object once.
 //
-//	go test ./steps -run '^$' -bench Rewrap -benchtime 1x
+//	go test ./steps/rotation -run '^$' -bench Rewrap -benchtime 1x
 func BenchmarkRewrap(b *testing.B) {
 	for _, c := range []struct {
 		name    string

@@ -38,7 +38,7 @@ func TestSymlinkedBackupNotRewrittenInPlace(t *testing.T) {
 			return victim
 		}},
 		// The forged journal is refused for its missing signature before the
-		// link is reached (rotate_journal_test.go plants signed-looking ones).
+		// link is reached (journal_test.go plants signed-looking ones).
 		{"object replaced by a link to a system file, forged journal", "not a signed sluice journal", func(t *testing.T, name, path string) string {
 			victim := filepath.Join(t.TempDir(), "passwd")
 			if err := os.WriteFile(victim, passwd, 0o644); err != nil {
