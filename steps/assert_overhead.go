@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/sluice-dev/sluice/runner"
-	"github.com/sluice-dev/sluice/steps/bench"
+	"github.com/sluice-dev/sluice/steps/latency"
 	"gopkg.in/yaml.v3"
 )
 
@@ -108,8 +108,8 @@ func (a *AssertOverhead) Validate() error {
 		return errors.New("stat: give at least one of p50, p90, p95, p99, mean")
 	}
 	for _, s := range a.Stat {
-		if !slices.Contains(bench.StatNames, s) {
-			return fmt.Errorf("stat: %q is not one of p50, p90, p95, p99, mean%s", s, runner.Suggest(s, bench.StatNames))
+		if !slices.Contains(latency.StatNames, s) {
+			return fmt.Errorf("stat: %q is not one of p50, p90, p95, p99, mean%s", s, runner.Suggest(s, latency.StatNames))
 		}
 	}
 	switch {

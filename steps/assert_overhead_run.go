@@ -8,15 +8,15 @@ import (
 	"strings"
 
 	"github.com/sluice-dev/sluice/runner"
-	"github.com/sluice-dev/sluice/steps/bench"
+	"github.com/sluice-dev/sluice/steps/latency"
 )
 
 // overheadItem is one judged comparison: a stat of one query, or of all.
 type overheadItem struct {
 	query   string // empty for the aggregate
 	stat    string
-	iv      bench.Interval
-	verdict bench.Verdict
+	iv      latency.Interval
+	verdict latency.Verdict
 	base    float64 // the statistic over every round, ms
 	cand    float64
 }
@@ -35,7 +35,7 @@ func (it overheadItem) describe(max float64, conf float64) string {
 	}
 	s := fmt.Sprintf("%s %s: overhead %s (%.0f%% interval %s .. %s) against a limit of %s; baseline %.3f ms, candidate %.3f ms",
 		who, it.stat, pct(it.iv.Ratio), 100*conf, pct(it.iv.Low), pct(it.iv.High), pct(max), it.base, it.cand)
-	if it.verdict == bench.Inconclusive {
+	if it.verdict == latency.Inconclusive {
 		s += " (inconclusive)"
 	}
 	return s
@@ -45,13 +45,13 @@ func (it overheadItem) describe(max float64, conf float64) string {
 // fails the step on a failing (or, with on_inconclusive: fail, an
 // inconclusive) verdict.
 func (a *AssertOverhead) Run(ctx context.Context, sc *runner.StepContext) (runner.Outputs, error) {
-	cand, err := bench.Load(a.Results)
+	cand, err := latency.Load(a.Results)
 	if err != nil {
 		return nil, err
 	}
 	base, baseName, paired := cand, a.Baseline, true
 	if a.BaselineFile != "" {
-		if base, err = bench.Load(a.BaselineFile); err != nil {
+		if base, err = latency.Load(a.BaselineFile); err != nil {
 			return nil, err
 		}
 		paired = false
@@ -78,7 +78,7 @@ func (a *AssertOverhead) Run(ctx context.Context, sc *runner.StepContext) (runne
 			return nil, fmt.Errorf("baseline: %w (compare the same queries on both sides)", err)
 		}
 		rounds = min(len(bv[0]), len(cv[0]))
-		per, agg, err := bench.Estimate(bv, cv, bench.EstimateOptions{
+		per, agg, err := latency.Estimate(bv, cv, latency.EstimateOptions{
 			Confidence: a.Confidence, Resamples: a.Resamples, Seed: a.Seed, Paired: paired,
 		})
 		if err != nil {
@@ -107,7 +107,7 @@ func (a *AssertOverhead) Run(ctx context.Context, sc *runner.StepContext) (runne
 				"ci", pct(it.iv.Low)+" .. "+pct(it.iv.High), "verdict", it.verdict)
 		}
 	}
-	fails := verdict == bench.Fail || (verdict == bench.Inconclusive && a.OnInconclusive == "fail")
+	fails := verdict == latency.Fail || (verdict == latency.Inconclusive && a.OnInconclusive == "fail")
 	if !fails || !a.Enforce {
 		return outs, nil
 	}
@@ -116,7 +116,7 @@ func (a *AssertOverhead) Run(ctx context.Context, sc *runner.StepContext) (runne
 		id = sc.ID
 	}
 	hint := "the overhead is above the limit"
-	if verdict == bench.Inconclusive {
+	if verdict == latency.Inconclusive {
 		hint = fmt.Sprintf("inconclusive: the interval straddles the limit; measure more rounds (now %d) or iterations, or set on_inconclusive: pass", rounds)
 	}
 	// The outputs go with the error so that the report keeps every number.
@@ -128,16 +128,16 @@ func (a *AssertOverhead) Run(ctx context.Context, sc *runner.StepContext) (runne
 
 // outputs builds the step outputs, the worst verdict and the message that
 // lists every non-passing comparison.
-func (a *AssertOverhead) outputs(items []overheadItem, queries []string) (runner.Outputs, bench.Verdict, string) {
+func (a *AssertOverhead) outputs(items []overheadItem, queries []string) (runner.Outputs, latency.Verdict, string) {
 	outs := runner.Outputs{"max": float64(a.Max)}
 	perQuery := map[string]any{}
 	for _, q := range queries {
 		perQuery[q] = map[string]any{}
 	}
-	verdict := bench.Pass
+	verdict := latency.Pass
 	var fails, incs []string
-	rank := func(v bench.Verdict) int {
-		return slices.Index([]bench.Verdict{bench.Pass, bench.Inconclusive, bench.Fail}, v)
+	rank := func(v latency.Verdict) int {
+		return slices.Index([]latency.Verdict{latency.Pass, latency.Inconclusive, latency.Fail}, v)
 	}
 	for _, it := range items {
 		if it.query == "" {
@@ -149,9 +149,9 @@ func (a *AssertOverhead) outputs(items []overheadItem, queries []string) (runner
 			verdict = it.verdict
 		}
 		switch it.verdict {
-		case bench.Fail:
+		case latency.Fail:
 			fails = append(fails, it.describe(float64(a.Max), a.Confidence))
-		case bench.Inconclusive:
+		case latency.Inconclusive:
 			incs = append(incs, it.describe(float64(a.Max), a.Confidence))
 		}
 	}

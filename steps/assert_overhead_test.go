@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/sluice-dev/sluice/runner"
-	"github.com/sluice-dev/sluice/steps/bench"
+	"github.com/sluice-dev/sluice/steps/latency"
 	"gopkg.in/yaml.v3"
 )
 
@@ -16,17 +16,17 @@ import (
 // per-round p95 are base values times factor, with small alternating noise.
 func writeResults(t *testing.T, factor, noise float64) string {
 	t.Helper()
-	f := &bench.File{Settings: bench.Settings{Queries: []bench.QueryInfo{{Name: "q1"}, {Name: "q2"}}}, Targets: map[string]*bench.Target{}}
+	f := &latency.File{Settings: latency.Settings{Queries: []latency.QueryInfo{{Name: "q1"}, {Name: "q2"}}}, Targets: map[string]*latency.Target{}}
 	for _, name := range []string{"base", "cand"} {
-		tg := &bench.Target{Queries: map[string]*bench.QueryData{}}
+		tg := &latency.Target{Queries: map[string]*latency.QueryData{}}
 		for qi, q := range []string{"q1", "q2"} {
-			qd := &bench.QueryData{}
+			qd := &latency.QueryData{}
 			for r := range 12 {
 				v := float64(qi+1) * (1 + 0.1*float64(r%3))
 				if name == "cand" {
 					v *= factor * (1 + noise*float64(1-2*(r%2)))
 				}
-				qd.Rounds = append(qd.Rounds, bench.Stats{P95: v, P50: v / 2, Mean: v / 2})
+				qd.Rounds = append(qd.Rounds, latency.Stats{P95: v, P50: v / 2, Mean: v / 2})
 			}
 			qd.Summary = qd.Rounds[0]
 			tg.Queries[q] = qd

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluice-dev/sluice/steps/bench"
+	"github.com/sluice-dev/sluice/steps/latency"
 	"github.com/sluice-dev/sluice/steps/pg"
 )
 
@@ -74,7 +74,7 @@ func testAgreesWithPgbench(t *testing.T, dsn string) {
 			Warmup: 5, Iterations: 60, Rounds: 1, Concurrency: 1, Mode: "extended"}
 		ours := measureSamples(t, m)
 		nOurs, nTheirs = nOurs+len(ours), nTheirs+len(theirs)
-		a, b := bench.Summarize(ours, 0), bench.Summarize(theirs, 0)
+		a, b := latency.Summarize(ours, 0), latency.Summarize(theirs, 0)
 		for stat, v := range rounds {
 			x, _ := a.Get(stat)
 			y, _ := b.Get(stat)

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/runner"
-	"github.com/sluice-dev/sluice/steps/bench"
+	"github.com/sluice-dev/sluice/steps/latency"
 )
 
 // measureAcc accumulates the turns of a measure run.
@@ -17,7 +17,7 @@ type measureAcc struct {
 type targetAcc struct {
 	wall    time.Duration
 	samples [][]time.Duration // per query, every round
-	rounds  [][]bench.Stats   // per query, one per round
+	rounds  [][]latency.Stats   // per query, one per round
 }
 
 func newMeasureAcc(m *Measure, names []string) *measureAcc {
@@ -26,7 +26,7 @@ func newMeasureAcc(m *Measure, names []string) *measureAcc {
 		a.queries = append(a.queries, q.Name)
 	}
 	for _, n := range names {
-		a.targets[n] = &targetAcc{samples: make([][]time.Duration, len(a.queries)), rounds: make([][]bench.Stats, len(a.queries))}
+		a.targets[n] = &targetAcc{samples: make([][]time.Duration, len(a.queries)), rounds: make([][]latency.Stats, len(a.queries))}
 	}
 	return a
 }
@@ -36,32 +36,32 @@ func (a *measureAcc) add(name string, samples [][]time.Duration, wall time.Durat
 	t := a.targets[name]
 	t.wall += wall
 	for q, s := range samples {
-		t.rounds[q] = append(t.rounds[q], bench.Summarize(s, wall))
+		t.rounds[q] = append(t.rounds[q], latency.Summarize(s, wall))
 		t.samples[q] = append(t.samples[q], s...)
 	}
 }
 
 // fill writes the statistics into f.
-func (a *measureAcc) fill(f *bench.File) {
+func (a *measureAcc) fill(f *latency.File) {
 	for name, t := range a.targets {
 		var all []time.Duration
-		var h bench.Histogram
-		tg := &bench.Target{Queries: map[string]*bench.QueryData{}}
+		var h latency.Histogram
+		tg := &latency.Target{Queries: map[string]*latency.QueryData{}}
 		for q, qn := range a.queries {
 			for _, d := range t.samples[q] {
 				h.Record(d)
 			}
 			all = append(all, t.samples[q]...)
-			tg.Queries[qn] = &bench.QueryData{Summary: bench.Summarize(t.samples[q], t.wall), Rounds: t.rounds[q]}
+			tg.Queries[qn] = &latency.QueryData{Summary: latency.Summarize(t.samples[q], t.wall), Rounds: t.rounds[q]}
 		}
-		tg.Summary = bench.Summarize(all, t.wall)
+		tg.Summary = latency.Summarize(all, t.wall)
 		tg.Histogram = h.Buckets()
 		f.Targets[name] = tg
 	}
 }
 
 // measureOutputs turns a results file into step outputs.
-func measureOutputs(f *bench.File, names []string) runner.Outputs {
+func measureOutputs(f *latency.File, names []string) runner.Outputs {
 	targets, queries, rounds, versions := map[string]any{}, map[string]any{}, map[string]any{}, map[string]any{}
 	var count int64
 	for _, qn := range f.QueryNames() {

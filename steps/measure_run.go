@@ -14,7 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/jackc/pgx/v5"
 	"github.com/sluice-dev/sluice/runner"
-	"github.com/sluice-dev/sluice/steps/bench"
+	"github.com/sluice-dev/sluice/steps/latency"
 	"github.com/sluice-dev/sluice/steps/pg"
 )
 
@@ -38,10 +38,10 @@ func (m *Measure) Run(ctx context.Context, sc *runner.StepContext) (runner.Outpu
 		}
 		cfgs[name] = cfg
 	}
-	f := &bench.File{
+	f := &latency.File{
 		Created: time.Now().UTC(), SluiceVersion: sluiceVersion(), Plan: sc.PlanName, Step: sc.ID,
-		ServerVersions: map[string]string{}, Targets: map[string]*bench.Target{},
-		Settings: bench.Settings{
+		ServerVersions: map[string]string{}, Targets: map[string]*latency.Target{},
+		Settings: latency.Settings{
 			Mode: m.Mode, Rounds: m.Rounds, Warmup: m.Warmup, Concurrency: m.Concurrency,
 			IncludeConnect: m.IncludeConnect,
 		},
@@ -53,7 +53,7 @@ func (m *Measure) Run(ctx context.Context, sc *runner.StepContext) (runner.Outpu
 		f.Settings.Iterations = m.Iterations
 	}
 	for _, q := range m.Queries {
-		f.Settings.Queries = append(f.Settings.Queries, bench.QueryInfo{Name: q.Name, SQL: q.SQL})
+		f.Settings.Queries = append(f.Settings.Queries, latency.QueryInfo{Name: q.Name, SQL: q.SQL})
 	}
 	acc := newMeasureAcc(m, names)
 	for k := range m.Rounds {
@@ -152,7 +152,7 @@ func (m *Measure) turn(ctx context.Context, name string, cfg *pgx.ConnConfig, co
 	if duration > 0 {
 		per = 1024
 	}
-	recs := make([][]*bench.Recorder, m.Concurrency)
+	recs := make([][]*latency.Recorder, m.Concurrency)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -160,9 +160,9 @@ func (m *Measure) turn(ctx context.Context, name string, cfg *pgx.ConnConfig, co
 	start := time.Now()
 	deadline := start.Add(duration)
 	for i := range m.Concurrency {
-		recs[i] = make([]*bench.Recorder, nq)
+		recs[i] = make([]*latency.Recorder, nq)
 		for q := range recs[i] {
-			recs[i][q] = bench.NewRecorder(per / nq)
+			recs[i][q] = latency.NewRecorder(per / nq)
 		}
 		wg.Add(1)
 		go func() {
@@ -203,7 +203,7 @@ func (m *Measure) turn(ctx context.Context, name string, cfg *pgx.ConnConfig, co
 
 // exec runs q once and records its latency: on conn, or on a connection
 // opened (and timed) for it when conn is nil.
-func (m *Measure) exec(ctx context.Context, cfg *pgx.ConnConfig, conn *pgx.Conn, q *MeasureQuery, rec *bench.Recorder) error {
+func (m *Measure) exec(ctx context.Context, cfg *pgx.ConnConfig, conn *pgx.Conn, q *MeasureQuery, rec *latency.Recorder) error {
 	if conn != nil {
 		return rec.Time(func() error { return runQuery(ctx, conn, q) })
 	}

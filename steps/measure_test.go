@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/sluice-dev/sluice/runner"
-	"github.com/sluice-dev/sluice/steps/bench"
+	"github.com/sluice-dev/sluice/steps/latency"
 	"github.com/sluice-dev/sluice/steps/pg"
 	"github.com/sluice-dev/sluice/steps/pg/pgtest"
 )
@@ -140,7 +140,7 @@ func runMeasure(t *testing.T, m *Measure) map[string]any {
 	if m.Save == "" {
 		t.Cleanup(func() { os.Remove(outs["file"].(string)) })
 	}
-	if _, err := bench.Load(outs["file"].(string)); err != nil {
+	if _, err := latency.Load(outs["file"].(string)); err != nil {
 		t.Fatal(err)
 	}
 	return outs

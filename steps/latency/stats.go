@@ -1,10 +1,10 @@
-// Package bench holds sluice's latency statistics: raw latency samples,
+// Package latency holds sluice's latency statistics: raw latency samples,
 // percentiles, a log-bucket histogram for charts, the overhead estimate with
 // a bootstrap confidence interval over interleaved rounds, and the versioned
 // JSON baseline file that measure saves and assert-overhead reads.
 //
 // Durations in this package's outputs are milliseconds as float64.
-package bench
+package latency
 
 import (
 	"math"
