@@ -17,7 +17,7 @@ type measureAcc struct {
 type targetAcc struct {
 	wall    time.Duration
 	samples [][]time.Duration // per query, every round
-	rounds  [][]latency.Stats   // per query, one per round
+	rounds  [][]latency.Stats // per query, one per round
 }
 
 func newMeasureAcc(m *Measure, names []string) *measureAcc {
