@@ -1,12 +1,14 @@
 package steps
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps/latency"
@@ -21,8 +23,8 @@ func assertOverheadDefinition() runner.Definition {
 	return runner.Definition{
 		Type: "assert-overhead",
 		Kind: runner.KindAction,
-		Summary: "Gate on the latency overhead of a candidate over a baseline (two targets of a measure step, or a saved results file), " +
-			"with a bootstrap confidence interval over rounds",
+		Summary: "Gate on the latency overhead of a candidate over a baseline (two targets of a measure step, or a saved results file): " +
+			"pooled samples, an interval robust to round-to-round noise, a verdict and what to do",
 		New: func() any { return &AssertOverhead{} },
 		Outputs: []runner.OutputSpec{
 			{Name: "p50", Type: "map", Doc: stat("for stat p50, over every query (geometric mean of the per-query ratios)") + "; present when stat lists it, likewise p90, p95, p99, mean"},
@@ -31,10 +33,18 @@ func assertOverheadDefinition() runner.Definition {
 			{Name: "p99", Type: "map", Doc: stat("for stat p99, over every query")},
 			{Name: "mean", Type: "map", Doc: stat("for stat mean, over every query")},
 			{Name: "queries", Type: "map", Doc: "per query name, then per stat: the same mapping (e.g. steps.overhead.queries.q1.p95.ratio)"},
-			{Name: "verdict", Type: "string", Doc: "the worst verdict over every stat and query: pass, inconclusive or fail"},
-			{Name: "message", Type: "string", Doc: "what failed or was inconclusive, with numbers; empty on pass"},
+			{Name: "verdict", Type: "string", Doc: "the gate's verdict: pass, inconclusive or fail (the worst over every stat, of all queries together; with per_query also of each query)"},
+			{Name: "advice", Type: "string", Doc: "one sentence: what the verdict means and what to do (for an inconclusive one, which way it leans and how long a measurement would decide it)"},
+			{Name: "table", Type: "string", Doc: "the comparison as a short text table (query, stat, baseline, candidate, overhead, interval, verdict), as the log shows it"},
+			{Name: "message", Type: "string", Doc: "every comparison that did not pass, with its numbers; empty on pass"},
+			{Name: "leans", Type: "string", Doc: "when inconclusive: pass or fail, the side of the limit the estimate is on; empty otherwise"},
+			{Name: "more", Type: "number", Doc: "when inconclusive: about how many times the samples measured would decide it (0 when decided)"},
 			{Name: "max", Type: "number", Doc: "the limit, as a ratio (0.05 for 5%)"},
+			{Name: "confidence", Type: "number", Doc: "the confidence of the intervals: confidence, adjusted for the looks of a measurement that ran until decided"},
 			{Name: "rounds", Type: "int", Doc: "rounds compared (the smaller side)"},
+			{Name: "samples", Type: "int", Doc: "samples per target compared (the smaller side, every query)"},
+			{Name: "seconds", Type: "number", Doc: "how long the candidate's measurement took"},
+			{Name: "stopped", Type: "string", Doc: "why the candidate's measurement ended: decided, budget or rounds"},
 			{Name: "paired", Type: "bool", Doc: "whether rounds were compared as interleaved pairs (both targets of one measure step)"},
 		},
 	}
@@ -49,10 +59,9 @@ type AssertOverhead struct {
 	Stat           StatList `yaml:"stat" default:"[p95]" doc:"statistics to compare: p50, p90, p95, p99, mean (one or a list)"`
 	Max            Ratio    `yaml:"max" default:"5%" doc:"largest acceptable overhead, e.g. 5% (or 0.05)"`
 	Confidence     float64  `yaml:"confidence" default:"0.95" doc:"two-sided confidence of the interval"`
+	PerQuery       bool     `yaml:"per_query" doc:"also gate every query on its own; by default the verdict is that of all queries together (the geometric mean of their ratios), and each query's only informs"`
 	OnInconclusive string   `yaml:"on_inconclusive" default:"fail" doc:"what an inconclusive verdict does to the step: fail or pass"`
 	Enforce        bool     `yaml:"enforce" default:"true" doc:"false: never fail the step, only report verdicts in outputs (gate with assert: on them)"`
-	Resamples      int      `yaml:"resamples" default:"2000" doc:"bootstrap resamples"`
-	Seed           uint64   `yaml:"seed" default:"1" doc:"seed of the bootstrap, so that a run is reproducible"`
 }
 
 // StatList is one statistic name or a list of them.
@@ -104,30 +113,144 @@ var (
 
 // Validate checks the settings.
 func (a *AssertOverhead) Validate() error {
-	if len(a.Stat) == 0 {
-		return errors.New("stat: give at least one of p50, p90, p95, p99, mean")
-	}
-	for _, s := range a.Stat {
-		if !slices.Contains(latency.StatNames, s) {
-			return fmt.Errorf("stat: %q is not one of p50, p90, p95, p99, mean%s", s, runner.Suggest(s, latency.StatNames))
-		}
-	}
 	switch {
 	case a.BaselineFile == "" && a.Baseline == "":
 		return errors.New("baseline: name the baseline target of results (e.g. plain), or give baseline_file")
 	case a.BaselineFile == "" && a.Baseline == a.Candidate:
 		return fmt.Errorf("baseline and candidate are both %q: for an A/A check, measure the same connection string under two target names", a.Candidate)
-	case !(a.Confidence > 0.5 && a.Confidence < 1):
-		return fmt.Errorf("confidence: %v: give a value between 0.5 and 1, e.g. 0.95", a.Confidence)
 	case a.OnInconclusive != "fail" && a.OnInconclusive != "pass":
 		return fmt.Errorf("on_inconclusive: %q: give fail or pass", a.OnInconclusive)
-	case a.Resamples < 100:
-		return fmt.Errorf("resamples: %d: give at least 100 (1000 or more for a gate)", a.Resamples)
-	case math.IsNaN(float64(a.Max)):
+	}
+	return checkGate(a.Stat, float64(a.Max), a.Confidence)
+}
+
+// checkGate checks the settings an overhead gate shares with measure's
+// until.
+func checkGate(stats []string, max, confidence float64) error {
+	if len(stats) == 0 {
+		return errors.New("stat: give at least one of p50, p90, p95, p99, mean")
+	}
+	for _, s := range stats {
+		if !slices.Contains(latency.StatNames, s) {
+			return fmt.Errorf("stat: %q is not one of p50, p90, p95, p99, mean%s", s, runner.Suggest(s, latency.StatNames))
+		}
+	}
+	switch {
+	case !(confidence > 0.5 && confidence < 1):
+		return fmt.Errorf("confidence: %v: give a value between 0.5 and 1, e.g. 0.95", confidence)
+	case math.IsNaN(max):
 		return errors.New("max: not a number")
 	}
 	return nil
 }
 
-// pct formats a ratio as a signed percentage.
-func pct(r float64) string { return fmt.Sprintf("%+.1f%%", 100*r) }
+// Run judges the results, logs the comparison as a table with what to do,
+// and fails the step on a failing (or, with on_inconclusive: fail, an
+// inconclusive) verdict.
+func (a *AssertOverhead) Run(ctx context.Context, sc *runner.StepContext) (runner.Outputs, error) {
+	cand, err := latency.Load(a.Results)
+	if err != nil {
+		return nil, err
+	}
+	base, baseName, paired := cand, a.Baseline, true
+	if a.BaselineFile != "" {
+		if base, err = latency.Load(a.BaselineFile); err != nil {
+			return nil, err
+		}
+		paired = false
+		if baseName == "" {
+			if _, ok := base.Targets[a.Candidate]; ok {
+				baseName = a.Candidate
+			} else if names := base.TargetNames(); len(names) == 1 {
+				baseName = names[0]
+			} else {
+				return nil, fmt.Errorf("baseline: %s has targets %v: name one", a.BaselineFile, names)
+			}
+		}
+	}
+	queries := cand.QueryNames()
+	cs, err := cand.Series(a.Candidate, queries)
+	if err != nil {
+		return nil, fmt.Errorf("candidate: %s: %w", a.Results, err)
+	}
+	bs, err := base.Series(baseName, queries)
+	if err != nil {
+		return nil, fmt.Errorf("baseline: %w (compare the same queries on both sides)", err)
+	}
+	gate := latency.Gate{Stats: a.Stat, Max: float64(a.Max), Confidence: a.Confidence, PerQuery: a.PerQuery}
+	out, err := gate.Judge(queries, bs, cs, paired, cand.Run.Share())
+	if err != nil {
+		return nil, err
+	}
+	if u := cand.Run.Until; u != nil && paired && (u.Baseline != baseName || u.Candidate != a.Candidate || u.Max != float64(a.Max) || !slices.Equal(u.Stats, a.Stat)) {
+		sc.Logger.Warn("the measurement ran until a different gate was decided; the verdict holds, but it may have stopped early or late for this one",
+			"until", fmt.Sprintf("%s over %s at %v, max %s", u.Candidate, u.Baseline, u.Stats, latency.Pct(u.Max)))
+	}
+	took := time.Duration(cand.Run.Seconds * float64(time.Second)).Round(time.Second)
+	rounds, samples := min(bs[0].Rounds(), cs[0].Rounds()), 0
+	for q := range queries {
+		samples += min(bs[q].Count(), cs[q].Count())
+	}
+	advice := out.Advice(float64(a.Max), took)
+	sc.Logger.Info(fmt.Sprintf("overhead gate: %s after %s, %d rounds, %d samples per target\n%s\n%s",
+		out.Verdict, took, rounds, samples, out.Table(), advice))
+	outs := a.outputs(out)
+	outs["advice"], outs["table"] = advice, out.Table()
+	outs["rounds"], outs["samples"], outs["seconds"], outs["stopped"], outs["paired"] = int64(rounds), int64(samples), cand.Run.Seconds, cand.Run.Stopped, paired
+	fails := out.Verdict == latency.Fail || (out.Verdict == latency.Inconclusive && a.OnInconclusive == "fail")
+	if !fails || !a.Enforce {
+		return outs, nil
+	}
+	// The outputs go with the error so that the report keeps every number.
+	return outs, &runner.GateError{
+		Step: sc.ID, Expr: fmt.Sprintf("overhead <= %s at %s (%.0f%% confidence)", latency.Limit(float64(a.Max)), strings.Join(a.Stat, ", "), 100*a.Confidence),
+		Operands: operands(out), Message: advice,
+	}
+}
+
+// operands lists the gating comparisons that did not pass, briefly.
+func operands(out latency.Outcome) string {
+	var parts []string
+	for _, r := range out.Rows {
+		if r.Gating && r.Verdict != latency.Pass {
+			parts = append(parts, r.String()+" "+string(r.Verdict))
+		}
+	}
+	if len(parts) > 3 {
+		parts = append(parts[:3], fmt.Sprintf("and %d more", len(parts)-3))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// outputs builds the step outputs from the outcome.
+func (a *AssertOverhead) outputs(out latency.Outcome) runner.Outputs {
+	outs := runner.Outputs{"max": float64(a.Max), "confidence": out.Confidence, "verdict": string(out.Verdict), "leans": "", "more": 0.0}
+	perQuery := map[string]any{}
+	var msgs []string
+	for _, r := range out.Rows {
+		m := map[string]any{
+			"ratio": r.Interval.Ratio, "ci_low": r.Interval.Low, "ci_high": r.Interval.High, "verdict": string(r.Verdict),
+			"baseline": r.Baseline, "candidate": r.Candidate,
+		}
+		if r.Query == "" {
+			outs[r.Stat] = m
+		} else {
+			if perQuery[r.Query] == nil {
+				perQuery[r.Query] = map[string]any{}
+			}
+			perQuery[r.Query].(map[string]any)[r.Stat] = m
+		}
+		if r.Verdict != latency.Pass {
+			msgs = append(msgs, fmt.Sprintf("%s %s (%.1f%% interval; limit %s; baseline %.3f ms, candidate %.3f ms)%s",
+				r, r.Verdict, 100*out.Confidence, latency.Limit(float64(a.Max)), r.Baseline, r.Candidate, map[bool]string{false: ", informative only"}[r.Gating]))
+		}
+	}
+	if _, leans, more, ok := out.Lean(float64(a.Max)); ok {
+		outs["leans"], outs["more"] = string(leans), more
+		if math.IsInf(more, 1) {
+			outs["more"] = -1.0
+		}
+	}
+	outs["queries"], outs["message"] = perQuery, strings.Join(msgs, "; ")
+	return outs
+}

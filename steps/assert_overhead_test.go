@@ -3,32 +3,42 @@ package steps
 import (
 	"context"
 	"errors"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps/latency"
 	"gopkg.in/yaml.v3"
 )
 
-// writeResults writes a results file with targets base and cand whose
-// per-round p95 are base values times factor, with small alternating noise.
-func writeResults(t *testing.T, factor, noise float64) string {
+// writeResults writes a results file with targets base and cand, queries
+// q1 and q2, and 12 rounds of 200 samples each: the same lognormal shape
+// every round, scaled by a drift shared by both targets; cand is base
+// times factors[q] and times 1 ± noise in alternate rounds.
+func writeResults(t *testing.T, factors [2]float64, noise float64) string {
 	t.Helper()
-	f := &latency.File{Settings: latency.Settings{Queries: []latency.QueryInfo{{Name: "q1"}, {Name: "q2"}}}, Targets: map[string]*latency.Target{}}
+	f := &latency.File{Settings: latency.Settings{Queries: []latency.QueryInfo{{Name: "q1"}, {Name: "q2"}}}, Targets: map[string]*latency.Target{},
+		Run: latency.RunInfo{Seconds: 12, Rounds: 12, Stopped: latency.StoppedRounds}}
 	for _, name := range []string{"base", "cand"} {
 		tg := &latency.Target{Queries: map[string]*latency.QueryData{}}
 		for qi, q := range []string{"q1", "q2"} {
 			qd := &latency.QueryData{}
 			for r := range 12 {
-				v := float64(qi+1) * (1 + 0.1*float64(r%3))
+				scale := float64(qi+1) * (1 + 0.1*float64(r%3))
 				if name == "cand" {
-					v *= factor * (1 + noise*float64(1-2*(r%2)))
+					scale *= factors[qi] * (1 + noise*float64(1-2*(r%2)))
 				}
-				qd.Rounds = append(qd.Rounds, latency.Stats{P95: v, P50: v / 2, Mean: v / 2})
+				var round []float64
+				for i := range 200 {
+					z := -math.Sqrt2 * math.Erfcinv(2*(float64(i)+0.5)/200)
+					round = append(round, scale*math.Exp(0.3*z))
+				}
+				qd.Samples = append(qd.Samples, round)
 			}
-			qd.Summary = qd.Rounds[0]
 			tg.Queries[q] = qd
 		}
 		f.Targets[name] = tg
@@ -44,7 +54,7 @@ func newAssertOverhead(t *testing.T, with string) *AssertOverhead {
 	t.Helper()
 	a := &AssertOverhead{}
 	// The defaults of the struct tags, as the runner applies them.
-	for _, kv := range []string{"stat: [p95]", "max: 5%", "confidence: 0.95", "on_inconclusive: fail", "enforce: true", "resamples: 1000", "seed: 1", with} {
+	for _, kv := range []string{"stat: [p95]", "max: 5%", "confidence: 0.95", "on_inconclusive: fail", "enforce: true", with} {
 		if err := yaml.Unmarshal([]byte(kv), a); err != nil {
 			t.Fatalf("%s: %v", kv, err)
 		}
@@ -55,32 +65,39 @@ func newAssertOverhead(t *testing.T, with string) *AssertOverhead {
 func TestAssertOverheadVerdicts(t *testing.T) {
 	for _, tc := range []struct {
 		name           string
-		factor, noise  float64
+		factors        [2]float64
+		noise          float64
 		with           string
 		verdict, inErr string // inErr empty: the step succeeds
 	}{
-		{"same", 1, 0.01, "{}", "pass", ""},
-		{"20% slower", 1.2, 0.01, "{}", "fail", `query "q1" p95: overhead +20.0%`},
-		{"noisy", 1.04, 0.2, "{}", "inconclusive", "inconclusive: the interval straddles the limit; measure more rounds (now 12)"},
-		{"noisy allowed", 1.04, 0.2, "on_inconclusive: pass", "inconclusive", ""},
-		{"not enforced", 1.2, 0.01, "enforce: false", "fail", ""},
-		{"p50 and mean", 1.2, 0.01, "stat: [p50, mean]", "fail", "p50: overhead +20.0%"},
+		{"same", [2]float64{1, 1}, 0.01, "{}", "pass", ""},
+		{"20% slower", [2]float64{1.2, 1.2}, 0.01, "{}", "fail", "p95 of all queries: +20.0% [+"},
+		// The geometric mean of 1.04 x 1.2 and 1.04 x 0.8 is +1.9%.
+		{"noisy", [2]float64{1.04, 1.04}, 0.2, "{}", "inconclusive", "p95 of all queries: +1.9% [-9.8%, +15.1%] inconclusive (Undecided: p95 of all queries leans below the 5% limit; about"},
+		{"noisy allowed", [2]float64{1.04, 1.04}, 0.2, "on_inconclusive: pass", "inconclusive", ""},
+		{"not enforced", [2]float64{1.2, 1.2}, 0.01, "enforce: false", "fail", ""},
+		{"p50 and mean", [2]float64{1.2, 1.2}, 0.01, "stat: [p50, mean]", "fail", "p50 of all queries: +20.0%"},
+		// One query 8% slower, the other not: the workload passes (+3.9%),
+		// unless every query must pass on its own.
+		{"one query slower", [2]float64{1.08, 1}, 0.01, "{}", "pass", ""},
+		{"one query slower, per query", [2]float64{1.08, 1}, 0.01, "per_query: true", "fail", "p95 of q1: +8.0% ["},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := newAssertOverhead(t, tc.with)
-			a.Results, a.Baseline, a.Candidate = writeResults(t, tc.factor, tc.noise), "base", "cand"
+			a.Results, a.Baseline, a.Candidate = writeResults(t, tc.factors, tc.noise), "base", "cand"
 			if err := a.Validate(); err != nil {
 				t.Fatal(err)
 			}
-			outs, err := a.Run(context.Background(), &runner.StepContext{ID: "overhead"})
+			outs, err := a.Run(context.Background(), &runner.StepContext{ID: "overhead", Logger: hclog.NewNullLogger()})
 			if tc.inErr != "" {
 				var ge *runner.GateError
 				if !errors.As(err, &ge) || !strings.Contains(err.Error(), tc.inErr) {
 					t.Fatalf("want a gate error with %q, got %v", tc.inErr, err)
 				}
-				return
-			}
-			if err != nil {
+				if len(err.Error()) > 400 {
+					t.Errorf("the gate error is %d characters long; the long text belongs in the report:\n%s", len(err.Error()), err)
+				}
+			} else if err != nil {
 				t.Fatal(err)
 			}
 			if outs["verdict"] != tc.verdict {
@@ -95,6 +112,12 @@ func TestAssertOverheadVerdicts(t *testing.T) {
 					t.Errorf("no queries.q1.%s.verdict output", s)
 				}
 			}
+			if tc.verdict == "inconclusive" && (outs["leans"] != "pass" || !(outs["more"].(float64) > 1)) {
+				t.Errorf("inconclusive: leans %v, more %v; want it to lean pass and need more samples", outs["leans"], outs["more"])
+			}
+			if tab := outs["table"].(string); !strings.Contains(tab, "(all)") || !strings.Contains(tab, "q2") || outs["samples"] != int64(2*12*200) {
+				t.Errorf("table or samples: %v\n%s", outs["samples"], tab)
+			}
 		})
 	}
 }
@@ -106,6 +129,7 @@ func TestAssertOverheadParams(t *testing.T) {
 		{"{baseline: a, candidate: b, stat: p59}", `"p59" is not one of p50, p90, p95, p99, mean`},
 		{"{baseline: a, candidate: b, on_inconclusive: maybe}", "on_inconclusive"},
 		{"{baseline: a, candidate: b, confidence: 95}", "confidence: 95"},
+		{"{baseline: a, candidate: b, stat: []}", "stat: give at least one"},
 	} {
 		a := newAssertOverhead(t, tc.with)
 		if err := a.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -126,12 +150,16 @@ func TestAssertOverheadParams(t *testing.T) {
 
 func TestMeasureParams(t *testing.T) {
 	ok := func() *Measure {
-		return &Measure{Targets: map[string]string{"a": "postgres://x"}, Queries: []MeasureQuery{{SQL: "SELECT 1"}},
-			Warmup: 1, Iterations: 1, Rounds: 1, Concurrency: 1, Mode: "extended"}
+		return &Measure{Targets: map[string]string{"a": "postgres://x", "b": "postgres://y"}, Queries: []MeasureQuery{{SQL: "SELECT 1"}},
+			Warmup: 1, Rounds: 2, MaxDuration: time.Second, Concurrency: 1, Mode: "extended"}
 	}
 	m := ok()
 	if err := m.Validate(); err != nil || m.Queries[0].Name != "q1" {
 		t.Fatalf("%v, name %q", err, m.Queries[0].Name)
+	}
+	m.Until = &MeasureUntil{Baseline: "a", Candidate: "b"}
+	if err := m.Validate(); err != nil || m.Until.Max != 0.05 || m.Until.Confidence != 0.95 || m.Until.Stat[0] != "p95" {
+		t.Fatalf("until defaults: %v %+v", err, m.Until)
 	}
 	for _, tc := range []struct {
 		edit func(*Measure)
@@ -142,7 +170,10 @@ func TestMeasureParams(t *testing.T) {
 		{func(m *Measure) { m.Queries = append(m.Queries, MeasureQuery{Name: "q1", SQL: "x"}) }, `"q1" is used twice`},
 		{func(m *Measure) { m.Queries[0].SQL = " " }, "sql is empty"},
 		{func(m *Measure) { m.Rounds = 0 }, "rounds: 0"},
-		{func(m *Measure) { m.Iterations = 0 }, "or a duration"},
+		{func(m *Measure) { m.MaxDuration = 0 }, "max_duration: 0s: give a positive budget"},
+		{func(m *Measure) { m.Until = &MeasureUntil{Baseline: "a"} }, "until: name the baseline and the candidate"},
+		{func(m *Measure) { m.Until = &MeasureUntil{Baseline: "a", Candidate: "bb"} }, `until.candidate: "bb" is not a target (did you mean "b"?)`},
+		{func(m *Measure) { m.Until = &MeasureUntil{Baseline: "a", Candidate: "b", Stat: StatList{"p59"}} }, `until.stat: "p59" is not one of`},
 	} {
 		m := ok()
 		tc.edit(m)
@@ -156,8 +187,5 @@ func TestMeasureParams(t *testing.T) {
 	}
 	if err := yaml.Unmarshal([]byte("[{nam: n, sql: x}]"), &q); err == nil || !strings.Contains(err.Error(), `query field "nam" not recognised`) {
 		t.Errorf("typo: %v", err)
-	}
-	if got := roundOrder([]string{"a", "b", "c"}, 1); strings.Join(got, "") != "cba" {
-		t.Errorf("odd round order %v", got)
 	}
 }

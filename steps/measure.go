@@ -1,14 +1,20 @@
 package steps
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/sluice-dev/sluice/runner"
+	"github.com/sluice-dev/sluice/steps/latency"
+	"github.com/sluice-dev/sluice/steps/workload"
 	"gopkg.in/yaml.v3"
 )
 
@@ -16,18 +22,22 @@ func measureDefinition() runner.Definition {
 	return runner.Definition{
 		Type: "measure",
 		Kind: runner.KindAction,
-		Summary: "Benchmark query latency on one or more PostgreSQL targets, interleaved in rounds (ABBA order), " +
-			"with warm-up and concurrency; durations in milliseconds",
+		Summary: "Benchmark query latency on one or more PostgreSQL targets within a time budget: rounds on fresh connections, " +
+			"the targets interleaved execution by execution, optionally until an overhead gate is decided; durations in milliseconds",
 		New: func() any { return &Measure{} },
 		Outputs: []runner.OutputSpec{
-			{Name: "targets", Type: "map", Doc: "per target, every query together: count, tps, and mean, stddev, min, p50, p90, p95, p99, max " +
+			{Name: "targets", Type: "map", Doc: "per target, every query together: count, tps (executions per second of the interleaved run), and mean, stddev, min, p50, p90, p95, p99, max " +
 				"in milliseconds (float), plus histogram: [{low, high, count}] log buckets in milliseconds (e.g. steps.bench.targets.tls.p95)"},
 			{Name: "queries", Type: "map", Doc: "per query name, then per target: the same statistics without the histogram (e.g. steps.bench.queries.one.tls.p95)"},
 			{Name: "rounds", Type: "map", Doc: "per target, then per query: a list with one entry per round of count, mean, p50, p90, p95, p99 and max (milliseconds)"},
-			{Name: "order", Type: "list", Doc: "the targets in the order each round ran them, e.g. [\"plain,tls\", \"tls,plain\"]"},
 			{Name: "server_versions", Type: "map", Doc: "per target, the server_version the server reported"},
 			{Name: "count", Type: "int", Doc: "timed executions over every target and query"},
-			{Name: "file", Type: "string", Doc: "the results file (versioned JSON): save: when given, else one in the run folder; give it to assert-overhead's results"},
+			{Name: "seconds", Type: "number", Doc: "how long the measurement took, connecting, warming up and looking included"},
+			{Name: "rounds_done", Type: "int", Doc: "rounds measured (fewer than rounds when until decided early or max_duration ran out)"},
+			{Name: "stopped", Type: "string", Doc: "why measuring ended: decided (the until gate had its verdict), budget (max_duration was spent) or rounds (every round ran)"},
+			{Name: "verdict", Type: "string", Doc: "with until: the gate's verdict at the last look (pass, fail or inconclusive; assert-overhead gives the final one); empty otherwise"},
+			{Name: "looks", Type: "list", Doc: "with until: each look as {rounds, verdict, share} (share: the part of the error rate the look spent)"},
+			{Name: "file", Type: "string", Doc: "the results file (versioned JSON with every sample): save: when given, else one in the run folder; give it to assert-overhead's results"},
 		},
 	}
 }
@@ -36,14 +46,25 @@ func measureDefinition() runner.Definition {
 type Measure struct {
 	Targets        map[string]string `yaml:"targets" required:"true" doc:"named connection strings, e.g. {plain: \"postgres://...?sslmode=disable\", tls: \"postgres://...?sslmode=require\"}"`
 	Queries        []MeasureQuery    `yaml:"queries" required:"true" doc:"the workload: a list of SQL strings or {name, sql, args} mappings; unnamed queries are q1, q2, ..."`
-	Warmup         int               `yaml:"warmup" default:"20" doc:"untimed executions of each query per client at the start of every turn (each round reconnects every target)"`
-	Iterations     int               `yaml:"iterations" default:"200" doc:"timed executions of each query per target in every round, over all clients"`
-	Rounds         int               `yaml:"rounds" default:"10" doc:"rounds; every round runs every target, alternating the order (ABBA) so that drift hits all alike"`
-	Duration       time.Duration     `yaml:"duration" doc:"instead of iterations: how long each target runs in every round"`
-	Concurrency    int               `yaml:"concurrency" default:"1" doc:"clients (connections) per target, running at the same time"`
+	MaxDuration    time.Duration     `yaml:"max_duration" default:"1m" doc:"time budget of the whole measurement (connecting, warming up and judging included), split evenly over the rounds; with until, measuring ends as soon as the gate is decided"`
+	Rounds         int               `yaml:"rounds" default:"30" doc:"rounds; every round opens fresh connections, warms them up and runs the targets interleaved, execution by execution (A B, B A, ...), so that drift hits all alike; 20 or more for a gate"`
+	Iterations     int               `yaml:"iterations" doc:"instead of filling each round's share of max_duration: executions of each query per target in every round (over all clients); max_duration still ends the measurement"`
+	Warmup         int               `yaml:"warmup" default:"5" doc:"untimed executions of each query per client and target at the start of every round"`
+	Concurrency    int               `yaml:"concurrency" default:"1" doc:"clients running at the same time; each holds a connection to every target"`
 	Mode           string            `yaml:"mode" default:"extended" doc:"protocol: simple (simple query protocol), extended (unnamed statement, one round trip) or prepared (named statements prepared once per connection)"`
 	IncludeConnect bool              `yaml:"include_connect" doc:"time a fresh connection (including the TLS handshake) with every execution; otherwise connections are opened (afresh every round) before timing starts"`
+	Until          *MeasureUntil     `yaml:"until" doc:"measure until this overhead gate is decided, or max_duration is spent: {baseline, candidate, stat, max, confidence, per_query}, as in assert-overhead (give it the same values); the looks spend the error rate so that stopping early keeps it"`
 	Save           string            `yaml:"save" doc:"also write the results as versioned JSON to this file, for a later assert-overhead baseline_file"`
+}
+
+// MeasureUntil is the gate that ends a measurement once decided.
+type MeasureUntil struct {
+	Baseline   string   `yaml:"baseline" doc:"the baseline target, e.g. plain"`
+	Candidate  string   `yaml:"candidate" doc:"the target to judge, e.g. tls"`
+	Stat       StatList `yaml:"stat" doc:"statistics (default p95)"`
+	Max        Ratio    `yaml:"max" doc:"largest acceptable overhead (default 5%)"`
+	Confidence float64  `yaml:"confidence" doc:"two-sided confidence (default 0.95)"`
+	PerQuery   bool     `yaml:"per_query" doc:"gate every query on its own too"`
 }
 
 // MeasureQuery is one query of the workload.
@@ -77,12 +98,6 @@ var (
 	_ runner.Validator = (*Measure)(nil)
 )
 
-var measureModes = map[string]pgx.QueryExecMode{
-	"simple":   pgx.QueryExecModeSimpleProtocol,
-	"extended": pgx.QueryExecModeExec,
-	"prepared": pgx.QueryExecModeCacheStatement,
-}
-
 // Validate checks the workload and names unnamed queries.
 func (m *Measure) Validate() error {
 	if len(m.Targets) == 0 {
@@ -115,7 +130,7 @@ func (m *Measure) Validate() error {
 		}
 		seen[q.Name] = true
 	}
-	if _, ok := measureModes[m.Mode]; !ok {
+	if _, ok := workload.Modes[m.Mode]; !ok {
 		return fmt.Errorf("mode: %q is not one of simple, extended, prepared%s", m.Mode, runner.Suggest(m.Mode, []string{"simple", "extended", "prepared"}))
 	}
 	switch {
@@ -125,31 +140,139 @@ func (m *Measure) Validate() error {
 		return fmt.Errorf("concurrency: %d: give at least 1", m.Concurrency)
 	case m.Warmup < 0:
 		return fmt.Errorf("warmup: %d is negative", m.Warmup)
-	case m.Duration < 0:
-		return fmt.Errorf("duration: %s is negative", m.Duration)
-	case m.Duration == 0 && m.Iterations < 1:
-		return fmt.Errorf("iterations: %d: give at least 1, or a duration", m.Iterations)
+	case m.MaxDuration <= 0:
+		return fmt.Errorf("max_duration: %s: give a positive budget, e.g. 1m", m.MaxDuration)
+	case m.Iterations < 0:
+		return fmt.Errorf("iterations: %d is negative", m.Iterations)
+	}
+	if u := m.Until; u != nil {
+		if len(u.Stat) == 0 {
+			u.Stat = StatList{"p95"}
+		}
+		if u.Max == 0 {
+			u.Max = 0.05
+		}
+		if u.Confidence == 0 {
+			u.Confidence = 0.95
+		}
+		switch {
+		case u.Baseline == "" || u.Candidate == "":
+			return errors.New("until: name the baseline and the candidate target, e.g. {baseline: plain, candidate: tls}")
+		case m.Targets[u.Baseline] == "":
+			return fmt.Errorf("until.baseline: %q is not a target%s", u.Baseline, runner.Suggest(u.Baseline, slices.Sorted(maps.Keys(m.Targets))))
+		case m.Targets[u.Candidate] == "":
+			return fmt.Errorf("until.candidate: %q is not a target%s", u.Candidate, runner.Suggest(u.Candidate, slices.Sorted(maps.Keys(m.Targets))))
+		case u.Baseline == u.Candidate:
+			return fmt.Errorf("until: baseline and candidate are both %q: for an A/A check, measure the same connection string under two target names", u.Baseline)
+		case m.Rounds < 2:
+			return fmt.Errorf("rounds: %d: until needs at least 2 (20 or more for a 5%% gate)", m.Rounds)
+		}
+		if err := checkGate(u.Stat, float64(u.Max), u.Confidence); err != nil {
+			return fmt.Errorf("until.%w", err)
+		}
 	}
 	return nil
 }
 
-// targetNames returns the target names sorted: the A, B, ... of the ABBA
-// order.
-func (m *Measure) targetNames() []string {
-	names := make([]string, 0, len(m.Targets))
-	for n := range m.Targets {
-		names = append(names, n)
+// Run measures the workload and returns the statistics; it writes the
+// results file.
+func (m *Measure) Run(ctx context.Context, sc *runner.StepContext) (runner.Outputs, error) {
+	o := workload.Options{
+		Targets: m.Targets, Mode: m.Mode, Rounds: m.Rounds, MaxDuration: m.MaxDuration, Iterations: m.Iterations,
+		Warmup: m.Warmup, Concurrency: m.Concurrency, IncludeConnect: m.IncludeConnect,
+		Logger: sc.Logger, Plan: sc.PlanName, Step: sc.ID, SluiceVersion: sluiceVersion(),
 	}
-	slices.Sort(names)
-	return names
+	for _, q := range m.Queries {
+		o.Queries = append(o.Queries, workload.Query{Name: q.Name, SQL: q.SQL, Args: q.Args})
+	}
+	if u := m.Until; u != nil {
+		o.Until = &latency.Until{Baseline: u.Baseline, Candidate: u.Candidate, Stats: u.Stat, Max: float64(u.Max), Confidence: u.Confidence, PerQuery: u.PerQuery}
+	}
+	f, err := workload.Run(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	path, err := m.resultsPath(sc)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Save(path); err != nil {
+		return nil, err
+	}
+	names := f.TargetNames()
+	for _, name := range names {
+		s := f.Targets[name].Summary
+		sc.Logger.Info("measured", "target", name, "count", s.Count, "p50_ms", round3(s.P50), "p95_ms", round3(s.P95))
+	}
+	outs := measureOutputs(f, names)
+	outs["file"] = path
+	return outs, nil
 }
 
-// roundOrder returns the targets in the order round k runs them: sorted in
-// even rounds, reversed in odd ones (A B, B A, A B, ...).
-func roundOrder(names []string, k int) []string {
-	out := slices.Clone(names)
-	if k%2 == 1 {
-		slices.Reverse(out)
+// measureOutputs turns a results file into step outputs.
+func measureOutputs(f *latency.File, names []string) runner.Outputs {
+	targets, queries, rounds, versions := map[string]any{}, map[string]any{}, map[string]any{}, map[string]any{}
+	var count int64
+	for _, qn := range f.QueryNames() {
+		queries[qn] = map[string]any{}
 	}
-	return out
+	for _, name := range names {
+		t := f.Targets[name]
+		count += t.Summary.Count
+		m := t.Summary.Map()
+		hist := make([]any, len(t.Histogram))
+		for i, b := range t.Histogram {
+			hist[i] = map[string]any{"low": b.Low, "high": b.High, "count": b.Count}
+		}
+		m["histogram"] = hist
+		targets[name] = m
+		perQuery := map[string]any{}
+		for _, qn := range f.QueryNames() {
+			qd := t.Queries[qn]
+			queries[qn].(map[string]any)[name] = qd.Summary.Map()
+			list := make([]any, len(qd.Rounds))
+			for i, s := range qd.Rounds {
+				list[i] = map[string]any{"count": s.Count, "mean": s.Mean, "p50": s.P50, "p90": s.P90, "p95": s.P95, "p99": s.P99, "max": s.Max}
+			}
+			perQuery[qn] = list
+		}
+		rounds[name] = perQuery
+		versions[name] = f.ServerVersions[name]
+	}
+	looks := make([]any, len(f.Run.Looks))
+	verdict := ""
+	for i, l := range f.Run.Looks {
+		looks[i] = map[string]any{"rounds": int64(l.Rounds), "verdict": string(l.Verdict), "share": l.Share}
+		verdict = string(l.Verdict)
+	}
+	return runner.Outputs{
+		"targets": targets, "queries": queries, "rounds": rounds, "server_versions": versions, "count": count,
+		"seconds": f.Run.Seconds, "rounds_done": int64(f.Run.Rounds), "stopped": f.Run.Stopped, "verdict": verdict, "looks": looks,
+	}
 }
+
+// resultsPath is save:, or a file in the run folder, or (outside a run) a
+// temporary file.
+func (m *Measure) resultsPath(sc *runner.StepContext) (string, error) {
+	switch {
+	case m.Save != "":
+		return m.Save, nil
+	case sc.RunDir != "":
+		return filepath.Join(sc.RunDir, sc.ID+".measure.json"), nil
+	}
+	tmp, err := os.CreateTemp("", "sluice-measure-*.json")
+	if err != nil {
+		return "", fmt.Errorf("creating results file: %w", err)
+	}
+	tmp.Close()
+	return tmp.Name(), nil
+}
+
+func sluiceVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+func round3(x float64) float64 { return float64(int64(x*1000+0.5)) / 1000 }

@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps/latency"
 	"github.com/sluice-dev/sluice/steps/pg"
@@ -42,48 +44,64 @@ func TestIntegrationMeasure(t *testing.T) {
 	dir := t.TempDir()
 	aaFile := filepath.Join(dir, "aa.json")
 
-	t.Run("a/a passes", func(t *testing.T) {
+	t.Run("a/a never fails", func(t *testing.T) {
 		m := &Measure{
 			Targets: map[string]string{"a": tls, "b": tls},
 			Queries: []MeasureQuery{{SQL: "SELECT * FROM shop.orders WHERE customer_id = $1", Args: []any{42}}},
-			Warmup:  50, Iterations: 100, Rounds: 40, Concurrency: 1, Mode: "extended", Save: aaFile,
+			Warmup:  5, Rounds: 10, MaxDuration: 5 * time.Second, Concurrency: 1, Mode: "extended", Save: aaFile,
+			Until: &MeasureUntil{Baseline: "a", Candidate: "b", Stat: StatList{"p50"}, Max: 0.05, Confidence: 0.95},
 		}
 		outs := runMeasure(t, m)
-		if got := outs["order"].([]any); got[0] != "a,b" || got[1] != "b,a" || len(got) != 40 {
-			t.Errorf("order %v, want alternating a,b / b,a", got)
+		f, err := latency.Load(aaFile)
+		if err != nil {
+			t.Fatal(err)
 		}
-		q1 := outs["queries"].(map[string]any)["q1"].(map[string]any)["a"].(map[string]any)
-		if q1["count"] != int64(40*100) {
-			t.Errorf("q1 on a: count %v, want %d", q1["count"], 40*100)
+		// Interleaved execution by execution: both targets ran the same
+		// number of times in every round.
+		a, b := f.Targets["a"].Queries["q1"], f.Targets["b"].Queries["q1"]
+		for r := range a.Samples {
+			if len(a.Samples[r]) != len(b.Samples[r]) || len(a.Samples[r]) == 0 {
+				t.Errorf("round %d: %d samples of a, %d of b", r+1, len(a.Samples[r]), len(b.Samples[r]))
+			}
+		}
+		done := outs["rounds_done"].(int64)
+		if int(done) != len(a.Samples) || done < 2 || outs["seconds"].(float64) > 5+5 {
+			t.Errorf("rounds_done %d, %d rounds in the file, %.1f s for a 5 s budget", done, len(a.Samples), outs["seconds"])
+		}
+		if outs["verdict"] == "fail" {
+			t.Errorf("A/A: until judged fail (a false alarm): %v", outs["looks"])
 		}
 		// On a shared machine a p95 interval is often wider than the 5%
 		// limit (inconclusive); what an A/A run must never do is fail.
 		aouts, err := (&AssertOverhead{Results: aaFile, Baseline: "a", Candidate: "b", Stat: StatList{"p95", "p50"},
-			Max: 0.05, Confidence: 0.95, OnInconclusive: "pass", Enforce: true, Resamples: 2000, Seed: 1}).Run(context.Background(), nil)
+			Max: 0.05, Confidence: 0.95, OnInconclusive: "pass", Enforce: true}).Run(context.Background(), stepContext("overhead"))
 		if err != nil {
 			t.Fatalf("A/A gate failed: %v", err)
 		}
-		p95 := aouts["p95"].(map[string]any)
-		t.Logf("A/A p95 overhead %+.2f%% [%+.2f%%, %+.2f%%]", 100*p95["ratio"].(float64), 100*p95["ci_low"].(float64), 100*p95["ci_high"].(float64))
-		p50 := aouts["p50"].(map[string]any)
-		t.Logf("A/A p50 overhead %+.2f%% [%+.2f%%, %+.2f%%]", 100*p50["ratio"].(float64), 100*p50["ci_low"].(float64), 100*p50["ci_high"].(float64))
+		t.Logf("A/A after %v rounds (%v): %v\n%s", done, outs["stopped"], aouts["advice"], aouts["table"])
 		if aouts["verdict"] == "fail" {
 			t.Errorf("A/A: verdict fail (a false alarm): %v", aouts["message"])
 		}
 	})
 
-	t.Run("slower candidate fails", func(t *testing.T) {
+	t.Run("slower candidate fails early", func(t *testing.T) {
 		m := &Measure{
 			Targets: map[string]string{"fast": tls, "slow": tls + "&options=-csearch_path%3Dslow,public"},
 			Queries: []MeasureQuery{{Name: "work", SQL: "SELECT work()"}},
-			Warmup:  5, Iterations: 50, Rounds: 6, Concurrency: 2, Mode: "prepared",
+			Warmup:  5, Rounds: 20, MaxDuration: 20 * time.Second, Concurrency: 2, Mode: "prepared",
+			Until: &MeasureUntil{Baseline: "fast", Candidate: "slow", Stat: StatList{"p95"}, Max: 0.05, Confidence: 0.95},
 		}
 		outs := runMeasure(t, m)
+		// pg_sleep(0.001) makes it several times slower: the first look
+		// decides.
+		if outs["stopped"] != "decided" || outs["verdict"] != "fail" || outs["rounds_done"].(int64) >= 20 {
+			t.Errorf("stopped %v with verdict %v after %v rounds; want decided, fail, early", outs["stopped"], outs["verdict"], outs["rounds_done"])
+		}
 		_, err := (&AssertOverhead{Results: outs["file"].(string), Baseline: "fast", Candidate: "slow", Stat: StatList{"p95"},
-			Max: 0.05, Confidence: 0.95, OnInconclusive: "fail", Enforce: true, Resamples: 2000, Seed: 1}).Run(context.Background(), &runner.StepContext{ID: "overhead"})
+			Max: 0.05, Confidence: 0.95, OnInconclusive: "fail", Enforce: true}).Run(context.Background(), stepContext("overhead"))
 		var ge *runner.GateError
-		if !errors.As(err, &ge) || !strings.Contains(err.Error(), `query "work" p95: overhead +`) || !strings.Contains(err.Error(), "above the limit") {
-			t.Fatalf("want a gate failure naming query work and p95, got %v", err)
+		if !errors.As(err, &ge) || !strings.Contains(err.Error(), "p95 of all queries: +") || !strings.Contains(err.Error(), "costs more than the 5% limit at p95 of all queries") {
+			t.Fatalf("want a gate failure naming p95 and what to do, got %v", err)
 		}
 		t.Log(err)
 	})
@@ -93,12 +111,15 @@ func TestIntegrationMeasure(t *testing.T) {
 			Targets: map[string]string{"b": tls},
 			// The same query name as in the saved A/A file, made slower.
 			Queries: []MeasureQuery{{SQL: "SELECT *, pg_sleep(0.0005) FROM shop.orders WHERE customer_id = $1", Args: []any{42}}},
-			Warmup:  5, Iterations: 50, Rounds: 5, Concurrency: 1, Mode: "simple",
+			Warmup:  5, Iterations: 50, Rounds: 5, MaxDuration: time.Minute, Concurrency: 1, Mode: "simple",
 		}
 		outs := runMeasure(t, m)
+		if outs["stopped"] != "rounds" || outs["queries"].(map[string]any)["q1"].(map[string]any)["b"].(map[string]any)["count"] != int64(5*50) {
+			t.Errorf("iterations: stopped %v, %v", outs["stopped"], outs["queries"])
+		}
 		a := &AssertOverhead{Results: outs["file"].(string), BaselineFile: aaFile, Candidate: "b", Stat: StatList{"p50"},
-			Max: 0.05, Confidence: 0.95, OnInconclusive: "fail", Enforce: false, Resamples: 1000, Seed: 1}
-		aouts, err := a.Run(context.Background(), nil)
+			Max: 0.05, Confidence: 0.95, OnInconclusive: "fail", Enforce: false}
+		aouts, err := a.Run(context.Background(), stepContext("overhead"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -113,7 +134,7 @@ func TestIntegrationMeasure(t *testing.T) {
 	t.Run("connect included", func(t *testing.T) {
 		m := &Measure{
 			Targets: map[string]string{"plain": plain, "tls": tls},
-			Queries: []MeasureQuery{{SQL: "SELECT 1"}}, Warmup: 2, Iterations: 20, Rounds: 2, Concurrency: 2,
+			Queries: []MeasureQuery{{SQL: "SELECT 1"}}, Warmup: 2, Iterations: 20, Rounds: 2, MaxDuration: time.Minute, Concurrency: 2,
 			Mode: "extended", IncludeConnect: true,
 		}
 		outs := runMeasure(t, m)
@@ -128,12 +149,16 @@ func TestIntegrationMeasure(t *testing.T) {
 	})
 }
 
+func stepContext(id string) *runner.StepContext {
+	return &runner.StepContext{ID: id, Logger: hclog.NewNullLogger()}
+}
+
 func runMeasure(t *testing.T, m *Measure) map[string]any {
 	t.Helper()
 	if err := m.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	outs, err := m.Run(context.Background(), nil)
+	outs, err := m.Run(context.Background(), stepContext("bench"))
 	if err != nil {
 		t.Fatal(err)
 	}

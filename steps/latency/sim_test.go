@@ -1,158 +1,343 @@
 package latency
 
 import (
+	"flag"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"strings"
+	"sync"
 	"testing"
-	"time"
+
+	"gonum.org/v1/gonum/mathext"
 )
 
-// The simulation reproduces what measure records: every round runs the
-// baseline and the candidate back to back (so they share the round's drift),
-// each turn draws `iters` latencies from a shape, and the gate compares the
-// per-round p95 at max 5%. Settings are what the README advises for a gate:
-// 30 rounds of 1,000 iterations.
+// The simulation reproduces what measure records and what the gate
+// decides. A run measures a baseline and a candidate target in rounds;
+// within a round the two alternate execution by execution, so a pair of
+// neighbouring samples shares the machine's state. Every latency is
+//
+//	shape(u) × drift(round) × connection(round, target) × load(round, pair) × (1 + slowdown for the candidate)
+//
+// drift is the machine's state in a round (shared by both targets),
+// connection the placement of a round's fresh connections (one target's
+// own), load the state while one pair ran (shared). The gate compares p95
+// at max 5% with 95% confidence, as the default plan does.
+//
+// The default budget (max_duration: 1m, rounds: 30) of a query of about a
+// millisecond gives about 800 samples per target and round (24,000 in all); simRounds and
+// simPerRound model that.
+var simRunsFlag = flag.Int("sim.runs", 200, "simulated gates per case (the README's tables use 1000)")
+
 const (
-	simRuns   = 1000
-	simRounds = 30
-	simIters  = 1000
-	simMax    = 0.05
+	simRounds   = 30
+	simPerRound = 800
+	simMax      = 0.05
+	simAlpha    = 0.05
+	simStat     = "p95"
 )
 
-type shape struct {
-	name     string
-	quantile func(u float64) float64 // the latency (ms) at probability u
+type scenario struct {
+	name string
+	// draw returns one latency (ms) of the shape.
+	draw  func(r *rand.Rand) float64
+	drift float64 // sd of log drift between rounds
+	conn  float64 // sd of log connection effect per round and target
+	load  float64 // sd of log load per pair
+	// bimodal, when positive, makes a round's samples stall (+1..10 ms)
+	// with a probability drawn per round between 0 and bimodal: a
+	// machine whose CPUs are oversubscribed.
+	bimodal float64
 }
 
-var shapes = []shape{
-	{"normal", func(u float64) float64 { return math.Max(0.05, 1+0.15*normQuantile(u)) }},
-	{"lognormal", func(u float64) float64 { return math.Exp(0.5 * normQuantile(u)) }},
+var scenarios = []scenario{
+	{name: "normal", draw: func(r *rand.Rand) float64 { return math.Max(0.05, 1+0.15*r.NormFloat64()) }, drift: 0.05, conn: 0.01},
+	{name: "lognormal", draw: func(r *rand.Rand) float64 { return math.Exp(0.5 * r.NormFloat64()) }, drift: 0.05, conn: 0.01},
 	// A floor plus a Pareto tail with infinite variance (alpha 1.8): most
 	// queries are fast, a few are very slow.
-	{"pareto", func(u float64) float64 { return 1 + 0.2*math.Pow(1-u, -1/1.8) }},
+	{name: "pareto", draw: func(r *rand.Rand) float64 { return 1 + 0.2*math.Pow(1-r.Float64(), -1/1.8) }, drift: 0.05, conn: 0.01},
+	// Strong drift between rounds (30%), connections placed 3% apart and
+	// load changing pair by pair (20%).
+	{name: "drift", draw: func(r *rand.Rand) float64 { return math.Exp(0.5 * r.NormFloat64()) }, drift: 0.3, conn: 0.03, load: 0.2},
+	// What this project's shared 2-core machine shows under a load average
+	// of 8-10: most executions take their time, a varying share stalls
+	// for milliseconds, and p95 falls among the stalls.
+	{name: "stalls", draw: func(r *rand.Rand) float64 { return math.Exp(0.1 * r.NormFloat64()) }, drift: 0.05, conn: 0.03, bimodal: 0.2},
 }
 
-func normQuantile(u float64) float64 { return -math.Sqrt2 * math.Erfcinv(2*u) }
+var simEffects = []float64{0, 0.02, 0.05, 0.10}
 
-// sampleP95 draws the p95 (type 7, as Summarize computes it) of simIters
-// latencies of shape sh, scaled. Rather than drawing 1,000 latencies and
-// sorting them, it draws the two order statistics the p95 interpolates
-// between, exactly: the k-th smallest of n uniforms is Beta(k, n+1-k), and
-// given it, the next one is the minimum of the n-k uniforms above it. This
-// keeps 6,000 simulated gates within seconds; TestSampleP95MatchesSummarize
-// checks it against Summarize.
-func sampleP95(r *rand.Rand, sh shape, scale float64) float64 {
-	h := float64(simIters-1) * 0.95
-	k := int(h) + 1 // 1-based rank of the lower order statistic
-	g1, g2 := gamma(r, float64(k)), gamma(r, float64(simIters+1-k))
-	u1 := g1 / (g1 + g2)
-	u2 := u1 + (1-u1)*(1-math.Pow(r.Float64(), 1/float64(simIters-k)))
-	lo, hi := sh.quantile(u1), sh.quantile(u2)
-	return scale * (lo + (h-float64(k-1))*(hi-lo))
+// simRun is one simulated measurement: per look, each estimator's estimate.
+type simRun struct {
+	looks []int                 // rounds at each look
+	est   map[string][]Estimate // estimator -> per look
 }
 
-// gamma draws from Gamma(a, 1), a >= 1 (Marsaglia and Tsang, 2000).
-func gamma(r *rand.Rand, a float64) float64 {
-	d := a - 1.0/3
-	c := 1 / math.Sqrt(9*d)
-	for {
-		x := r.NormFloat64()
-		v := 1 + c*x
-		if v <= 0 {
-			continue
-		}
-		v = v * v * v
-		if math.Log(r.Float64()) < 0.5*x*x+d-d*v+d*math.Log(v) {
-			return d * v
-		}
-	}
+type simEstimator struct {
+	name string
+	at   func(base, cand *Series) Estimate
 }
 
-// simulate returns how many of simRuns gates failed, passed and were
-// inconclusive when the candidate is `slowdown` slower at every latency, and
-// how many intervals covered the true overhead.
-func simulate(sh shape, slowdown float64, seed uint64) (fail, pass, inconclusive, covered int) {
-	r := rand.New(rand.NewPCG(seed, 7))
-	base, cand := [][]float64{make([]float64, simRounds)}, [][]float64{make([]float64, simRounds)}
-	turn := func(scale float64) float64 { return sampleP95(r, sh, scale) }
-	for run := range simRuns {
-		for k := range simRounds {
-			drift := math.Exp(0.05 * r.NormFloat64())                            // machine load of this round, shared
-			jitter := func() float64 { return math.Exp(0.01 * r.NormFloat64()) } // per turn
-			if k%2 == 0 {
-				base[0][k] = turn(drift * jitter())
-				cand[0][k] = turn(drift * jitter() * (1 + slowdown))
-			} else {
-				cand[0][k] = turn(drift * jitter() * (1 + slowdown))
-				base[0][k] = turn(drift * jitter())
-			}
-		}
-		_, agg, err := Estimate(base, cand, EstimateOptions{Confidence: 0.95, Resamples: 500, Seed: uint64(run), Paired: true})
+var estimators = []simEstimator{
+	{"pooled", func(b, c *Series) Estimate {
+		e, _, err := compare([]*Series{b}, []*Series{c}, simStat, true, false)
 		if err != nil {
 			panic(err)
 		}
-		if agg.Low <= slowdown && slowdown <= agg.High {
-			covered++
+		return e[0]
+	}},
+	{"pooled, normalized", func(b, c *Series) Estimate {
+		e, _, err := compare([]*Series{b}, []*Series{c}, simStat, true, true)
+		if err != nil {
+			panic(err)
 		}
-		switch agg.Judge(simMax) {
-		case Fail:
-			fail++
-		case Pass:
-			pass++
-		default:
-			inconclusive++
-		}
-	}
-	return
+		return e[0]
+	}},
+	{"per-round", func(b, c *Series) Estimate { return perRound(b, c, PercentileFloat) }},
+	{"per-round HD", func(b, c *Series) Estimate { return perRound(b, c, harrellDavis) }},
 }
 
+// perRound is the previous estimator: the statistic of each round, the
+// mean of the per-round log ratios, and its error from their spread.
+func perRound(b, c *Series, q func([]float64, float64) float64) Estimate {
+	return perRoundP(b, c, q, 95)
+}
+
+func perRoundP(b, c *Series, q func([]float64, float64) float64, p float64) Estimate {
+	k := b.Rounds()
+	d := make([]float64, k)
+	for r := range k {
+		d[r] = math.Log(q(c.Round(r), p) / q(b.Round(r), p))
+	}
+	m, sd := meanSD(d)
+	return Estimate{Log: m, SE: sd / math.Sqrt(float64(k)), DF: float64(k - 1)}
+}
+
+var hdWeights sync.Map // n -> []float64 for p95
+
+// harrellDavis is the Harrell-Davis estimate of percentile p of sorted:
+// every order statistic weighted by a beta distribution around rank p.
+func harrellDavis(sorted []float64, p float64) float64 {
+	n := len(sorted)
+	w, ok := hdWeights.Load(n)
+	if !ok || p != 95 {
+		a, b := (p/100)*float64(n+1), (1-p/100)*float64(n+1)
+		ws := make([]float64, n)
+		prev := 0.0
+		for i := 1; i <= n; i++ {
+			cur := mathext.RegIncBeta(a, b, float64(i)/float64(n))
+			ws[i-1] = cur - prev
+			prev = cur
+		}
+		if p == 95 {
+			hdWeights.Store(n, ws)
+		}
+		w = ws
+	}
+	var s float64
+	for i, x := range w.([]float64) {
+		s += x * sorted[i]
+	}
+	return s
+}
+
+func simulateRun(sc scenario, slowdown float64, r *rand.Rand) simRun {
+	b, c := &Series{}, &Series{}
+	run := simRun{est: map[string][]Estimate{}}
+	looks := Looks(simRounds)
+	bs, cs := make([]float64, simPerRound), make([]float64, simPerRound)
+	next := 0
+	for k := 1; k <= simRounds; k++ {
+		drift := math.Exp(sc.drift * r.NormFloat64())
+		cb, cc := math.Exp(sc.conn*r.NormFloat64()), math.Exp(sc.conn*r.NormFloat64())
+		stall := sc.bimodal * r.Float64()
+		draw := func() float64 {
+			x := sc.draw(r)
+			if stall > 0 && r.Float64() < stall {
+				x += 1 + 9*r.Float64()
+			}
+			return x
+		}
+		for i := range simPerRound {
+			load := 1.0
+			if sc.load > 0 {
+				load = math.Exp(sc.load * r.NormFloat64())
+			}
+			bs[i] = draw() * drift * cb * load
+			cs[i] = draw() * drift * cc * load * (1 + slowdown)
+		}
+		b.Add(bs)
+		c.Add(cs)
+		if next < len(looks) && k == looks[next] {
+			run.looks = append(run.looks, k)
+			for _, e := range estimators {
+				run.est[e.name] = append(run.est[e.name], e.at(b, c))
+			}
+			next++
+		}
+	}
+	return run
+}
+
+// simDesign decides a run: a fixed design looks once at the end with the
+// whole alpha; a sequential one at every look with its share.
+type simDesign struct {
+	name  string
+	power float64 // 0: fixed
+}
+
+var designs = []simDesign{{"fixed", 0}, {"seq t^3", 3}, {"seq t^5", 5}}
+
+func (d simDesign) decide(run simRun, est []Estimate) (Verdict, int) {
+	if d.power == 0 {
+		last := len(est) - 1
+		return est[last].Interval(simAlpha).Judge(simMax), run.looks[last]
+	}
+	spent := 0.0
+	for k, e := range est {
+		share := math.Pow(float64(run.looks[k])/simRounds, d.power) - spent
+		if k == len(est)-1 {
+			share = 1 - spent
+		}
+		spent += share
+		v := e.Interval(simAlpha * share).Judge(simMax)
+		if v != Inconclusive || k == len(est)-1 {
+			return v, run.looks[k]
+		}
+	}
+	panic("unreachable")
+}
+
+type simCount struct{ pass, inconclusive, fail, rounds, covered int }
+
+func (c *simCount) add(v Verdict, rounds int) {
+	switch v {
+	case Pass:
+		c.pass++
+	case Fail:
+		c.fail++
+	default:
+		c.inconclusive++
+	}
+	c.rounds += rounds
+}
+
+// simulate runs n gates of sc with slowdown and counts, per estimator and
+// design, the verdicts.
+func simulate(sc scenario, slowdown float64, n int, seed uint64) map[string]*simCount {
+	r := rand.New(rand.NewPCG(seed, 7))
+	out := map[string]*simCount{}
+	for range n {
+		run := simulateRun(sc, slowdown, r)
+		for _, e := range estimators {
+			for _, d := range designs {
+				key := e.name + " / " + d.name
+				if out[key] == nil {
+					out[key] = &simCount{}
+				}
+				v, rounds := d.decide(run, run.est[e.name])
+				out[key].add(v, rounds)
+				last := run.est[e.name][len(run.est[e.name])-1].Interval(simAlpha)
+				if last.Low <= slowdown && slowdown <= last.High {
+					out[key].covered++
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestSimulatedGate runs the simulation for every scenario and slowdown,
+// logs the table of verdicts per estimator and design, and holds the
+// chosen one (pooled, sequential t^3) to the gate's goals: A/A passes in
+// at least 95% of runs, a 10% slowdown fails in at least 95%, 2% passes in
+// at least 80%, and no more than 1% of runs fail falsely (A/A or 2%);
+// on the oversubscribed machine ("stalls") only the error rates hold.
 func TestSimulatedGate(t *testing.T) {
 	if testing.Short() {
-		t.Skip("skipping the 6,000-run simulation in -short mode")
+		t.Skip("skipping the simulation in -short mode")
 	}
-	for i, sh := range shapes {
-		t.Run(sh.name, func(t *testing.T) {
-			t.Parallel()
-			fail, pass, inc, cov := simulate(sh, 0, uint64(100+i))
-			t.Logf("A/A: %d fail, %d pass, %d inconclusive, %d intervals cover 0, of %d", fail, pass, inc, cov, simRuns)
-			if fail > simRuns/100 {
-				t.Errorf("A/A: the gate failed %d of %d runs; want at most 1%%", fail, simRuns)
+	n := *simRunsFlag
+	type cell struct {
+		sc     scenario
+		effect float64
+		counts map[string]*simCount
+	}
+	var cells []*cell
+	var wg sync.WaitGroup
+	for i, sc := range scenarios {
+		if o := os.Getenv("SIM_ONLY"); o != "" && o != sc.name {
+			continue
+		}
+		for j, eff := range simEffects {
+			c := &cell{sc: sc, effect: eff}
+			cells = append(cells, c)
+			wg.Go(func() { c.counts = simulate(sc, eff, n, uint64(1000+10*i+j)) })
+		}
+	}
+	wg.Wait()
+	var tbl strings.Builder
+	fmt.Fprintf(&tbl, "\n%d runs per case; p95 at max 5%%, 95%% confidence; %d rounds x %d samples per target at most\n", n, simRounds, simPerRound)
+	fmt.Fprintf(&tbl, "%-10s %-7s %-32s %6s %6s %6s %7s %7s\n", "shape", "true", "estimator / design", "pass", "incon", "fail", "rounds", "cover")
+	for _, c := range cells {
+		for _, e := range estimators {
+			for _, d := range designs {
+				key := e.name + " / " + d.name
+				k := c.counts[key]
+				fmt.Fprintf(&tbl, "%-10s %+6.0f%% %-32s %6d %6d %6d %7.1f %6.1f%%\n", c.sc.name, 100*c.effect, key,
+					k.pass, k.inconclusive, k.fail, float64(k.rounds)/float64(n), 100*float64(k.covered)/float64(n))
 			}
-			// A 95% interval must be honest, not only far from 5%.
-			if cov < simRuns*92/100 {
-				t.Errorf("A/A: only %d of %d 95%% intervals covered the true overhead 0", cov, simRuns)
-			}
-			fail, pass, inc, cov = simulate(sh, 0.10, uint64(200+i))
-			t.Logf("10%% slower: %d fail, %d pass, %d inconclusive, %d intervals cover 0.10, of %d", fail, pass, inc, cov, simRuns)
-			if fail < simRuns*95/100 {
-				t.Errorf("10%% slowdown: the gate failed only %d of %d runs; want at least 95%%", fail, simRuns)
-			}
-			if cov < simRuns*92/100 {
-				t.Errorf("10%% slowdown: only %d of %d 95%% intervals covered the true overhead 0.10", cov, simRuns)
-			}
-		})
+		}
+	}
+	t.Log(tbl.String())
+	for _, c := range cells {
+		k := c.counts["pooled / seq t^3"]
+		pct := func(x int) float64 { return 100 * float64(x) / float64(n) }
+		where := fmt.Sprintf("%s, true overhead %+.0f%%: %d pass, %d inconclusive, %d fail", c.sc.name, 100*c.effect, k.pass, k.inconclusive, k.fail)
+		if c.effect < simMax && pct(k.fail) > 1 {
+			t.Errorf("%s: more than 1%% false fails", where)
+		}
+		if c.effect > simMax && pct(k.pass) > 2.5 {
+			t.Errorf("%s: more than 2.5%% false passes", where)
+		}
+		if c.sc.bimodal > 0 {
+			continue
+		}
+		switch {
+		case c.effect == 0 && pct(k.pass) < 95:
+			t.Errorf("%s: A/A passes in fewer than 95%% of runs", where)
+		case c.effect == 0.02 && pct(k.pass) < 80:
+			t.Errorf("%s: +2%% passes in fewer than 80%% of runs", where)
+		case c.effect == 0.10 && pct(k.fail) < 95:
+			t.Errorf("%s: +10%% fails in fewer than 95%% of runs", where)
+		}
 	}
 }
 
-// TestSampleP95MatchesSummarize checks the simulation's shortcut: the mean
-// and spread of sampleP95 agree with Summarize over real samples.
-func TestSampleP95MatchesSummarize(t *testing.T) {
-	r := rand.New(rand.NewPCG(1, 2))
-	buf := make([]time.Duration, simIters)
-	for _, sh := range shapes {
-		var fast, slow []float64
-		for range 2000 {
-			fast = append(fast, sampleP95(r, sh, 1))
-			for i := range buf {
-				buf[i] = time.Duration(sh.quantile(r.Float64()) * float64(time.Millisecond))
-			}
-			slow = append(slow, Summarize(buf, 0).P95)
+func TestLooks(t *testing.T) {
+	for rounds, want := range map[int]string{30: "[10 15 20 25 30]", 8: "[8]", 12: "[8 10 12]", 2: "[2]", 60: "[20 30 40 50 60]"} {
+		if got := fmt.Sprint(Looks(rounds)); got != want {
+			t.Errorf("Looks(%d) = %s, want %s", rounds, got, want)
 		}
-		mf, sf := meanSD(fast)
-		ms, ss := meanSD(slow)
-		if math.Abs(mf/ms-1) > 0.005 || math.Abs(sf/ss-1) > 0.1 {
-			t.Errorf("%s: shortcut p95 mean %.4f sd %.4f, full samples mean %.4f sd %.4f", sh.name, mf, sf, ms, ss)
+	}
+	// The shares of a whole plan sum to one, and match the design the
+	// simulation holds to the goals.
+	looks, prev, sum := Looks(30), 0, 0.0
+	for i, r := range looks {
+		s := LookShare(prev, r, 30, i == len(looks)-1)
+		if want := math.Pow(float64(r)/30, 3) - math.Pow(float64(prev)/30, 3); math.Abs(s-want) > 1e-12 {
+			t.Errorf("share at %d: %v, want %v", r, s, want)
 		}
+		sum += s
+		prev = r
+	}
+	if math.Abs(sum-1) > 1e-12 {
+		t.Errorf("shares sum to %v", sum)
+	}
+	// Stopped by the budget after 22 rounds: the last look spends the rest.
+	if got := LookShare(20, 22, 30, true); math.Abs(got-(1-math.Pow(20.0/30, 3))) > 1e-12 {
+		t.Errorf("final share %v", got)
 	}
 }
 

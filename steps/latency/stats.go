@@ -1,7 +1,9 @@
 // Package latency holds sluice's latency statistics: raw latency samples,
-// percentiles, a log-bucket histogram for charts, the overhead estimate with
-// a bootstrap confidence interval over interleaved rounds, and the versioned
-// JSON baseline file that measure saves and assert-overhead reads.
+// percentiles, a log-bucket histogram for charts, the overhead estimate of
+// a candidate over a baseline (pooled samples, an error robust to
+// round-to-round noise), the sequential overhead gate that judges it, and
+// the versioned JSON results file that measure saves and assert-overhead
+// reads.
 //
 // Durations in this package's outputs are milliseconds as float64.
 package latency

@@ -2,7 +2,6 @@ package latency
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,11 +9,12 @@ import (
 	"time"
 )
 
-// FileFormat and FileVersion identify a measure results file. Version 1 is
-// the only version; a reader refuses newer ones.
+// FileFormat and FileVersion identify a measure results file. Version 2
+// keeps every sample (version 1 kept statistics per round only, too little
+// to compare); a reader refuses other versions.
 const (
 	FileFormat  = "sluice-measure"
-	FileVersion = 1
+	FileVersion = 2
 )
 
 // File is the versioned JSON record of one measure run: what measure saves
@@ -30,16 +30,69 @@ type File struct {
 	Step           string             `json:"step,omitempty"`
 	Settings       Settings           `json:"settings"`
 	ServerVersions map[string]string  `json:"server_versions"` // per target
-	Order          [][]string         `json:"order"`           // targets in the order each round ran them
 	Targets        map[string]*Target `json:"targets"`
+	Run            RunInfo            `json:"run"`
+}
+
+// RunInfo is how the measurement went: how long it took, why it stopped
+// and, when it measured until a gate was decided, the looks it took.
+type RunInfo struct {
+	Seconds float64 `json:"seconds"` // from the first connection to the end
+	Rounds  int     `json:"rounds"`  // rounds measured
+	// Stopped says why measuring ended: "decided" (the until gate had its
+	// verdict), "budget" (max_duration was spent) or "rounds" (every
+	// planned round ran).
+	Stopped string `json:"stopped"`
+	Until   *Until `json:"until,omitempty"`
+	Looks   []Look `json:"looks,omitempty"`
+}
+
+// Stop reasons of RunInfo.Stopped.
+const (
+	StoppedDecided = "decided"
+	StoppedBudget  = "budget"
+	StoppedRounds  = "rounds"
+)
+
+// Until is the gate a measurement ran until it was decided.
+type Until struct {
+	Baseline   string   `json:"baseline"`
+	Candidate  string   `json:"candidate"`
+	Stats      []string `json:"stats"`
+	Max        float64  `json:"max"`
+	Confidence float64  `json:"confidence"`
+	PerQuery   bool     `json:"per_query,omitempty"`
+}
+
+// Gate returns the gate of u.
+func (u *Until) Gate() Gate {
+	return Gate{Stats: u.Stats, Max: u.Max, Confidence: u.Confidence, PerQuery: u.PerQuery}
+}
+
+// Look is one look of a sequential gate: after how many rounds, the share
+// of the error rate it spent, and the verdict it found.
+type Look struct {
+	Rounds  int     `json:"rounds"`
+	Share   float64 `json:"share"`
+	Verdict Verdict `json:"verdict"`
+}
+
+// Share returns the share of the error rate that a judgement of the whole
+// file may spend: the last look's, or all of it when the measurement did
+// not look along the way.
+func (r RunInfo) Share() float64 {
+	if len(r.Looks) == 0 {
+		return 1
+	}
+	return r.Looks[len(r.Looks)-1].Share
 }
 
 // Settings are the measure parameters that shaped the numbers.
 type Settings struct {
 	Mode           string      `json:"mode"`
-	Rounds         int         `json:"rounds"`
+	Rounds         int         `json:"rounds"` // planned
 	Iterations     int         `json:"iterations,omitempty"`
-	Duration       string      `json:"duration,omitempty"` // per target per round
+	MaxDuration    string      `json:"max_duration"`
 	Warmup         int         `json:"warmup"`
 	Concurrency    int         `json:"concurrency"`
 	IncludeConnect bool        `json:"include_connect"`
@@ -60,10 +113,12 @@ type Target struct {
 }
 
 // QueryData is the record of one query on one target: its overall
-// statistics and one Stats per round, in round order.
+// statistics, one Stats per round, in round order, and every sample of
+// every round (milliseconds, in the order they were taken).
 type QueryData struct {
-	Summary Stats   `json:"summary"`
-	Rounds  []Stats `json:"rounds"`
+	Summary Stats       `json:"summary"`
+	Rounds  []Stats     `json:"rounds"`
+	Samples [][]float64 `json:"samples"`
 }
 
 // QueryNames returns the query names in settings order.
@@ -127,7 +182,9 @@ func Load(path string) (*File, error) {
 	switch {
 	case f.Format != FileFormat:
 		return nil, fmt.Errorf("reading measure results %s: format %q is not %q (is it a file saved by measure?)", path, f.Format, FileFormat)
-	case f.Version > FileVersion || f.Version < 1:
+	case f.Version == 1:
+		return nil, fmt.Errorf("reading measure results %s: version 1 keeps no samples, only statistics per round; measure again with this sluice", path)
+	case f.Version != FileVersion:
 		return nil, fmt.Errorf("reading measure results %s: version %d is not supported (this sluice reads version %d; upgrade sluice)", path, f.Version, FileVersion)
 	case len(f.Targets) == 0:
 		return nil, fmt.Errorf("reading measure results %s: no targets", path)
@@ -140,26 +197,20 @@ func Load(path string) (*File, error) {
 	return &f, nil
 }
 
-// RoundValues returns stat of every query of target t, one row per query
-// of names and one column per round.
-func (f *File) RoundValues(target string, names []string, stat string) ([][]float64, error) {
+// Series returns the samples of target for each query of names, one
+// series per query.
+func (f *File) Series(target string, names []string) ([]*Series, error) {
 	t, ok := f.Targets[target]
 	if !ok {
 		return nil, fmt.Errorf("no target %q (have %v)", target, f.TargetNames())
 	}
-	out := make([][]float64, len(names))
+	out := make([]*Series, len(names))
 	for i, q := range names {
 		qd, ok := t.Queries[q]
 		if !ok {
 			return nil, fmt.Errorf("target %q has no query %q", target, q)
 		}
-		for _, s := range qd.Rounds {
-			v, ok := s.Get(stat)
-			if !ok {
-				return nil, errors.New("unknown statistic " + stat)
-			}
-			out[i] = append(out[i], v)
-		}
+		out[i] = NewSeries(qd.Samples...)
 	}
 	return out, nil
 }

@@ -58,41 +58,6 @@ func TestHistogramRelativeError(t *testing.T) {
 	}
 }
 
-func TestEstimate(t *testing.T) {
-	base := [][]float64{{1, 1.1, 0.9, 1}, {2, 2, 2.2, 1.8}}
-	cand := [][]float64{{1.2, 1.32, 1.08, 1.2}, {2.2, 2.2, 2.42, 1.98}} // exactly +20% and +10%
-	per, agg, err := Estimate(base, cand, EstimateOptions{Confidence: 0.95, Resamples: 500, Paired: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if math.Abs(per[0].Ratio-0.2) > 1e-9 || math.Abs(per[1].Ratio-0.1) > 1e-9 {
-		t.Errorf("ratios %v %v", per[0].Ratio, per[1].Ratio)
-	}
-	// Paired rounds cancel the round-to-round drift exactly here.
-	if math.Abs(per[0].Low-0.2) > 1e-9 || math.Abs(per[0].High-0.2) > 1e-9 {
-		t.Errorf("paired interval %v..%v, want exactly 0.2", per[0].Low, per[0].High)
-	}
-	if want := math.Sqrt(1.2*1.1) - 1; math.Abs(agg.Ratio-want) > 1e-9 {
-		t.Errorf("aggregate %v, want geometric mean %v", agg.Ratio, want)
-	}
-	_, un, err := Estimate(base, cand, EstimateOptions{Confidence: 0.95, Resamples: 500})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !(un.Low < agg.Ratio && agg.Ratio < un.High) || un.High-un.Low < 0.05 {
-		t.Errorf("unpaired interval %v..%v should be wide around %v", un.Low, un.High, agg.Ratio)
-	}
-	for _, tc := range []struct{ b, c [][]float64 }{
-		{[][]float64{{1}}, [][]float64{{1}}},
-		{[][]float64{{1, 0}}, [][]float64{{1, 1}}},
-		{[][]float64{{1, 1}}, nil},
-	} {
-		if _, _, err := Estimate(tc.b, tc.c, EstimateOptions{Confidence: 0.95}); err == nil {
-			t.Errorf("Estimate(%v, %v): no error", tc.b, tc.c)
-		}
-	}
-}
-
 func TestJudge(t *testing.T) {
 	for _, tc := range []struct {
 		iv   Interval
@@ -113,7 +78,7 @@ func TestFileRoundTrip(t *testing.T) {
 	f := &File{
 		Settings: Settings{Mode: "extended", Rounds: 2, Queries: []QueryInfo{{Name: "one", SQL: "SELECT 1"}}},
 		Targets: map[string]*Target{"plain": {Queries: map[string]*QueryData{
-			"one": {Rounds: []Stats{{P95: 1.5}, {P95: 1.7}}},
+			"one": {Rounds: []Stats{{P95: 1.5}, {P95: 1.7}}, Samples: [][]float64{{1.5, 1}, {1.7}}},
 		}}},
 	}
 	if err := f.Save(path); err != nil {
@@ -123,17 +88,21 @@ func TestFileRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := g.RoundValues("plain", g.QueryNames(), "p95")
-	if err != nil || len(v) != 1 || v[0][0] != 1.5 || v[0][1] != 1.7 {
-		t.Fatalf("round values %v, %v", v, err)
+	v, err := g.Series("plain", g.QueryNames())
+	if err != nil || len(v) != 1 || v[0].Rounds() != 2 || v[0].Count() != 3 || v[0].Value("p50") != 1.5 {
+		t.Fatalf("series %v, %v", v, err)
 	}
-	if _, err := g.RoundValues("tls", g.QueryNames(), "p95"); err == nil || !strings.Contains(err.Error(), `no target "tls" (have [plain])`) {
+	if _, err := g.Series("tls", g.QueryNames()); err == nil || !strings.Contains(err.Error(), `no target "tls" (have [plain])`) {
 		t.Errorf("missing target: %v", err)
 	}
 	b, _ := os.ReadFile(path)
-	os.WriteFile(path, []byte(strings.Replace(string(b), `"version": 1`, `"version": 9`, 1)), 0o644)
+	os.WriteFile(path, []byte(strings.Replace(string(b), `"version": 2`, `"version": 9`, 1)), 0o644)
 	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "version 9 is not supported") {
 		t.Errorf("newer version: %v", err)
+	}
+	os.WriteFile(path, []byte(strings.Replace(string(b), `"version": 2`, `"version": 1`, 1)), 0o644)
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "version 1 keeps no samples") {
+		t.Errorf("version 1: %v", err)
 	}
 	os.WriteFile(path, []byte(`{"format":"other"}`), 0o644)
 	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "is it a file saved by measure") {

@@ -1,0 +1,186 @@
+package workload
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/sluice-dev/sluice/steps/latency"
+)
+
+// round runs one round: every client connects to every target afresh (so
+// that one backend's placement on the machine does not bias a target for
+// the whole run), warms up, then runs iterations until the deadline (or
+// Iterations of them). An iteration runs every query on every target, the
+// targets of each query back to back and their order alternating between
+// iterations (A B, B A, ...). It returns how long the timed part took.
+func (m *measurement) round(ctx context.Context, deadline time.Time) (time.Duration, error) {
+	o := m.o
+	nt, nq := len(m.names), len(o.Queries)
+	clients := make([]*client, o.Concurrency)
+	defer func() {
+		for _, c := range clients {
+			c.close()
+		}
+	}()
+	for i := range clients {
+		c := &client{m: m, conns: make([]*pgx.Conn, nt), recs: make([][][]time.Duration, nt)}
+		clients[i] = c
+		for t := range nt {
+			c.recs[t] = make([][]time.Duration, nq)
+			if o.IncludeConnect {
+				continue
+			}
+			conn, err := pgx.ConnectConfig(ctx, m.cfgs[m.names[t]])
+			if err != nil {
+				return 0, fmt.Errorf("targets.%s: connecting: %w", m.names[t], err)
+			}
+			c.conns[t] = conn
+		}
+		for j := range o.Warmup {
+			if err := c.iteration(ctx, j, false); err != nil {
+				return 0, fmt.Errorf("warming up: %w", err)
+			}
+		}
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i, c := range clients {
+		wg.Go(func() {
+			for j := i; ctx.Err() == nil; j++ {
+				if o.Iterations > 0 {
+					if j = int(next.Add(1) - 1); j >= o.Iterations {
+						return
+					}
+				} else if !time.Now().Before(deadline) {
+					return
+				}
+				if err := c.iteration(ctx, j, true); err != nil {
+					cancel(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	timed := time.Since(start)
+	if err := context.Cause(ctx); err != nil {
+		return 0, err
+	}
+	for t, name := range m.names {
+		m.wall[name] += timed
+		for q := range nq {
+			var all []time.Duration
+			for _, c := range clients {
+				all = append(all, c.recs[t][q]...)
+			}
+			m.samples[name][q] = append(m.samples[name][q], all)
+		}
+	}
+	return timed, nil
+}
+
+// client is one connection to every target and its recorded latencies.
+type client struct {
+	m     *measurement
+	conns []*pgx.Conn         // per target; nil with include_connect
+	recs  [][][]time.Duration // target -> query -> samples
+}
+
+func (c *client) close() {
+	for _, conn := range c.conns {
+		if conn != nil {
+			conn.Close(context.Background())
+		}
+	}
+}
+
+// iteration runs every query on every target once, in the order of
+// iteration j, recording the latencies when record is set.
+func (c *client) iteration(ctx context.Context, j int, record bool) error {
+	order := make([]int, len(c.conns))
+	for t := range order {
+		order[t] = t
+	}
+	if j%2 == 1 {
+		slices.Reverse(order)
+	}
+	for q := range c.m.o.Queries {
+		for _, t := range order {
+			d, err := c.exec(ctx, t, &c.m.o.Queries[q])
+			if err != nil {
+				return fmt.Errorf("target %s: query %s: %w", c.m.names[t], c.m.o.Queries[q].Name, err)
+			}
+			if record {
+				c.recs[t][q] = append(c.recs[t][q], d)
+			}
+		}
+	}
+	return nil
+}
+
+// exec runs q once on target t and returns its latency: on the client's
+// connection, or (include_connect) on a connection opened for it, timed
+// with the query.
+func (c *client) exec(ctx context.Context, t int, q *Query) (time.Duration, error) {
+	start := time.Now()
+	conn := c.conns[t]
+	if conn == nil {
+		var err error
+		if conn, err = pgx.ConnectConfig(ctx, c.m.cfgs[c.m.names[t]]); err != nil {
+			return 0, fmt.Errorf("connecting: %w", err)
+		}
+		defer conn.Close(context.Background())
+	}
+	if err := runQuery(ctx, conn, q); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
+
+// runQuery executes q and reads its whole result without decoding it.
+func runQuery(ctx context.Context, conn *pgx.Conn, q *Query) error {
+	rows, err := conn.Query(ctx, q.SQL, q.Args...)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		_ = rows.RawValues()
+	}
+	rows.Close()
+	return rows.Err()
+}
+
+// fill writes the statistics and samples into f.
+func (m *measurement) fill(f *latency.File) {
+	for _, name := range m.names {
+		var all []time.Duration
+		var h latency.Histogram
+		tg := &latency.Target{Queries: map[string]*latency.QueryData{}}
+		for q, query := range m.o.Queries {
+			qd := &latency.QueryData{}
+			var pooled []time.Duration
+			for _, r := range m.samples[name][q] {
+				qd.Samples = append(qd.Samples, millis(r))
+				qd.Rounds = append(qd.Rounds, latency.Summarize(slices.Clone(r), 0))
+				pooled = append(pooled, r...)
+			}
+			for _, d := range pooled {
+				h.Record(d)
+			}
+			all = append(all, pooled...)
+			qd.Summary = latency.Summarize(pooled, m.wall[name])
+			tg.Queries[query.Name] = qd
+		}
+		tg.Summary = latency.Summarize(all, m.wall[name])
+		tg.Histogram = h.Buckets()
+		f.Targets[name] = tg
+	}
+}
