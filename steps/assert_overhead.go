@@ -177,6 +177,9 @@ func (a *AssertOverhead) Run(ctx context.Context, sc *runner.StepContext) (runne
 	if err != nil {
 		return nil, fmt.Errorf("baseline: %w (compare the same queries on both sides)", err)
 	}
+	if n := min(bs[0].Rounds(), cs[0].Rounds()); n < 2 {
+		return nil, fmt.Errorf("the measurements have %d round(s); the interval needs at least 2 (its error comes from how rounds differ): give measure a longer max_duration or fewer rounds", n)
+	}
 	gate := latency.Gate{Stats: a.Stat, Max: float64(a.Max), Confidence: a.Confidence, PerQuery: a.PerQuery}
 	out, err := gate.Judge(queries, bs, cs, paired, cand.Run.Share())
 	if err != nil {
@@ -192,8 +195,8 @@ func (a *AssertOverhead) Run(ctx context.Context, sc *runner.StepContext) (runne
 		samples += min(bs[q].Count(), cs[q].Count())
 	}
 	advice := out.Advice(float64(a.Max), took)
-	sc.Logger.Info(fmt.Sprintf("overhead gate: %s after %s, %d rounds, %d samples per target\n%s\n%s",
-		out.Verdict, took, rounds, samples, out.Table(), advice))
+	sc.Logger.Info(fmt.Sprintf("overhead gate: %s after %s, %d rounds, %d samples per target", out.Verdict, took, rounds, samples),
+		"table", out.Table(), "advice", advice)
 	outs := a.outputs(out)
 	outs["advice"], outs["table"] = advice, out.Table()
 	outs["rounds"], outs["samples"], outs["seconds"], outs["stopped"], outs["paired"] = int64(rounds), int64(samples), cand.Run.Seconds, cand.Run.Stopped, paired

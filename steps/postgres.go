@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
+	"strconv"
+	"time"
 
 	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps/pg"
+	"github.com/sluice-dev/sluice/steps/relay"
 )
 
 func postgresDefinition() runner.Definition {
@@ -41,6 +45,12 @@ type Postgres struct {
 	Seed     string   `yaml:"seed" default:"sample" doc:"sample: sluice's sample data (about 10,000 rows); none: an empty database; or the path of a SQL file to run"`
 	Conf     []string `yaml:"conf" doc:"extra postgresql.conf lines"`
 	TLS      bool     `yaml:"tls" doc:"turn TLS on with a self-signed certificate generated for this run (plaintext stays allowed; see dsn_tls and dsn_plain)"`
+	Link     Link     `yaml:"link" doc:"simulate a network link: {rtt: 500us} puts a relay in front of the server that adds that round trip (half each way) to every exchange; dsn, dsn_plain, dsn_tls, host and port then lead through it"`
+}
+
+// Link is a simulated network link (see steps/relay).
+type Link struct {
+	RTT time.Duration `yaml:"rtt" doc:"round trip the link adds, e.g. 500us; 0: none (loopback)"`
 }
 
 // Validate checks the database name.
@@ -93,14 +103,43 @@ func (p *Postgres) Run(ctx context.Context, sc *runner.StepContext) (runner.Outp
 	if err != nil {
 		return nil, err
 	}
-	sc.Logger.Info("throwaway PostgreSQL cluster ready", "port", c.Port, "database", p.Database, "tables", len(sums))
-	dsnTLS := ""
+	dsnPlain, dsnTLS := c.PassfileDSN(p.Database, "sslmode=disable"), ""
 	if p.TLS {
 		dsnTLS = c.PassfileDSN(p.Database, "sslmode=require")
 	}
+	host, port := c.Host, int64(c.Port)
+	if p.Link.RTT > 0 {
+		if host, port, err = startLink(sc, net.JoinHostPort(c.Host, strconv.Itoa(c.Port)), p.Link.RTT, &dsn, &dsnPlain, &dsnTLS); err != nil {
+			return nil, err
+		}
+	}
+	sc.Logger.Info("throwaway PostgreSQL cluster ready", "port", port, "database", p.Database, "tables", len(sums))
 	return runner.Outputs{
-		"dsn": dsn, "dsn_plain": c.PassfileDSN(p.Database, "sslmode=disable"), "dsn_tls": dsnTLS, "host": c.Host, "port": int64(c.Port), "database": p.Database,
+		"dsn": dsn, "dsn_plain": dsnPlain, "dsn_tls": dsnTLS, "host": host, "port": port, "database": p.Database,
 		"server_version": c.Version.MajorString(), "tables": int64(len(sums)),
 		"rows": pg.TotalRows(sums), "fingerprint": pg.FingerprintDigest(sums),
 	}, nil
+}
+
+// startLink starts a relay that adds rtt in front of addr, stopped at the
+// end of the run, points the non-empty dsns through it and returns its
+// host and port.
+func startLink(sc *runner.StepContext, addr string, rtt time.Duration, dsns ...*string) (string, int64, error) {
+	r, err := relay.Start(addr, rtt)
+	if err != nil {
+		return "", 0, err
+	}
+	sc.AtEnd(r.Close)
+	for _, dsn := range dsns {
+		if *dsn == "" {
+			continue
+		}
+		if *dsn, err = r.Via(*dsn); err != nil {
+			return "", 0, err
+		}
+	}
+	host, port, _ := net.SplitHostPort(r.Addr())
+	n, _ := strconv.Atoi(port)
+	sc.Logger.Info("simulated link in front of the cluster", "rtt", rtt, "relay", r.Addr())
+	return host, int64(n), nil
 }

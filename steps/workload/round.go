@@ -12,13 +12,13 @@ import (
 	"github.com/sluice-dev/sluice/steps/latency"
 )
 
-// round runs one round: every client connects to every target afresh (so
+// round runs round k: every client connects to every target afresh (so
 // that one backend's placement on the machine does not bias a target for
 // the whole run), warms up, then runs iterations until the deadline (or
 // Iterations of them). An iteration runs every query on every target, the
 // targets of each query back to back and their order alternating between
 // iterations (A B, B A, ...). It returns how long the timed part took.
-func (m *measurement) round(ctx context.Context, deadline time.Time) (time.Duration, error) {
+func (m *measurement) round(ctx context.Context, k int, deadline time.Time) (time.Duration, error) {
 	o := m.o
 	nt, nq := len(m.names), len(o.Queries)
 	clients := make([]*client, o.Concurrency)
@@ -30,7 +30,14 @@ func (m *measurement) round(ctx context.Context, deadline time.Time) (time.Durat
 	for i := range clients {
 		c := &client{m: m, conns: make([]*pgx.Conn, nt), recs: make([][][]time.Duration, nt)}
 		clients[i] = c
-		for t := range nt {
+		for i := range nt {
+			// Alternate which target connects (and warms up) first, so
+			// that whatever comes with the order does not bias one
+			// target for the whole run.
+			t := i
+			if k%2 == 1 {
+				t = nt - 1 - i
+			}
 			c.recs[t] = make([][]time.Duration, nq)
 			if o.IncludeConnect {
 				continue
@@ -42,7 +49,7 @@ func (m *measurement) round(ctx context.Context, deadline time.Time) (time.Durat
 			c.conns[t] = conn
 		}
 		for j := range o.Warmup {
-			if err := c.iteration(ctx, j, false); err != nil {
+			if err := c.iteration(ctx, j+k, false); err != nil {
 				return 0, fmt.Errorf("warming up: %w", err)
 			}
 		}

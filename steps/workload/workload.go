@@ -133,21 +133,33 @@ func (m *measurement) rounds(ctx context.Context, start time.Time) (latency.RunI
 		looks = latency.Looks(o.Rounds)
 	}
 	var untimed time.Duration // connecting, warming up and looking, over all rounds
-	prevLook := 0
-	for k := range o.Rounds {
+	prevLook, planned := 0, o.Rounds
+	for k := 0; k < planned; k++ {
 		began := time.Now()
 		left := deadline.Sub(began)
-		slice := left/time.Duration(o.Rounds-k) - untimed/time.Duration(max(k, 1))
-		if left <= 0 || (o.Iterations == 0 && slice < minSlice) {
+		// Each remaining round gets an equal share of what is left after
+		// connecting and warming up as the rounds so far did; when that
+		// share gets too short, fewer rounds fit.
+		perRound := untimed / time.Duration(max(k, 1))
+		if o.Iterations == 0 {
+			if fit := int(left / (perRound + minSlice)); fit < planned-k {
+				planned = k + fit
+			}
+		}
+		if left <= 0 || k >= planned {
 			run.Stopped = latency.StoppedBudget
 			break
 		}
-		timed, err := m.round(ctx, began.Add(slice))
+		slice := left/time.Duration(planned-k) - perRound
+		timed, err := m.round(ctx, k, began.Add(slice))
 		if err != nil {
 			return run, fmt.Errorf("round %d: %w", k+1, err)
 		}
 		run.Rounds = k + 1
-		o.Logger.Debug("measure round done", "round", k+1, "of", o.Rounds, "timed", timed.Round(time.Millisecond))
+		o.Logger.Debug("measure round done", "round", k+1, "of", planned, "timed", timed.Round(time.Millisecond))
+		for len(looks) > 0 && looks[0] < run.Rounds {
+			looks = looks[1:] // planned rounds shrank past it
+		}
 		if len(looks) > 0 && run.Rounds == looks[0] {
 			looks = looks[1:]
 			v, err := m.look(&run, prevLook, len(looks) == 0)
@@ -162,7 +174,10 @@ func (m *measurement) rounds(ctx context.Context, start time.Time) (latency.RunI
 		}
 		untimed += time.Since(began) - timed
 	}
-	if o.Until != nil && run.Stopped == latency.StoppedBudget && run.Rounds >= 2 {
+	if run.Stopped == latency.StoppedRounds && planned < o.Rounds {
+		run.Stopped = latency.StoppedBudget
+	}
+	if o.Until != nil && run.Stopped == latency.StoppedBudget && run.Rounds >= 2 && (len(run.Looks) == 0 || !lastLookFinal(run, o.Rounds)) {
 		// The budget ended the plan early: a last look spends what is left.
 		if _, err := m.look(&run, prevLook, true); err != nil {
 			return run, err
@@ -216,4 +231,10 @@ func millis(ds []time.Duration) []float64 {
 		out[i] = latency.Millis(d)
 	}
 	return out
+}
+
+// lastLookFinal reports whether the last look already spent the rest.
+func lastLookFinal(run latency.RunInfo, planned int) bool {
+	last := run.Looks[len(run.Looks)-1]
+	return last.Rounds == planned && last.Rounds == run.Rounds
 }
