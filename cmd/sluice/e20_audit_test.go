@@ -57,7 +57,7 @@ func TestIntegrationE20Audit(t *testing.T) {
 	audit := func(extra ...string) (runner.Report, cliResult) {
 		args := append([]string{"run", repoFile(t, "plans/e20-audit.yaml"), "--log-level", "warn",
 			"--param", "db=" + tlsDSN, "--param", "db_plain=" + plainDSN, "--param", "ca=" + caFile,
-			"--param", "rounds=20", "--param", "iterations=100",
+			"--param", "max_duration=10s", "--param", "rounds=10",
 			// Loopback exaggerates TLS cost (see README); this test proves the
 			// wiring, not the 5% figure.
 			"--param", "overhead_max=1000%",

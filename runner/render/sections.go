@@ -47,6 +47,7 @@ var sectionFuncs = template.FuncMap{
 	"add":     func(a, b int) int { return a + b },
 	"legendY": func(i int) int { return 24 + 16*i },
 	"addf":    func(a, b float64) float64 { return a + b },
+	"mul100":  func(a float64) float64 { return 100 * a },
 }
 
 // sortedKeys returns the keys of m, sorted.
