@@ -223,7 +223,8 @@ func typeSchema(t reflect.Type, depth int) map[string]any {
 	case reflect.Struct:
 		props := map[string]any{}
 		for _, f := range paramFields(t) {
-			s := typeSchema(f.Type, depth+1)
+			// A field inside a with: value may be interpolated too.
+			s := map[string]any{"anyOf": []any{typeSchema(f.Type, depth+1), map[string]any{"$ref": "#/$defs/interpolated"}}}
 			if f.Doc != "" {
 				s = map[string]any{"allOf": []any{s}, "description": f.Doc}
 			}
