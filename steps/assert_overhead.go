@@ -38,7 +38,7 @@ func assertOverheadDefinition() runner.Definition {
 			{Name: "table", Type: "string", Doc: "the comparison as a short text table (query, stat, baseline, candidate, overhead, interval, verdict), as the log shows it"},
 			{Name: "message", Type: "string", Doc: "every comparison that did not pass, with its numbers; empty on pass"},
 			{Name: "leans", Type: "string", Doc: "when inconclusive: pass or fail, the side of the limit the estimate is on; empty otherwise"},
-			{Name: "more", Type: "number", Doc: "when inconclusive: about how many times the samples measured would decide it (0 when decided)"},
+			{Name: "more", Type: "number", Doc: "when inconclusive: about how many times the samples measured would decide it, if the estimate held (0 when decided; -1 when the estimate sits on the limit)"},
 			{Name: "max", Type: "number", Doc: "the limit, as a ratio (0.05 for 5%)"},
 			{Name: "confidence", Type: "number", Doc: "the confidence of the intervals: confidence, adjusted for the looks of a measurement that ran until decided"},
 			{Name: "rounds", Type: "int", Doc: "rounds compared (the smaller side)"},
