@@ -132,3 +132,109 @@ func BenchmarkClockRead(b *testing.B) {
 	}
 	_ = t
 }
+
+// gridRound returns n latencies spread exactly like a lognormal
+// distribution (its quantiles at (i+0.5)/n), times scale.
+func gridRound(n int, scale float64) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		z := -math.Sqrt2 * math.Erfcinv(2*(float64(i)+0.5)/float64(n))
+		out[i] = scale * math.Exp(0.4*z)
+	}
+	return out
+}
+
+func TestCompare(t *testing.T) {
+	// Two queries, 10 rounds with drift shared by both sides; the
+	// candidate is exactly 10% and 20% slower in every round.
+	mk := func(factor float64) []*Series {
+		var out []*Series
+		for q, f := range []float64{1, factor} {
+			s := &Series{}
+			for r := range 10 {
+				s.Add(gridRound(300, float64(q+1)*(1+0.3*float64(r%4))*f))
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	base := mk(1)
+	cand := []*Series{{}, {}}
+	for q, f := range []float64{1.1, 1.2} {
+		for r := range 10 {
+			cand[q].Add(gridRound(300, float64(q+1)*(1+0.3*float64(r%4))*f))
+		}
+	}
+	for _, paired := range []bool{true, false} {
+		for _, stat := range StatNames {
+			per, all, err := Compare(base, cand, stat, paired)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.Abs(per[0].Ratio()-0.1) > 1e-9 || math.Abs(per[1].Ratio()-0.2) > 1e-9 {
+				t.Errorf("paired %v %s: ratios %v %v, want 0.1 and 0.2", paired, stat, per[0].Ratio(), per[1].Ratio())
+			}
+			if want := math.Sqrt(1.1*1.2) - 1; math.Abs(all.Ratio()-want) > 1e-9 {
+				t.Errorf("paired %v %s: all queries %v, want the geometric mean %v", paired, stat, all.Ratio(), want)
+			}
+			iv := all.Interval(0.05)
+			if paired && (iv.High-iv.Low > 1e-6 || all.DF != 9) {
+				// Every round has the same ratio: paired rounds leave no error.
+				t.Errorf("paired %s: interval %v..%v (df %v) for an exact ratio", stat, iv.Low, iv.High, all.DF)
+			}
+			if !paired && !(iv.Low < all.Ratio() && all.Ratio() < iv.High) {
+				t.Errorf("unpaired %s: interval %v..%v around %v", stat, iv.Low, iv.High, all.Ratio())
+			}
+		}
+	}
+	one := []*Series{NewSeries(gridRound(10, 1))}
+	for _, tc := range []struct {
+		b, c []*Series
+		want string
+	}{
+		{one, one, "need at least 2 rounds"},
+		{base, cand[:1], "2 baseline and 1 candidate queries"},
+		{[]*Series{NewSeries([]float64{0, 0}, []float64{0, 0})}, []*Series{NewSeries([]float64{1}, []float64{1})}, "not positive"},
+	} {
+		if _, _, err := Compare(tc.b, tc.c, "p95", true); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Compare: %v, want %q", err, tc.want)
+		}
+	}
+}
+
+func TestGateOutcome(t *testing.T) {
+	// A sure 20% on p50 and an undecided +3% ± 4% on p95, of one query.
+	out := Outcome{Confidence: 0.95, Verdict: Pass}
+	row := func(stat string, e Estimate) Row {
+		iv := e.Interval(0.05)
+		return Row{Query: "", Stat: stat, Baseline: 1, Candidate: 1 + iv.Ratio, Estimate: e, Interval: iv, Verdict: iv.Judge(0.05), Gating: true}
+	}
+	undecided := row("p95", Estimate{Log: math.Log(1.03), SE: 0.02, DF: 1000})
+	out.add(undecided)
+	if out.Verdict != Inconclusive || out.Decided() {
+		t.Fatalf("verdict %s", out.Verdict)
+	}
+	r, leans, factor, ok := out.Lean(0.05)
+	hw := math.Log(1.03) - math.Log1p(undecided.Interval.Low)
+	if want := math.Pow(hw/(math.Log(1.05)-math.Log(1.03)), 2); !ok || leans != Pass || r.Stat != "p95" || math.Abs(factor-want) > 1e-9 {
+		t.Errorf("lean %v %s %v, want pass and %v", ok, leans, factor, want)
+	}
+	adv := out.Advice(0.05, time.Minute)
+	if !strings.Contains(adv, "Undecided: p95 of all queries leans below the 5% limit; about 4.2x the samples would decide it: run again with max_duration: 4m10s") {
+		t.Errorf("advice: %s", adv)
+	}
+	out.add(row("p50", Estimate{Log: math.Log(1.2), SE: 0.01, DF: 1000}))
+	if out.Verdict != Fail || !strings.Contains(out.Advice(0.05, time.Minute), "costs more than the 5% limit at p50 of all queries") {
+		t.Errorf("verdict %s: %s", out.Verdict, out.Advice(0.05, time.Minute))
+	}
+	out.add(Row{Query: "q1", Stat: "p95", Baseline: 0.25, Candidate: 0.26, Interval: Interval{0.04, 0.01, 0.07}, Verdict: Inconclusive})
+	tab := out.Table()
+	for _, want := range []string{"QUERY  STAT  BASELINE  CANDIDATE  OVERHEAD  95% INTERVAL", "(all)  p95   1.00 ms", "q1     p95   0.250 ms  0.260 ms   +4.0%     +1.0% .. +7.0%    (inconclusive)"} {
+		if !strings.Contains(tab, want) {
+			t.Errorf("table lacks %q:\n%s", want, tab)
+		}
+	}
+	if Limit(0.05) != "5%" || Limit(0.005) != "0.5%" || Limit(0.1) != "10%" {
+		t.Errorf("limits %s %s %s", Limit(0.05), Limit(0.005), Limit(0.1))
+	}
+}
