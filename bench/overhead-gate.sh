@@ -8,7 +8,9 @@
 # loop (bench/overhead-gate.sql) whose length the connection's sluice.spin
 # setting chooses: 60000 iterations for the baseline (about 2 ms here), 60000
 # (A/A) or 66000 (+10%) for the candidate, gated at max 5% at p95 with 95%
-# confidence. Prints one line per run and the verdict counts per case.
+# confidence. Prints one line per run (more: for an inconclusive verdict,
+# about how many times the samples would decide it) and the verdict counts
+# per case.
 #
 # usage: bench/overhead-gate.sh [RUNS (default 10)] [MAX_DURATION (default 1m)]
 # (or RUNS=... MAX_DURATION=... in the environment). Needs PostgreSQL, Go, jq.
@@ -32,7 +34,7 @@ else
 fi
 hog=$!
 
-printf '%-7s %3s  %-12s %9s  %-19s %7s %8s %s\n' case run verdict p95 interval seconds samples stopped
+printf '%-7s %3s  %-12s %9s  %-19s %7s %8s %-8s %s\n' case run verdict p95 interval seconds samples stopped more
 results=()
 for case in aa slow10; do
 	cand=60000
@@ -45,9 +47,10 @@ for case in aa slow10; do
 		line=$(jq -r 'def pct: . * 1000 | round / 10 | tostring + "%";
 			.steps[] | select(.id == "overhead") | .outputs
 			| [.verdict, (.p95.ratio|pct), "[" + (.p95.ci_low|pct) + ", " + (.p95.ci_high|pct) + "]",
-			   (.seconds|floor|tostring), (.samples|tostring), .stopped] | @tsv' "$report")
-		IFS=$'\t' read -r verdict ratio interval seconds samples stopped <<<"$line"
-		printf '%-7s %3d  %-12s %9s  %-19s %7s %8s %s\n' "$case" "$i" "$verdict" "$ratio" "$interval" "$seconds" "$samples" "$stopped"
+			   (.seconds|floor|tostring), (.samples|tostring), .stopped,
+			   (if .more > 0 then (.more * 10 | round / 10 | tostring) + "x" else "-" end)] | @tsv' "$report")
+		IFS=$'\t' read -r verdict ratio interval seconds samples stopped more <<<"$line"
+		printf '%-7s %3d  %-12s %9s  %-19s %7s %8s %-8s %s\n' "$case" "$i" "$verdict" "$ratio" "$interval" "$seconds" "$samples" "$stopped" "$more"
 		results+=("$case $verdict")
 	done
 done

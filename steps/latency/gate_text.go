@@ -16,7 +16,7 @@ import (
 func (o Outcome) Table() string {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "QUERY\tSTAT\tBASELINE\tCANDIDATE\tOVERHEAD\t%.0f%% INTERVAL\tVERDICT\n", 100*o.Confidence)
+	fmt.Fprintf(tw, "QUERY\tSTAT\tBASELINE\tCANDIDATE\tOVERHEAD\t%s INTERVAL\tVERDICT\n", Confidence(o.Confidence))
 	for _, r := range o.Rows {
 		q := r.Query
 		if q == "" {
@@ -52,7 +52,7 @@ func (o Outcome) Advice(max float64, took time.Duration) string {
 	limit := Limit(max)
 	switch o.Verdict {
 	case Pass:
-		return fmt.Sprintf("The candidate is within the %s limit at every gated statistic (%.0f%% confidence): nothing to do.", limit, 100*o.Confidence)
+		return fmt.Sprintf("The candidate is within the %s limit at every gated statistic (%s confidence): nothing to do.", limit, Confidence(o.Confidence))
 	case Fail:
 		worst := Row{}
 		for _, r := range o.Rows {
@@ -81,4 +81,10 @@ func (o Outcome) Advice(max float64, took time.Duration) string {
 // Limit formats a ratio limit as a plain percentage: 0.05 is "5%".
 func Limit(max float64) string {
 	return strconv.FormatFloat(math.Round(100*max*1e6)/1e6, 'f', -1, 64) + "%"
+}
+
+// Confidence formats a confidence level as a percentage with at most two
+// decimals: 0.95 is "95%", 0.99985 "99.99%".
+func Confidence(c float64) string {
+	return strconv.FormatFloat(math.Round(c*1e4)/100, 'f', -1, 64) + "%"
 }

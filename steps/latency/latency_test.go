@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -234,7 +235,38 @@ func TestGateOutcome(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", want, tab)
 		}
 	}
+	if Confidence(0.95) != "95%" || Confidence(0.99985) != "99.99%" || Confidence(0.9617) != "96.17%" {
+		t.Errorf("confidences %s %s %s", Confidence(0.95), Confidence(0.99985), Confidence(0.9617))
+	}
 	if Limit(0.05) != "5%" || Limit(0.005) != "0.5%" || Limit(0.1) != "10%" {
 		t.Errorf("limits %s %s %s", Limit(0.05), Limit(0.005), Limit(0.1))
+	}
+}
+
+// TestSeriesPercentile checks the percentiles a series selects from its
+// sorted rounds against sorting every sample, ties and uneven rounds
+// included.
+func TestSeriesPercentile(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for trial := range 50 {
+		s := &Series{}
+		var all []float64
+		for range 1 + r.IntN(20) {
+			round := make([]float64, r.IntN(50))
+			for i := range round {
+				round[i] = float64(r.IntN(30)) // many ties
+				if trial%2 == 1 {
+					round[i] = r.ExpFloat64()
+				}
+			}
+			s.Add(round)
+			all = append(all, round...)
+		}
+		slices.Sort(all)
+		for _, p := range []float64{0, 1, 49.5, 50, 90, 95, 99, 100} {
+			if got, want := s.percentile(p), PercentileFloat(all, p); got != want {
+				t.Fatalf("trial %d, p%v of %d samples: %v, want %v", trial, p, len(all), got, want)
+			}
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package latency
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -13,7 +14,7 @@ import (
 type Series struct {
 	rounds [][]float64 // each sorted
 	sums   []float64   // per round
-	pooled []float64   // every sample, sorted
+	count  int
 }
 
 // NewSeries returns a series holding rounds (each one round's samples in
@@ -41,30 +42,81 @@ func (s *Series) addSorted(r []float64) {
 	}
 	s.rounds = append(s.rounds, r)
 	s.sums = append(s.sums, sum)
-	s.pooled = mergeSorted(s.pooled, r)
+	s.count += len(r)
 }
 
-func mergeSorted(a, b []float64) []float64 {
-	out := make([]float64, 0, len(a)+len(b))
-	i, j := 0, 0
-	for i < len(a) && j < len(b) {
-		if b[j] < a[i] {
-			out = append(out, b[j])
-			j++
-		} else {
-			out = append(out, a[i])
-			i++
+// percentile returns the p-th percentile (0..100) of every sample, as
+// PercentileFloat of them all sorted would, from the sorted rounds.
+func (s *Series) percentile(p float64) float64 {
+	n := s.count
+	if n == 0 {
+		return 0
+	}
+	h := (float64(n) - 1) * p / 100
+	lo := int(math.Floor(h))
+	if lo >= n-1 {
+		return s.kth(n - 1)
+	}
+	a := s.kth(lo)
+	return a + (h-float64(lo))*(s.kth(lo+1)-a)
+}
+
+// kth returns the k-th smallest sample (from 0) of every round: each step
+// takes as pivot the weighted median of the middles of what is left of
+// each round, which drops at least a quarter of it, and counts around the
+// pivot by binary search.
+func (s *Series) kth(k int) float64 {
+	lo, hi := make([]int, len(s.rounds)), make([]int, len(s.rounds))
+	for r, round := range s.rounds {
+		hi[r] = len(round)
+	}
+	type mid struct {
+		v float64
+		w int
+	}
+	mids := make([]mid, 0, len(s.rounds))
+	below, upTo := make([]int, len(s.rounds)), make([]int, len(s.rounds))
+	for {
+		mids, total := mids[:0], 0
+		for r, round := range s.rounds {
+			if w := hi[r] - lo[r]; w > 0 {
+				mids = append(mids, mid{round[lo[r]+w/2], w})
+				total += w
+			}
+		}
+		slices.SortFunc(mids, func(a, b mid) int { return cmp.Compare(a.v, b.v) })
+		pivot, acc := mids[len(mids)-1].v, 0
+		for _, m := range mids {
+			if acc += m.w; 2*acc >= total {
+				pivot = m.v
+				break
+			}
+		}
+		less, atMost := 0, 0
+		for r, round := range s.rounds {
+			w := round[lo[r]:hi[r]]
+			below[r] = lo[r] + sort.SearchFloat64s(w, pivot)
+			upTo[r] = lo[r] + sort.Search(len(w), func(i int) bool { return w[i] > pivot })
+			less += below[r] - lo[r]
+			atMost += upTo[r] - lo[r]
+		}
+		switch {
+		case k < less:
+			copy(hi, below)
+		case k < atMost:
+			return pivot
+		default:
+			k -= atMost
+			copy(lo, upTo)
 		}
 	}
-	out = append(out, a[i:]...)
-	return append(out, b[j:]...)
 }
 
 // Rounds returns the number of rounds.
 func (s *Series) Rounds() int { return len(s.rounds) }
 
 // Count returns the number of samples over every round.
-func (s *Series) Count() int { return len(s.pooled) }
+func (s *Series) Count() int { return s.count }
 
 // Round returns round r's samples, sorted.
 func (s *Series) Round(r int) []float64 { return s.rounds[r] }
@@ -77,7 +129,7 @@ func (s *Series) Value(stat string) float64 {
 		return s.mean()
 	}
 	p, _ := statPercentile(stat)
-	return PercentileFloat(s.pooled, p)
+	return s.percentile(p)
 }
 
 func (s *Series) mean() float64 {
@@ -85,7 +137,7 @@ func (s *Series) mean() float64 {
 	for _, x := range s.sums {
 		sum += x
 	}
-	return sum / float64(len(s.pooled))
+	return sum / float64(s.count)
 }
 
 // statPercentile returns the percentile (0..100) that stat names.
@@ -113,7 +165,7 @@ func statPercentile(stat string) (float64, bool) {
 // these values (times R/(R-1)): the cluster-robust ("sandwich") variance,
 // with rounds as clusters.
 func (s *Series) logInfluence(stat string) (float64, []float64, error) {
-	n := float64(len(s.pooled))
+	n := float64(s.count)
 	infl := make([]float64, len(s.rounds))
 	if stat == "mean" {
 		m := s.mean()
@@ -130,7 +182,7 @@ func (s *Series) logInfluence(stat string) (float64, []float64, error) {
 		return 0, nil, fmt.Errorf("unknown statistic %q", stat)
 	}
 	p := pct / 100
-	q := PercentileFloat(s.pooled, pct)
+	q := s.percentile(pct)
 	if !(q > 0) {
 		return 0, nil, fmt.Errorf("%s latency is %v, not positive", stat, q)
 	}
@@ -158,7 +210,7 @@ func (s *Series) logInfluence(stat string) (float64, []float64, error) {
 	// samples around q widens the interval as it should.
 	h := 1.96 * math.Sqrt(math.Max(varF, p*(1-p)/n))
 	lo, hi := math.Max(p-h, 0), math.Min(p+h, 1)
-	ql, qh := PercentileFloat(s.pooled, 100*lo), PercentileFloat(s.pooled, 100*hi)
+	ql, qh := s.percentile(100*lo), s.percentile(100*hi)
 	if !(ql > 0) {
 		ql = q
 	}

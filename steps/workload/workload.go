@@ -209,7 +209,7 @@ func (m *measurement) look(run *latency.RunInfo, prev int, final bool) (latency.
 		}
 	}
 	m.o.Logger.Info("measure looked", "rounds", run.Rounds, "verdict", out.Verdict, "at", row.String(),
-		"confidence", fmt.Sprintf("%.1f%%", 100*out.Confidence))
+		"confidence", latency.Confidence(out.Confidence))
 	return out.Verdict, nil
 }
 
