@@ -157,7 +157,8 @@ func (r *Relay) forward(dst, src net.Conn) {
 			}
 		}
 	}()
-	precise := preciseSleeper()
+	precise, done := preciseSleeper()
+	defer done()
 	for c := range queue {
 		if wait := time.Until(c.due); wait > 0 {
 			precise(wait)

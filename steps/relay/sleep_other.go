@@ -6,4 +6,4 @@ import "time"
 
 // preciseSleeper returns time.Sleep where nanosleep's precision is not
 // arranged for.
-func preciseSleeper() func(time.Duration) { return time.Sleep }
+func preciseSleeper() (sleep func(time.Duration), done func()) { return time.Sleep, func() {} }
