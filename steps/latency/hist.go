@@ -99,14 +99,3 @@ func (h *Histogram) Quantile(q float64) float64 {
 	}
 	return 0
 }
-
-// Output returns the buckets as a list of {low, high, count} maps for step
-// outputs (milliseconds).
-func (h *Histogram) Output() []any {
-	bs := h.Buckets()
-	out := make([]any, len(bs))
-	for i, b := range bs {
-		out[i] = map[string]any{"low": b.Low, "high": b.High, "count": b.Count}
-	}
-	return out
-}

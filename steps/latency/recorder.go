@@ -24,16 +24,3 @@ func (r *Recorder) Time(fn func() error) error {
 	}
 	return err
 }
-
-// Merge returns every sample of rs in one slice.
-func Merge(rs ...*Recorder) []time.Duration {
-	n := 0
-	for _, r := range rs {
-		n += len(r.Samples)
-	}
-	out := make([]time.Duration, 0, n)
-	for _, r := range rs {
-		out = append(out, r.Samples...)
-	}
-	return out
-}

@@ -14,11 +14,11 @@ import (
 
 // round runs round k: every client connects to every target afresh (so
 // that one backend's placement on the machine does not bias a target for
-// the whole run), warms up, then runs iterations until the deadline (or
-// Iterations of them). An iteration runs every query on every target, the
+// the whole run), warms up, then runs iterations for slice (or Iterations
+// of them, whatever slice is). An iteration runs every query on every target, the
 // targets of each query back to back and their order alternating between
 // iterations (A B, B A, ...). It returns how long the timed part took.
-func (m *measurement) round(ctx context.Context, k int, deadline time.Time) (time.Duration, error) {
+func (m *measurement) round(ctx context.Context, k int, slice time.Duration) (time.Duration, error) {
 	o := m.o
 	nt, nq := len(m.names), len(o.Queries)
 	clients := make([]*client, o.Concurrency)
@@ -28,7 +28,7 @@ func (m *measurement) round(ctx context.Context, k int, deadline time.Time) (tim
 		}
 	}()
 	for i := range clients {
-		c := &client{m: m, conns: make([]*pgx.Conn, nt), recs: make([][][]time.Duration, nt)}
+		c := &client{m: m, conns: make([]*pgx.Conn, nt), recs: make([][]*latency.Recorder, nt), scratch: &latency.Recorder{}}
 		clients[i] = c
 		for i := range nt {
 			// Alternate which target connects (and warms up) first, so
@@ -38,7 +38,10 @@ func (m *measurement) round(ctx context.Context, k int, deadline time.Time) (tim
 			if k%2 == 1 {
 				t = nt - 1 - i
 			}
-			c.recs[t] = make([][]time.Duration, nq)
+			c.recs[t] = make([]*latency.Recorder, nq)
+			for q := range nq {
+				c.recs[t][q] = latency.NewRecorder(1024)
+			}
 			if o.IncludeConnect {
 				continue
 			}
@@ -59,6 +62,7 @@ func (m *measurement) round(ctx context.Context, k int, deadline time.Time) (tim
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
+	deadline := start.Add(slice)
 	for i, c := range clients {
 		wg.Go(func() {
 			for j := i; ctx.Err() == nil; j++ {
@@ -86,7 +90,7 @@ func (m *measurement) round(ctx context.Context, k int, deadline time.Time) (tim
 		for q := range nq {
 			var all []time.Duration
 			for _, c := range clients {
-				all = append(all, c.recs[t][q]...)
+				all = append(all, c.recs[t][q].Samples...)
 			}
 			m.samples[name][q] = append(m.samples[name][q], all)
 		}
@@ -96,9 +100,10 @@ func (m *measurement) round(ctx context.Context, k int, deadline time.Time) (tim
 
 // client is one connection to every target and its recorded latencies.
 type client struct {
-	m     *measurement
-	conns []*pgx.Conn         // per target; nil with include_connect
-	recs  [][][]time.Duration // target -> query -> samples
+	m       *measurement
+	conns   []*pgx.Conn           // per target; nil with include_connect
+	recs    [][]*latency.Recorder // target -> query
+	scratch *latency.Recorder     // warm-up latencies, not kept
 }
 
 func (c *client) close() {
@@ -121,35 +126,37 @@ func (c *client) iteration(ctx context.Context, j int, record bool) error {
 	}
 	for q := range c.m.o.Queries {
 		for _, t := range order {
-			d, err := c.exec(ctx, t, &c.m.o.Queries[q])
-			if err != nil {
-				return fmt.Errorf("target %s: query %s: %w", c.m.names[t], c.m.o.Queries[q].Name, err)
+			rec := c.recs[t][q]
+			if !record {
+				rec = c.scratch
+				rec.Samples = rec.Samples[:0]
 			}
-			if record {
-				c.recs[t][q] = append(c.recs[t][q], d)
+			if err := c.exec(ctx, t, &c.m.o.Queries[q], rec); err != nil {
+				return fmt.Errorf("target %s: query %s: %w", c.m.names[t], c.m.o.Queries[q].Name, err)
 			}
 		}
 	}
 	return nil
 }
 
-// exec runs q once on target t and returns its latency: on the client's
-// connection, or (include_connect) on a connection opened for it, timed
-// with the query.
-func (c *client) exec(ctx context.Context, t int, q *Query) (time.Duration, error) {
-	start := time.Now()
-	conn := c.conns[t]
-	if conn == nil {
-		var err error
+// exec runs q once on target t and records its latency in rec: on the
+// client's connection, or (include_connect) on a connection opened for
+// it, timed with the query (closing it is not).
+func (c *client) exec(ctx context.Context, t int, q *Query, rec *latency.Recorder) error {
+	if conn := c.conns[t]; conn != nil {
+		return rec.Time(func() error { return runQuery(ctx, conn, q) })
+	}
+	var conn *pgx.Conn
+	err := rec.Time(func() (err error) {
 		if conn, err = pgx.ConnectConfig(ctx, c.m.cfgs[c.m.names[t]]); err != nil {
-			return 0, fmt.Errorf("connecting: %w", err)
+			return fmt.Errorf("connecting: %w", err)
 		}
-		defer conn.Close(context.Background())
+		return runQuery(ctx, conn, q)
+	})
+	if conn != nil {
+		conn.Close(context.Background())
 	}
-	if err := runQuery(ctx, conn, q); err != nil {
-		return 0, err
-	}
-	return time.Since(start), nil
+	return err
 }
 
 // runQuery executes q and reads its whole result without decoding it.

@@ -151,7 +151,7 @@ func (m *measurement) rounds(ctx context.Context, start time.Time) (latency.RunI
 			break
 		}
 		slice := left/time.Duration(planned-k) - perRound
-		timed, err := m.round(ctx, k, began.Add(slice))
+		timed, err := m.round(ctx, k, slice)
 		if err != nil {
 			return run, fmt.Errorf("round %d: %w", k+1, err)
 		}
