@@ -19,19 +19,25 @@ test:
 	scripts/install-test-deps.sh
 	$(GO) vet ./...
 	$(GO) test -count=1 -p 1 -timeout 20m ./...
+	$(MAKE) fuzz FUZZTIME=5s
 
 lint:
 	gofmt -l . | tee /dev/stderr | (! read)
 	$(GO) vet ./...
 	staticcheck ./...
 
+# The fuzz targets, FUZZTIME each (30s by default). `make test` runs each
+# for a few seconds too: the seed corpora run in every `go test`, and a
+# short search in CI catches what a change makes newly reachable.
+FUZZTIME ?= 30s
+FUZZ_TARGETS = ./runner:FuzzLoad ./runner:FuzzInterpolate ./runner:FuzzRedact \
+	./steps/pg:FuzzDSNSecrets ./steps/manifest:FuzzParse ./steps/catalog:FuzzManifestGate
+
 fuzz:
-	$(GO) test ./runner -run '^$$' -fuzz FuzzLoad -fuzztime 30s
-	$(GO) test ./runner -run '^$$' -fuzz FuzzInterpolate -fuzztime 30s
-	$(GO) test ./steps/pg -run '^$$' -fuzz FuzzDSNSecrets -fuzztime 30s
-	$(GO) test ./runner -run '^$$' -fuzz FuzzRedact -fuzztime 30s
-	$(GO) test ./steps/manifest -run '^$$' -fuzz FuzzParse -fuzztime 30s
-	$(GO) test ./steps/catalog -run '^$$' -fuzz FuzzManifestGate -fuzztime 30s
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  echo "fuzz $${t#*:} ($${t%%:*}, $(FUZZTIME))"; \
+	  $(GO) test $${t%%:*} -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) -parallel 2; \
+	done
 
 # schemas/plan.schema.json is generated from the step registry; a test in
 # cmd/sluice fails when the committed file is stale.
