@@ -86,13 +86,32 @@ type ByteCounts struct {
 
 // GateResult is the outcome of one assertion.
 type GateResult struct {
-	Expr     string `json:"expr"`
-	Message  string `json:"message,omitempty"`
-	Passed   bool   `json:"passed"`
-	Operands string `json:"operands,omitempty"`
-	File     string `json:"file,omitempty"`
-	Line     int    `json:"line,omitempty"`
+	Expr    string `json:"expr"`
+	Message string `json:"message,omitempty"`
+	Passed  bool   `json:"passed"`
+	// NotEvaluated says the assertion decided nothing: its step did not
+	// run, or ended cancelled or failed for another reason (see
+	// reportGates). Passed is then false, and the gate is not a failure.
+	NotEvaluated bool   `json:"not_evaluated,omitempty"`
+	Operands     string `json:"operands,omitempty"`
+	File         string `json:"file,omitempty"`
+	Line         int    `json:"line,omitempty"`
 }
+
+// Result is the gate's outcome in one word: "pass", "fail" or "not
+// evaluated".
+func (g GateResult) Result() string {
+	switch {
+	case g.NotEvaluated:
+		return "not evaluated"
+	case g.Passed:
+		return "pass"
+	}
+	return "fail"
+}
+
+// Failed reports whether the gate was evaluated and is false.
+func (g GateResult) Failed() bool { return !g.Passed && !g.NotEvaluated }
 
 // Step returns the record of step id, or nil.
 func (r *Report) Step(id string) *StepReport {

@@ -49,6 +49,10 @@ func (r *run) report(err error) *Report {
 			ir.Key, ir.Input = fmt.Sprint(it.key), s.Input
 			st.Items = append(st.Items, ir)
 		}
+		if len(st.Items) > 0 {
+			// Each item's record shows its own gates.
+			st.Gates = nil
+		}
 		rep.Steps = append(rep.Steps, st)
 	}
 	return rep
@@ -57,7 +61,7 @@ func (r *run) report(err error) *Report {
 // stepReport is the report of step s's record rec (the step's, or one
 // item's).
 func (r *run) stepReport(s *Step, rec record) StepReport {
-	st := StepReport{ID: s.ID, Type: s.Type, Status: rec.status, Attempts: rec.attempts, Bytes: rec.bytes, Gates: rec.gates, Run: rec.run}
+	st := StepReport{ID: s.ID, Type: s.Type, Status: rec.status, Attempts: rec.attempts, Bytes: rec.bytes, Run: rec.run}
 	if s.Def != nil {
 		st.Kind = s.Def.Kind
 	}
@@ -77,6 +81,7 @@ func (r *run) stepReport(s *Step, rec record) StepReport {
 	if len(rec.outputs) > 0 {
 		st.Outputs = reportValue(map[string]any(rec.outputs), r.red).(map[string]any)
 	}
+	st.Gates = reportGates(s, st.Status, rec.gates)
 	return st
 }
 

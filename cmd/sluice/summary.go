@@ -45,12 +45,12 @@ func printSummary(w io.Writer, rep *runner.Report, stateDir string) {
 	_ = tw.Flush()
 	rep.Walk(func(path string, _ int, s *runner.StepReport) {
 		for _, g := range s.Gates {
-			mark := "pass"
-			if !g.Passed {
+			mark := g.Result()
+			if g.Failed() {
 				mark = "FAIL"
 			}
 			fmt.Fprintf(w, "gate %s %s: %s", mark, path, g.Expr)
-			if !g.Passed && g.Operands != "" {
+			if g.Failed() && g.Operands != "" {
 				fmt.Fprintf(w, " (%s)", g.Operands)
 			}
 			fmt.Fprintln(w)

@@ -259,9 +259,10 @@ func record(job Job, rep *runner.Report, err error, attempts int) Target {
 			t.StoredBytes += s.Bytes.In
 		}
 		for _, g := range s.Gates {
-			if g.Passed {
+			switch {
+			case g.Passed:
 				t.GatesPassed++
-			} else {
+			case g.Failed():
 				t.GatesFailed++
 			}
 		}

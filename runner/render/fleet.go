@@ -19,11 +19,12 @@ import (
 var fleetSource string
 
 var fleetTemplate = template.Must(template.New("fleet").Funcs(template.FuncMap{
-	"class":   statusClass,
-	"bytes":   humanBytes,
-	"seconds": humanSeconds,
-	"time":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 MST") },
-	"gates":   allGates,
+	"class":     statusClass,
+	"bytes":     humanBytes,
+	"seconds":   humanSeconds,
+	"time":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 MST") },
+	"gates":     allGates,
+	"gateClass": gateClass,
 	// What a streaming step passed on; for a sink, what it stored; nil for
 	// an action.
 	"streamed": func(s runner.StepReport) *int64 {

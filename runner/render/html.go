@@ -23,17 +23,18 @@ import (
 var htmlSource string
 
 var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"class":   statusClass,
-	"bytes":   humanBytes,
-	"seconds": humanSeconds,
-	"rate":    humanRate,
-	"time":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 MST") },
-	"flatten": flattenOutputs,
-	"scalar":  scalar,
-	"half":    func(n int) int { return n / 2 },
-	"indent":  func(depth int) int { return 24 * depth },
-	"add":     func(a, b int) int { return a + b },
-	"addf":    func(a, b float64) float64 { return a + b },
+	"class":     statusClass,
+	"gateClass": gateClass,
+	"bytes":     humanBytes,
+	"seconds":   humanSeconds,
+	"rate":      humanRate,
+	"time":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 MST") },
+	"flatten":   flattenOutputs,
+	"scalar":    scalar,
+	"half":      func(n int) int { return n / 2 },
+	"indent":    func(depth int) int { return 24 * depth },
+	"add":       func(a, b int) int { return a + b },
+	"addf":      func(a, b float64) float64 { return a + b },
 	"barw": func(n, maxN int64) float64 {
 		if maxN <= 0 {
 			return 0
@@ -55,16 +56,18 @@ var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 
 // htmlView is what the page template reads.
 type htmlView struct {
-	R          *runner.Report
-	Verdict    string
-	Counts     string
-	Gates      []gateRef
-	Failed     int // failed gates
-	Checklists []checklist
-	DAG        dagLayout
-	Gantt      ganttLayout
-	Groups     []streamGroup
-	Steps      []stepView
+	R       *runner.Report
+	Verdict string
+	Counts  string
+	Gates   []gateRef
+	Failed  int // failed gates
+	// NotEvaluated counts the gates of steps that did not get to decide.
+	NotEvaluated int
+	Checklists   []checklist
+	DAG          dagLayout
+	Gantt        ganttLayout
+	Groups       []streamGroup
+	Steps        []stepView
 }
 
 // stepView is one step's card: its record, its type's own section if any,
@@ -90,8 +93,11 @@ func WriteHTML(w io.Writer, r *runner.Report) error {
 	}
 	v.Checklists = checklists(r)
 	for _, g := range v.Gates {
-		if !g.Passed {
+		switch {
+		case g.Failed():
 			v.Failed++
+		case g.NotEvaluated:
+			v.NotEvaluated++
 		}
 	}
 	for _, row := range allSteps(r) {
@@ -120,6 +126,7 @@ type checklist struct {
 	Step, Title  string
 	Items        []runner.GateResult
 	Passed, Fail int
+	NotEvaluated int
 }
 
 func checklists(r *runner.Report) []checklist {
@@ -132,15 +139,23 @@ func checklists(r *runner.Report) []checklist {
 		}
 		c := checklist{Step: row.Path, Title: title, Items: s.Gates}
 		for _, g := range s.Gates {
-			if g.Passed {
+			switch {
+			case g.Passed:
 				c.Passed++
-			} else {
+			case g.NotEvaluated:
+				c.NotEvaluated++
+			default:
 				c.Fail++
 			}
 		}
 		out = append(out, c)
 	}
 	return out
+}
+
+// gateClass is the CSS class of a gate's result (GateResult.Result).
+func gateClass(result string) string {
+	return strings.ReplaceAll(result, " ", "-")
 }
 
 // statusClass is the CSS class of a status: st-succeeded, st-failed, ...

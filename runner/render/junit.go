@@ -108,7 +108,11 @@ func runSuite(r *runner.Report) junitSuite {
 		if g.Line > 0 {
 			c.Line = strconv.Itoa(g.Line)
 		}
-		if !g.Passed {
+		switch {
+		case g.NotEvaluated:
+			c.Skipped = &junitProblem{Message: "not evaluated: step " + g.Step + " did not get to check it", Type: "not evaluated"}
+			suite.Skipped++
+		case !g.Passed:
 			c.Failure = &junitProblem{Message: gateLine(g.GateResult), Type: "gate failed", Text: gateLine(g.GateResult)}
 			suite.Failures++
 		}

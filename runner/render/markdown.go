@@ -40,9 +40,9 @@ func WriteMarkdown(w io.Writer, r *runner.Report) error {
 		fmt.Fprintln(b, "\n| gate | step | expression | operand values | message |")
 		fmt.Fprintln(b, "|---|---|---|---|---|")
 		for _, g := range gates {
-			res := "✅ pass"
-			if !g.Passed {
-				res = "❌ fail"
+			res := map[string]string{"pass": "✅ pass", "fail": "❌ fail"}[g.Result()]
+			if res == "" {
+				res = "⏸️ " + g.Result()
 			}
 			fmt.Fprintf(b, "| %s | %s | `%s` | %s | %s |\n", res, mdCell(g.Step), mdCode(g.Expr), mdCell(g.Operands), mdCell(g.Message))
 		}
