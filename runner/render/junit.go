@@ -63,7 +63,9 @@ type junitProblem struct {
 // for_each items and the steps of called plans are testcases named by
 // their path (backup[shop]/upload). A
 // failed step or gate is a failure, an interrupted step an error, and a
-// skipped or cancelled step is skipped with the reason.
+// skipped or cancelled step is skipped with the reason. A failure's text
+// lists the findings (with their fixes) of the step, or of the steps the
+// gate reads.
 func WriteJUnit(w io.Writer, r *runner.Report) error {
 	suite := runSuite(r)
 	doc := junitSuites{Name: r.Plan, Tests: suite.Tests, Failures: suite.Failures, Errors: suite.Errors,
@@ -88,7 +90,7 @@ func runSuite(r *runner.Report) junitSuite {
 		c := junitCase{Name: row.Path + " (" + s.Type + ")", Classname: r.Plan + ".steps", Time: secs(s.DurationSeconds), File: r.PlanFile}
 		switch s.Status {
 		case runner.StatusFailed:
-			c.Failure = &junitProblem{Message: s.Error, Type: "step failed", Text: s.Error}
+			c.Failure = &junitProblem{Message: s.Error, Type: "step failed", Text: withFindings(s.Error, stepFindings(s))}
 			suite.Failures++
 		case runner.StatusInterrupted:
 			c.Error = &junitProblem{Message: s.Error, Type: "interrupted", Text: s.Error}
@@ -113,7 +115,7 @@ func runSuite(r *runner.Report) junitSuite {
 			c.Skipped = &junitProblem{Message: "not evaluated: step " + g.Step + " did not get to check it", Type: "not evaluated"}
 			suite.Skipped++
 		case !g.Passed:
-			c.Failure = &junitProblem{Message: gateLine(g.GateResult), Type: "gate failed", Text: gateLine(g.GateResult)}
+			c.Failure = &junitProblem{Message: gateLine(g.GateResult), Type: "gate failed", Text: withFindings(gateLine(g.GateResult), gateFindings(r, g.Step, g.Expr))}
 			suite.Failures++
 		}
 		suite.Cases = append(suite.Cases, c)
@@ -141,6 +143,15 @@ func writeJUnitDoc(w io.Writer, doc junitSuites) error {
 	}
 	_, err := io.WriteString(w, "\n")
 	return err
+}
+
+// withFindings is a failure's text followed by the findings behind it, each
+// with its fix.
+func withFindings(text string, fs []finding) string {
+	if len(fs) == 0 {
+		return text
+	}
+	return text + "\n\nfindings:\n" + findingsText(fs)
 }
 
 func secs(s float64) string { return strconv.FormatFloat(s, 'f', 3, 64) }

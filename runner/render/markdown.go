@@ -11,8 +11,8 @@ import (
 
 // WriteMarkdown writes r as GitHub-flavoured Markdown: a verdict line, the
 // failures first, then a table of the steps (for_each items and the steps
-// of called plans under their step, ↳ marking the depth) and one of the
-// gates. It is what
+// of called plans under their step, ↳ marking the depth), one of the gates
+// and one of each step's findings with their fixes. It is what
 // `sluice run` appends to $GITHUB_STEP_SUMMARY.
 func WriteMarkdown(w io.Writer, r *runner.Report) error {
 	b := bufio.NewWriter(w)
@@ -47,7 +47,25 @@ func WriteMarkdown(w io.Writer, r *runner.Report) error {
 			fmt.Fprintf(b, "| %s | %s | `%s` | %s | %s |\n", res, mdCell(g.Step), mdCode(g.Expr), mdCell(g.Operands), mdCell(g.Message))
 		}
 	}
+	writeMarkdownFindings(b, r)
 	return b.Flush()
+}
+
+// writeMarkdownFindings adds a table per step with findings (stepFindings):
+// what was found and how to fix it, most severe first.
+func writeMarkdownFindings(b io.Writer, r *runner.Report) {
+	for _, row := range allSteps(r) {
+		fs := stepFindings(row.StepReport)
+		if len(fs) == 0 {
+			continue
+		}
+		fmt.Fprintf(b, "\n### Findings of step `%s`\n\n", mdCode(row.Path))
+		fmt.Fprintln(b, "| severity | finding | evidence | how to fix |")
+		fmt.Fprintln(b, "|---|---|---|---|")
+		for _, f := range fs {
+			fmt.Fprintf(b, "| %s | %s `%s` | %s | %s |\n", mdCell(f.Severity), mdCell(f.Title), mdCode(f.ID), mdCell(f.Evidence), mdCell(f.Hint))
+		}
+	}
 }
 
 func statusWord(s runner.Status) string {

@@ -20,10 +20,6 @@ func severityRank(s string) int {
 	return len(severities)
 }
 
-type finding struct {
-	ID, Severity, Title, Evidence, Hint string
-}
-
 type tlsView struct {
 	Facts    []outputRow // the negotiated connection and certificate at a glance
 	Findings []finding
@@ -55,18 +51,10 @@ func tlsSection(s runner.StepReport) (*Section, error) {
 		}
 	}
 	n := map[string]int{}
-	for _, e := range list {
-		m, ok := asMap(e)
-		if !ok {
-			continue
-		}
-		f := finding{ID: str(m, "id"), Severity: str(m, "severity"), Title: str(m, "title"), Evidence: str(m, "evidence", "message"), Hint: str(m, "hint", "fix")}
-		v.Findings = append(v.Findings, f)
+	v.Findings, _ = parseFindings(list)
+	for _, f := range v.Findings {
 		n[f.Severity]++
 	}
-	sort.SliceStable(v.Findings, func(i, j int) bool {
-		return severityRank(v.Findings[i].Severity) < severityRank(v.Findings[j].Severity)
-	})
 	for _, sev := range severities {
 		v.Counts = append(v.Counts, sevCount{sev, n[sev]})
 	}
