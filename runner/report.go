@@ -68,6 +68,9 @@ type StepReport struct {
 	// Run is the run of the plan a step ran as one step (for a for_each
 	// step, each item has its own), nested: its steps, gates and outputs.
 	Run *Report `json:"run,omitempty"`
+	// Outcome is what the step did, in one line (Definition.Outcome), for
+	// a succeeded step whose type says it.
+	Outcome string `json:"outcome,omitempty"`
 }
 
 // ByteCounts are the bytes a streaming step read from its input and wrote to

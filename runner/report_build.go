@@ -50,8 +50,8 @@ func (r *run) report(err error) *Report {
 			st.Items = append(st.Items, ir)
 		}
 		if len(st.Items) > 0 {
-			// Each item's record shows its own gates.
-			st.Gates = nil
+			// Each item's record shows its own gates and what it did.
+			st.Gates, st.Outcome = nil, ""
 		}
 		rep.Steps = append(rep.Steps, st)
 	}
@@ -82,6 +82,7 @@ func (r *run) stepReport(s *Step, rec record) StepReport {
 		st.Outputs = reportValue(map[string]any(rec.outputs), r.red).(map[string]any)
 	}
 	st.Gates = reportGates(s, st.Status, rec.gates)
+	st.Outcome = r.red.Redact(stepOutcome(s, st.Status, rec.outputs))
 	return st
 }
 

@@ -52,6 +52,13 @@ type Definition struct {
 
 	Outputs []OutputSpec
 
+	// Outcome, when set, says in one line what a succeeded step did, from
+	// its final outputs: where a backup went, what was restored, what a
+	// rotation changed. The report records it (StepReport.Outcome, redacted)
+	// and the CLI prints it after a run, so that neither names a step type.
+	// It must not fail on missing or mistyped outputs; "" says nothing.
+	Outcome func(Outputs) string
+
 	// Stream safety, for the fail-closed rule: a stream that carries
 	// plaintext (after a step with Plaintext, or from any source, until a
 	// step with Protects) must not reach a sink with Persists unless the

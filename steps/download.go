@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/sluice-dev/sluice/runner"
@@ -21,6 +22,7 @@ func downloadDefinition() runner.Definition {
 		Kind:    runner.KindSource,
 		Summary: "Stream one stored object (or the newest backup in a folder), verifying its digest against its sidecar or manifest",
 		New:     func() any { return &Download{} },
+		Outcome: downloadOutcome,
 		// Stored bytes may be anything: the fail-closed rule treats them as
 		// plaintext, and upload checks for an age header at run time.
 		Plaintext: true,
@@ -38,6 +40,34 @@ func downloadDefinition() runner.Definition {
 			{Name: "signed_by", Type: "string", Doc: "id of the verification key that checked the manifest's signature; empty when unsigned"},
 		},
 	}
+}
+
+// downloadOutcome says which object was read and what vouched for it.
+func downloadOutcome(o runner.Outputs) string {
+	url := outStr(o, "url")
+	if url == "" {
+		return ""
+	}
+	var facts []string
+	if c := outStr(o, "created"); c != "" {
+		facts = append(facts, "created "+c)
+	}
+	if outBool(o, "verified") {
+		facts = append(facts, outStr(o, "digest_algorithm")+" verified")
+	}
+	switch {
+	case outStr(o, "manifest") == "":
+		facts = append(facts, "no manifest")
+	case outStr(o, "signed_by") != "":
+		facts = append(facts, "manifest signed by "+outStr(o, "signed_by"))
+	default:
+		facts = append(facts, "manifest "+outStr(o, "signature"))
+	}
+	line := fmt.Sprintf("downloaded %s (%s)", url, byteSize(outInt(o, "bytes")))
+	if len(facts) > 0 {
+		line += ": " + strings.Join(facts, ", ")
+	}
+	return line
 }
 
 // Download is the parameter struct of the download step: a source that

@@ -19,6 +19,7 @@ func restoreDefinition() runner.Definition {
 		Kind:    runner.KindSink,
 		Summary: "Restore a pg_dump stream with pg_restore or psql into a database or a throwaway cluster, then run verification queries",
 		New:     func() any { return &Restore{} },
+		Outcome: restoreOutcome,
 		Outputs: []runner.OutputSpec{
 			{Name: "duration", Type: "duration", Doc: "time the restore took, verification included"},
 			{Name: "database", Type: "string", Doc: "name of the database restored into"},
@@ -29,6 +30,27 @@ func restoreDefinition() runner.Definition {
 			{Name: "format", Type: "string", Doc: "format restored: custom or plain"},
 		},
 	}
+}
+
+// restoreOutcome says what was restored where, and what reading it back
+// found: the counts and fingerprint gates compare with the source.
+func restoreOutcome(o runner.Outputs) string {
+	db := outStr(o, "database")
+	if db == "" {
+		return ""
+	}
+	line := fmt.Sprintf("restored a %s dump into database %q", outStr(o, "format"), db)
+	if _, read := o["tables"]; !read {
+		return line + " (not read back: skip_checks)"
+	}
+	line += fmt.Sprintf(": %d table%s, %d row%s", outInt(o, "tables"), plural(outInt(o, "tables")), outInt(o, "rows"), plural(outInt(o, "rows")))
+	if fp := outStr(o, "fingerprint"); fp != "" {
+		line += ", fingerprint " + fp[:min(len(fp), 16)]
+	}
+	if v, ok := o["verify"].(map[string]any); ok && len(v) > 0 {
+		line += "; verify " + mapText(v)
+	}
+	return line
 }
 
 // Restore is the parameter struct of the restore step, a sink that feeds a

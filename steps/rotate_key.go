@@ -48,12 +48,14 @@ func rotateKeyDefinition() runner.Definition {
 		Kind:    runner.KindAction,
 		Summary: "Rotate a key store (new active key, previous retired, ledger entry) and move backups onto it by header re-wrap or re-encryption",
 		New:     func() any { return &RotateKey{} },
+		Outcome: rotateKeyOutcome,
 		Outputs: []runner.OutputSpec{
 			{Name: "rotated", Type: "bool", Doc: "whether a new key was activated (or would be, in a dry run)"},
 			{Name: "active_key_id", Type: "string", Doc: "id of the active key afterwards (empty for a dry-run rotation)"},
 			{Name: "previous_key_id", Type: "string", Doc: "id of the key that was active before"},
 			{Name: "active_key_age_days", Type: "number", Doc: "how long the previously active key had been active, in days"},
 			{Name: "dry_run", Type: "bool", Doc: "whether nothing was changed"},
+			{Name: "max_age", Type: "string", Doc: "the max_age the rotation was decided by, as written; empty when it rotates always"},
 			{Name: "rewrapped", Type: "int", Doc: "backups moved onto the active key (and verified)"},
 			{Name: "rewrapped_in_place", Type: "int", Doc: "of those, headers rewritten in place (cost independent of size)"},
 			{Name: "skipped", Type: "int", Doc: "backups already on the active key (or on keys not in this store)"},
@@ -62,6 +64,35 @@ func rotateKeyDefinition() runner.Definition {
 			{Name: "still_on_retired_keys", Type: "int", Doc: "backups whose manifest still names a retired key of the store"},
 		},
 	}
+}
+
+// rotateKeyOutcome says whether the store rotated, and why not, and what
+// happened to the backups.
+func rotateKeyOutcome(o runner.Outputs) string {
+	age := fmt.Sprintf("%.0f day%s old", outFloat(o, "active_key_age_days"), plural(int64(outFloat(o, "active_key_age_days")+0.5)))
+	var line string
+	switch {
+	case !outBool(o, "rotated"):
+		line = fmt.Sprintf("not rotated: active key %s is %s", outStr(o, "active_key_id"), age)
+		if m := outStr(o, "max_age"); m != "" {
+			line += ", max_age " + m
+		}
+	case outBool(o, "dry_run"):
+		line = fmt.Sprintf("dry run: would rotate active key %s (%s)", outStr(o, "previous_key_id"), age)
+	default:
+		line = fmt.Sprintf("rotated: key %s active, %s retired (it was %s)", outStr(o, "active_key_id"), outStr(o, "previous_key_id"), age)
+	}
+	if !outBool(o, "dry_run") && (outBool(o, "rotated") || outInt(o, "rewrapped") > 0) {
+		n := outInt(o, "rewrapped")
+		line += fmt.Sprintf("; rewrapped %d backup%s", n, plural(n))
+	}
+	if n := outInt(o, "failed"); n > 0 {
+		line += fmt.Sprintf(", %d failed", n)
+	}
+	if n := outInt(o, "still_on_retired_keys"); n > 0 {
+		line += fmt.Sprintf("; %d backup%s still on retired keys", n, plural(n))
+	}
+	return line
 }
 
 // Validate checks the key type, max_age and the rewrap settings.
@@ -144,6 +175,7 @@ func (p *RotateKey) Run(ctx context.Context, sc *runner.StepContext) (runner.Out
 		"previous_key_id":     res.Previous.ID,
 		"active_key_age_days": res.Age.Hours() / 24,
 		"dry_run":             p.DryRun,
+		"max_age":             p.MaxAge,
 		"rewrapped":           int64(0), "rewrapped_in_place": int64(0), "skipped": int64(0),
 		"failed": int64(0), "failures": []any{}, "still_on_retired_keys": int64(0),
 	}

@@ -22,6 +22,7 @@ func uploadDefinition() runner.Definition {
 		Kind:     runner.KindSink,
 		Summary:  "Store the stream as one object (file://, a path or s3://), then its checksum sidecar and manifest, atomically",
 		New:      func() any { return &Upload{} },
+		Outcome:  uploadOutcome,
 		Persists: true,
 		Outputs: []runner.OutputSpec{
 			{Name: "bytes", Type: "int", Doc: "bytes stored"},
@@ -34,6 +35,19 @@ func uploadDefinition() runner.Definition {
 			{Name: "signed_by", Type: "string", Doc: "id of the signing key that signed the manifest; empty with unsigned: true"},
 		},
 	}
+}
+
+// uploadOutcome says where the committed object and its manifest are.
+func uploadOutcome(o runner.Outputs) string {
+	url := outStr(o, "url")
+	if url == "" {
+		return ""
+	}
+	line := fmt.Sprintf("stored %s (%s)", url, byteSize(outInt(o, "bytes")))
+	if m := outStr(o, "manifest"); m != "" {
+		line += ", manifest " + m
+	}
+	return line
 }
 
 // Upload is the parameter struct of the upload step: a sink that stores its

@@ -13,7 +13,7 @@ import (
 // status, time and bytes (for_each items and the steps of called plans
 // under their step, by path: backup[shop]/upload), for streaming steps
 // where their time went, so that the slowest stage of a stream stands out,
-// and each gate's result.
+// what the steps did, and each gate's result.
 func printSummary(w io.Writer, rep *runner.Report, stateDir string) {
 	slowest := slowestStages(rep)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -43,6 +43,7 @@ func printSummary(w io.Writer, rep *runner.Report, stateDir string) {
 		fmt.Fprintf(tw, "%s%s\t%s\t%s\t%.2fs\t%s\t%s\t%s\t%s\n", strings.Repeat("  ", depth), path, s.Type, s.Status, s.DurationSeconds, out, busy, speed, mark)
 	})
 	_ = tw.Flush()
+	printOutcomes(w, rep)
 	rep.Walk(func(path string, _ int, s *runner.StepReport) {
 		for _, g := range s.Gates {
 			mark := g.Result()
