@@ -48,7 +48,8 @@ func commands() map[string]command {
 		"schema":   {"print the JSON Schema of plans", cmdSchema},
 		"keys":     {"manage key stores: init, list, show, destroy", cmdKeys},
 		"restore":  {"restore a backup from its manifest, no plan needed", cmdRestore},
-		"report":   {"render a run's report as html, junit, markdown or json", cmdReport},
+		"report":   {"print a run's summary, or render its report as html, junit, markdown or json", cmdReport},
+		"runs":     {"list the recorded runs, newest first", cmdRuns},
 		"backups":  {"list, verify, prune and sign the backups under a destination, or print their metrics", cmdBackups},
 		"export":   {"print Argo Workflows or Kubernetes manifests that run a plan over an inventory", cmdExport},
 	}

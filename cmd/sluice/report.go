@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,11 +13,13 @@ import (
 	"github.com/sluice-dev/sluice/runner/render"
 )
 
-// cmdReport renders a recorded run's report.json as HTML, JUnit XML,
-// Markdown or JSON, to stdout or a file.
+// cmdReport prints a recorded run's summary, or renders its report.json as
+// HTML, JUnit XML, Markdown or JSON, to stdout or a file. Without --format
+// it prints the summary `sluice run` printed, on a terminal or not; with
+// --out, the file's extension picks the format.
 func cmdReport(a *app, args []string) error {
-	fs := newFlags(a, "report", "RUN_ID|FLEET_ID|latest")
-	format := fs.String("format", "html", "output format: html, junit, markdown or json")
+	fs := newFlags(a, "report", "RUN_ID|FLEET_ID|PREFIX|latest")
+	format := fs.String("format", "", "output format: text (the summary), html, junit, markdown or json; default text, or from --out's extension (.html, .xml, .md, .json)")
 	out := fs.String("out", "", "write to `file` instead of standard output")
 	stateDir := fs.String("state-dir", ".sluice", "where run folders and reports are written")
 	pos, err := parse(fs, args)
@@ -25,23 +29,37 @@ func cmdReport(a *app, args []string) error {
 	if len(pos) != 1 {
 		return usagef("report takes one run id (or latest), got %d arguments", len(pos))
 	}
-	f, err := render.ParseFormat(*format)
+	name := *format
+	if name == "" {
+		name = formatFromFile(*out)
+	}
+	var f render.Format
+	if name != "text" {
+		if f, err = render.ParseFormat(name); err != nil {
+			return usagef("--format: unknown report format %q: use text, html, junit, markdown or json", name)
+		}
+	}
+	id, err := resolveReportID(*stateDir, pos[0])
 	if err != nil {
-		return usagef("--format: %v", err)
+		return err
 	}
 	var buf bytes.Buffer
-	if fr, err := readFleetReport(*stateDir, pos[0]); err != nil {
+	if fr, err := readFleetReport(*stateDir, id); err != nil {
 		return err
 	} else if fr != nil {
-		if err := render.RenderFleet(&buf, f, fr); err != nil {
+		if name == "text" {
+			printFleetSummary(&buf, fr, *stateDir)
+		} else if err := render.RenderFleet(&buf, f, fr); err != nil {
 			return fmt.Errorf("report %s: %w", fr.FleetID, err)
 		}
 	} else {
-		rep, err := readRunReport(*stateDir, pos[0])
+		rep, err := readRunReport(*stateDir, id)
 		if err != nil {
 			return err
 		}
-		if err := render.Render(&buf, f, rep); err != nil {
+		if name == "text" {
+			printSummary(&buf, rep, *stateDir)
+		} else if err := render.Render(&buf, f, rep); err != nil {
 			return fmt.Errorf("report %s: %w", rep.RunID, err)
 		}
 	}
@@ -50,6 +68,39 @@ func cmdReport(a *app, args []string) error {
 		return err
 	}
 	return writeReportFile(*out, buf.Bytes())
+}
+
+// formatFromFile is the format a report file's extension asks for; text
+// for standard output and unknown extensions.
+func formatFromFile(path string) string {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".html", ".htm":
+		return string(render.HTML)
+	case ".xml":
+		return string(render.JUnit)
+	case ".md":
+		return string(render.Markdown)
+	case ".json":
+		return string(render.JSON)
+	}
+	return "text"
+}
+
+// resolveReportID turns a report argument into a run folder's id: latest
+// stays (readRunReport and readFleetReport decide it), anything else is an
+// id or a prefix of exactly one id.
+func resolveReportID(stateDir, arg string) (string, error) {
+	if arg == "latest" {
+		return arg, nil
+	}
+	if arg == "" || strings.ContainsAny(arg, `/\`) || arg == "." || arg == ".." {
+		return "", usagef("run id %q is not a run folder name (see 'sluice runs')", arg)
+	}
+	id, err := runner.ResolveRunID(stateDir, arg)
+	if err != nil {
+		return "", fmt.Errorf("report: %w", err)
+	}
+	return id, nil
 }
 
 // readRunReport reads the report of run id ("latest": the newest finished
@@ -62,11 +113,11 @@ func readRunReport(stateDir, id string) (*runner.Report, error) {
 		}
 		id = latest
 	}
-	if id == "" || strings.ContainsAny(id, `/\`) || id == "." || id == ".." {
-		return nil, usagef("run id %q is not a run folder name (see %s/runs)", id, stateDir)
-	}
 	rep, err := runner.ReadReport(filepath.Join(runner.RunDir(stateDir, id), runner.ReportFile))
 	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("report: run %s has no %s: it is still running, or it was killed", id, runner.ReportFile)
+		}
 		return nil, fmt.Errorf("report: run %s: %w", id, err)
 	}
 	return rep, nil
