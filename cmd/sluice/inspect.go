@@ -8,8 +8,6 @@ import (
 	"sort"
 	"strings"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps"
 )
@@ -141,8 +139,9 @@ func cmdSchema(a *app, args []string) error {
 	return err
 }
 
-// dryRun prints the DAG in the order it would run and each step's settings,
-// with secret values redacted.
+// dryRun prints the DAG in the order it would run and each step's settings
+// with every expression known before the run resolved (params, env, plan),
+// saying which wait for step outputs or the run; secret values redacted.
 func (a *app) dryRun(plan *runner.Plan, values map[string]any) error {
 	w := a.redactor.Writer(a.stdout)
 	fmt.Fprintf(w, "plan %s (%s): dry run, nothing is executed\n", plan.Name, plan.File)
@@ -156,7 +155,7 @@ func (a *app) dryRun(plan *runner.Plan, values map[string]any) error {
 			fmt.Fprintf(w, "  %s = %v\n", p.Name, v)
 		}
 	}
-	fmt.Fprintln(w, "steps, in order:")
+	fmt.Fprintln(w, "steps, in order (${{ }} known before the run resolved):")
 	dryRunSteps(w, plan, values, "")
 	if f, ok := w.(interface{ Flush() error }); ok {
 		return f.Flush()
@@ -168,6 +167,7 @@ func (a *app) dryRun(plan *runner.Plan, values map[string]any) error {
 // items when params decide them; for a step that runs a plan, that plan's
 // steps below it, with the params known before the run.
 func dryRunSteps(w io.Writer, plan *runner.Plan, values map[string]any, indent string) {
+	env := runner.PreviewEnv(plan, values, os.Environ())
 	for i, s := range topoOrder(plan) {
 		fmt.Fprintf(w, "%s%d. %s (%s %s)", indent, i+1, s.ID, s.Def.Kind, s.Type)
 		if s.Input != "" {
@@ -188,16 +188,9 @@ func dryRunSteps(w io.Writer, plan *runner.Plan, values map[string]any, indent s
 			}
 		}
 		if s.When != nil {
-			fmt.Fprintf(w, "%swhen: %s\n", in, s.When)
+			fmt.Fprintf(w, "%swhen: %s%s\n", in, s.When, previewWhen(s.When, env))
 		}
-		if s.With != nil {
-			out, err := yaml.Marshal(s.With)
-			if err == nil {
-				for _, line := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
-					fmt.Fprintf(w, "%s%s\n", in, line)
-				}
-			}
-		}
+		printPreviewWith(w, s, env, in)
 		for _, as := range s.Asserts {
 			fmt.Fprintf(w, "%sassert: %s\n", in, as.That)
 		}
@@ -207,7 +200,7 @@ func dryRunSteps(w io.Writer, plan *runner.Plan, values map[string]any, indent s
 				each = " for each item"
 			}
 			fmt.Fprintf(w, "%sruns plan %s (%s)%s; its steps in order:\n", in, s.Calls.Name, s.Calls.File, each)
-			dryRunSteps(w, s.Calls, runner.StaticCallParams(s, values), in)
+			dryRunSteps(w, s.Calls, runner.PreviewCallParams(s, values), in)
 		}
 	}
 }
