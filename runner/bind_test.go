@@ -22,6 +22,7 @@ steps:
       chunk: "${{ 2 }}MiB"
       name: "rows=${{ params.rows }} at ${{ env.STAGE }}"
   plain: {type: src}
+  keep: {type: store, input: plain, with: {to: out, allow_plaintext: true}}
   x: {type: xform, input: src, with: {level: "${{ env.LEVEL }}", mode: "${{ env.MODE }}"}}
   s: {type: store, input: x, with: {to: "${{ params.to }}", allow_plaintext: true}}
   c:

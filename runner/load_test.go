@@ -125,7 +125,7 @@ func TestLoadAliasBomb(t *testing.T) {
 }
 
 func TestPlanErrorsAs(t *testing.T) {
-	_, err := Load("p.yaml", []byte("version: 2\nsteps: {a: {type: src}}\n"), ltRegistry())
+	_, err := Load("p.yaml", []byte("version: 2\nsteps: {a: {type: check}}\n"), ltRegistry())
 	var list PlanErrors
 	if !errors.As(err, &list) || len(list) != 1 || list[0].Pos.Line != 1 || list[0].Step != "" {
 		t.Fatalf("errors.As PlanErrors: %v", err)

@@ -7,7 +7,8 @@ import (
 )
 
 // validate runs the checks that need every step: types, with:, inputs,
-// references, dependencies, stream groups, cycles and the fail-closed rule.
+// references, dependencies, stream groups, cycles, the fail-closed rule and
+// the types of expressions.
 func (l *loader) validate() {
 	for _, si := range l.order {
 		st := si.step
@@ -34,12 +35,14 @@ func (l *loader) validate() {
 		l.checkExprRefs(si)
 	}
 	l.checkOutputs()
+	l.checkConsumed()
 	groups := l.streamGroups()
 	for _, si := range l.order {
 		l.computeDeps(si, groups)
 	}
 	l.checkCycles()
 	l.checkPlaintext()
+	l.checkExprTypes()
 }
 
 // stepIDs returns the step ids in file order.
@@ -80,6 +83,44 @@ func (l *loader) checkInput(si *stepInfo) {
 	if src.step.Def != nil && (src.step.Def.Kind == KindSink || src.step.Def.Kind == KindAction) {
 		l.el.add(n, st.ID, "input: step %q is %s %s, which writes no stream", st.Input, article(src.step.Def.Kind), src.step.Def.Kind)
 	}
+}
+
+// checkConsumed reports every source or transform whose stream no step
+// reads: its bytes would go nowhere (an encrypt whose output is never
+// uploaded), which is a plan mistake rather than a way to discard data.
+func (l *loader) checkConsumed() {
+	read := map[string]bool{}
+	for _, si := range l.order {
+		if si.step.Input != "" {
+			read[si.step.Input] = true
+		}
+	}
+	for _, si := range l.order {
+		if si.step.Def != nil && !l.inputSound(si) {
+			// A misplaced input: is reported already, and may be the
+			// very edge a stream here lacks.
+			return
+		}
+	}
+	for _, si := range l.order {
+		def := si.step.Def
+		if def == nil || read[si.step.ID] || (def.Kind != KindSource && def.Kind != KindTransform) {
+			continue
+		}
+		l.el.add(si.key, si.step.ID, "its stream is not read by any step: add a step with input: %s (a sink such as upload), or remove the %s", si.step.ID, def.Kind)
+	}
+}
+
+// inputSound reports whether si's own input: is as its kind wants (checked
+// by checkInput).
+func (l *loader) inputSound(si *stepInfo) bool {
+	st := si.step
+	switch st.Def.Kind {
+	case KindSource, KindAction:
+		return si.fields["input"] == nil
+	}
+	src, ok := l.steps[st.Input]
+	return ok && st.Input != st.ID && src.step.Def != nil && (src.step.Def.Kind == KindSource || src.step.Def.Kind == KindTransform)
 }
 
 func article(k Kind) string {
