@@ -66,6 +66,11 @@ type backupJSON struct {
 	// Signature is how the manifest passed the signature gate.
 	Signature catalog.Signature `json:"signature"`
 	Files     []string          `json:"files"` // sidecars, signature, verify record
+
+	// ManifestBytes is the size the manifest records; SizeMismatch says
+	// the object's differs (see sizeProblem).
+	ManifestBytes int64 `json:"manifest_stored_bytes"`
+	SizeMismatch  bool  `json:"size_mismatch,omitempty"`
 }
 
 type incompleteJSON struct {
@@ -142,6 +147,11 @@ func backupsList(a *app, args []string) error {
 		if bk.Record != nil {
 			j.Verified = bk.Record.Level
 		}
+		j.ManifestBytes = m.StoredBytes
+		if p := sizeProblem(bk); p != nil {
+			j.SizeMismatch = true
+			out.Problems = append(out.Problems, *p)
+		}
 		out.Backups = append(out.Backups, j)
 	}
 	for _, in := range c.Incomplete {
@@ -173,7 +183,7 @@ func printList(w io.Writer, l listJSON) {
 				plain = humanBytes(b.PlaintextBytes)
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.Created.UTC().Format("2006-01-02 15:04:05Z"), b.Name, b.Plan,
-				dash(b.Database), plain, humanBytes(b.StoredBytes), dash(strings.Join(b.KeyIDs, ",")), dash(shortDigest(b.Digest)), sigColumn(b.Signature), dash(b.Verified))
+				dash(b.Database), plain, storedColumn(b), dash(strings.Join(b.KeyIDs, ",")), dash(shortDigest(b.Digest)), sigColumn(b.Signature), dash(b.Verified))
 		}
 		tw.Flush()
 	}
@@ -219,6 +229,15 @@ func otherNames(others []otherJSON, n int) string {
 		names = append(names, o.Name)
 	}
 	return strings.Join(names, ", ")
+}
+
+// storedColumn is the object's size, flagged when its manifest records
+// another.
+func storedColumn(b backupJSON) string {
+	if b.SizeMismatch {
+		return humanBytes(b.StoredBytes) + " (MISMATCH)"
+	}
+	return humanBytes(b.StoredBytes)
 }
 
 // sigColumn renders how a manifest passed the signature gate.
