@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/dustin/go-humanize"
+
 	"github.com/sluice-dev/sluice/runner"
 )
 
@@ -47,18 +49,7 @@ func outFloat(o runner.Outputs, k string) float64 {
 }
 
 // byteSize renders n bytes with a binary unit: 35 B, 4.0 MiB.
-func byteSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+func byteSize(n int64) string { return humanize.IBytes(uint64(max(n, 0))) }
 
 // plural returns "s" unless n is 1.
 func plural(n int64) string {
