@@ -3,7 +3,6 @@ package steps
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/sluice-dev/sluice/runner"
@@ -13,7 +12,8 @@ import (
 
 // Verify is the parameter struct of the verify step: an action that checks
 // stored backups end to end without writing plaintext anywhere (see
-// VerifyBackup) and records the result next to each backup for prune.
+// catalog.VerifyBackup) and records the result next to each backup for
+// prune.
 type Verify struct {
 	From       string         `yaml:"from" required:"true" doc:"folder (or bucket prefix) holding the backups: file:///abs/path, file://./relative, a plain path or s3://BUCKET/PREFIX"`
 	Backup     string         `yaml:"backup" default:"latest" doc:"which backups: latest (the newest by its manifest), all, or one object's name relative to from"`
@@ -60,9 +60,6 @@ func (p *Verify) Validate() error {
 
 // Run verifies the selected backups.
 func (p *Verify) Run(ctx context.Context, sc *runner.StepContext) (runner.Outputs, error) {
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
 	b, err := blob.OpenRoot(p.From)
 	if err != nil {
 		return nil, err
@@ -75,83 +72,18 @@ func (p *Verify) Run(ctx context.Context, sc *runner.StepContext) (runner.Output
 	if err != nil {
 		return nil, err
 	}
-	opts := VerifyOptions{Keys: sc.Keys, Record: p.Record, RunID: sc.RunID, Logger: sc.Logger, Trust: trust}
-	if p.Key != "" || len(p.Identities) > 0 {
-		opts.Decrypt = &Decrypt{Key: p.Key, Identities: p.Identities}
+	opts := catalog.VerifyOptions{Record: p.Record, RunID: sc.RunID, Logger: sc.Logger, Trust: trust}
+	switch {
+	case p.Key != "":
+		cfg := sc.Keys[string(p.Key)]
+		cfg.Name = string(p.Key)
+		opts.Keys = catalog.StoreKeys(cfg)
+	case len(p.Identities) > 0:
+		opts.Keys = catalog.IdentityFiles(p.Identities)
 	}
-	results, err := VerifyDest(ctx, b, p.Backup, opts)
+	results, err := catalog.VerifyDest(ctx, b, p.Backup, opts)
 	if err != nil {
 		return nil, err
 	}
-	return VerifyOutputs(results), VerifyError(results)
-}
-
-// VerifyDest reads the catalogue of b through the signature gate
-// (opts.Trust) and verifies the backups which selects (see SelectBackups),
-// oldest first; a backup the gate refuses is a failed result.
-func VerifyDest(ctx context.Context, b blob.Backend, which string, opts VerifyOptions) ([]VerifyResult, error) {
-	c, err := catalog.Read(ctx, b, opts.Trust)
-	if err != nil {
-		return nil, err
-	}
-	sel, results, err := SelectBackups(c, which)
-	if err != nil {
-		return nil, err
-	}
-	if opts.Decrypt != nil {
-		if err := checkKeys(opts, sel); err != nil {
-			return nil, err
-		}
-	}
-	for _, bk := range sel {
-		r := VerifyBackup(ctx, b, bk, opts)
-		if opts.Logger != nil {
-			if r.OK {
-				opts.Logger.Info("backup verified", "url", r.URL, "level", r.Level, "signed_by", r.SignedBy, "note", r.Note)
-			} else {
-				opts.Logger.Error("backup failed verification", "url", r.URL, "error", r.Error)
-			}
-		}
-		results = append(results, r)
-		if ctx.Err() != nil {
-			return results, ctx.Err()
-		}
-	}
-	return results, nil
-}
-
-// VerifyOutputs renders results as the verify step's outputs.
-func VerifyOutputs(results []VerifyResult) runner.Outputs {
-	list := make([]any, 0, len(results))
-	verified, content := 0, len(results) > 0
-	for _, r := range results {
-		list = append(list, r.Outputs())
-		if r.OK {
-			verified++
-		}
-		content = content && r.OK && r.Level == catalog.LevelContent
-	}
-	return runner.Outputs{
-		"checked": int64(len(results)), "verified": int64(verified), "failed": int64(len(results) - verified),
-		"content_verified": content, "backups": list,
-	}
-}
-
-// VerifyError returns an error naming every backup that failed, nil when
-// none did.
-func VerifyError(results []VerifyResult) error {
-	var msgs []string
-	for _, r := range results {
-		switch {
-		case r.OK:
-		case strings.Contains(r.Error, r.URL):
-			msgs = append(msgs, r.Error)
-		default:
-			msgs = append(msgs, r.URL+": "+r.Error)
-		}
-	}
-	if len(msgs) == 0 {
-		return nil
-	}
-	return fmt.Errorf("%d of %d backup(s) failed verification: %s", len(msgs), len(results), strings.Join(msgs, "; "))
+	return catalog.VerifyOutputs(results), catalog.VerifyError(results)
 }

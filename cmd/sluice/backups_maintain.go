@@ -7,15 +7,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-
-	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps"
 	"github.com/sluice-dev/sluice/steps/catalog"
 )
-
-// cliKey is the name the CLI gives the --key-dir store.
-const cliKey = "key-dir"
 
 func backupsVerify(a *app, args []string) error {
 	fs := newFlags(a, "backups verify", "DEST [--latest|--all|NAME]")
@@ -52,17 +46,16 @@ func backupsVerify(a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	opts := steps.VerifyOptions{Record: !*noRecord, Logger: hclog.NewNullLogger(), Trust: trust}
+	opts := catalog.VerifyOptions{Record: !*noRecord, Trust: trust}
 	switch {
 	case *keyDir != "":
-		opts.Keys = map[string]runner.KeyConfig{cliKey: {Name: cliKey, Store: "dir", Path: *keyDir}}
-		opts.Decrypt = &steps.Decrypt{Key: cliKey}
+		opts.Keys = catalog.DirKeys(*keyDir)
 	case len(identities) > 0:
-		opts.Decrypt = &steps.Decrypt{Identities: identities}
+		opts.Keys = catalog.IdentityFiles(identities)
 	}
 	ctx, stop := signalContext()
 	defer stop()
-	results, err := steps.VerifyDest(ctx, b, which, opts)
+	results, err := catalog.VerifyDest(ctx, b, which, opts)
 	if err != nil {
 		return err
 	}
@@ -83,18 +76,18 @@ func backupsVerify(a *app, args []string) error {
 			}
 		}
 	}
-	return steps.VerifyError(results)
+	return catalog.VerifyError(results)
 }
 
 // signedBy says which key signed a verified backup's manifest.
-func signedBy(r steps.VerifyResult) string {
+func signedBy(r catalog.VerifyResult) string {
 	if r.SignedBy != "" {
 		return "signed by " + r.SignedBy
 	}
 	return "UNSIGNED (" + r.Signature + ")"
 }
 
-func failedCount(rs []steps.VerifyResult) int {
+func failedCount(rs []catalog.VerifyResult) int {
 	n := 0
 	for _, r := range rs {
 		if !r.OK {

@@ -3,10 +3,7 @@ package main
 import (
 	"fmt"
 
-	"github.com/hashicorp/go-hclog"
-
-	"github.com/sluice-dev/sluice/runner"
-	"github.com/sluice-dev/sluice/steps"
+	"github.com/sluice-dev/sluice/steps/catalog"
 	"github.com/sluice-dev/sluice/steps/keys"
 )
 
@@ -44,14 +41,9 @@ func backupsSign(a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	opts := steps.AdoptOptions{Store: d, Force: *force, Verify: steps.VerifyOptions{
-		Keys:    map[string]runner.KeyConfig{cliKey: {Name: cliKey, Store: "dir", Path: *keyDir}},
-		Decrypt: &steps.Decrypt{Key: cliKey},
-		Logger:  hclog.NewNullLogger(),
-	}}
 	ctx, stop := signalContext()
 	defer stop()
-	results, err := steps.AdoptUnsigned(ctx, b, which, opts)
+	results, err := catalog.AdoptUnsigned(ctx, b, which, catalog.AdoptOptions{Store: d, Force: *force})
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package steps
+package catalog_test
 
 import (
 	"context"
@@ -55,7 +55,7 @@ func TestVerifyKeepsRecordWhenNotChecked(t *testing.T) {
 		t.Fatal("no record after a successful verify")
 	}
 
-	res, err := VerifyDest(context.Background(), cutBackend{f.b, "a.age"}, "latest", VerifyOptions{Keys: f.sc.Keys, Record: true, Decrypt: &Decrypt{Key: "backup"}, Trust: f.trust(t)})
+	res, err := catalog.VerifyDest(context.Background(), cutBackend{f.b, "a.age"}, "latest", catalog.VerifyOptions{Keys: f.keys(), Record: true, Trust: f.trust(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

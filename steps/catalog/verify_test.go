@@ -1,4 +1,4 @@
-package steps
+package catalog_test
 
 import (
 	"bytes"
@@ -6,12 +6,16 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"path"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"filippo.io/age"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps/blob"
@@ -31,7 +35,6 @@ type verifyFixture struct {
 	// signers is the store whose verification keys check manifests
 	// (keyDir unless a test changes it).
 	signers string
-	sc      *runner.StepContext
 }
 
 func newVerifyFixture(t *testing.T, b blob.Backend) *verifyFixture {
@@ -42,29 +45,52 @@ func newVerifyFixture(t *testing.T, b blob.Backend) *verifyFixture {
 		t.Fatal(err)
 	}
 	f.keyID = k.ID
-	f.sc = &runner.StepContext{ID: "t", Keys: map[string]runner.KeyConfig{"backup": {Name: "backup", Path: f.keyDir}}}
 	return f
+}
+
+// keys names the fixture's store as a plan's keys: entry would.
+func (f *verifyFixture) keys() *catalog.Keys {
+	return catalog.StoreKeys(runner.KeyConfig{Name: "backup", Path: f.keyDir})
 }
 
 // seal compresses and encrypts plain; tamper may change the compressed
 // bytes before encryption.
 func (f *verifyFixture) seal(t *testing.T, plain []byte, tamper func([]byte) []byte) (ct []byte, stages []runner.Stage) {
 	t.Helper()
-	z, zo, err := xformBytes(&Compress{Algorithm: AlgorithmZstd, Level: 3}, f.sc, plain)
+	var z bytes.Buffer
+	zw, err := zstd.NewWriter(&z, zstd.WithEncoderLevel(zstd.SpeedDefault))
 	if err != nil {
 		t.Fatal(err)
 	}
+	zw.Write(plain)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	zb := z.Bytes()
 	if tamper != nil {
-		z = tamper(z)
+		zb = tamper(zb)
 	}
-	ct, eo, err := xformBytes(&Encrypt{Key: "backup"}, f.sc, z)
+	d, err := keys.OpenDir(f.keyDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ct, []runner.Stage{
+	rs, _, err := d.Recipients()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sealed bytes.Buffer
+	aw, err := age.Encrypt(&sealed, rs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aw.Write(zb)
+	if err := aw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return sealed.Bytes(), []runner.Stage{
 		{ID: "dump", Type: "dump", Outputs: runner.Outputs{"bytes": int64(len(plain)), "database": "app"}},
-		{ID: "compress", Type: "compress", Outputs: zo},
-		{ID: "encrypt", Type: "encrypt", Outputs: eo},
+		{ID: "compress", Type: "compress", Outputs: runner.Outputs{"algorithm": "zstd", "bytes_out": int64(len(zb))}},
+		{ID: "encrypt", Type: "encrypt", Outputs: runner.Outputs{"key_ids": []any{f.keyID}}},
 		{ID: "checksum", Type: "checksum", Outputs: runner.Outputs{}},
 	}
 }
@@ -126,13 +152,13 @@ func (f *verifyFixture) backup(t *testing.T, name string, created time.Time, siz
 	f.store(t, name, created, ct, st)
 }
 
-func (f *verifyFixture) verify(t *testing.T, which string, withKey bool) []VerifyResult {
+func (f *verifyFixture) verify(t *testing.T, which string, withKey bool) []catalog.VerifyResult {
 	t.Helper()
-	opts := VerifyOptions{Keys: f.sc.Keys, Record: true, Trust: f.trust(t)}
+	opts := catalog.VerifyOptions{Record: true, Trust: f.trust(t)}
 	if withKey {
-		opts.Decrypt = &Decrypt{Key: "backup"}
+		opts.Keys = f.keys()
 	}
-	res, err := VerifyDest(context.Background(), f.b, which, opts)
+	res, err := catalog.VerifyDest(context.Background(), f.b, which, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,6 +198,7 @@ var verifyCases = []struct {
 	{"CorruptedObject", testVerifyCorrupted},
 	{"AuthenticationTagsChecked", testVerifyAuthTags},
 	{"CompressionFrameChecked", testVerifyZstdFrame},
+	{"BytesAfterTheEndRefused", testVerifyTrailingBytes},
 	{"WrongKey", testVerifyWrongKey},
 	{"PlaintextSizeChecked", testVerifyPlaintextSize},
 	{"MissingObjectFails", testVerifyMissingObject},
@@ -209,7 +236,7 @@ func testVerifyAll(t *testing.T, f *verifyFixture) {
 	if rec := v.Record; rec.SignedBy != res[1].SignedBy || rec.Signature != catalog.SignatureValid {
 		t.Errorf("verify record %+v does not say which key signed", rec)
 	}
-	out := VerifyOutputs(res)
+	out := catalog.VerifyOutputs(res)
 	if out["verified"] != int64(2) || out["failed"] != int64(0) || out["content_verified"] != true {
 		t.Errorf("outputs %v", out)
 	}
@@ -221,7 +248,7 @@ func testVerifyDigestOnly(t *testing.T, f *verifyFixture) {
 	if r := res[0]; !r.OK || r.Level != catalog.LevelDigest || !strings.Contains(r.Note, "give a key") {
 		t.Errorf("%+v", r)
 	}
-	if VerifyOutputs(res)["content_verified"] != false {
+	if catalog.VerifyOutputs(res)["content_verified"] != false {
 		t.Error("content_verified is true after a digest-only check")
 	}
 }
@@ -239,7 +266,7 @@ func testVerifyCorrupted(t *testing.T, f *verifyFixture) {
 	if !res[0].OK || res[1].OK {
 		t.Fatalf("good ok=%v, bad ok=%v", res[0].OK, res[1].OK)
 	}
-	err := VerifyError(res)
+	err := catalog.VerifyError(res)
 	if err == nil || !strings.Contains(err.Error(), "1 of 2") || !strings.Contains(err.Error(), f.b.URL("bad.age")) {
 		t.Errorf("error %v does not name the corrupted backup", err)
 	}
@@ -283,6 +310,22 @@ func testVerifyZstdFrame(t *testing.T, f *verifyFixture) {
 	}
 }
 
+// testVerifyTrailingBytes encrypts a zstd stream followed by bytes that
+// are not part of it: digest and age pass, and the content check must not
+// stop at the end of the last frame.
+func testVerifyTrailingBytes(t *testing.T, f *verifyFixture) {
+	for i, tail := range [][]byte{make([]byte, 64), []byte("appended by someone else")} {
+		ct, st := f.seal(t, bytes.Repeat([]byte("row\n"), 5000), func(z []byte) []byte { return append(z, tail...) })
+		name := fmt.Sprintf("t%d.age", i)
+		f.store(t, name, time.Now(), ct, st)
+		r := f.verify(t, name, true)[0]
+		t.Logf("verify error: %s", r.Error)
+		if r.OK || !(strings.Contains(r.Error, "follow the end of the stream") || strings.Contains(r.Error, "compressed input is truncated or corrupted")) {
+			t.Errorf("%q after the stream: %+v", tail, r)
+		}
+	}
+}
+
 func testVerifyWrongKey(t *testing.T, f *verifyFixture) {
 	f.backup(t, "a.age", time.Now(), 1<<10)
 	other := newVerifyFixture(t, f.b)
@@ -323,7 +366,7 @@ func testVerifyMissingObject(t *testing.T, f *verifyFixture) {
 	}
 	for _, which := range []string{"all", "a.age"} {
 		res := f.verify(t, which, true)
-		err := VerifyError(res)
+		err := catalog.VerifyError(res)
 		if err == nil || !strings.Contains(err.Error(), "a.age.manifest.json: its object") || !strings.Contains(err.Error(), "is missing") {
 			t.Errorf("%s: %v", which, err)
 		}

@@ -1,4 +1,4 @@
-package steps
+package catalog
 
 import (
 	"bytes"
@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/steps/blob"
-	"github.com/sluice-dev/sluice/steps/catalog"
 	"github.com/sluice-dev/sluice/steps/keys"
 	"github.com/sluice-dev/sluice/steps/manifest"
 	"github.com/sluice-dev/sluice/steps/signing"
@@ -17,12 +16,12 @@ import (
 // AdoptOptions tune AdoptUnsigned.
 type AdoptOptions struct {
 	// Store signs (its active signing key) and opens (its identities) the
-	// backups; VerifyOptions.Keys must name it as Verify.Decrypt does.
-	Store  *keys.Dir
-	Verify VerifyOptions
+	// backups.
+	Store *keys.Dir
 	// Force signs backups that look younger than the store's first
 	// signing key (see AdoptUnsigned).
 	Force bool
+	RunID string // for the verify records
 }
 
 // AdoptResult says what became of one unsigned backup.
@@ -56,19 +55,20 @@ func AdoptUnsigned(ctx context.Context, b blob.Backend, which string, opts Adopt
 		return nil, err
 	}
 	since := firstSigningKey(opts.Store)
-	trust := catalog.Trust{Verifier: verifier, AllowUnsigned: true}
-	c, err := catalog.Read(ctx, b, trust)
+	trust := Trust{Verifier: verifier, AllowUnsigned: true}
+	vopts := VerifyOptions{Keys: OpenedKeys(opts.Store), Trust: trust, Record: true, RunID: opts.RunID}
+	c, err := Read(ctx, b, trust)
 	if err != nil {
 		return nil, err
 	}
 	var out []AdoptResult
 	for i := range c.Backups {
 		bk := &c.Backups[i]
-		if bk.Signature.State != catalog.SignatureUnsigned || (which != "all" && which != bk.Name) {
+		if bk.Signature.State != SignatureUnsigned || (which != "all" && which != bk.Name) {
 			continue
 		}
 		r := AdoptResult{Name: bk.Name, URL: bk.URL}
-		if err := adoptOne(ctx, b, bk, signer, trust, since, opts, &r); err != nil {
+		if err := adoptOne(ctx, b, bk, signer, since, opts.Force, vopts, &r); err != nil {
 			r.Error = err.Error()
 		}
 		out = append(out, r)
@@ -84,33 +84,29 @@ func AdoptUnsigned(ctx context.Context, b blob.Backend, which string, opts Adopt
 	return out, nil
 }
 
-func adoptOne(ctx context.Context, b blob.Backend, bk *catalog.Backup, signer *signing.Signer, trust catalog.Trust, since time.Time, opts AdoptOptions, r *AdoptResult) error {
-	signed, err := catalog.ReadManifest(ctx, b, bk.Name, trust)
+// adoptOne signs one unsigned backup after a content check (see
+// AdoptUnsigned).
+func adoptOne(ctx context.Context, b blob.Backend, bk *Backup, signer *signing.Signer, since time.Time, force bool, vopts VerifyOptions, r *AdoptResult) error {
+	signed, err := ReadManifest(ctx, b, bk.Name, vopts.Trust)
 	if err != nil {
 		return err
 	}
-	if signed.Signature.State != catalog.SignatureUnsigned {
+	if signed.Signature.State != SignatureUnsigned {
 		return errors.New("it was signed meanwhile: nothing to do")
 	}
-	if !opts.Force && !since.IsZero() && (signed.Manifest.Created.After(since) || bk.Object.ModTime.After(since)) {
+	if !force && !since.IsZero() && (signed.Manifest.Created.After(since) || bk.Object.ModTime.After(since)) {
 		return fmt.Errorf("it was written after the store's first signing key (%s), when backups were already signed: an unsigned one from then may be forged; check it and pass --force to sign it anyway", since.UTC().Format(time.RFC3339))
 	}
-	if opts.Verify.Decrypt == nil {
-		return errors.New("signing needs a content verify: give the store's identities")
-	}
-	vopts := opts.Verify
-	vopts.Record = true
-	vopts.Trust = trust
 	r.Verify = VerifyBackup(ctx, b, bk, vopts)
 	if !r.Verify.OK {
 		return fmt.Errorf("content verify failed: %s", r.Verify.Error)
 	}
-	if r.Verify.Level != catalog.LevelContent {
+	if r.Verify.Level != LevelContent {
 		return fmt.Errorf("verified at %s level only (%s): signing needs a content verify", r.Verify.Level, r.Verify.Note)
 	}
 	// The verify read the manifest again: it must still be the bytes that
 	// are signed now.
-	again, err := catalog.ReadManifest(ctx, b, bk.Name, trust)
+	again, err := ReadManifest(ctx, b, bk.Name, vopts.Trust)
 	if err != nil {
 		return err
 	}
