@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/sluice-dev/sluice/runner"
+	"github.com/sluice-dev/sluice/steps/internal/streamio"
 	"github.com/sluice-dev/sluice/steps/manifest"
 )
 
@@ -56,7 +57,7 @@ func (c *Checksum) Transform(ctx context.Context, sc *runner.StepContext, r io.R
 	if err != nil {
 		return nil, fmt.Errorf("algorithm: %w", err)
 	}
-	n, err := io.Copy(io.MultiWriter(w, h), ctxReader{ctx, r})
+	n, err := io.Copy(io.MultiWriter(w, h), streamio.NewReader(ctx, r))
 	if err != nil {
 		return nil, err
 	}

@@ -2,10 +2,7 @@ package steps
 
 import (
 	"context"
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"strings"
 	"time"
@@ -120,10 +117,14 @@ func (d *Download) resolve(ctx context.Context, sc *runner.StepContext) (blob.Ba
 	if err != nil {
 		return nil, "", nil, catalog.Signature{}, err
 	}
-	bk, err := latestBackup(ctx, b, trust, nopLogger(sc))
+	bk, skipped, err := catalog.Newest(ctx, b, trust)
+	for _, p := range skipped {
+		sc.Logger.Warn("ignoring a manifest whose object is missing", "manifest", p.URL)
+	}
 	if err != nil {
 		return nil, "", nil, catalog.Signature{}, err
 	}
+	sc.Logger.Info("newest backup", "url", bk.URL, "created", bk.Created(), "run_id", bk.Summary.RunID, "signature", bk.Signature.String())
 	m, err := bk.LoadManifest(ctx, b, trust)
 	if err != nil {
 		return nil, "", nil, catalog.Signature{}, err
@@ -132,123 +133,32 @@ func (d *Download) resolve(ctx context.Context, sc *runner.StepContext) (blob.Ba
 }
 
 // Produce checks the object's manifest signature, then streams the object
-// to w, digesting it on the way.
+// to w through the digest check (catalog.CheckedObject): it fails at the
+// end when the bytes differ from the digests its sidecars and manifest
+// record.
 func (d *Download) Produce(ctx context.Context, sc *runner.StepContext, w io.Writer) (runner.Outputs, error) {
 	b, name, m, sig, err := d.resolve(ctx, sc)
 	if err != nil {
 		return nil, err
 	}
-	out, err := streamObject(ctx, sc, b, name, m, w)
-	if out != nil {
-		out["signature"], out["signed_by"] = sig.State, sig.KeyID
-	}
-	return out, err
-}
-
-// streamObject streams the object name of b to w and fails at its end when
-// its bytes differ from the digests its sidecars and manifest m record
-// (verify streams backups through it too). m must have passed the signature
-// gate; nil means the object has no manifest and that was accepted.
-func streamObject(ctx context.Context, sc *runner.StepContext, b blob.Backend, name string, m *manifest.Manifest, w io.Writer) (runner.Outputs, error) {
-	want, err := recordedDigests(ctx, b, name, m)
+	obj, err := catalog.OpenChecked(ctx, b, name, m)
 	if err != nil {
 		return nil, err
 	}
-	out := runner.Outputs{"url": b.URL(name), "object": name, "manifest": "", "created": "", "key_ids": []any{},
-		"digest": "", "digest_algorithm": "", "verified": false, "signature": "", "signed_by": ""}
+	defer obj.Close()
+	out := runner.Outputs{"url": obj.URL(), "object": name, "manifest": "", "created": "", "key_ids": []any{},
+		"digest": "", "digest_algorithm": "", "verified": false, "signature": sig.State, "signed_by": sig.KeyID}
 	if m != nil {
 		out["manifest"] = b.URL(manifest.ManifestName(name))
 		out["created"] = m.Created.UTC().Format(time.RFC3339Nano)
 		out["key_ids"] = ageList(catalog.KeyIDs(m))
-	} else if sc != nil && sc.Logger != nil {
-		sc.Logger.Warn("object has no manifest: it may not be a complete sluice backup", "url", b.URL(name))
+	} else {
+		sc.Logger.Warn("object has no manifest: it may not be a complete sluice backup", "url", obj.URL())
 	}
-	rc, err := b.Open(ctx, name)
-	if err != nil {
-		return nil, err
+	_, err = io.Copy(w, obj)
+	out["bytes"] = obj.Bytes()
+	if dg, ok := obj.Digest(); ok {
+		out["digest"], out["digest_algorithm"], out["verified"] = dg.Hex, dg.Algorithm, true
 	}
-	defer rc.Close()
-
-	hashes := make(map[string]hash.Hash, len(want))
-	writers := []io.Writer{w}
-	for alg := range want {
-		h, _ := manifest.NewHash(alg) // recordedDigests validated alg
-		hashes[alg] = h
-		writers = append(writers, h)
-	}
-	n, err := io.Copy(io.MultiWriter(writers...), ctxReader{ctx, rc})
-	out["bytes"] = n
-	if err != nil {
-		return out, fmt.Errorf("reading %s: %w", b.URL(name), err)
-	}
-	size := ""
-	if m != nil && m.StoredBytes > 0 && m.StoredBytes != n {
-		size = fmt.Sprintf("; read %d bytes, the manifest says %d", n, m.StoredBytes)
-	}
-	for _, alg := range manifest.Algorithms {
-		exp, ok := want[alg]
-		if !ok {
-			continue
-		}
-		got := manifest.Digest{Algorithm: alg, Hex: hex.EncodeToString(hashes[alg].Sum(nil))}
-		if got.Hex != exp.Hex {
-			return out, fmt.Errorf("%s is corrupted or truncated: digest mismatch (want %s, got %s%s)", b.URL(name), exp, got, size)
-		}
-		out["digest"], out["digest_algorithm"], out["verified"] = got.Hex, alg, true
-	}
-	if size != "" {
-		return out, fmt.Errorf("%s is corrupted or truncated: size mismatch (%s)", b.URL(name), size[2:])
-	}
-	return out, nil
-}
-
-// recordedDigests reads the object's sidecars, if any, and returns the
-// digests they and the manifest m (nil when there is none) record, by
-// algorithm. Records that disagree are an error: the backup cannot be
-// trusted.
-func recordedDigests(ctx context.Context, b blob.Backend, name string, m *manifest.Manifest) (map[string]manifest.Digest, error) {
-	want := map[string]manifest.Digest{}
-	add := func(d manifest.Digest) error {
-		if prev, ok := want[d.Algorithm]; ok && prev.Hex != d.Hex {
-			return fmt.Errorf("%s: the checksum sidecar and the manifest disagree (%s vs %s): the backup cannot be trusted", b.URL(name), prev, d)
-		}
-		want[d.Algorithm] = d
-		return nil
-	}
-	for _, alg := range manifest.Algorithms {
-		side := manifest.SidecarName(name, alg)
-		data, err := catalog.ReadSmall(ctx, b, side)
-		if errors.Is(err, blob.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		d, err := manifest.ParseSidecar(data, alg, name)
-		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", b.URL(side), err)
-		}
-		if err := add(d); err != nil {
-			return nil, err
-		}
-	}
-	if m != nil && m.Digest != nil {
-		if err := add(*m.Digest); err != nil {
-			return nil, err
-		}
-	}
-	return want, nil
-}
-
-// ctxReader stops reading once ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
+	return out, err
 }

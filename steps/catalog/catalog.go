@@ -75,6 +75,9 @@ type Problem struct {
 	Detail   string
 }
 
+// Object returns the name of the object the problem's manifest is for.
+func (p Problem) Object() string { return strings.TrimSuffix(p.Manifest, manifestSuffix) }
+
 // Catalog is what a destination holds.
 type Catalog struct {
 	Root       string   // URL of the root
@@ -182,6 +185,34 @@ func (c *Catalog) Latest() (*Backup, bool) {
 		return nil, false
 	}
 	return &c.Backups[len(c.Backups)-1], true
+}
+
+// Newest reads b's catalogue through the gate t and returns its newest
+// complete backup (see Latest), with the manifests whose object is missing,
+// which it ignored. Objects without a manifest are incomplete and ignored
+// too. A manifest that cannot be read or does not pass the signature gate
+// is an error rather than a reason to pick an older backup silently.
+func Newest(ctx context.Context, b blob.Backend, t Trust) (*Backup, []Problem, error) {
+	c, err := Read(ctx, b, t)
+	if err != nil {
+		return nil, nil, fmt.Errorf("finding the newest backup: %w", err)
+	}
+	var skipped []Problem
+	for _, p := range c.Problems {
+		if p.Kind != ProblemObjectMissing {
+			return nil, nil, fmt.Errorf("finding the newest backup: manifest %s: %s", p.URL, p.Detail)
+		}
+		skipped = append(skipped, p)
+	}
+	best, ok := c.Latest()
+	if !ok {
+		note := ""
+		if len(skipped) > 0 {
+			note = fmt.Sprintf(" (%d manifest(s) without their object were ignored)", len(skipped))
+		}
+		return nil, skipped, fmt.Errorf("no complete backup under %s: no object there has its manifest (NAME.manifest.json)%s; check the folder, or run a backup first", b.URL(""), note)
+	}
+	return best, skipped, nil
 }
 
 // Find returns the backup whose object is name.

@@ -208,7 +208,7 @@ func verifyBackup(ctx context.Context, b blob.Backend, bk *Backup, opts VerifyOp
 func SelectBackups(c *Catalog, which string) ([]*Backup, []VerifyResult, error) {
 	var broken []VerifyResult
 	for _, p := range c.Problems {
-		name := strings.TrimSuffix(p.Manifest, manifestSuffix)
+		name := p.Object()
 		if which == "all" || which == name {
 			broken = append(broken, VerifyResult{Name: name, URL: p.URL, KeyIDs: []string{}, Error: "manifest " + p.URL + ": " + p.Detail})
 		}
