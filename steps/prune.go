@@ -82,14 +82,21 @@ func (p *Prune) Validate() error {
 
 // Run plans the prune and, with confirm, carries it out.
 func (p *Prune) Run(ctx context.Context, sc *runner.StepContext) (runner.Outputs, error) {
-	if p.Incomplete {
-		return p.runIncomplete(ctx, sc)
-	}
-	pol, err := p.Policy()
+	b, err := blob.OpenRoot(p.From)
 	if err != nil {
 		return nil, err
 	}
-	b, err := blob.OpenRoot(p.From)
+	if p.Incomplete {
+		res, err := catalog.LeftoversDest(ctx, b, p.IncompleteOlderThan, p.Confirm)
+		if res == nil {
+			return nil, err
+		}
+		if o, u := res.ToRemove(); !p.Confirm && o+u > 0 {
+			sc.Logger.Warn("dry run: nothing removed; set confirm: true to remove", "objects", o, "uploads", u)
+		}
+		return res.Outputs(), err
+	}
+	pol, err := p.Policy()
 	if err != nil {
 		return nil, err
 	}
@@ -97,51 +104,12 @@ func (p *Prune) Run(ctx context.Context, sc *runner.StepContext) (runner.Outputs
 	if err != nil {
 		return nil, err
 	}
-	res, err := PruneDest(ctx, b, pol, p.Confirm, trust)
+	res, err := catalog.PruneDest(ctx, b, pol, p.Confirm, trust)
 	if res == nil {
 		return nil, err
 	}
-	if sc != nil && sc.Logger != nil && !p.Confirm && res.ToDelete() > 0 {
+	if !p.Confirm && res.ToDelete() > 0 {
 		sc.Logger.Warn("dry run: nothing deleted; set confirm: true to delete", "to_delete", res.ToDelete())
 	}
-	return PruneOutputs(res), err
-}
-
-// PruneDest reads the catalogue of b through the signature gate, plans the
-// prune and, when confirm is set, deletes. The result is returned with an
-// error when deletion stopped part-way (Deleted says how far it got).
-func PruneDest(ctx context.Context, b blob.Backend, pol catalog.Policy, confirm bool, trust catalog.Trust) (*catalog.PruneResult, error) {
-	c, err := catalog.Read(ctx, b, trust)
-	if err != nil {
-		return nil, err
-	}
-	res, err := catalog.PlanPrune(c, pol)
-	if err != nil || !confirm {
-		return res, err
-	}
-	return res, catalog.Prune(ctx, b, res)
-}
-
-// PruneOutputs renders a prune result as the prune step's outputs.
-func PruneOutputs(res *catalog.PruneResult) runner.Outputs {
-	deleted := map[string]bool{}
-	for _, n := range res.Deleted {
-		deleted[n] = true
-	}
-	list := make([]any, 0, len(res.Decisions))
-	for _, d := range res.Decisions {
-		list = append(list, map[string]any{
-			"name": d.Backup.Name, "url": d.Backup.URL, "created": d.Backup.Created().UTC().Format(time.RFC3339Nano),
-			"keep": d.Keep, "deleted": deleted[d.Backup.Name], "reasons": ageList(d.Reasons),
-		})
-	}
-	protected := ""
-	if res.Protected != nil {
-		protected = res.Protected.Name
-	}
-	return runner.Outputs{
-		"dry_run": !res.Confirmed, "kept": int64(res.Kept()), "to_delete": int64(res.ToDelete()),
-		"deleted": int64(len(res.Deleted)), "protected": protected, "backups": list,
-		"incomplete": []any{}, "uploads": []any{},
-	}
+	return res.Outputs(), err
 }

@@ -7,7 +7,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/sluice-dev/sluice/steps"
 	"github.com/sluice-dev/sluice/steps/catalog"
 )
 
@@ -143,12 +142,12 @@ func backupsPrune(a *app, args []string) error {
 	}
 	ctx, stop := signalContext()
 	defer stop()
-	res, err := steps.PruneDest(ctx, b, p, *confirm, trust)
+	res, err := catalog.PruneDest(ctx, b, p, *confirm, trust)
 	if res == nil {
 		return err
 	}
 	if *asJSON {
-		if jerr := writeJSON(a, steps.PruneOutputs(res)); jerr != nil {
+		if jerr := writeJSON(a, res.Outputs()); jerr != nil {
 			return jerr
 		}
 		return err
@@ -198,12 +197,12 @@ func pruneLeftovers(a *app, pos []string, olderThan time.Duration, confirm, asJS
 	}
 	ctx, stop := signalContext()
 	defer stop()
-	res, err := steps.LeftoversDest(ctx, b, olderThan, confirm)
+	res, err := catalog.LeftoversDest(ctx, b, olderThan, confirm)
 	if res == nil {
 		return err
 	}
 	if asJSON {
-		if jerr := writeJSON(a, steps.LeftoverOutputs(res)); jerr != nil {
+		if jerr := writeJSON(a, res.Outputs()); jerr != nil {
 			return jerr
 		}
 		return err

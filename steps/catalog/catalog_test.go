@@ -323,3 +323,36 @@ func TestPruneEmptyDestination(t *testing.T) {
 		t.Error("an empty policy was accepted")
 	}
 }
+
+// TestPruneDestDryRunThenConfirm: without confirm nothing is deleted and
+// the outputs say what would be; with it, exactly that goes.
+func TestPruneDestDryRunThenConfirm(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b blob.Backend) {
+		for d := 1; d <= 3; d++ {
+			putBackup(t, b, fmt.Sprintf("d%d.age", d), day(d))
+		}
+		before := listAll(t, b)
+		res, err := catalog.PruneDest(ctx, b, catalog.Policy{Last: 1}, false, trust)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := res.Outputs()
+		if out["dry_run"] != true || out["to_delete"] != int64(2) || out["deleted"] != int64(0) || out["protected"] != "d3.age" {
+			t.Errorf("dry run outputs %v", out)
+		}
+		if got := listAll(t, b); !reflect.DeepEqual(got, before) {
+			t.Fatalf("a dry run changed the destination: %q", got)
+		}
+		res, err = catalog.PruneDest(ctx, b, catalog.Policy{Last: 1}, true, trust)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out := res.Outputs(); out["dry_run"] != false || out["deleted"] != int64(2) {
+			t.Errorf("outputs %v", out)
+		}
+		c, _ := catalog.Read(ctx, b, trust)
+		if got := names(c.Backups); !reflect.DeepEqual(got, []string{"d3.age"}) {
+			t.Errorf("left %q, want d3.age", got)
+		}
+	})
+}

@@ -49,6 +49,60 @@ func (r *LeftoverResult) ToRemove() (objects, uploads int) {
 	return objects, uploads
 }
 
+// LeftoversDest reads the catalogue of b, selects the incomplete objects
+// and unfinished uploads older than olderThan and, when confirm is set,
+// removes them. The result is returned with an error when removal stopped
+// part-way (Removed and Aborted say how far it got).
+func LeftoversDest(ctx context.Context, b blob.Backend, olderThan time.Duration, confirm bool) (*LeftoverResult, error) {
+	// Leftovers are objects without a manifest: what a manifest says is not
+	// needed, so none is trusted (the zero Trust).
+	c, err := Read(ctx, b, Trust{})
+	if err != nil {
+		return nil, err
+	}
+	res, err := PlanLeftovers(ctx, b, c, olderThan, time.Now())
+	if err != nil || !confirm {
+		return res, err
+	}
+	return res, RemoveLeftovers(ctx, b, res)
+}
+
+// Outputs renders the result as the prune step's outputs with incomplete
+// set.
+func (r *LeftoverResult) Outputs() map[string]any {
+	objs := make([]any, 0, len(r.Objects))
+	var kept, removed int64
+	for _, o := range r.Objects {
+		if !o.Remove {
+			kept++
+		}
+		if o.Removed {
+			removed++
+		}
+		objs = append(objs, map[string]any{
+			"name": o.Name, "url": o.URL, "size": o.Size, "modified": o.ModTime.UTC().Format(time.RFC3339Nano),
+			"files": anyList(o.Related), "object_missing": o.ObjectMissing, "remove": o.Remove, "removed": o.Removed, "note": o.Note,
+		})
+	}
+	ups := make([]any, 0, len(r.Uploads))
+	for _, u := range r.Uploads {
+		if !u.Abort {
+			kept++
+		}
+		if u.Aborted {
+			removed++
+		}
+		ups = append(ups, map[string]any{
+			"name": u.Name, "id": u.ID, "started": u.Started.UTC().Format(time.RFC3339Nano), "abort": u.Abort, "aborted": u.Aborted,
+		})
+	}
+	o, u := r.ToRemove()
+	return map[string]any{
+		"dry_run": !r.Confirmed, "kept": kept, "to_delete": int64(o + u), "deleted": removed,
+		"protected": "", "backups": []any{}, "incomplete": objs, "uploads": ups,
+	}
+}
+
 // PlanLeftovers selects the catalogue's incomplete objects, and b's
 // unfinished uploads (see Unfinished), last modified (S3 uploads: started)
 // more than olderThan before now. The age spares a backup being

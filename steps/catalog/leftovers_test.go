@@ -204,3 +204,33 @@ func TestPruneIncompleteSparesForeignFiles(t *testing.T) {
 		}
 	})
 }
+
+// TestLeftoversDest: a dry run removes nothing and its outputs list the
+// leftover; with confirm it goes, the complete backup stays.
+func TestLeftoversDest(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b blob.Backend) {
+		putBackup(t, b, "a.age", time.Now().Add(-time.Hour))
+		put(t, b, "b.age", []byte("half a backup"))
+		res, err := catalog.LeftoversDest(ctx, b, 0, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := res.Outputs()
+		objs, _ := out["incomplete"].([]any)
+		if out["dry_run"] != true || out["to_delete"] != int64(1) || out["deleted"] != int64(0) || len(objs) != 1 || objs[0].(map[string]any)["name"] != "b.age" {
+			t.Errorf("dry run outputs %v", out)
+		}
+		if _, err := b.Stat(ctx, "b.age"); err != nil {
+			t.Fatalf("a dry run removed the leftover: %v", err)
+		}
+		if res, err = catalog.LeftoversDest(ctx, b, 0, true); err != nil {
+			t.Fatal(err)
+		}
+		if out := res.Outputs(); out["deleted"] != int64(1) {
+			t.Errorf("outputs %v", out)
+		}
+		if got := listAll(t, b); !slices.Equal(got, []string{"a.age", "a.age.manifest.json", "a.age.manifest.json.sig", "a.age.sha256"}) {
+			t.Errorf("left %q", got)
+		}
+	})
+}

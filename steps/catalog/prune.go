@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"time"
+
 	"github.com/sluice-dev/sluice/steps/blob"
 	"github.com/sluice-dev/sluice/steps/manifest"
 )
@@ -67,6 +69,45 @@ func PlanPrune(c *Catalog, p Policy) (*PruneResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// PruneDest reads the catalogue of b through the signature gate, plans the
+// prune and, when confirm is set, deletes. The result is returned with an
+// error when deletion stopped part-way (Deleted says how far it got).
+func PruneDest(ctx context.Context, b blob.Backend, pol Policy, confirm bool, trust Trust) (*PruneResult, error) {
+	c, err := Read(ctx, b, trust)
+	if err != nil {
+		return nil, err
+	}
+	res, err := PlanPrune(c, pol)
+	if err != nil || !confirm {
+		return res, err
+	}
+	return res, Prune(ctx, b, res)
+}
+
+// Outputs renders the result as the prune step's outputs.
+func (r *PruneResult) Outputs() map[string]any {
+	deleted := map[string]bool{}
+	for _, n := range r.Deleted {
+		deleted[n] = true
+	}
+	list := make([]any, 0, len(r.Decisions))
+	for _, d := range r.Decisions {
+		list = append(list, map[string]any{
+			"name": d.Backup.Name, "url": d.Backup.URL, "created": d.Backup.Created().UTC().Format(time.RFC3339Nano),
+			"keep": d.Keep, "deleted": deleted[d.Backup.Name], "reasons": anyList(d.Reasons),
+		})
+	}
+	protected := ""
+	if r.Protected != nil {
+		protected = r.Protected.Name
+	}
+	return map[string]any{
+		"dry_run": !r.Confirmed, "kept": int64(r.Kept()), "to_delete": int64(r.ToDelete()),
+		"deleted": int64(len(r.Deleted)), "protected": protected, "backups": list,
+		"incomplete": []any{}, "uploads": []any{},
+	}
 }
 
 // Prune removes the backups res does not keep, oldest first. For each, the
