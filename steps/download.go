@@ -98,7 +98,7 @@ func (d *Download) Validate() error {
 // manifest once it passed the signature gate (nil for an object without a
 // manifest that allow_unsigned accepted).
 func (d *Download) resolve(ctx context.Context, sc *runner.StepContext) (blob.Backend, string, *manifest.Manifest, catalog.Signature, error) {
-	trust, err := stepTrust(sc, d.VerifyWith, d.AllowUnsigned)
+	trust, err := catalog.PlanTrust(sc.Keys, d.VerifyWith, d.AllowUnsigned, sc.Logger.Warn)
 	if err != nil {
 		return nil, "", nil, catalog.Signature{}, err
 	}

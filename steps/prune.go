@@ -100,7 +100,7 @@ func (p *Prune) Run(ctx context.Context, sc *runner.StepContext) (runner.Outputs
 	if err != nil {
 		return nil, err
 	}
-	trust, err := stepTrust(sc, p.VerifyWith, p.AllowUnsigned)
+	trust, err := catalog.PlanTrust(sc.Keys, p.VerifyWith, p.AllowUnsigned, sc.Logger.Warn)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps/blob"
+	"github.com/sluice-dev/sluice/steps/keys"
 	"github.com/sluice-dev/sluice/steps/manifest"
 	"github.com/sluice-dev/sluice/steps/signing"
 )
@@ -83,9 +85,6 @@ func (u *Upload) Consume(ctx context.Context, sc *runner.StepContext, r io.Reade
 	if err != nil {
 		return nil, nil, err
 	}
-	if sc == nil {
-		sc = &runner.StepContext{}
-	}
 	if !u.Overwrite {
 		// Fail before streaming a whole backup when any of its files exists.
 		for _, n := range []string{name, manifest.ManifestName(name), manifest.SignatureName(name), manifest.SidecarName(name, manifest.SHA256), manifest.SidecarName(name, manifest.SHA512)} {
@@ -100,7 +99,7 @@ func (u *Upload) Consume(ctx context.Context, sc *runner.StepContext, r io.Reade
 	// signed fails now, not after the whole dump.
 	var signer *signing.Signer
 	if key := u.signWith(sc, nil); key != "" && !u.Unsigned {
-		if signer, err = storeSigner(sc, key); err != nil {
+		if signer, err = keys.EntrySigner(sc.Keys, string(key)); err != nil {
 			return nil, nil, fmt.Errorf("signing the manifest: %w", err)
 		}
 	}
@@ -151,8 +150,8 @@ func (u *Upload) signWith(sc *runner.StepContext, upstream []runner.Stage) runne
 	if u.SignWith != "" {
 		return u.SignWith
 	}
-	if n := onlyKeyStore(sc); n != "" {
-		return n
+	if n := keys.Only(sc.Keys); n != "" {
+		return runner.KeyName(n)
 	}
 	for i := len(upstream) - 1; i >= 0; i-- {
 		if e, ok := upstream[i].Params.(*Encrypt); ok && e.Key != "" {
@@ -166,9 +165,7 @@ func (u *Upload) signWith(sc *runner.StepContext, upstream []runner.Stage) runne
 // unsigned: true.
 func (p *pendingUpload) sign(upstream []runner.Stage, data []byte) ([]byte, error) {
 	if p.u.Unsigned {
-		if p.sc.Logger != nil {
-			p.sc.Logger.Warn("unsigned: true: the manifest is not signed; readers refuse this backup unless they allow unsigned backups", "object", p.b.URL(p.name))
-		}
+		p.sc.Logger.Warn("unsigned: true: the manifest is not signed; readers refuse this backup unless they allow unsigned backups", "object", p.b.URL(p.name))
 		return nil, nil
 	}
 	if p.signer == nil {
@@ -176,7 +173,7 @@ func (p *pendingUpload) sign(upstream []runner.Stage, data []byte) ([]byte, erro
 		if name == "" {
 			return nil, errors.New("no key store to sign the manifest with: add a keys: entry (sluice keys init DIR) and set sign_with, or set unsigned: true for a copy that is not a backup")
 		}
-		s, err := storeSigner(p.sc, name)
+		s, err := keys.EntrySigner(p.sc.Keys, string(name))
 		if err != nil {
 			return nil, err
 		}
@@ -287,3 +284,22 @@ func (p *pendingUpload) rollback(made []string) error {
 
 // Abort removes the pending object.
 func (p *pendingUpload) Abort() error { return p.w.Abort() }
+
+// ageMagic starts every age file.
+const ageMagic = "age-encryption.org/v1\n"
+
+// requireAge returns the stream r after checking that it starts with an age
+// header: the run-time backstop of the fail-closed rule, for an upload
+// without allow_plaintext whatever the plan's shape (a step that claims to
+// protect a stream but does not, bytes a download fetched).
+func requireAge(r io.Reader) (io.Reader, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, err := br.Peek(len(ageMagic))
+	if string(head) == ageMagic {
+		return br, nil
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("reading the stream (the upstream step failed): %w", err)
+	}
+	return nil, errors.New(`refusing to store a stream that is not age-encrypted (it does not start with "age-encryption.org/v1"): add an encrypt step before the upload, or set allow_plaintext: true`)
+}

@@ -8,6 +8,7 @@ import (
 	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps/blob"
 	"github.com/sluice-dev/sluice/steps/catalog"
+	"github.com/sluice-dev/sluice/steps/keys"
 )
 
 // Verify is the parameter struct of the verify step: an action that checks
@@ -68,15 +69,17 @@ func (p *Verify) Run(ctx context.Context, sc *runner.StepContext) (runner.Output
 	if trustKey == "" {
 		trustKey = p.Key
 	}
-	trust, err := stepTrust(sc, trustKey, p.AllowUnsigned)
+	trust, err := catalog.PlanTrust(sc.Keys, trustKey, p.AllowUnsigned, sc.Logger.Warn)
 	if err != nil {
 		return nil, err
 	}
 	opts := catalog.VerifyOptions{Record: p.Record, RunID: sc.RunID, Logger: sc.Logger, Trust: trust}
 	switch {
 	case p.Key != "":
-		cfg := sc.Keys[string(p.Key)]
-		cfg.Name = string(p.Key)
+		cfg, err := keys.Entry(sc.Keys, string(p.Key))
+		if err != nil {
+			return nil, err
+		}
 		opts.Keys = catalog.StoreKeys(cfg)
 	case len(p.Identities) > 0:
 		opts.Keys = catalog.IdentityFiles(p.Identities)

@@ -1,11 +1,11 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 
 	"github.com/sluice-dev/sluice/steps/catalog"
-	"github.com/sluice-dev/sluice/steps/keys"
 )
 
 // trustFlags are the flags of the commands that read backups: where the
@@ -29,28 +29,17 @@ func addTrustFlags(fs *flag.FlagSet, keyDir *string) *trustFlags {
 
 // trust returns what the command checks manifests against.
 func (f *trustFlags) trust(a *app) (catalog.Trust, error) {
-	t := catalog.Trust{AllowUnsigned: *f.allowUnsigned, Warn: func(msg string, args ...any) {
-		fmt.Fprintf(a.stderr, "sluice: warning: %s%s\n", msg, kvSuffix(args))
-	}}
-	if t.AllowUnsigned {
-		t.Warn("--allow-unsigned: backups without a signature are accepted; nothing proves where they came from")
-	}
 	path := *f.verifyKeys
 	if path == "" && f.keyDir != nil {
 		path = *f.keyDir
 	}
-	if path == "" {
-		if t.AllowUnsigned {
-			return t, nil
-		}
+	t, err := catalog.PathTrust(path, *f.allowUnsigned, func(msg string, args ...any) {
+		fmt.Fprintf(a.stderr, "sluice: warning: %s%s\n", msg, kvSuffix(args))
+	})
+	if errors.Is(err, catalog.ErrNoVerifyKeys) {
 		return t, usagef("give the verification keys that check the backups' signatures: --key-dir DIR or --verify-keys DIR|FILE (a key store, public parts suffice, or an allowed_signers file); or --allow-unsigned")
 	}
-	v, err := keys.OpenVerifier(path)
-	if err != nil {
-		return t, err
-	}
-	t.Verifier = v
-	return t, nil
+	return t, err
 }
 
 // kvSuffix renders hclog-style key/value pairs: " (backup=URL)".
