@@ -57,9 +57,16 @@ type keyRing struct {
 	source string         // for errors: `key store "backup"`, "identity files"
 }
 
-// load loads the identities once. need are the key ids the backups were
-// encrypted to: an error names them, so that a missing key store says
-// which key to look for.
+// Check loads the identities now, so that a caller can fail before
+// anything starts when a key store or identity file is missing. need are
+// the key ids the backups were encrypted to: an error names them, so that a
+// missing key store says which key to look for.
+func (k *Keys) Check(need []string) error {
+	_, err := k.load(need)
+	return err
+}
+
+// load loads the identities once (see Check).
 func (k *Keys) load(need []string) (*keyRing, error) {
 	if k.ring != nil || k.err != nil {
 		return k.ring, k.err

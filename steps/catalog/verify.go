@@ -93,7 +93,7 @@ func VerifyDest(ctx context.Context, b blob.Backend, which string, opts VerifyOp
 			}
 		}
 		if len(need) > 0 { // else nothing selected is encrypted
-			if _, err := opts.Keys.load(need); err != nil {
+			if err := opts.Keys.Check(need); err != nil {
 				return nil, err
 			}
 		}
