@@ -1,12 +1,20 @@
-// Package catalog reads the backups stored under a destination (a folder or
-// a bucket prefix) from their manifests: the complete backups (a bounded
-// Summary of each), sluice's files that have no manifest (incomplete: an
-// interrupted upload, or a prune that stopped half-way), the manifests that
-// cannot be trusted, and the files sluice did not write (names.go says how
-// it tells them apart). It also computes retention (Policy) and carries out
-// a prune in the order that keeps the catalogue consistent (Prune), and
-// reads and writes the verify records that mark a backup as verified
-// (Record).
+// Package catalog is the backups stored under a destination (a folder or a
+// bucket prefix), read from their manifests: the complete backups (a
+// bounded Summary of each), sluice's files that have no manifest
+// (incomplete: an interrupted upload, or a prune that stopped half-way),
+// the manifests that cannot be trusted, and the files sluice did not write
+// (names.go says how it tells them apart).
+//
+// On it, the CLI and the steps share: verifying backups (VerifyDest) and
+// the verify records that mark them verified (Record), retention (Policy,
+// PruneDest) carried out in the order that keeps the catalogue consistent,
+// removing leftovers (LeftoversDest) and adopting unsigned backups
+// (AdoptUnsigned). Verifying is three checks, each with its own name: the
+// signature check of a manifest (ReadManifest, Trust.CheckSignature; where
+// a reader's Trust comes from: PlanTrust, PathTrust), the digest check of
+// the stored bytes (CheckedObject, which the download step reads through
+// too) and the content check (the stream decrypted and decompressed to its
+// end, checkContent).
 package catalog
 
 import (

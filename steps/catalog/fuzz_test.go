@@ -31,7 +31,7 @@ func FuzzManifestGate(f *testing.F) {
 	seed([]byte("{not json"))
 	f.Add([]byte(`{}`), []byte("-----BEGIN SSH SIGNATURE-----\nU1NIU0lH\n-----END SSH SIGNATURE-----\n"))
 	f.Fuzz(func(t *testing.T, data, sig []byte) {
-		s, err := trust.Check("file:///x/a.age", "a.age", data, sig, true)
+		s, err := trust.CheckSignature("file:///x/a.age", "a.age", data, sig, true)
 		if err != nil {
 			return
 		}

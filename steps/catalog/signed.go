@@ -81,12 +81,12 @@ type Signed struct {
 // one way the catalogue reads a manifest: it reads the manifest of object
 // and its detached signature, checks the signature over the manifest's
 // exact bytes against t's verification keys, and only then parses the
-// manifest and checks it (see Check). No field of a manifest is used, and
-// no byte of its object should be, before this returns without error. A
-// refused signature is a *SignatureError, a manifest that cannot be trusted
-// otherwise (too large, not a manifest, describing another object) an
-// *UntrustedError; any other error is a failure to read the storage. An
-// object without a manifest is unsigned.
+// manifest and checks it (see CheckSignature). No field of a manifest is
+// used, and no byte of its object should be, before this returns without
+// error. A refused signature is a *SignatureError, a manifest that cannot
+// be trusted otherwise (too large, not a manifest, describing another
+// object) an *UntrustedError; any other error is a failure to read the
+// storage. An object without a manifest is unsigned.
 func ReadManifest(ctx context.Context, b blob.Backend, object string, t Trust) (*Signed, error) {
 	data, err := ReadSmall(ctx, b, manifest.ManifestName(object))
 	if errors.Is(err, ErrTooLarge) {
@@ -109,14 +109,14 @@ func ReadManifest(ctx context.Context, b blob.Backend, object string, t Trust) (
 	if err != nil && !errors.Is(err, blob.ErrNotExist) && !errors.Is(err, ErrTooLarge) {
 		return nil, err
 	}
-	return t.Check(b.URL(object), object, data, sig, !errors.Is(err, blob.ErrNotExist))
+	return t.CheckSignature(b.URL(object), object, data, sig, !errors.Is(err, blob.ErrNotExist))
 }
 
-// Check runs the gate on manifest bytes already read: data is the manifest
-// of object (whose URL is url), sig its signature when hasSig. After the
-// signature, the manifest must parse, describe object, and keep its
-// summary under MaxSummary.
-func (t Trust) Check(url, object string, data, sig []byte, hasSig bool) (*Signed, error) {
+// CheckSignature runs the gate (the signature check) on manifest bytes
+// already read: data is the manifest of object (whose URL is url), sig its
+// signature when hasSig. After the signature, the manifest must parse,
+// describe object, and keep its summary under MaxSummary.
+func (t Trust) CheckSignature(url, object string, data, sig []byte, hasSig bool) (*Signed, error) {
 	sigName := path.Base(manifest.SignatureName(object))
 	var s Signature
 	switch {

@@ -299,7 +299,7 @@ func (r *Rewrapper) move(ctx context.Context, bk storedBackup) (*journal, error)
 // gate again and its headers must match under the store's keys before
 // anything is written.
 func (r *Rewrapper) resume(ctx context.Context, j *journal) error {
-	base, err := r.trust.Check(r.b.URL(j.Object), j.Object, j.Manifest, j.ManifestSig, len(j.ManifestSig) > 0)
+	base, err := r.trust.CheckSignature(r.b.URL(j.Object), j.Object, j.Manifest, j.ManifestSig, len(j.ManifestSig) > 0)
 	if err != nil {
 		return fmt.Errorf("rewrap journal: the manifest it carries: %w", err)
 	}
