@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"io"
 
-	"filippo.io/age"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/sluice-dev/sluice/steps/agefile"
 	"github.com/sluice-dev/sluice/steps/manifest"
 )
 
@@ -78,8 +78,9 @@ func checkContent(obj *CheckedObject, undo []manifest.Stage, need []string, k *K
 		l := &layer{}
 		switch st.Type {
 		case "encrypt":
+			// agefile's errors say what is wrong with the stream.
 			l.r, c.keyIDs, err = openAge(below, need, k)
-			l.explain = func(err error) error { return fmt.Errorf("backup is truncated or corrupted: %w", err) }
+			l.explain = func(err error) error { return err }
 		case "compress":
 			alg, _ := st.Outputs["algorithm"].(string)
 			var stop func()
@@ -125,57 +126,15 @@ func checkContent(obj *CheckedObject, undo []manifest.Stage, need []string, k *K
 // openAge opens the age stream r with k's identities and returns the ids
 // of the keys that opened it.
 func openAge(r io.Reader, need []string, k *Keys) (io.Reader, []string, error) {
-	ring, err := k.load(need)
+	ids, err := k.load(need)
 	if err != nil {
-		return nil, nil, &NoKeyError{msg: err.Error()}
+		return nil, nil, err
 	}
-	matched := make([]bool, len(ring.ids))
-	ids := make([]age.Identity, len(ring.ids))
-	for i, id := range ring.ids {
-		ids[i] = matchIdentity{id, &matched[i]}
-	}
-	head := &countReader{r: r}
-	ar, err := age.Decrypt(head, ids...)
+	ar, err := agefile.Open(r, ids, need)
 	if err != nil {
-		var noMatch *age.NoIdentityMatchError
-		switch {
-		case head.n == 0:
-			return nil, nil, errors.New("it is empty: an encrypted backup starts with an age header")
-		case errors.As(err, &noMatch):
-			return nil, nil, ring.noMatch(need)
-		}
-		return nil, nil, fmt.Errorf("backup is truncated or corrupted: %w", err)
+		return nil, nil, err
 	}
-	var opened []string
-	for i, ok := range matched {
-		if ok {
-			opened = append(opened, ring.infos[i].ID)
-		}
-	}
-	return ar, opened, nil
-}
-
-// matchIdentity records whether its identity unwrapped the file key.
-type matchIdentity struct {
-	age.Identity
-	matched *bool
-}
-
-func (m matchIdentity) Unwrap(stanzas []*age.Stanza) ([]byte, error) {
-	key, err := m.Identity.Unwrap(stanzas)
-	*m.matched = *m.matched || err == nil
-	return key, err
-}
-
-type countReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
+	return ar, ar.KeyIDs(), nil
 }
 
 // zstdMaxWindow bounds the memory a zstd frame may ask for: 128 MiB, the

@@ -56,7 +56,7 @@ func AdoptUnsigned(ctx context.Context, b blob.Backend, which string, opts Adopt
 	}
 	since := firstSigningKey(opts.Store)
 	trust := Trust{Verifier: verifier, AllowUnsigned: true}
-	vopts := VerifyOptions{Keys: OpenedKeys(opts.Store), Trust: trust, Record: true, RunID: opts.RunID}
+	vopts := VerifyOptions{Keys: DirKeys(opts.Store.Path()), Trust: trust, Record: true, RunID: opts.RunID}
 	c, err := Read(ctx, b, trust)
 	if err != nil {
 		return nil, err

@@ -11,15 +11,10 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/sluice-dev/sluice/steps/agefile"
 	"github.com/sluice-dev/sluice/steps/blob"
 	"github.com/sluice-dev/sluice/steps/manifest"
 )
-
-// Verifying a backup is three checks, in this order: the signature check
-// (its manifest through the gate, ReadManifest), the digest check (the
-// stored bytes against the digests its manifest and sidecar record,
-// CheckedObject), and, with keys, the content check (decrypted and
-// decompressed to the end into nothing, checkContent).
 
 // VerifyOptions tune VerifyDest and VerifyBackup.
 type VerifyOptions struct {
@@ -158,9 +153,10 @@ func VerifyBackup(ctx context.Context, b blob.Backend, bk *Backup, opts VerifyOp
 // that the backup is bad: no key opened it, storage could not be read, or
 // the verify was stopped.
 func notChecked(ctx context.Context, err error) bool {
-	var noKey *NoKeyError
+	var noKey *agefile.NoKeyError
+	var noKeys *keysError
 	var unread *unreadableError
-	return ctx.Err() != nil || errors.As(err, &noKey) || errors.As(err, &unread)
+	return ctx.Err() != nil || errors.As(err, &noKey) || errors.As(err, &noKeys) || errors.As(err, &unread)
 }
 
 // verifyBackup runs the digest check and, when it can, the content check.
