@@ -2,15 +2,12 @@ package catalog
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
-
 	"github.com/sluice-dev/sluice/steps/agefile"
+	"github.com/sluice-dev/sluice/steps/codec"
 	"github.com/sluice-dev/sluice/steps/manifest"
 )
 
@@ -72,6 +69,16 @@ func (l *layer) Read(p []byte) (int, error) {
 func checkContent(obj *CheckedObject, undo []manifest.Stage, need []string, k *Keys) (content, error) {
 	var c content
 	layers := []*layer{{r: obj, explain: func(err error) error { return err }}}
+	// Decoders read their input on goroutines of their own: stopped, the
+	// layers below are ours to drain and their errors settled.
+	var stops []func()
+	stop := func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+		stops = nil
+	}
+	defer stop()
 	var err error
 	for _, st := range undo {
 		below := layers[len(layers)-1]
@@ -83,10 +90,10 @@ func checkContent(obj *CheckedObject, undo []manifest.Stage, need []string, k *K
 			l.explain = func(err error) error { return err }
 		case "compress":
 			alg, _ := st.Outputs["algorithm"].(string)
-			var stop func()
-			l.r, stop, err = decompress(below, alg)
-			if stop != nil {
-				defer stop()
+			var closer func()
+			l.r, alg, closer, err = decompress(below, alg)
+			if closer != nil {
+				stops = append(stops, closer)
 			}
 			l.explain = func(err error) error {
 				return fmt.Errorf("compressed input is truncated or corrupted: %s: %w", alg, err)
@@ -103,6 +110,7 @@ func checkContent(obj *CheckedObject, undo []manifest.Stage, need []string, k *K
 	if err == nil {
 		top := layers[len(layers)-1]
 		c.bytes, _ = io.Copy(io.Discard, top)
+		stop()
 		// What follows the end of a format is not part of the backup.
 		for i := len(layers) - 1; i >= 1 && top.err == nil; i-- {
 			if n, _ := io.Copy(io.Discard, layers[i-1]); n > 0 && layers[i].err == nil {
@@ -111,6 +119,7 @@ func checkContent(obj *CheckedObject, undo []manifest.Stage, need []string, k *K
 			}
 		}
 	}
+	stop()
 	io.Copy(io.Discard, obj)
 	if obj.err != nil {
 		return c, obj.err
@@ -137,42 +146,33 @@ func openAge(r io.Reader, need []string, k *Keys) (io.Reader, []string, error) {
 	return ar, ar.KeyIDs(), nil
 }
 
-// zstdMaxWindow bounds the memory a zstd frame may ask for: 128 MiB, the
-// zstd tool's own limit without --long.
-const zstdMaxWindow = 128 << 20
-
 // decompress returns a reader of the content the compressed stream r holds
 // (alg is what the compress stage recorded: zstd, gzip, or empty to tell by
-// the magic bytes) and a function that stops its decoder.
-func decompress(r io.Reader, alg string) (io.Reader, func(), error) {
+// the magic bytes), the algorithm, and a function that stops its decoder.
+func decompress(r io.Reader, alg string) (io.Reader, string, func(), error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	magic, err := br.Peek(4)
 	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, nil, err
+		return nil, alg, nil, err
 	}
 	if alg == "" {
-		switch {
-		case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-			alg = "zstd"
-		case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
-			alg = "gzip"
-		default:
-			return nil, nil, fmt.Errorf("compressed content is neither zstd nor gzip (it starts with %x)", magic)
+		if alg = codec.Detect(magic); alg == "" {
+			return nil, alg, nil, fmt.Errorf("compressed content is neither zstd nor gzip (it starts with %x)", magic)
 		}
 	}
 	switch alg {
-	case "zstd":
-		dec, err := zstd.NewReader(br, zstd.WithDecoderMaxWindow(zstdMaxWindow), zstd.WithDecoderConcurrency(2))
+	case codec.Zstd:
+		dec, err := codec.NewZstdReader(br, codec.ZstdReaderOptions{})
 		if err != nil {
-			return nil, nil, fmt.Errorf("compressed input is truncated or corrupted: zstd: %w", err)
+			return nil, alg, nil, err
 		}
-		return dec, dec.Close, nil
-	case "gzip":
-		dec, err := gzip.NewReader(br)
+		return dec, alg, dec.Close, nil
+	case codec.Gzip:
+		dec, err := codec.NewGzipReader(br)
 		if err != nil {
-			return nil, nil, fmt.Errorf("compressed input is truncated or corrupted: gzip: %w", err)
+			return nil, alg, nil, fmt.Errorf("compressed input is truncated or corrupted: gzip: %w", err)
 		}
-		return dec, nil, nil
+		return dec, alg, nil, nil
 	}
-	return nil, nil, fmt.Errorf("its compress stage records algorithm %q, which is not zstd or gzip", alg)
+	return nil, alg, nil, fmt.Errorf("its compress stage records algorithm %q, which is not zstd or gzip", alg)
 }

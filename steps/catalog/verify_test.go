@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"path"
 	"path/filepath"
 	"reflect"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"filippo.io/age"
+	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/sluice-dev/sluice/runner"
@@ -57,8 +59,20 @@ func (f *verifyFixture) keys() *catalog.Keys {
 // bytes before encryption.
 func (f *verifyFixture) seal(t *testing.T, plain []byte, tamper func([]byte) []byte) (ct []byte, stages []runner.Stage) {
 	t.Helper()
+	return f.sealWith(t, "zstd", plain, tamper)
+}
+
+// sealWith is seal with the compression algorithm alg (zstd or gzip).
+func (f *verifyFixture) sealWith(t *testing.T, alg string, plain []byte, tamper func([]byte) []byte) (ct []byte, stages []runner.Stage) {
+	t.Helper()
 	var z bytes.Buffer
-	zw, err := zstd.NewWriter(&z, zstd.WithEncoderLevel(zstd.SpeedDefault))
+	var zw io.WriteCloser
+	var err error
+	if alg == "gzip" {
+		zw, err = gzip.NewWriterLevel(&z, gzip.BestSpeed)
+	} else {
+		zw, err = zstd.NewWriter(&z, zstd.WithEncoderLevel(zstd.SpeedDefault))
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +103,7 @@ func (f *verifyFixture) seal(t *testing.T, plain []byte, tamper func([]byte) []b
 	}
 	return sealed.Bytes(), []runner.Stage{
 		{ID: "dump", Type: "dump", Outputs: runner.Outputs{"bytes": int64(len(plain)), "database": "app"}},
-		{ID: "compress", Type: "compress", Outputs: runner.Outputs{"algorithm": "zstd", "bytes_out": int64(len(zb))}},
+		{ID: "compress", Type: "compress", Outputs: runner.Outputs{"algorithm": alg, "bytes_out": int64(len(zb))}},
 		{ID: "encrypt", Type: "encrypt", Outputs: runner.Outputs{"key_ids": []any{f.keyID}}},
 		{ID: "checksum", Type: "checksum", Outputs: runner.Outputs{}},
 	}
@@ -199,6 +213,7 @@ var verifyCases = []struct {
 	{"AuthenticationTagsChecked", testVerifyAuthTags},
 	{"CompressionFrameChecked", testVerifyZstdFrame},
 	{"BytesAfterTheEndRefused", testVerifyTrailingBytes},
+	{"Gzip", testVerifyGzip},
 	{"WrongKey", testVerifyWrongKey},
 	{"PlaintextSizeChecked", testVerifyPlaintextSize},
 	{"MissingObjectFails", testVerifyMissingObject},
@@ -323,6 +338,21 @@ func testVerifyTrailingBytes(t *testing.T, f *verifyFixture) {
 		if r.OK || !(strings.Contains(r.Error, "follow the end of the stream") || strings.Contains(r.Error, "compressed input is truncated or corrupted")) {
 			t.Errorf("%q after the stream: %+v", tail, r)
 		}
+	}
+}
+
+// testVerifyGzip: a gzip backup opens to its end; one cut short does not.
+func testVerifyGzip(t *testing.T, f *verifyFixture) {
+	plain := bytes.Repeat([]byte("row\n"), 30000)
+	ct, st := f.sealWith(t, "gzip", plain, nil)
+	f.store(t, "g.age", time.Now().Add(-time.Hour), ct, st)
+	if r := f.verify(t, "g.age", true)[0]; !r.OK || r.Level != catalog.LevelContent || r.PlaintextBytes != int64(len(plain)) {
+		t.Errorf("gzip backup: %+v", r)
+	}
+	ct, st = f.sealWith(t, "gzip", plain, func(z []byte) []byte { return z[:len(z)-20] })
+	f.store(t, "cut.age", time.Now(), ct, st)
+	if r := f.verify(t, "cut.age", true)[0]; r.OK || !strings.Contains(r.Error, "compressed input is truncated or corrupted: gzip") {
+		t.Errorf("gzip cut short: %+v", r)
 	}
 }
 
