@@ -17,12 +17,13 @@ import (
 	"github.com/sluice-dev/sluice/steps/pg"
 )
 
-// cmdRestore restores a backup from its manifest: it derives the inverse
+// cmdRestore restores a backup from its manifest (named directly or found
+// next to the backup object): it derives the inverse
 // pipeline (download, decrypt, decompress, restore) from the recorded
 // stages as typed step parameters and runs it, so no plan file is needed.
 // No value of the manifest is ever evaluated as an expression.
 func cmdRestore(a *app, args []string) error {
-	fs := newFlags(a, "restore", "MANIFEST --to DSN")
+	fs := newFlags(a, "restore", "BACKUP|MANIFEST --to DSN")
 	to := fs.String("to", "", "target database connection string (required); give the password via PGPASSWORD or ~/.pgpass rather than here")
 	keyDir := fs.String("key-dir", "", "dir key store holding the backup's key (active or retired)")
 	var identities multiFlag
@@ -38,7 +39,7 @@ func cmdRestore(a *app, args []string) error {
 		return err
 	}
 	if len(pos) != 1 {
-		return usagef("restore takes one manifest (NAME.manifest.json)")
+		return usagef("restore takes one backup: the object (NAME.dump.zst.age) or its manifest (NAME.manifest.json), by path or URL")
 	}
 	if *to == "" && !*printPlan {
 		return usagef("restore needs --to DSN")
@@ -113,24 +114,34 @@ func cmdRestore(a *app, args []string) error {
 	return err
 }
 
-// readManifest reads a manifest by path or URL through the signature gate
+// readManifest reads a backup's manifest through the signature gate
 // (catalog.ReadManifest) and returns it with the URL of the object it
-// describes.
+// describes. arg names the manifest (NAME.manifest.json) or the backup
+// object itself (NAME), whose manifest lies next to it; both by path or URL.
 func readManifest(arg string, trust catalog.Trust) (*manifest.Manifest, string, error) {
-	if !strings.HasSuffix(arg, ".manifest.json") {
-		return nil, "", usagef("%s is not a manifest (NAME.manifest.json)", arg)
+	object, isManifest := strings.CutSuffix(arg, manifest.ManifestName(""))
+	if !isManifest {
+		if owner, ok := catalog.MetaOwner(arg); ok {
+			return nil, "", usagef("%s is not a backup but a file kept next to %s: pass the backup object or its manifest", arg, owner)
+		}
 	}
-	backend, name, err := blob.Open(arg)
+	backend, name, err := blob.Open(object)
 	if err != nil {
 		return nil, "", err
 	}
-	signed, err := catalog.ReadManifest(context.Background(), backend, strings.TrimSuffix(name, ".manifest.json"), trust)
+	manifestURL := backend.URL(manifest.ManifestName(name))
+	signed, err := catalog.ReadManifest(context.Background(), backend, name, trust)
 	if err != nil {
+		if !isManifest {
+			return nil, "", fmt.Errorf("reading the manifest of backup %s: %w", arg, err)
+		}
 		return nil, "", fmt.Errorf("reading manifest %s: %w", arg, err)
 	}
 	if signed.Manifest == nil {
+		if !isManifest {
+			return nil, "", fmt.Errorf("backup %s has no manifest (%s), so nothing says how to restore it: restore it by hand (see README, Restore by hand) or pass its manifest", arg, manifestURL)
+		}
 		return nil, "", fmt.Errorf("reading manifest %s: it does not exist", arg)
 	}
-	object := strings.TrimSuffix(arg, ".manifest.json")
 	return signed.Manifest, object, nil
 }

@@ -63,6 +63,14 @@ func metaOwner(name string) (owner string, own bool, ok bool) {
 	return "", false, false
 }
 
+// MetaOwner returns the object a file sluice keeps next to it belongs to
+// (NAME for NAME.manifest.json, NAME.sha256, NAME.manifest.json.sig, ...),
+// and whether name is such a file.
+func MetaOwner(name string) (owner string, ok bool) {
+	owner, _, ok = metaOwner(name)
+	return owner, ok
+}
+
 // isEncryptedName tells whether an object's name is one sluice gives an
 // encrypted backup.
 func isEncryptedName(name string) bool {
