@@ -18,8 +18,13 @@ func testStandardTools(t *testing.T, c *pg.Cluster) {
 	src := seeded(t, c)
 	t.Chdir(t.TempDir())
 	r := mustSluice(t, "keys", "init", "--type", "x25519", "keys/backup")
-	if !strings.Contains(r.stdout, "recipient: age1") || strings.Contains(r.stdout, "age1pq") {
+	if !strings.Contains(r.stdout, "(x25519, active)") {
 		t.Fatalf("keys init --type x25519: %s", r.stdout)
+	}
+	if pubs, _ := filepath.Glob("keys/backup/k-*.pub"); len(pubs) != 1 {
+		t.Fatalf("recipient files: %v", pubs)
+	} else if pub, _ := os.ReadFile(pubs[0]); !bytes.HasPrefix(pub, []byte("age1")) || bytes.HasPrefix(pub, []byte("age1pq")) {
+		t.Fatalf("keys init --type x25519 wrote recipient %.20s...", pub)
 	}
 	man := backupWithPlan(t, c.DSN(src))
 	obj, err := filepath.Abs(strings.TrimSuffix(man, ".manifest.json"))

@@ -65,8 +65,20 @@ func keysInit(a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stdout, "created key store %s with active key %s (%s)\nrecipient: %s\nsigning key: %s (%s %s)\n", pos[0], info.ID, info.Type, info.Recipient, sk.ID, sk.Type, sk.Fingerprint)
+	printInit(a, d, info, sk)
 	return nil
+}
+
+// printInit says what keys init made and where, without the recipient (a
+// post-quantum one is ~2,000 characters; it is in the .pub file), and
+// reminds the operator to keep a copy of the identities.
+func printInit(a *app, d *keys.Dir, k keys.KeyInfo, sk keys.SigningKeyInfo) {
+	w := a.stdout
+	fmt.Fprintf(w, "created key store %s\n", d.Path())
+	fmt.Fprintf(w, "encryption key: %s (%s, %s); public recipient in %s\n", k.ID, k.Type, k.State, d.RecipientFile(k.ID))
+	fmt.Fprintf(w, "identities:     %s (private, 0600)\n", d.KeyFile(k.ID))
+	fmt.Fprintf(w, "signing key:    %s (%s %s) in %s (private, 0600)\n", sk.ID, sk.Type, sk.Fingerprint, d.KeyFile(sk.ID))
+	fmt.Fprintf(w, "back up the identities now, offline (without them no backup can be restored): copy the folder %s, or sluice keys export %s OUT --role restore; never commit it (keys/ in .gitignore)\n", d.Path(), d.Path())
 }
 
 // addSigningKey gives a store made before signed backups its signing key.
