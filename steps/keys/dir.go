@@ -257,8 +257,6 @@ func (d *Dir) CreateKey(typ string) (KeyInfo, error) {
 	}
 	k := KeyInfo{ID: KeyID(recipient), Type: typ, Recipient: recipient, State: StatePending, Created: now}
 
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	// Files first, ledger last: the ledger never names a key whose files
 	// are missing.
 	body := fmt.Sprintf("# created: %s\n# public key: %s\n%s\n", now.Format(time.RFC3339), recipient, secret)
@@ -268,12 +266,13 @@ func (d *Dir) CreateKey(typ string) (KeyInfo, error) {
 	if err := writeFileAtomic(d.RecipientFile(k.ID), []byte(recipient+"\n"), 0o644); err != nil {
 		return KeyInfo{}, fmt.Errorf("writing recipient of key %s: %w", k.ID, err)
 	}
-	next := d.ledger.clone()
-	next.Keys = append(next.Keys, k)
-	if err := next.write(d.path); err != nil {
+	err := d.update(func(next *ledger) error {
+		next.Keys = append(next.Keys, k)
+		return nil
+	})
+	if err != nil {
 		return KeyInfo{}, err
 	}
-	d.ledger = next
 	return k, nil
 }
 
@@ -281,26 +280,39 @@ func (d *Dir) CreateKey(typ string) (KeyInfo, error) {
 // was active before (which stays able to decrypt). It returns the activated
 // key.
 func (d *Dir) Activate(id string) (KeyInfo, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	next := d.ledger.clone()
-	i := next.find(id)
-	if i < 0 {
-		return KeyInfo{}, fmt.Errorf("key folder %s has no key %s", d.path, id)
+	var k KeyInfo
+	err := d.update(func(next *ledger) error {
+		i := next.find(id)
+		if i < 0 {
+			return fmt.Errorf("key folder %s has no key %s", d.path, id)
+		}
+		if next.Keys[i].State != StatePending {
+			return fmt.Errorf("key %s is %s; only a pending key can be activated", id, next.Keys[i].State)
+		}
+		now := time.Now().UTC().Truncate(time.Second)
+		if a := next.active(); a >= 0 {
+			next.Keys[a].State = StateRetired
+			next.Keys[a].Retired = now
+		}
+		next.Keys[i].State = StateActive
+		next.Keys[i].Activated = now
+		k = next.Keys[i]
+		return nil
+	})
+	return k, err
+}
+
+// PublicOnly reports whether the store holds no identity file for any of
+// its keys (a copy for a backup or verify host): it cannot decrypt, and
+// it is not the store where rotations run.
+func (d *Dir) PublicOnly() bool {
+	for _, k := range d.Keys() {
+		if k.State == StateDestroyed {
+			continue
+		}
+		if _, err := os.Lstat(d.KeyFile(k.ID)); err == nil {
+			return false
+		}
 	}
-	if next.Keys[i].State != StatePending {
-		return KeyInfo{}, fmt.Errorf("key %s is %s; only a pending key can be activated", id, next.Keys[i].State)
-	}
-	now := time.Now().UTC().Truncate(time.Second)
-	if a := next.active(); a >= 0 {
-		next.Keys[a].State = StateRetired
-		next.Keys[a].Retired = now
-	}
-	next.Keys[i].State = StateActive
-	next.Keys[i].Activated = now
-	if err := next.write(d.path); err != nil {
-		return KeyInfo{}, err
-	}
-	d.ledger = next
-	return next.Keys[i], nil
+	return true
 }

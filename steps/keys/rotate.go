@@ -109,20 +109,22 @@ func (d *Dir) Rotate(opts RotateOptions) (RotateResult, error) {
 	if actor == "" {
 		actor = Actor()
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	next := d.ledger.clone()
-	a, i := next.active(), next.find(k.ID)
-	next.Keys[a].State, next.Keys[a].Retired = StateRetired, stamp
-	next.Keys[i].State, next.Keys[i].Activated = StateActive, stamp
-	prevSigning := switchSigning(next, sk, stamp)
-	next.Events = append(next.Events, Event{Time: stamp, Action: EventRotated, From: prev.ID, To: k.ID, Actor: actor, Reason: opts.Reason,
-		SigningFrom: prevSigning, SigningTo: sk.ID})
-	if err := next.write(d.path); err != nil {
+	err = d.update(func(next *ledger) error {
+		a, i := next.active(), next.find(k.ID)
+		if a < 0 || next.Keys[a].ID != prev.ID || i < 0 {
+			return fmt.Errorf("the ledger of key folder %s changed during the rotation (its active key is no longer %s): is another process rotating without the store's lock?", d.path, prev.ID)
+		}
+		next.Keys[a].State, next.Keys[a].Retired = StateRetired, stamp
+		next.Keys[i].State, next.Keys[i].Activated = StateActive, stamp
+		prevSigning := switchSigning(next, sk, stamp)
+		next.Events = append(next.Events, Event{Time: stamp, Action: EventRotated, From: prev.ID, To: k.ID, Actor: actor, Reason: opts.Reason,
+			SigningFrom: prevSigning, SigningTo: sk.ID})
+		res.Previous, res.Active = next.Keys[a], next.Keys[i]
+		return nil
+	})
+	if err != nil {
 		return RotateResult{}, err
 	}
-	d.ledger = next
-	res.Previous, res.Active = next.Keys[a], next.Keys[i]
 	return res, nil
 }
 
@@ -179,17 +181,20 @@ func (d *Dir) Destroy(id string, opts DestroyOptions) (KeyInfo, error) {
 		actor = Actor()
 	}
 	now := time.Now().UTC().Truncate(time.Second)
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	next := d.ledger.clone()
-	i := next.find(id)
-	next.Keys[i].State, next.Keys[i].Destroyed = StateDestroyed, now
-	next.Events = append(next.Events, Event{Time: now, Action: EventDestroyed, From: id, Actor: actor, Reason: opts.Reason})
-	if err := next.write(d.path); err != nil {
+	err = d.update(func(next *ledger) error {
+		i := next.find(id)
+		if i < 0 {
+			return fmt.Errorf("key folder %s has no key %s", d.path, id)
+		}
+		next.Keys[i].State, next.Keys[i].Destroyed = StateDestroyed, now
+		next.Events = append(next.Events, Event{Time: now, Action: EventDestroyed, From: id, Actor: actor, Reason: opts.Reason})
+		k = next.Keys[i]
+		return nil
+	})
+	if err != nil {
 		return KeyInfo{}, err
 	}
-	d.ledger = next
-	return next.Keys[i], nil
+	return k, nil
 }
 
 // shred overwrites path with random bytes, syncs it, removes it and syncs

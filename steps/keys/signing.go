@@ -145,15 +145,16 @@ func (d *Dir) AddSigningKey() (SigningKeyInfo, error) {
 	if err != nil {
 		return SigningKeyInfo{}, err
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	next := d.ledger.clone()
-	switchSigning(next, k, now)
-	if err := next.write(d.path); err != nil {
-		return SigningKeyInfo{}, err
-	}
-	d.ledger = next
-	return next.SigningKeys[len(next.SigningKeys)-1], nil
+	var added SigningKeyInfo
+	err = d.update(func(next *ledger) error {
+		if i := activeSigning(next); i >= 0 {
+			return fmt.Errorf("key folder %s already has the signing key %s: rotate it with the rotate-key step", d.path, next.SigningKeys[i].ID)
+		}
+		switchSigning(next, k, now)
+		added = next.SigningKeys[len(next.SigningKeys)-1]
+		return nil
+	})
+	return added, err
 }
 
 // Signer returns the active signing key's signer. A store copied without
