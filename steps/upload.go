@@ -61,6 +61,7 @@ type Upload struct {
 	AllowPlaintext bool           `yaml:"allow_plaintext" doc:"allow storing a stream that is not encrypted"`
 	SignWith       runner.KeyName `yaml:"sign_with" doc:"the plan's keys: entry whose signing key signs the manifest; default: the plan's only keys: entry, else the key store of the encrypt step feeding this upload"`
 	Unsigned       bool           `yaml:"unsigned" doc:"write no signature (readers refuse the backup unless they allow unsigned backups); for copies that are not backups"`
+	Dest           string         `yaml:"dest" doc:"folder URL of the backups this object belongs to (the folder to or one above it, e.g. the plan's dest param); recorded in the ledger of the encrypt step's key store, where rotate-key and keys destroy find it; default: the folder of to"`
 }
 
 var (
@@ -72,9 +73,13 @@ var (
 // AllowsPlaintext implements runner.PlaintextAllower.
 func (u *Upload) AllowsPlaintext() bool { return u.AllowPlaintext }
 
-// Validate checks that to names one object on a supported storage.
+// Validate checks that to names one object on a supported storage, inside
+// dest when dest is set.
 func (u *Upload) Validate() error {
-	_, _, err := blob.Open(u.To)
+	if _, _, err := blob.Open(u.To); err != nil {
+		return err
+	}
+	_, err := u.destination()
 	return err
 }
 
@@ -253,6 +258,7 @@ func (p *pendingUpload) Commit(ctx context.Context, upstream []runner.Stage) (ru
 		return fail(fmt.Errorf("writing manifest: %w", existsHint(err, p.b.URL(mname))))
 	}
 	out["manifest"], out["digest"], out["digest_algorithm"] = p.b.URL(mname), digest.Hex, digest.Algorithm
+	p.recordDestination(upstream)
 	return out, nil
 }
 
