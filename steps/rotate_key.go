@@ -2,7 +2,6 @@ package steps
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -30,7 +29,7 @@ type RotateKey struct {
 
 // RotateRewrap says where the backups to move are and how.
 type RotateRewrap struct {
-	Dest   string `yaml:"dest" doc:"folder URL holding the backups and their manifests (file:// or a path)"`
+	Dest   string `yaml:"dest" doc:"folder URL holding the backups and their manifests (file://, a path or s3://); default: every destination the store's ledger knows (recorded by upload steps and sluice keys dest add)"`
 	Mode   string `yaml:"mode" doc:"rewrap (new header, payload unchanged; default) or reencrypt (new file key, for a compromised key)"`
 	Verify string `yaml:"verify" doc:"first-chunk (default), full or none: decrypt with the active key after the move"`
 	// AllowUnsigned adopts unsigned backups: they are moved and signed.
@@ -62,6 +61,11 @@ func rotateKeyDefinition() runner.Definition {
 			{Name: "failed", Type: "int", Doc: "backups that could not be moved or verified"},
 			{Name: "failures", Type: "list", Doc: "one message per failed backup"},
 			{Name: "still_on_retired_keys", Type: "int", Doc: "backups whose manifest still names a retired key of the store"},
+			{Name: "destinations", Type: "list", Doc: "the folder URLs the rewrap looked in"},
+			{Name: "backups_found", Type: "int", Doc: "backups found there (a rotation that finds none warns: is dest right?)"},
+			{Name: "unchecked_destinations", Type: "list", Doc: "destinations the store's ledger knows that the rewrap did not look in: backups there may still need a retired key"},
+			{Name: "warnings", Type: "list", Doc: "what deserves a look: no backups found, destinations not checked"},
+			{Name: "summary", Type: "string", Doc: "one line: what was rotated and moved, or why not"},
 		},
 	}
 }
@@ -104,11 +108,10 @@ func (p *RotateKey) Validate() error {
 		return fmt.Errorf("max_age: %w", err)
 	}
 	if w := p.Rewrap; w != nil {
-		if w.Dest == "" {
-			return errors.New("rewrap: dest is required: the folder URL of the backups")
-		}
-		if _, err := blob.OpenRoot(w.Dest); err != nil {
-			return fmt.Errorf("rewrap: %w", err)
+		if w.Dest != "" {
+			if _, err := blob.OpenRoot(w.Dest); err != nil {
+				return fmt.Errorf("rewrap: %w", err)
+			}
 		}
 		switch w.Mode {
 		case "", "rewrap", "reencrypt":
@@ -165,6 +168,14 @@ func (p *RotateKey) Run(ctx context.Context, sc *runner.StepContext) (runner.Out
 		}
 		defer unlock()
 	}
+	// Where to move backups is settled before the rotation: a rewrap
+	// that has nowhere to look fails before any key changes.
+	var dests []string
+	if p.Rewrap != nil {
+		if dests, err = p.destinations(d); err != nil {
+			return nil, err
+		}
+	}
 	res, err := d.Rotate(keys.RotateOptions{Type: p.Type, Reason: p.Reason, MaxAge: maxAge, DryRun: p.DryRun})
 	if err != nil {
 		return nil, fmt.Errorf("rotating key store %q: %w", p.Key, err)
@@ -178,45 +189,148 @@ func (p *RotateKey) Run(ctx context.Context, sc *runner.StepContext) (runner.Out
 		"max_age":             p.MaxAge,
 		"rewrapped":           int64(0), "rewrapped_in_place": int64(0), "skipped": int64(0),
 		"failed": int64(0), "failures": []any{}, "still_on_retired_keys": int64(0),
+		"destinations": []any{}, "backups_found": int64(0), "unchecked_destinations": []any{}, "warnings": []any{},
 	}
 	sc.Logger.Info("key rotation", "rotated", res.Rotated, "active", res.Active.ID, "previous", res.Previous.ID, "dry_run", p.DryRun)
-	if p.Rewrap == nil {
-		return out, nil
+	if p.Rewrap != nil {
+		err = p.rewrap(ctx, sc, d, dests, out)
 	}
-	return out, p.rewrap(ctx, sc, d, out)
+	out["summary"] = p.summaryLine(out)
+	if len(out["warnings"].([]any)) > 0 {
+		sc.Logger.Warn(out["summary"].(string))
+	} else {
+		sc.Logger.Info(out["summary"].(string))
+	}
+	return out, err
 }
 
-// rewrap moves the destination's backups and fills the rewrap outputs.
-func (p *RotateKey) rewrap(ctx context.Context, sc *runner.StepContext, d *keys.Dir, out runner.Outputs) error {
-	b, err := blob.OpenRoot(p.Rewrap.Dest)
-	if err != nil {
-		return err
+// destinations returns the canonical folder URLs to move backups under:
+// rewrap.dest, or every destination the store's ledger knows.
+func (p *RotateKey) destinations(d *keys.Dir) ([]string, error) {
+	if p.Rewrap.Dest != "" {
+		u, err := blob.FolderURL(p.Rewrap.Dest)
+		if err != nil {
+			return nil, fmt.Errorf("rewrap: %w", err)
+		}
+		return []string{u}, nil
 	}
-	r, err := rotation.New(b, d, rotation.Options{Mode: p.Rewrap.Mode, Verify: p.Rewrap.Verify,
-		AllowUnsigned: p.Rewrap.AllowUnsigned, Warn: sc.Logger.Warn})
-	if err != nil {
-		return fmt.Errorf("rewrap: %w", err)
+	var out []string
+	for _, k := range d.Destinations() {
+		out = append(out, k.URL)
 	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("rewrap: no dest, and the ledger of key store %q (%s) knows no destination: set rewrap.dest to the folder of the backups, or record it with sluice keys dest add %s URL", p.Key, d.Path(), d.Path())
+	}
+	return out, nil
+}
+
+// rewrap moves the backups under each destination and fills the rewrap
+// outputs, warning about destinations without backups and about those
+// the ledger knows that were not looked in.
+func (p *RotateKey) rewrap(ctx context.Context, sc *runner.StepContext, d *keys.Dir, dests []string, out runner.Outputs) error {
+	var warnings []string
+	warn := func(msg string) {
+		warnings = append(warnings, msg)
+		sc.Logger.Warn(msg)
+	}
+	defer func() { out["warnings"] = ageList(warnings) }()
+	out["destinations"] = ageList(dests)
+	var unchecked []string
+	for _, k := range keys.Uncovered(d.Destinations(), dests) {
+		unchecked = append(unchecked, k.URL)
+		warn(fmt.Sprintf("the ledger of key store %q records backups written to %s (since %s, by %s), which rewrap.dest does not cover: backups there stay on the retired key; leave rewrap.dest empty to move the backups of every known destination", p.Key, k.URL, k.Since.Format("2006-01-02"), k.By))
+	}
+	out["unchecked_destinations"] = ageList(unchecked)
 	if p.Rewrap.AllowUnsigned {
 		sc.Logger.Warn("rewrap allow_unsigned is set: unsigned backups are moved and signed; nothing proves where they came from")
 	}
-	if p.DryRun {
-		pending, err := r.Pending(ctx)
+	var total rotation.Result
+	for _, dest := range dests {
+		b, err := blob.OpenRoot(dest)
+		if err != nil {
+			return err
+		}
+		r, err := rotation.New(b, d, rotation.Options{Mode: p.Rewrap.Mode, Verify: p.Rewrap.Verify,
+			AllowUnsigned: p.Rewrap.AllowUnsigned, Warn: sc.Logger.Warn})
 		if err != nil {
 			return fmt.Errorf("rewrap: %w", err)
 		}
-		out["still_on_retired_keys"] = int64(len(pending))
-		return nil
+		var res rotation.Result
+		if p.DryRun {
+			res, err = r.Survey(ctx)
+		} else {
+			res, err = r.Run(ctx)
+		}
+		if err != nil {
+			return fmt.Errorf("rewrap of %s: %w", dest, err)
+		}
+		if res.Found == 0 {
+			warn(fmt.Sprintf("no backups under %s: is it where the backups of key store %q are? (keys list %s shows the destinations its ledger knows)", dest, p.Key, d.Path()))
+		}
+		total.Found += res.Found
+		total.Rewrapped = append(total.Rewrapped, res.Rewrapped...)
+		total.Skipped = append(total.Skipped, res.Skipped...)
+		total.Failed = append(total.Failed, res.Failed...)
+		total.StillOnRetired = append(total.StillOnRetired, res.StillOnRetired...)
+		total.InPlace += res.InPlace
 	}
-	res, err := r.Run(ctx)
-	if err != nil {
-		return fmt.Errorf("rewrap of %s: %w", p.Rewrap.Dest, err)
-	}
-	out["rewrapped"] = int64(len(res.Rewrapped))
-	out["rewrapped_in_place"] = int64(res.InPlace)
-	out["skipped"] = int64(len(res.Skipped))
-	out["failed"] = int64(len(res.Failed))
-	out["failures"] = ageList(res.Failed)
-	out["still_on_retired_keys"] = int64(len(res.StillOnRetired))
+	out["backups_found"] = int64(total.Found)
+	out["rewrapped"] = int64(len(total.Rewrapped))
+	out["rewrapped_in_place"] = int64(total.InPlace)
+	out["skipped"] = int64(len(total.Skipped))
+	out["failed"] = int64(len(total.Failed))
+	out["failures"] = ageList(total.Failed)
+	out["still_on_retired_keys"] = int64(len(total.StillOnRetired))
 	return nil
+}
+
+// summaryLine is the rotate-key step's one-line summary (its summary
+// output, logged at the end of the step): "rotated k-a -> k-b; rewrapped 2
+// backups under file:///b" or "not rotated: active key is 12 days old,
+// max_age 180d; ...", then any warnings.
+func (p *RotateKey) summaryLine(out runner.Outputs) string {
+	var parts []string
+	rotated, _ := out["rotated"].(bool)
+	days, _ := out["active_key_age_days"].(float64)
+	switch {
+	case p.DryRun && rotated:
+		parts = append(parts, fmt.Sprintf("dry run: would rotate (active key %s is %d days old)", out["previous_key_id"], int(days)))
+	case p.DryRun:
+		parts = append(parts, fmt.Sprintf("dry run: would not rotate: active key is %d days old, max_age %s", int(days), p.MaxAge))
+	case rotated:
+		parts = append(parts, fmt.Sprintf("rotated %s -> %s", out["previous_key_id"], out["active_key_id"]))
+	default:
+		parts = append(parts, fmt.Sprintf("not rotated: active key is %d days old, max_age %s", int(days), p.MaxAge))
+	}
+	if p.Rewrap != nil {
+		dests := strings.Join(outStrings(out["destinations"]), ", ")
+		if p.DryRun {
+			parts = append(parts, fmt.Sprintf("%d of %d backups under %s would be moved", out["still_on_retired_keys"], out["backups_found"], dests))
+		} else {
+			s := fmt.Sprintf("rewrapped %d backups", out["rewrapped"])
+			if n, _ := out["failed"].(int64); n > 0 {
+				s += fmt.Sprintf(", %d failed", n)
+			}
+			if n, _ := out["still_on_retired_keys"].(int64); n > 0 {
+				s += fmt.Sprintf(", %d still on retired keys", n)
+			}
+			parts = append(parts, s+" under "+dests)
+		}
+	}
+	for _, w := range outStrings(out["warnings"]) {
+		parts = append(parts, "warning: "+w)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// outStrings returns the strings of a list output.
+func outStrings(v any) []string {
+	list, _ := v.([]any)
+	var out []string
+	for _, x := range list {
+		if s, ok := x.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
 }

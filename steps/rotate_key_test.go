@@ -1,12 +1,15 @@
 package steps
 
 import (
+	"bytes"
 	"context"
+	"strings"
 	"testing"
 
 	"filippo.io/age"
 	"github.com/hashicorp/go-hclog"
 	"github.com/sluice-dev/sluice/runner"
+	"github.com/sluice-dev/sluice/steps/blob"
 	"github.com/sluice-dev/sluice/steps/keys"
 	"github.com/sluice-dev/sluice/steps/rotation/rotationtest"
 )
@@ -64,4 +67,73 @@ func TestRotateKeyMaxAgeAndDryRun(t *testing.T) {
 	if d, err := ParseAge("180d"); err != nil || d.Hours() != 180*24 {
 		t.Errorf("ParseAge(180d) = %v, %v", d, err)
 	}
+}
+
+// TestRotateKeyKnownDestinations moves the backups of every destination
+// the store's ledger knows when rewrap.dest is empty, and warns (log and
+// outputs) when rewrap.dest holds no backups and leaves a known
+// destination unchecked: the mistake of a rotation that passed with
+// rewrapped=0 while the real backups stayed on the retired key.
+func TestRotateKeyKnownDestinations(t *testing.T) {
+	f := rotationtest.New(t, keys.TypeX25519, 2, 1000)
+	d, _ := keys.OpenDir(f.KeyDir)
+	dest, _ := blob.FolderURL(f.Dest)
+
+	// No dest and no known destination: refused before any key changes.
+	_, err := (&RotateKey{Key: "backup", Type: keys.TypeX25519, Rewrap: &RotateRewrap{}}).Run(context.Background(), rotateContext(f))
+	if err == nil || !strings.Contains(err.Error(), "knows no destination") {
+		t.Fatalf("rewrap without any destination: %v", err)
+	}
+	if d, _ := keys.OpenDir(f.KeyDir); len(d.Keys()) != 1 {
+		t.Fatal("a rewrap with nowhere to look rotated the key")
+	}
+
+	if _, err := d.AddDestination(f.Dest, "test"); err != nil {
+		t.Fatal(err)
+	}
+	// The wrong folder: nothing found there, the known one unchecked.
+	var logs bytes.Buffer
+	sc := rotateContext(f)
+	sc.Logger = hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Warn})
+	empty := t.TempDir()
+	out, err := (&RotateKey{Key: "backup", Type: keys.TypeX25519, Rewrap: &RotateRewrap{Dest: empty}}).Run(context.Background(), sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out["rotated"] != true || out["rewrapped"] != int64(0) || out["backups_found"] != int64(0) {
+		t.Fatalf("outputs = %v", out)
+	}
+	if got := outStrings(out["unchecked_destinations"]); len(got) != 1 || got[0] != dest {
+		t.Errorf("unchecked_destinations = %v, want [%s]", got, dest)
+	}
+	warnings := outStrings(out["warnings"])
+	if len(warnings) != 2 || !strings.Contains(warnings[0], "records backups written to "+dest) || !strings.Contains(warnings[1], "no backups under file://"+empty) {
+		t.Errorf("warnings = %q", warnings)
+	}
+	for _, w := range []string{"no backups under file://" + empty, "which rewrap.dest does not cover"} {
+		if !strings.Contains(logs.String(), w) {
+			t.Errorf("log lacks %q:\n%s", w, logs.String())
+		}
+	}
+	if s, _ := out["summary"].(string); !strings.HasPrefix(s, "rotated "+f.First.ID+" -> ") || !strings.Contains(s, "; rewrapped 0 backups under file://"+empty+"; warning: ") {
+		t.Errorf("summary = %q", s)
+	}
+
+	// Empty dest: every known destination, here the real one.
+	out, err = (&RotateKey{Key: "backup", Type: keys.TypeX25519, MaxAge: "180d", Rewrap: &RotateRewrap{}}).Run(context.Background(), rotateContext(f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out["rotated"] != false || out["rewrapped"] != int64(2) || out["backups_found"] != int64(2) || len(outStrings(out["warnings"])) != 0 || len(outStrings(out["unchecked_destinations"])) != 0 {
+		t.Fatalf("outputs = %v", out)
+	}
+	if got := outStrings(out["destinations"]); len(got) != 1 || got[0] != dest {
+		t.Errorf("destinations = %v", got)
+	}
+	if s := out["summary"]; s != "not rotated: active key is 0 days old, max_age 180d; rewrapped 2 backups under "+dest {
+		t.Errorf("summary = %q", s)
+	}
+	d, _ = keys.OpenDir(f.KeyDir)
+	active, _ := d.Active()
+	f.Check(t, active.ID, []age.Identity{rotationtest.Identity(t, d, active.ID)})
 }

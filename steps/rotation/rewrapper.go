@@ -75,6 +75,9 @@ type Rewrapper struct {
 
 // Result counts what a run did. Backups are named by URL.
 type Result struct {
+	// Found counts the backups under the destination (those whose
+	// manifest passed the signature gate, and interrupted moves).
+	Found              int
 	Rewrapped, Skipped []string
 	Failed             []string // "url: error"
 	InPlace, Copied    int
@@ -127,17 +130,24 @@ func New(b blob.Backend, d *keys.Dir, opts Options) (*Rewrapper, error) {
 // Pending returns the URLs of the backups encrypted to a retired key of the
 // store: what Run would move. It changes nothing.
 func (r *Rewrapper) Pending(ctx context.Context) ([]string, error) {
+	res, err := r.Survey(ctx)
+	return res.StillOnRetired, err
+}
+
+// Survey says what Run would find, changing nothing: Found and
+// StillOnRetired (the backups Run would move).
+func (r *Rewrapper) Survey(ctx context.Context) (Result, error) {
 	backups, err := r.backups(ctx)
 	if err != nil {
-		return nil, err
+		return Result{}, err
 	}
-	var out []string
+	res := Result{Found: len(backups)}
 	for _, bk := range backups {
 		if r.needsMove(bk) {
-			out = append(out, r.b.URL(bk.Object))
+			res.StillOnRetired = append(res.StillOnRetired, r.b.URL(bk.Object))
 		}
 	}
-	return out, nil
+	return res, nil
 }
 
 // Run moves every backup that needs it, finishing interrupted ones first.
@@ -150,6 +160,7 @@ func (r *Rewrapper) Run(ctx context.Context) (Result, error) {
 	if err != nil {
 		return res, err
 	}
+	res.Found = len(backups)
 	for _, bk := range backups {
 		if err := ctx.Err(); err != nil {
 			return res, err

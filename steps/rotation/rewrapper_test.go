@@ -57,7 +57,7 @@ func TestRewrap(t *testing.T) {
 			if c.from != c.to {
 				inPlace = 0
 			}
-			if len(res.Rewrapped) != 3 || len(res.Failed) != 0 || len(res.StillOnRetired) != 0 || res.InPlace != inPlace || res.Copied != 3-inPlace {
+			if res.Found != 3 || len(res.Rewrapped) != 3 || len(res.Failed) != 0 || len(res.StillOnRetired) != 0 || res.InPlace != inPlace || res.Copied != 3-inPlace {
 				t.Fatalf("result = %+v", res)
 			}
 			active, _ := f.Store.Active()
@@ -76,7 +76,7 @@ func TestRewrap(t *testing.T) {
 			}
 			// A second run finds nothing to do.
 			res, err = r.Run(context.Background())
-			if err != nil || len(res.Skipped) != 3 || len(res.Rewrapped) != 0 {
+			if err != nil || res.Found != 3 || len(res.Skipped) != 3 || len(res.Rewrapped) != 0 {
 				t.Errorf("second run: %+v, %v", res, err)
 			}
 		})
@@ -112,8 +112,20 @@ func TestPending(t *testing.T) {
 	if err != nil || len(pending) != 2 {
 		t.Fatalf("Pending = %v, %v", pending, err)
 	}
+	res, err := r.Survey(context.Background())
+	if err != nil || res.Found != 2 || len(res.StillOnRetired) != 2 || len(res.Rewrapped) != 0 {
+		t.Fatalf("Survey = %+v, %v", res, err)
+	}
 	if after := snapshot(t, f.Dest); !maps.EqualFunc(before, after, bytes.Equal) {
-		t.Error("Pending changed files under the destination")
+		t.Error("Pending or Survey changed files under the destination")
+	}
+	// An empty destination: nothing found, nothing to move.
+	empty, err := New(blob.NewFile(t.TempDir()), f.Store, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := empty.Survey(context.Background()); err != nil || res.Found != 0 || len(res.StillOnRetired) != 0 {
+		t.Errorf("Survey of an empty destination = %+v, %v", res, err)
 	}
 }
 
