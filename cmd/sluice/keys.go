@@ -5,20 +5,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/sluice-dev/sluice/steps/catalog"
 	"github.com/sluice-dev/sluice/steps/keys"
-	"github.com/sluice-dev/sluice/steps/rotation"
 )
 
-// cmdKeys manages dir key stores: init, list, show, destroy, and the
-// exports for other hosts (allowed-signers, export). No command prints
+// cmdKeys manages dir key stores: init, list, show, destroy, the
+// destinations the ledger knows (dest), and the exports for other hosts
+// (allowed-signers, export). No command prints
 // secret material: only key ids, types, states and public keys.
 func cmdKeys(a *app, args []string) error {
 	if len(args) == 0 {
-		return usagef("keys needs a sub-command: init, list, show, destroy, allowed-signers or export")
+		return usagef("keys needs a sub-command: init, list, show, destroy, dest, allowed-signers or export")
 	}
 	switch args[0] {
 	case "init":
@@ -29,12 +28,14 @@ func cmdKeys(a *app, args []string) error {
 		return keysShow(a, args[1:])
 	case "destroy":
 		return keysDestroy(a, args[1:])
+	case "dest":
+		return keysDest(a, args[1:])
 	case "allowed-signers":
 		return keysAllowedSigners(a, args[1:])
 	case "export":
 		return keysExport(a, args[1:])
 	default:
-		return usagef("unknown keys sub-command %q: want init, list, show, destroy, allowed-signers or export", args[0])
+		return usagef("unknown keys sub-command %q: want init, list, show, destroy, dest, allowed-signers or export", args[0])
 	}
 }
 
@@ -94,72 +95,6 @@ func addSigningKey(a *app, d *keys.Dir) error {
 	}
 	fmt.Fprintf(a.stdout, "key store %s had no signing key (made before signed backups): added %s (%s %s)\nits older backups are unsigned: adopt them with sluice backups sign DEST --key-dir %s\n", d.Path(), sk.ID, sk.Type, sk.Fingerprint, d.Path())
 	return nil
-}
-
-func keysList(a *app, args []string) error {
-	fs := newFlags(a, "keys list", "DIR")
-	asJSON := fs.Bool("json", false, "print JSON")
-	dest := fs.String("dest", "", "folder URL of backups: count, per key, the backups whose manifest needs it")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usagef("keys list takes one folder")
-	}
-	d, err := keys.OpenDir(pos[0])
-	if err != nil {
-		return err
-	}
-	var byKey map[string][]string
-	if *dest != "" {
-		if byKey, err = rotation.BackupsByKey(context.Background(), *dest, keyNeedsTrust(d)); err != nil {
-			return err
-		}
-	}
-	if *asJSON {
-		type listed struct {
-			keys.KeyInfo
-			Backups *int `json:"backups,omitempty"`
-		}
-		out := struct {
-			Keys        []listed              `json:"keys"`
-			SigningKeys []keys.SigningKeyInfo `json:"signing_keys"`
-		}{Keys: []listed{}, SigningKeys: nonNilSlice(d.SigningKeys())}
-		for _, k := range d.Keys() {
-			l := listed{KeyInfo: k}
-			if byKey != nil {
-				n := len(byKey[k.ID])
-				l.Backups = &n
-			}
-			out.Keys = append(out.Keys, l)
-		}
-		return writeJSON(a, out)
-	}
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	head := "ID\tTYPE\tUSE\tSTATE\tCREATED\tAGE"
-	if byKey != nil {
-		head += "\tBACKUPS"
-	}
-	fmt.Fprintln(tw, head)
-	for _, k := range d.Keys() {
-		fmt.Fprintf(tw, "%s\t%s\tencrypt\t%s\t%s\t%s", k.ID, k.Type, k.State, k.Created.UTC().Format(time.RFC3339), keyAge(k.Created))
-		if byKey != nil {
-			fmt.Fprintf(tw, "\t%d", len(byKey[k.ID]))
-		}
-		fmt.Fprintln(tw)
-	}
-	for _, k := range d.SigningKeys() {
-		fmt.Fprintf(tw, "%s\t%s\tsign\t%s\t%s\t%s", k.ID, k.Type, k.State, k.Created.UTC().Format(time.RFC3339), keyAge(k.Created))
-		if byKey != nil {
-			fmt.Fprint(tw, "\t-")
-		}
-		fmt.Fprintln(tw)
-	}
-	if len(d.SigningKeys()) == 0 {
-		fmt.Fprintf(tw, "(no signing key: backups cannot be signed or verified; run sluice keys init %s)\n", d.Path())
-	}
-	return tw.Flush()
 }
 
 func keysShow(a *app, args []string) error {

@@ -38,11 +38,14 @@ func activeKeyID(t *testing.T) string {
 	return k.ID
 }
 
-// TestKeysRotateDestroy walks the key registry: a backup on the first key,
-// a rotation without rewrap, keys list counting backups per key, destroy
-// refused while the backup needs the retired key (naming it), the committed
-// rotate-key plan moving the backup, then destroy succeeding and age 1.3
-// opening the backup with the new key.
+// TestKeysRotateDestroy walks the key registry: a backup on the first key
+// (its upload records the destination in the ledger), a rotation pointed
+// at an empty folder (it warns, and the committed plan's gate fails on the
+// destination it did not check), keys list counting backups per key,
+// destroy refused while --dest misses a known destination and while the
+// backup needs the retired key (naming it), the committed rotate-key plan
+// moving the backup from the known destination, then destroy succeeding
+// and age 1.3 opening the backup with the new key.
 func TestKeysRotateDestroy(t *testing.T) {
 	repo, _ := filepath.Abs("../..")
 	t.Chdir(t.TempDir())
@@ -56,9 +59,12 @@ func TestKeysRotateDestroy(t *testing.T) {
 		t.Fatal(errs)
 	}
 	plan := filepath.Join(repo, "plans", "rotate-key.yaml")
-	// Rotate, moving nothing (an empty destination).
-	if _, errs, code := sluiceRun(t, "run", plan, "--param", "max_age=0s", "--param", "dest=file://./empty"); code != 0 {
-		t.Fatal(errs)
+	// Rotate, moving nothing (an empty destination): the rotation happens,
+	// with warnings, and the plan's gate fails on the unchecked destination.
+	_, errs, code := sluiceRun(t, "run", plan, "--param", "max_age=0s", "--param", "dest=file://./empty")
+	if code != exitGateFailed || !strings.Contains(errs, "no backups under file://") || !strings.Contains(errs, "which rewrap.dest does not cover") ||
+		!strings.Contains(errs, "len(steps.rotate.unchecked_destinations) == 0") {
+		t.Fatalf("rotation to an empty folder: exit %d\n%s", code, errs)
 	}
 	second := activeKeyID(t)
 	if second == first {
@@ -68,19 +74,24 @@ func TestKeysRotateDestroy(t *testing.T) {
 	if !strings.Contains(out, "BACKUPS") || !regexpLine(out, first, "retired", "1") {
 		t.Errorf("keys list --dest:\n%s", out)
 	}
-	_, errs, code := sluiceRun(t, "keys", "destroy", "--dest", "file://./backups", "keys/backup", first)
+	_, errs, code = sluiceRun(t, "keys", "destroy", "--dest", "file://./empty", "keys/backup", first)
+	if code == 0 || !strings.Contains(errs, "which --dest does not cover") {
+		t.Fatalf("destroy with --dest missing the known destination: %d %s", code, errs)
+	}
+	_, errs, code = sluiceRun(t, "keys", "destroy", "keys/backup", first)
 	if code == 0 || !strings.Contains(errs, "1 backup(s) still need it") || !strings.Contains(errs, "data.bin.age") {
 		t.Fatalf("destroy while needed: %d %s", code, errs)
 	}
-	// The committed plan: no rotation (young key), rewrap, gates pass.
-	if _, errs, code := sluiceRun(t, "run", plan, "--param", "dest=file://./backups"); code != 0 {
+	// The committed plan: no rotation (young key), rewrap of every known
+	// destination, gates pass.
+	if _, errs, code := sluiceRun(t, "run", plan); code != 0 {
 		t.Fatal(errs)
 	}
 	if activeKeyID(t) != second {
 		t.Error("a young key was rotated")
 	}
-	if _, errs, code := sluiceRun(t, "keys", "destroy", "--dest", "file://./backups", "--reason", "rewrapped", "keys/backup", first); code != 0 {
-		t.Fatalf("destroy after rewrap: %s", errs)
+	if out, errs, code := sluiceRun(t, "keys", "destroy", "--reason", "rewrapped", "keys/backup", first); code != 0 || !strings.Contains(out, "checked file://") {
+		t.Fatalf("destroy after rewrap: %s%s", out, errs)
 	}
 	if _, err := os.Stat(filepath.Join("keys/backup", first+".key")); !os.IsNotExist(err) {
 		t.Errorf("identity file of a destroyed key: %v", err)

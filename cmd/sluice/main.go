@@ -102,9 +102,10 @@ func (a *app) report(err error) int {
 	msg := a.redactor.Redact(err.Error())
 	a.annotate(err) // GitHub Actions annotations, when running there
 	var (
-		usage *usageError
-		plan  runner.PlanErrors
-		gate  *runner.GateError
+		usage   *usageError
+		plan    runner.PlanErrors
+		gate    *runner.GateError
+		finding *findingError
 	)
 	switch {
 	case errors.As(err, &usage):
@@ -119,7 +120,7 @@ func (a *app) report(err error) int {
 	case errors.Is(err, runner.ErrInterrupted):
 		fmt.Fprintf(a.stderr, "sluice: error: %s\n", msg)
 		return exitInterrupted
-	case errors.As(err, &gate):
+	case errors.As(err, &gate), errors.As(err, &finding):
 		fmt.Fprintf(a.stderr, "sluice: error: %s\n", msg)
 		return exitGateFailed
 	default:
