@@ -287,7 +287,8 @@ func (p *RotateKey) rewrap(ctx context.Context, sc *runner.StepContext, d *keys.
 // summaryLine is the rotate-key step's one-line summary (its summary
 // output, logged at the end of the step): "rotated k-a -> k-b; rewrapped 2
 // backups under file:///b" or "not rotated: active key is 12 days old,
-// max_age 180d; ...", then any warnings.
+// max_age 180d; ...", then a short form of the warnings (the warnings
+// output has them in full).
 func (p *RotateKey) summaryLine(out runner.Outputs) string {
 	var parts []string
 	rotated, _ := out["rotated"].(bool)
@@ -305,9 +306,11 @@ func (p *RotateKey) summaryLine(out runner.Outputs) string {
 	if p.Rewrap != nil {
 		dests := strings.Join(outStrings(out["destinations"]), ", ")
 		if p.DryRun {
-			parts = append(parts, fmt.Sprintf("%d of %d backups under %s would be moved", out["still_on_retired_keys"], out["backups_found"], dests))
+			found, _ := out["backups_found"].(int64)
+			parts = append(parts, fmt.Sprintf("%d of %s under %s would be moved", out["still_on_retired_keys"], backups(found), dests))
 		} else {
-			s := fmt.Sprintf("rewrapped %d backups", out["rewrapped"])
+			n, _ := out["rewrapped"].(int64)
+			s := "rewrapped " + backups(n)
 			if n, _ := out["failed"].(int64); n > 0 {
 				s += fmt.Sprintf(", %d failed", n)
 			}
@@ -316,11 +319,22 @@ func (p *RotateKey) summaryLine(out runner.Outputs) string {
 			}
 			parts = append(parts, s+" under "+dests)
 		}
-	}
-	for _, w := range outStrings(out["warnings"]) {
-		parts = append(parts, "warning: "+w)
+		if n, _ := out["backups_found"].(int64); n == 0 {
+			parts = append(parts, "warning: no backups found there")
+		}
+		if u := outStrings(out["unchecked_destinations"]); len(u) > 0 {
+			parts = append(parts, "warning: not looked in although the ledger records backups there: "+strings.Join(u, ", "))
+		}
 	}
 	return strings.Join(parts, "; ")
+}
+
+// backups says "1 backup" or "N backups".
+func backups(n int64) string {
+	if n == 1 {
+		return "1 backup"
+	}
+	return fmt.Sprintf("%d backups", n)
 }
 
 // outStrings returns the strings of a list output.

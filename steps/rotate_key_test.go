@@ -115,7 +115,7 @@ func TestRotateKeyKnownDestinations(t *testing.T) {
 			t.Errorf("log lacks %q:\n%s", w, logs.String())
 		}
 	}
-	if s, _ := out["summary"].(string); !strings.HasPrefix(s, "rotated "+f.First.ID+" -> ") || !strings.Contains(s, "; rewrapped 0 backups under file://"+empty+"; warning: ") {
+	if s, _ := out["summary"].(string); !strings.HasPrefix(s, "rotated "+f.First.ID+" -> ") || !strings.Contains(s, "; rewrapped 0 backups under file://"+empty+"; warning: no backups found there; warning: not looked in although the ledger records backups there: "+dest) {
 		t.Errorf("summary = %q", s)
 	}
 

@@ -2,6 +2,8 @@ package main
 
 import (
 	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -28,5 +30,29 @@ func TestScripts(t *testing.T) {
 			env.Setenv("REPO", wd+"/../..")
 			return nil
 		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"readonly": cmdReadonly},
 	})
+}
+
+// cmdReadonly makes a folder unwritable until the script ends, as a
+// read-only mount would: chmod 0500, and for root (whom modes do not stop)
+// chattr +i. Usage: readonly DIR.
+func cmdReadonly(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: readonly DIR")
+	}
+	dir := ts.MkAbs(args[0])
+	ts.Check(os.Chmod(dir, 0o500))
+	ts.Defer(func() { os.Chmod(dir, 0o700) })
+	probe := filepath.Join(dir, ".probe")
+	f, err := os.Create(probe)
+	if err != nil {
+		return // the mode suffices: not root
+	}
+	f.Close()
+	os.Remove(probe)
+	if out, err := exec.Command("chattr", "+i", dir).CombinedOutput(); err != nil {
+		ts.Fatalf("cannot make %s read-only as root: chattr +i: %v: %s (run the tests as another user, or on a file system with immutable folders)", dir, err, out)
+	}
+	ts.Defer(func() { exec.Command("chattr", "-i", dir).Run() })
 }
