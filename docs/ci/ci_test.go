@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/sluice-dev/sluice/steps/keys"
 )
 
 // actionlint finds the linter on PATH or where scripts/install-actionlint.sh
@@ -134,4 +136,116 @@ func TestGitLabJobHasTheKeysGitLabExpects(t *testing.T) {
 	if j.Artifacts.Reports.JUnit == "" || !strings.Contains(script, "junit="+j.Artifacts.Reports.JUnit) {
 		t.Errorf("artifacts:reports:junit %q is not the file sluice writes (%s)", j.Artifacts.Reports.JUnit, script)
 	}
+}
+
+// TestKeyStoreFromSecret runs each CI file's provisioning script, as the CI
+// system would, with secrets made the way the files' comments say (sluice
+// keys export --role, tar, base64): the backup job gets a store that signs
+// but cannot decrypt, the audit (whose drill decrypts) one that decrypts but
+// cannot sign, the overhead gate none.
+func TestKeyStoreFromSecret(t *testing.T) {
+	for _, tool := range []string{"bash", "tar", "base64"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s not found", tool)
+		}
+	}
+	store := filepath.Join(t.TempDir(), "keys")
+	d, _, err := keys.InitDir(store, keys.TypeX25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.AddDestination("s3://backups/app", "test"); err != nil {
+		t.Fatal(err)
+	}
+	secret := func(role string) string {
+		out := filepath.Join(t.TempDir(), role)
+		if _, err := d.Export(out, role); err != nil {
+			t.Fatal(err)
+		}
+		b, err := exec.Command("bash", "-c", `tar -C "$1" -cz . | base64 -w0`, "secret", out).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	env := []string{"SLUICE_KEYS_BACKUP=" + secret(keys.RoleBackup), "SLUICE_KEYS_RESTORE=" + secret(keys.RoleRestore)}
+	for file, script := range provisioningScripts(t) {
+		for _, plan := range []string{"backup", "e20-audit", "overhead"} {
+			t.Run(file+"/"+plan, func(t *testing.T) {
+				work := t.TempDir()
+				cmd := exec.Command("bash", "-e", "-c", script.run)
+				cmd.Dir = work
+				cmd.Env = append(os.Environ(), append(env, script.planVar+"="+plan)...)
+				if out, err := cmd.CombinedOutput(); err != nil {
+					t.Fatalf("provisioning: %v\n%s", err, out)
+				}
+				got, err := keys.OpenDir(filepath.Join(work, "keys/backup"))
+				if plan == "overhead" {
+					if err == nil {
+						t.Fatal("the overhead gate got a key store")
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, signErr := got.Signer()
+				_, _, decryptErr := got.Identities()
+				if plan == "backup" && (signErr != nil || decryptErr == nil) {
+					t.Errorf("backup job: sign error %v, decrypt error %v; want it to sign and not to decrypt", signErr, decryptErr)
+				}
+				if plan == "e20-audit" && (signErr == nil || decryptErr != nil) {
+					t.Errorf("audit job: sign error %v, decrypt error %v; want it to decrypt and not to sign", signErr, decryptErr)
+				}
+				if k, ok, _ := got.Known("s3://backups/app/2024-01-01"); !ok || k.URL != "s3://backups/app" {
+					t.Errorf("the copy's ledger does not know the destination: %v", got.Destinations())
+				}
+			})
+		}
+	}
+}
+
+type provisioning struct{ run, planVar string }
+
+// provisioningScripts returns the script each CI file runs to provision the
+// key store, and the variable that names the plan there.
+func provisioningScripts(t *testing.T) map[string]provisioning {
+	t.Helper()
+	var gh struct {
+		Jobs map[string]struct {
+			Steps []struct {
+				Name string `yaml:"name"`
+				Run  string `yaml:"run"`
+			} `yaml:"steps"`
+		} `yaml:"jobs"`
+	}
+	var gl struct {
+		Job struct {
+			BeforeScript []string `yaml:"before_script"`
+		} `yaml:"sluice"`
+	}
+	for f, v := range map[string]any{"github-actions.yml": &gh, "gitlab-ci.yml": &gl} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := yaml.Unmarshal(b, v); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+	}
+	out := map[string]provisioning{}
+	for _, st := range gh.Jobs["run"].Steps {
+		if strings.Contains(st.Run, "SLUICE_KEYS_BACKUP") {
+			out["github-actions.yml"] = provisioning{st.Run, "PLAN"}
+		}
+	}
+	for _, line := range gl.Job.BeforeScript {
+		if strings.Contains(line, "SLUICE_KEYS_BACKUP") {
+			out["gitlab-ci.yml"] = provisioning{line, "SLUICE_PLAN"}
+		}
+	}
+	if len(out) != 2 {
+		t.Fatalf("provisioning scripts found: %v; want one in each CI file", out)
+	}
+	return out
 }
