@@ -326,11 +326,13 @@ func (f *fleet) header() string {
 	}
 	fmt.Fprintf(&b, "#   every key of Secret %s becomes an environment variable of each run (optional: true).\n", f.envSecret())
 	for _, ks := range f.stores {
-		files := "--from-file=" + ks.Path + "/ledger.json --from-file=" + ks.Path + "/KEYID.pub   # public part only: this plan only encrypts"
 		if ks.Private {
-			files = "--from-file=" + ks.Path + "/   # the whole store, identities included: this plan decrypts or rotates"
+			fmt.Fprintf(&b, "#   kubectl create secret generic %s --from-file=%s/   # the whole store, identities included: this plan decrypts or rotates\n", ks.Secret, ks.Path)
+			continue
 		}
-		fmt.Fprintf(&b, "#   kubectl create secret generic %s %s\n", ks.Secret, files)
+		// No identity: the public files and the private signing key that
+		// signs each manifest, as `keys export --role backup` copies them.
+		fmt.Fprintf(&b, "#   sluice keys export %s %s.backup --role backup && kubectl create secret generic %s --from-file=%s.backup/   # no identity: this plan only encrypts and signs\n", ks.Path, ks.Secret, ks.Secret, ks.Secret)
 	}
 	if f.opts.ReportsClaim != "" {
 		fmt.Fprintf(&b, "#   a PersistentVolumeClaim %s for the run reports (ReadWriteMany when pods may land on several nodes)\n", f.opts.ReportsClaim)

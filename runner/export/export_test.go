@@ -148,16 +148,17 @@ func TestExportKeyStores(t *testing.T) {
 	// use (the plan's default and crm's own), never an identity.
 	out := exportPlan(t, "backup.yaml", testInventory, Options{To: Kubernetes})
 	for _, want := range []string{
-		"kubectl create secret generic sluice-backup-key-keys-backup --from-file=keys/backup/ledger.json --from-file=keys/backup/KEYID.pub",
-		"kubectl create secret generic sluice-backup-key-keys-crm --from-file=keys/crm/ledger.json",
+		"sluice keys export keys/backup sluice-backup-key-keys-backup.backup --role backup && kubectl create secret generic sluice-backup-key-keys-backup --from-file=sluice-backup-key-keys-backup.backup/",
+		"sluice keys export keys/crm sluice-backup-key-keys-crm.backup --role backup && kubectl create secret generic sluice-backup-key-keys-crm --from-file=sluice-backup-key-keys-crm.backup/",
 		"kubectl create secret generic sluice-backup-env --from-literal=CRM_DSN=...",
-		"cp '/var/run/secrets/sluice/sluice-backup-key-keys-crm'/ledger.json '/var/run/secrets/sluice/sluice-backup-key-keys-crm'/*.pub '/work/keys/crm'/",
+		// The signing key goes with the public files: the upload signs.
+		"cp '/var/run/secrets/sluice/sluice-backup-key-keys-crm'/ledger.json '/var/run/secrets/sluice/sluice-backup-key-keys-crm'/*.pub '/work/keys/crm'/ && find '/var/run/secrets/sluice/sluice-backup-key-keys-crm'/ -maxdepth 1 -name 's-*.key' -exec cp {} '/work/keys/crm'/ ';'",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("manifests lack %q", want)
 		}
 	}
-	if strings.Contains(out, "sluice-backup-key-keys-backup'/* ") || strings.Contains(out, "/*.key") {
+	if strings.Contains(out, "sluice-backup-key-keys-backup'/* ") || strings.Contains(out, "/*.key") || strings.Contains(out, "k-*.key") {
 		t.Error("an encrypt-only plan copies identities")
 	}
 	// restore-drill.yaml decrypts: the whole store.

@@ -85,7 +85,8 @@ func runInitScript(t *testing.T, manifests, root string) string {
 // TestKeyStoreFromSecretVolume proves the init container's copy: sluice
 // refuses a key store straight from a Secret volume (a world-writable
 // folder of links), accepts the copy, and the copy of an encrypt-only plan
-// holds no identity even when the Secret does.
+// holds no identity even when the Secret does, but the signing key its
+// upload signs with.
 func TestKeyStoreFromSecretVolume(t *testing.T) {
 	store := filepath.Join(t.TempDir(), "store")
 	if _, _, err := keys.InitDir(store, keys.TypeX25519); err != nil {
@@ -121,9 +122,14 @@ func TestKeyStoreFromSecretVolume(t *testing.T) {
 			if tc.private && err != nil {
 				t.Errorf("a decrypting plan's copy lacks its identities: %v", err)
 			}
-			ids, _ := filepath.Glob(filepath.Join(dir, "*.key"))
+			ids, _ := filepath.Glob(filepath.Join(dir, "k-*.key"))
 			if !tc.private && (err == nil || len(ids) > 0) {
 				t.Errorf("an encrypt-only plan's copy holds identities: %v", ids)
+			}
+			// The upload signs every manifest: the copy of a backup
+			// plan's store holds the private signing key.
+			if _, err := d.Signer(); !tc.private && err != nil {
+				t.Errorf("an encrypt-only plan's copy cannot sign its manifests: %v", err)
 			}
 			for name := range storeFiles(t, dir) {
 				fi, _ := os.Lstat(filepath.Join(dir, name))

@@ -64,7 +64,8 @@ func (f *fleet) volumes() []volume {
 // and key files that are symbolic links: a Secret volume is both (a
 // world-readable tmpfs of links into ..data/), so the store is copied into
 // a 0700 folder of 0600 files first. A store the plan only encrypts with
-// is copied without identities, whatever the Secret holds.
+// is copied without identities, whatever the Secret holds (its signing
+// key, which signs the manifests, is copied).
 func (f *fleet) initContainers() []container {
 	if len(f.stores) == 0 {
 		return nil
@@ -74,11 +75,13 @@ func (f *fleet) initContainers() []container {
 	for _, ks := range f.stores {
 		src := secretsDir + "/" + ks.Secret
 		dst := workDir + "/" + ks.Path
-		files := fmt.Sprintf("'%s'/ledger.json '%s'/*.pub", src, src)
 		if ks.Private {
-			files = fmt.Sprintf("'%s'/*", src)
+			script = append(script, fmt.Sprintf("mkdir -p '%s' && cp '%s'/* '%s'/ && chmod 600 '%s'/*", dst, src, dst, dst))
+		} else {
+			// No identity: the ledger, the public files and the signing
+			// keys (s-ID.key) that sign each manifest.
+			script = append(script, fmt.Sprintf("mkdir -p '%s' && cp '%s'/ledger.json '%s'/*.pub '%s'/ && find '%s'/ -maxdepth 1 -name 's-*.key' -exec cp {} '%s'/ ';' && chmod 600 '%s'/*", dst, src, src, dst, src, dst, dst))
 		}
-		script = append(script, fmt.Sprintf("mkdir -p '%s' && cp %s '%s'/ && chmod 600 '%s'/*", dst, files, dst, dst))
 		mounts = append(mounts, volumeMount{Name: ks.Secret, MountPath: src, ReadOnly: true})
 	}
 	c := f.container("keys", []string{"sh", "-c", strings.Join(script, "\n")}, nil, mounts)
