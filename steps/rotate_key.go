@@ -64,8 +64,7 @@ func rotateKeyDefinition() runner.Definition {
 			{Name: "destinations", Type: "list", Doc: "the folder URLs the rewrap looked in"},
 			{Name: "backups_found", Type: "int", Doc: "backups found there (a rotation that finds none warns: is dest right?)"},
 			{Name: "unchecked_destinations", Type: "list", Doc: "destinations the store's ledger knows that the rewrap did not look in: backups there may still need a retired key"},
-			{Name: "warnings", Type: "list", Doc: "what deserves a look: no backups found, destinations not checked"},
-			{Name: "summary", Type: "string", Doc: "one line: what was rotated and moved, or why not"},
+			{Name: "warnings", Type: "list", Doc: "what deserves a look, each also logged: no backups found under a destination, known destinations not looked in"},
 		},
 	}
 }
@@ -86,15 +85,26 @@ func rotateKeyOutcome(o runner.Outputs) string {
 	default:
 		line = fmt.Sprintf("rotated: key %s active, %s retired (it was %s)", outStr(o, "active_key_id"), outStr(o, "previous_key_id"), age)
 	}
+	dests := outStrings(o["destinations"])
 	if !outBool(o, "dry_run") && (outBool(o, "rotated") || outInt(o, "rewrapped") > 0) {
 		n := outInt(o, "rewrapped")
 		line += fmt.Sprintf("; rewrapped %d backup%s", n, plural(n))
+		if len(dests) > 0 {
+			line += " under " + strings.Join(dests, ", ")
+		}
 	}
 	if n := outInt(o, "failed"); n > 0 {
 		line += fmt.Sprintf(", %d failed", n)
 	}
 	if n := outInt(o, "still_on_retired_keys"); n > 0 {
 		line += fmt.Sprintf("; %d backup%s still on retired keys", n, plural(n))
+	}
+	// The warnings in short (the warnings output has them in full).
+	if len(dests) > 0 && outInt(o, "backups_found") == 0 {
+		line += "; warning: no backups under " + strings.Join(dests, ", ")
+	}
+	if u := outStrings(o["unchecked_destinations"]); len(u) > 0 {
+		line += "; warning: not looked in although the ledger records backups there: " + strings.Join(u, ", ")
 	}
 	return line
 }
@@ -192,16 +202,10 @@ func (p *RotateKey) Run(ctx context.Context, sc *runner.StepContext) (runner.Out
 		"destinations": []any{}, "backups_found": int64(0), "unchecked_destinations": []any{}, "warnings": []any{},
 	}
 	sc.Logger.Info("key rotation", "rotated", res.Rotated, "active", res.Active.ID, "previous", res.Previous.ID, "dry_run", p.DryRun)
-	if p.Rewrap != nil {
-		err = p.rewrap(ctx, sc, d, dests, out)
+	if p.Rewrap == nil {
+		return out, nil
 	}
-	out["summary"] = p.summaryLine(out)
-	if len(out["warnings"].([]any)) > 0 {
-		sc.Logger.Warn(out["summary"].(string))
-	} else {
-		sc.Logger.Info(out["summary"].(string))
-	}
-	return out, err
+	return out, p.rewrap(ctx, sc, d, dests, out)
 }
 
 // destinations returns the canonical folder URLs to move backups under:
@@ -282,59 +286,6 @@ func (p *RotateKey) rewrap(ctx context.Context, sc *runner.StepContext, d *keys.
 	out["failures"] = ageList(total.Failed)
 	out["still_on_retired_keys"] = int64(len(total.StillOnRetired))
 	return nil
-}
-
-// summaryLine is the rotate-key step's one-line summary (its summary
-// output, logged at the end of the step): "rotated k-a -> k-b; rewrapped 2
-// backups under file:///b" or "not rotated: active key is 12 days old,
-// max_age 180d; ...", then a short form of the warnings (the warnings
-// output has them in full).
-func (p *RotateKey) summaryLine(out runner.Outputs) string {
-	var parts []string
-	rotated, _ := out["rotated"].(bool)
-	days, _ := out["active_key_age_days"].(float64)
-	switch {
-	case p.DryRun && rotated:
-		parts = append(parts, fmt.Sprintf("dry run: would rotate (active key %s is %d days old)", out["previous_key_id"], int(days)))
-	case p.DryRun:
-		parts = append(parts, fmt.Sprintf("dry run: would not rotate: active key is %d days old, max_age %s", int(days), p.MaxAge))
-	case rotated:
-		parts = append(parts, fmt.Sprintf("rotated %s -> %s", out["previous_key_id"], out["active_key_id"]))
-	default:
-		parts = append(parts, fmt.Sprintf("not rotated: active key is %d days old, max_age %s", int(days), p.MaxAge))
-	}
-	if p.Rewrap != nil {
-		dests := strings.Join(outStrings(out["destinations"]), ", ")
-		if p.DryRun {
-			found, _ := out["backups_found"].(int64)
-			parts = append(parts, fmt.Sprintf("%d of %s under %s would be moved", out["still_on_retired_keys"], backups(found), dests))
-		} else {
-			n, _ := out["rewrapped"].(int64)
-			s := "rewrapped " + backups(n)
-			if n, _ := out["failed"].(int64); n > 0 {
-				s += fmt.Sprintf(", %d failed", n)
-			}
-			if n, _ := out["still_on_retired_keys"].(int64); n > 0 {
-				s += fmt.Sprintf(", %d still on retired keys", n)
-			}
-			parts = append(parts, s+" under "+dests)
-		}
-		if n, _ := out["backups_found"].(int64); n == 0 {
-			parts = append(parts, "warning: no backups found there")
-		}
-		if u := outStrings(out["unchecked_destinations"]); len(u) > 0 {
-			parts = append(parts, "warning: not looked in although the ledger records backups there: "+strings.Join(u, ", "))
-		}
-	}
-	return strings.Join(parts, "; ")
-}
-
-// backups says "1 backup" or "N backups".
-func backups(n int64) string {
-	if n == 1 {
-		return "1 backup"
-	}
-	return fmt.Sprintf("%d backups", n)
 }
 
 // outStrings returns the strings of a list output.

@@ -115,8 +115,8 @@ func TestRotateKeyKnownDestinations(t *testing.T) {
 			t.Errorf("log lacks %q:\n%s", w, logs.String())
 		}
 	}
-	if s, _ := out["summary"].(string); !strings.HasPrefix(s, "rotated "+f.First.ID+" -> ") || !strings.Contains(s, "; rewrapped 0 backups under file://"+empty+"; warning: no backups found there; warning: not looked in although the ledger records backups there: "+dest) {
-		t.Errorf("summary = %q", s)
+	if s := rotateKeyOutcome(out); !strings.HasPrefix(s, "rotated: key ") || !strings.HasSuffix(s, "; rewrapped 0 backups under file://"+empty+"; warning: no backups under file://"+empty+"; warning: not looked in although the ledger records backups there: "+dest) {
+		t.Errorf("outcome = %q", s)
 	}
 
 	// Empty dest: every known destination, here the real one.
@@ -130,8 +130,8 @@ func TestRotateKeyKnownDestinations(t *testing.T) {
 	if got := outStrings(out["destinations"]); len(got) != 1 || got[0] != dest {
 		t.Errorf("destinations = %v", got)
 	}
-	if s := out["summary"]; s != "not rotated: active key is 0 days old, max_age 180d; rewrapped 2 backups under "+dest {
-		t.Errorf("summary = %q", s)
+	if s := rotateKeyOutcome(out); s != "not rotated: active key "+out["active_key_id"].(string)+" is 0 days old, max_age 180d; rewrapped 2 backups under "+dest {
+		t.Errorf("outcome = %q", s)
 	}
 	d, _ = keys.OpenDir(f.KeyDir)
 	active, _ := d.Active()

@@ -64,7 +64,7 @@ func tlsSection(s runner.StepReport) (*Section, error) {
 // keyFields are the rotate-key outputs that describe what changed in the
 // key store, in the order the table shows them.
 var keyFields = []string{
-	"summary", "rotated", "dry_run", "previous_key_id", "active_key_id", "active_key_age_days",
+	"rotated", "dry_run", "previous_key_id", "active_key_id", "active_key_age_days", "max_age",
 	"destinations", "backups_found", "unchecked_destinations",
 	"rewrapped", "rewrapped_in_place", "skipped", "failed", "failures", "still_on_retired_keys", "warnings",
 }
