@@ -32,7 +32,8 @@ func startTLSCluster(t *testing.T) (plain, tls string, c *pg.Cluster) {
 	err = c.Exec(context.Background(), db, `
 CREATE FUNCTION public.work() RETURNS int LANGUAGE sql AS 'SELECT 1';
 CREATE SCHEMA slow;
-CREATE FUNCTION slow.work() RETURNS int LANGUAGE sql AS 'SELECT 1 FROM pg_sleep(0.001)';`)
+CREATE FUNCTION slow.work() RETURNS int LANGUAGE sql AS 'SELECT 1 FROM pg_sleep(0.001)';
+CREATE SEQUENCE public.pgbench_calls;`)
 	if err != nil {
 		t.Fatal(err)
 	}
