@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"sort"
-	"strings"
-	"time"
+	"maps"
+	"slices"
 
 	"github.com/sluice-dev/sluice/runner"
+	"github.com/sluice-dev/sluice/steps/command"
 	"gopkg.in/yaml.v3"
 )
 
@@ -91,81 +89,40 @@ func (e *Exec) Validate() error {
 	return nil
 }
 
-// Run starts the command in its own process group (killed as a whole when
-// ctx ends, and on Linux when sluice dies) and waits for it.
+// Run runs the command (see command.Run) and returns its exit code and
+// bounded output, also when it failed.
 func (e *Exec) Run(ctx context.Context, sc *runner.StepContext) (runner.Outputs, error) {
-	if err := e.Validate(); err != nil {
-		return nil, err
-	}
-	argv, exprEnv, err := e.argv(sc)
+	argv, env, err := e.argv(sc)
 	if err != nil {
 		return nil, err
 	}
-	prog := argv[0]
+	name := argv[0]
 	if e.Shell {
-		prog = "sh -c"
+		name = "sh -c"
 	}
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Dir = e.Dir
-	cmd.Env = append(os.Environ(), exprEnv...)
-	keys := make([]string, 0, len(e.Env))
-	for k := range e.Env {
-		keys = append(keys, k)
+	for _, k := range slices.Sorted(maps.Keys(e.Env)) {
+		env = append(env, k+"="+e.Env[k])
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		cmd.Env = append(cmd.Env, k+"="+e.Env[k])
-	}
-	stdout, stderr := &headBuffer{limit: e.StdoutLimit}, &tailBuffer{limit: e.StdoutLimit}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	killProcessGroup(cmd)
-	dieWithSluice(cmd)
-	cmd.WaitDelay = 5 * time.Second
-
-	start := time.Now()
-	err = cmd.Run()
-	out := runner.Outputs{
-		"exit_code": int64(cmd.ProcessState.ExitCode()),
-		"stdout":    stdout.String(),
-		"stderr":    stderr.String(),
-		"duration":  time.Since(start),
-	}
-	if ctx.Err() != nil {
-		return out, fmt.Errorf("command %s: stopped: %w", prog, ctx.Err())
-	}
-	var exitErr *exec.ExitError
-	switch {
-	case err == nil:
-		return out, nil
-	case errors.As(err, &exitErr) && exitErr.Exited():
-		code := exitErr.ExitCode()
-		for _, ok := range e.AllowExitCodes {
-			if code == ok {
-				return out, nil
-			}
-		}
-		return out, fmt.Errorf("command %s exited with code %d%s", prog, code, stderrTail(stderr.String()))
-	case errors.As(err, &exitErr):
-		return out, fmt.Errorf("command %s: %v%s", prog, exitErr, stderrTail(stderr.String()))
-	default:
-		return out, fmt.Errorf("command %s: %w", prog, err)
-	}
+	res, err := command.Run(ctx, command.Spec{Name: name, Argv: argv, Env: env, Dir: e.Dir, Limit: e.StdoutLimit, AllowExitCodes: e.AllowExitCodes})
+	return runner.Outputs{
+		"exit_code": int64(res.ExitCode),
+		"stdout":    res.Stdout,
+		"stderr":    res.Stderr,
+		"duration":  res.Duration,
+	}, err
 }
 
 // argv expands the command's ${{ }}: into each argument of an argv command,
-// and into environment variables a shell command refers to (shellScript).
+// and into environment variables a shell command refers to
+// (command.ShellScript).
 func (e *Exec) argv(sc *runner.StepContext) (argv, env []string, err error) {
-	expand := sc.Expand
-	if expand == nil { // not run by the runner (a test): nothing to expand
-		expand = func(s string) (string, error) { return s, nil }
-	}
 	if e.Shell {
-		script, env, err := shellScript(e.Command[0], expand)
+		script, env, err := command.ShellScript(e.Command[0], sc.Expand)
 		return []string{"sh", "-c", script}, env, err
 	}
 	argv = make([]string, len(e.Command))
 	for i, a := range e.Command {
-		if argv[i], err = expand(a); err != nil {
+		if argv[i], err = sc.Expand(a); err != nil {
 			return nil, nil, fmt.Errorf("command[%d]: %w", i, err)
 		}
 	}
@@ -173,21 +130,4 @@ func (e *Exec) argv(sc *runner.StepContext) (argv, env []string, err error) {
 		return nil, nil, errors.New("command: the program's name is empty")
 	}
 	return argv, nil, nil
-}
-
-// stderrTail renders the last lines of stderr for an error message.
-func stderrTail(s string) string {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return " (no output on stderr)"
-	}
-	lines := strings.Split(s, "\n")
-	if len(lines) > 10 {
-		lines = lines[len(lines)-10:]
-	}
-	tail := strings.Join(lines, "\n")
-	if len(tail) > 2048 {
-		tail = "..." + tail[len(tail)-2048:]
-	}
-	return ": stderr: " + tail
 }

@@ -1,4 +1,4 @@
-package steps
+package command
 
 import (
 	"os/exec"

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package steps
+package command
 
 import "os/exec"
 

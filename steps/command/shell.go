@@ -1,4 +1,4 @@
-package steps
+package command
 
 import (
 	"fmt"
@@ -9,7 +9,7 @@ import (
 // shell command's ${{ }} expressions: SLUICE_EXPR_1, SLUICE_EXPR_2, ...
 const exprEnvPrefix = "SLUICE_EXPR_"
 
-// shellScript turns a shell command as written in the plan into a script
+// ShellScript turns a shell command as written in the plan into a script
 // that refers to each ${{ expr }} as an environment variable, and those
 // variables' values (expanded by expand). A value is never parsed as shell
 // code: the reference is quoted for where it stands, "${SLUICE_EXPR_1}"
@@ -17,7 +17,7 @@ const exprEnvPrefix = "SLUICE_EXPR_"
 // inside single quotes, so it stays one word with its text unchanged. Quotes
 // are tracked as POSIX sh reads them; a here-document body or a quote inside
 // $( ) is not understood, so there a value may gain quotes (never run).
-func shellScript(command string, expand func(string) (string, error)) (string, []string, error) {
+func ShellScript(command string, expand func(string) (string, error)) (string, []string, error) {
 	var script strings.Builder
 	var env []string
 	quote := byte(0) // 0, '\'' or '"'

@@ -1,4 +1,4 @@
-package steps
+package command
 
 import (
 	"os"
@@ -8,7 +8,7 @@ import (
 )
 
 // TestShellScriptValuesNeverRun feeds values made to break out of every
-// quoting context through shellScript and runs the result with sh: each
+// quoting context through ShellScript and runs the result with sh: each
 // value must arrive as its own text, and nothing in it may run.
 func TestShellScriptValuesNeverRun(t *testing.T) {
 	dir := t.TempDir()
@@ -36,7 +36,7 @@ func TestShellScriptValuesNeverRun(t *testing.T) {
 				}
 				return v, nil
 			}
-			script, env, err := shellScript(tt.command, expand)
+			script, env, err := ShellScript(tt.command, expand)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -51,7 +51,7 @@ func TestShellScriptValuesNeverRun(t *testing.T) {
 			}
 		}
 	}
-	if _, _, err := shellScript("echo ${{ v", nil); err == nil {
+	if _, _, err := ShellScript("echo ${{ v", nil); err == nil {
 		t.Error("an unclosed ${{ was accepted")
 	}
 }
