@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strings"
 
+	"github.com/sluice-dev/sluice/steps/command"
 	"github.com/sluice-dev/sluice/steps/internal/streamio"
 	"github.com/sluice-dev/sluice/steps/pg"
 )
@@ -17,7 +18,7 @@ import (
 // closes the stream with it, so no consumer mistakes a cut dump for a
 // complete one.
 func runDump(ctx context.Context, cmd *exec.Cmd, w io.Writer) (int64, error) {
-	stderr := pg.NewTail(4 << 10)
+	stderr := command.NewTail(4 << 10)
 	cmd.Stderr = stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

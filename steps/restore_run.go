@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/sluice-dev/sluice/runner"
+	"github.com/sluice-dev/sluice/steps/command"
 	"github.com/sluice-dev/sluice/steps/pg"
 )
 
@@ -96,7 +97,7 @@ func (p *Restore) run(ctx context.Context, dsn, format string, extra []string, b
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("running %s: %w", tool.Name, err)
 	}
-	tail := pg.NewTail(256)
+	tail := command.NewTail(256)
 	plainTx := format == "plain" && p.SingleTransaction
 	var writeErr error
 	if plainTx {
@@ -140,7 +141,7 @@ func (p *Restore) run(ctx context.Context, dsn, format string, extra []string, b
 
 // feed copies br to w, keeping the stream's end in tail, and reports read
 // and write errors apart.
-func feed(w io.Writer, br io.Reader, tail *pg.Tail) (n int64, readErr, writeErr error) {
+func feed(w io.Writer, br io.Reader, tail *command.Tail) (n int64, readErr, writeErr error) {
 	buf := make([]byte, 64<<10)
 	for {
 		k, err := br.Read(buf)

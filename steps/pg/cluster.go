@@ -21,6 +21,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/jackc/pgx/v5"
+	"github.com/sluice-dev/sluice/steps/command"
 )
 
 // Options configure StartCluster. The zero value starts a cluster with the
@@ -62,7 +63,7 @@ type Cluster struct {
 	base     string
 	proc     *exec.Cmd
 	exited   chan struct{}
-	serverLg *Tail
+	serverLg *command.Tail
 	logger   hclog.Logger
 	stopOnce sync.Once
 	stopErr  error
@@ -94,7 +95,7 @@ func StartCluster(ctx context.Context, opts Options) (*Cluster, error) {
 			return nil, fmt.Errorf("starting PostgreSQL: %w", err)
 		}
 	}
-	c := &Cluster{Host: "127.0.0.1", User: "postgres", Password: opts.Password, Version: ver, logger: logger, serverLg: NewTail(8 << 10)}
+	c := &Cluster{Host: "127.0.0.1", User: "postgres", Password: opts.Password, Version: ver, logger: logger, serverLg: command.NewTail(8 << 10)}
 	if err := c.init(ctx, binDir, cred, opts); err != nil {
 		c.Stop()
 		return nil, fmt.Errorf("starting PostgreSQL: %w", err)

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -75,35 +74,6 @@ func serviceFile(dsn, sslPassword string) (string, string, func(), error) {
 		dsn += "?service=sluice"
 	}
 	return dsn, file, remove, nil
-}
-
-// Tail is an io.Writer that keeps the last bytes written to it, for the
-// stderr of a child process in error messages.
-type Tail struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-// NewTail returns a Tail keeping up to max bytes.
-func NewTail(max int) *Tail { return &Tail{max: max} }
-
-// Write keeps the end of p. It never fails.
-func (t *Tail) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if over := len(t.buf) - t.max; over > 0 {
-		t.buf = append(t.buf[:0], t.buf[over:]...)
-	}
-	return len(p), nil
-}
-
-// String returns what is kept.
-func (t *Tail) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.buf)
 }
 
 // LastLines returns the last n non-empty lines of s joined by "; ", for

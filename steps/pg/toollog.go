@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+
+	"github.com/sluice-dev/sluice/steps/command"
 )
 
 // ToolLog is an io.Writer for a client tool's stderr that keeps what an
@@ -17,7 +19,7 @@ type ToolLog struct {
 	mu      sync.Mutex
 	partial []byte
 	report  []string
-	tail    *Tail
+	tail    *command.Tail
 }
 
 const (
@@ -31,7 +33,7 @@ const (
 var reportLine = regexp.MustCompile(`(^|\s|:)(ERROR|FATAL|PANIC):\s|^(DETAIL|HINT|CONTEXT):\s|^[\w.-]+: error:\s`)
 
 // NewToolLog returns an empty ToolLog.
-func NewToolLog() *ToolLog { return &ToolLog{tail: NewTail(4 << 10)} }
+func NewToolLog() *ToolLog { return &ToolLog{tail: command.NewTail(4 << 10)} }
 
 // Write keeps report lines and the end of p. It never fails.
 func (l *ToolLog) Write(p []byte) (int, error) {
