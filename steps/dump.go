@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/sluice-dev/sluice/runner"
@@ -63,7 +62,7 @@ func (d *Dump) Validate() error {
 	if d.Compress < 0 || d.Compress > 9 {
 		return fmt.Errorf("compress: %d is not a level from 0 to 9", d.Compress)
 	}
-	return checkArgs(d.Args, reservedDumpArgs, "format, compress and url")
+	return pg.CheckArgs(d.Args, reservedDumpArgs, "format, compress and url")
 }
 
 func (d *Dump) format() string {
@@ -73,25 +72,9 @@ func (d *Dump) format() string {
 	return d.Format
 }
 
-// checkArgs rejects extra arguments that would take over what sluice sets.
-func checkArgs(args, reserved []string, owner string) error {
-	for _, a := range args {
-		name, _, _ := strings.Cut(a, "=")
-		for _, r := range reserved {
-			if name == r || (len(r) == 2 && strings.HasPrefix(a, r) && !strings.HasPrefix(a, "--")) {
-				return fmt.Errorf("args: %q is set by sluice: use %s instead", a, owner)
-			}
-		}
-	}
-	return nil
-}
-
 // Produce checks the database with a pre-flight connection, picks a pg_dump
-// at least as new as the server and streams its output to w.
+// at least as new as the server and streams its output to w (pg.Dump).
 func (d *Dump) Produce(ctx context.Context, sc *runner.StepContext, w io.Writer) (runner.Outputs, error) {
-	if err := d.Validate(); err != nil {
-		return nil, err
-	}
 	info, err := pg.Preflight(ctx, d.URL)
 	if err != nil {
 		return nil, fmt.Errorf("pre-flight: %w", err)
@@ -110,17 +93,10 @@ func (d *Dump) Produce(ctx context.Context, sc *runner.StepContext, w io.Writer)
 		}
 	}
 	args = append(args, d.Args...)
-	if sc != nil && sc.Logger != nil {
-		sc.Logger.Info("dumping", "database", info.Database, "server", info.ServerVersion, "size_bytes", info.SizeBytes, "pg_dump", tool.Version.Text, "format", d.format())
-	}
+	sc.Logger.Info("dumping", "database", info.Database, "server", info.ServerVersion, "size_bytes", info.SizeBytes, "pg_dump", tool.Version.Text, "format", d.format())
 
 	start := time.Now()
-	cmd, cleanup, err := pg.ClientCmd(ctx, tool, d.URL, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer cleanup()
-	n, err := runDump(ctx, cmd, w)
+	n, err := pg.Dump(ctx, tool, d.URL, w, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps/pg"
 	"github.com/sluice-dev/sluice/steps/pg/pgtest"
@@ -46,7 +47,7 @@ func TestIntegrationDSNPasswordsNeverReachCommandLines(t *testing.T) {
 		{"key=value", nasty, fmt.Sprintf(`host=127.0.0.1 port=%d user=postgres dbname=DB password='%s'`, c.Port,
 			strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(nasty))},
 	}
-	sc := &runner.StepContext{ID: "s", Type: "s"}
+	sc := &runner.StepContext{ID: "s", Type: "s", Logger: hclog.NewNullLogger()}
 	for i, f := range forms {
 		t.Run(f.name, func(t *testing.T) {
 			leaks := func(tool, cmdline string) {

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps/pg"
 	"github.com/sluice-dev/sluice/steps/pg/pgtest"
@@ -63,7 +64,7 @@ func testDump(t *testing.T, c *pg.Cluster, src string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc := &runner.StepContext{ID: "dump", Type: "dump"}
+	sc := &runner.StepContext{ID: "dump", Type: "dump", Logger: hclog.NewNullLogger()}
 
 	for _, format := range []string{"custom", "plain"} {
 		t.Run(format, func(t *testing.T) {

@@ -105,7 +105,7 @@ func (p *Restore) Validate() error {
 			return fmt.Errorf("verify: entry %q needs a name and a query", name)
 		}
 	}
-	return checkArgs(p.Args, reservedRestoreArgs, "url, target and format")
+	return pg.CheckArgs(p.Args, reservedRestoreArgs, "url, target and format")
 }
 
 func (p *Restore) format() string {

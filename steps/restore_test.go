@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps/pg"
 )
@@ -38,7 +39,7 @@ func TestRestoreValidate(t *testing.T) {
 
 func testRestore(t *testing.T, c *pg.Cluster, src string) {
 	ctx := context.Background()
-	sc := &runner.StepContext{ID: "restore", Type: "restore"}
+	sc := &runner.StepContext{ID: "restore", Type: "restore", Logger: hclog.NewNullLogger()}
 	want, err := pg.Fingerprint(ctx, src)
 	if err != nil {
 		t.Fatal(err)

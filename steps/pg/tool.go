@@ -93,3 +93,18 @@ func LastLines(s string, n int) string {
 	}
 	return strings.Join(lines, "; ")
 }
+
+// CheckArgs rejects extra arguments of a client tool that would take over
+// what sluice sets: any of reserved (long options also as --name=value, short
+// ones also with their value attached). owner says what to use instead.
+func CheckArgs(args, reserved []string, owner string) error {
+	for _, a := range args {
+		name, _, _ := strings.Cut(a, "=")
+		for _, r := range reserved {
+			if name == r || (len(r) == 2 && strings.HasPrefix(a, r) && !strings.HasPrefix(a, "--")) {
+				return fmt.Errorf("args: %q is set by sluice: use %s instead", a, owner)
+			}
+		}
+	}
+	return nil
+}
