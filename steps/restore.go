@@ -115,26 +115,20 @@ func (p *Restore) format() string {
 	return p.Format
 }
 
-// Consume restores r into the target and runs the verify queries. An
+// Consume restores r into the target (pg.Restore) and reads it back. An
 // ephemeral target is removed before Consume returns, whatever happened.
 func (p *Restore) Consume(ctx context.Context, sc *runner.StepContext, r io.Reader) (runner.Outputs, runner.Pending, error) {
-	if err := p.Validate(); err != nil {
-		return nil, nil, err
-	}
 	start := time.Now()
 	dsn := p.URL
-	extra := []string(nil)
 	committed := false
 	if p.Target == "ephemeral" {
 		var stop func()
 		var err error
-		dsn, stop, err = p.startEphemeral(ctx, nopLogger(sc))
+		dsn, stop, err = p.startEphemeral(ctx, sc.Logger)
 		if err != nil {
 			return nil, nil, fmt.Errorf("ephemeral target: %w", err)
 		}
 		defer stop()
-		// The source's roles do not exist in a fresh cluster.
-		extra = []string{"--no-owner", "--no-privileges"}
 	} else if p.Create {
 		created, err := pg.EnsureDatabase(ctx, dsn)
 		if err != nil {
@@ -144,7 +138,7 @@ func (p *Restore) Consume(ctx context.Context, sc *runner.StepContext, r io.Read
 			// Until the restore is committed, a failure removes it again.
 			defer func() {
 				if !committed {
-					p.dropCreated(dsn, nopLogger(sc))
+					p.dropCreated(dsn, sc.Logger)
 				}
 			}()
 		}
@@ -155,25 +149,28 @@ func (p *Restore) Consume(ctx context.Context, sc *runner.StepContext, r io.Read
 	}
 
 	br := bufio.NewReaderSize(r, 64<<10)
-	format, err := sniffFormat(br, p.format())
+	format, err := pg.SniffFormat(br, p.format())
 	if err != nil {
 		return nil, nil, err
 	}
-	if format == "plain" {
-		extra = nil
-	}
-	if err := p.run(ctx, dsn, format, extra, br); err != nil {
+	err = pg.Restore(ctx, dsn, br, pg.RestoreOptions{
+		Format: format, Clean: p.Clean, SingleTransaction: p.SingleTransaction, Args: p.Args,
+		// The source's roles do not exist in a fresh cluster.
+		NoOwner:     p.Target == "ephemeral",
+		Interrupted: p.interruptOutcome(),
+	})
+	if err != nil {
 		if ctx.Err() != nil {
-			nopLogger(sc).Warn("restore interrupted before it was committed", "outcome", p.interruptOutcome())
+			sc.Logger.Warn("restore interrupted before it was committed", "outcome", p.interruptOutcome())
 		}
 		return nil, nil, err
 	}
 	committed = true
 	out := runner.Outputs{}
 	if !p.SkipChecks {
-		if out, err = verifyTarget(ctx, dsn, p.Verify); err != nil {
+		if out, err = p.readBack(ctx, dsn); err != nil {
 			if ctx.Err() != nil {
-				nopLogger(sc).Warn("interrupted during the checks that follow the restore: the restore itself completed and is committed", "database", info.Database)
+				sc.Logger.Warn("interrupted during the checks that follow the restore: the restore itself completed and is committed", "database", info.Database)
 			}
 			return nil, nil, fmt.Errorf("the restore into database %q completed and is committed, but checking it failed: %w", info.Database, err)
 		}
@@ -182,6 +179,23 @@ func (p *Restore) Consume(ctx context.Context, sc *runner.StepContext, r io.Read
 	out["database"] = info.Database
 	out["format"] = format
 	return out, runner.NothingPending, nil
+}
+
+// readBack runs the verify queries and fingerprints the target's user
+// tables.
+func (p *Restore) readBack(ctx context.Context, dsn string) (runner.Outputs, error) {
+	values, err := pg.VerifyQueries(ctx, dsn, p.Verify)
+	if err != nil {
+		return nil, err
+	}
+	sums, err := pg.Fingerprint(ctx, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("verifying: %w", err)
+	}
+	return runner.Outputs{
+		"verify": values, "tables": int64(len(sums)),
+		"rows": pg.TotalRows(sums), "fingerprint": pg.FingerprintDigest(sums),
+	}, nil
 }
 
 // interruptOutcome says what an interrupted load leaves in the target.

@@ -1,7 +1,8 @@
 // Package pg holds sluice's PostgreSQL infrastructure: throwaway clusters
 // started from the system's binaries, DSN handling, pre-flight checks,
-// content fingerprints and the running of client tools (pg_dump,
-// pg_restore, psql).
+// content fingerprints, and the client tools: dumping with pg_dump (Dump),
+// restoring with pg_restore or a restricted psql (SniffFormat, Restore) and
+// reading a restored database back (VerifyQueries).
 package pg
 
 import (

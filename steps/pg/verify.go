@@ -1,4 +1,4 @@
-package steps
+package pg
 
 import (
 	"context"
@@ -9,14 +9,14 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
-	"github.com/sluice-dev/sluice/runner"
-	"github.com/sluice-dev/sluice/steps/pg"
 )
 
-// verifyTarget runs each verify query (in name order) and fingerprints the
-// target's user tables.
-func verifyTarget(ctx context.Context, dsn string, queries map[string]string) (runner.Outputs, error) {
-	conn, err := pg.Connect(ctx, dsn)
+// VerifyQueries runs each query (by name, in name order) against dsn and
+// returns its value by name, as a JSON-friendly type (nil, string, bool,
+// int64, float64; times as RFC 3339 text, bytes as hex). Each query must
+// return exactly one row of one value.
+func VerifyQueries(ctx context.Context, dsn string, queries map[string]string) (map[string]any, error) {
+	conn, err := Connect(ctx, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("verifying: %w", err)
 	}
@@ -50,14 +50,7 @@ func verifyTarget(ctx context.Context, dsn string, queries map[string]string) (r
 		}
 		results[name] = plainValue(got[0])
 	}
-	sums, err := pg.Fingerprint(ctx, dsn)
-	if err != nil {
-		return nil, fmt.Errorf("verifying: %w", err)
-	}
-	return runner.Outputs{
-		"verify": results, "tables": int64(len(sums)),
-		"rows": pg.TotalRows(sums), "fingerprint": pg.FingerprintDigest(sums),
-	}, nil
+	return results, nil
 }
 
 // plainValue converts a pgx value to the JSON-friendly types outputs use.

@@ -1,4 +1,4 @@
-package steps
+package pg
 
 import (
 	"bufio"
@@ -9,10 +9,7 @@ import (
 	"io"
 	"os/exec"
 
-	"github.com/hashicorp/go-hclog"
-	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps/command"
-	"github.com/sluice-dev/sluice/steps/pg"
 )
 
 // customMagic starts every pg_dump custom-format archive.
@@ -21,9 +18,10 @@ var customMagic = []byte("PGDMP")
 // plainTrailer ends every complete plain-format dump.
 var plainTrailer = []byte("PostgreSQL database dump complete")
 
-// sniffFormat checks the first bytes of the stream against want (custom,
-// plain or auto) and returns the format to restore.
-func sniffFormat(br *bufio.Reader, want string) (string, error) {
+// SniffFormat checks the first bytes of a dump against want (custom, plain
+// or auto) and returns the format to restore, custom or plain. It only
+// peeks: br still holds every byte.
+func SniffFormat(br *bufio.Reader, want string) (string, error) {
 	head, err := br.Peek(len(customMagic))
 	if err != nil && len(head) == 0 {
 		if errors.Is(err, io.EOF) {
@@ -44,50 +42,74 @@ func sniffFormat(br *bufio.Reader, want string) (string, error) {
 	}
 }
 
-// run feeds br to pg_restore or psql. A plain dump runs inside a transaction
-// the step commits only when pg_dump's completion trailer arrived, so a
-// truncated plain stream changes nothing when single_transaction is on.
-func (p *Restore) run(ctx context.Context, dsn, format string, extra []string, br *bufio.Reader) error {
-	var tool pg.Tool
+// RestoreOptions says how Restore loads a dump.
+type RestoreOptions struct {
+	// Format is custom (pg_restore) or plain (psql), as SniffFormat says.
+	Format string
+	// NoOwner restores a custom dump without its owners and privileges
+	// (--no-owner --no-privileges), for a target without the source's roles.
+	NoOwner bool
+	// Clean drops the dump's objects before restoring them (custom format).
+	Clean bool
+	// SingleTransaction makes the restore all or nothing.
+	SingleTransaction bool
+	// Args are extra pg_restore or psql arguments (see CheckArgs).
+	Args []string
+	// Interrupted says what an interrupted restore leaves in the target, for
+	// the error that reports it.
+	Interrupted string
+}
+
+// Restore feeds a dump to pg_restore (custom format) or psql (plain
+// format) against dsn. psql reads a plain dump in restricted mode
+// (RestrictedScript), so none of its backslash commands runs; with
+// SingleTransaction, inside a transaction committed only when pg_dump's
+// completion trailer arrived, so that a truncated plain stream changes
+// nothing. An error of r (the upstream step) aborts the restore.
+func Restore(ctx context.Context, dsn string, r io.Reader, o RestoreOptions) error {
+	var tool Tool
 	var err error
 	var args []string
-	if format == "custom" {
-		tool, err = pg.FindTool("pg_restore", "postgresql-client", pg.Version{})
-		args = append([]string{"--exit-on-error"}, extra...)
-		if p.Clean {
+	if o.Format == "custom" {
+		tool, err = FindTool("pg_restore", "postgresql-client", Version{})
+		args = []string{"--exit-on-error"}
+		if o.NoOwner {
+			args = append(args, "--no-owner", "--no-privileges")
+		}
+		if o.Clean {
 			args = append(args, "--clean", "--if-exists")
 		}
-		if p.SingleTransaction {
+		if o.SingleTransaction {
 			args = append(args, "--single-transaction")
 		}
 	} else {
-		tool, err = pg.FindTool("psql", "postgresql-client", pg.Version{})
+		tool, err = FindTool("psql", "postgresql-client", Version{})
 		if err == nil {
-			err = pg.CheckRestrict(tool.Version)
+			err = CheckRestrict(tool.Version)
 		}
 		args = []string{"--no-psqlrc", "--quiet", "-v", "ON_ERROR_STOP=1", "--output=/dev/null"}
 	}
 	if err != nil {
 		return err
 	}
-	var script io.Reader = br
-	if format == "plain" {
+	script := r
+	if o.Format == "plain" {
 		// No backslash command of the dump runs: psql reads it restricted.
-		key, err := pg.NewRestrictKey()
+		key, err := NewRestrictKey()
 		if err != nil {
 			return err
 		}
-		script = pg.RestrictedScript(br, key)
+		script = RestrictedScript(r, key)
 	}
-	args = append(args, p.Args...)
-	cmd, cleanup, err := pg.ClientCmd(ctx, tool, dsn, args...)
+	args = append(args, o.Args...)
+	cmd, cleanup, err := ClientCmd(ctx, tool, dsn, args...)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
-	stderr := pg.NewToolLog()
+	stderr := NewToolLog()
 	cmd.Stderr = stderr
-	if format == "plain" {
+	if o.Format == "plain" {
 		cmd.Stdout = stderr // psql prints errors and notices; keep them for the message
 	}
 	stdin, err := cmd.StdinPipe()
@@ -98,7 +120,7 @@ func (p *Restore) run(ctx context.Context, dsn, format string, extra []string, b
 		return fmt.Errorf("running %s: %w", tool.Name, err)
 	}
 	tail := command.NewTail(256)
-	plainTx := format == "plain" && p.SingleTransaction
+	plainTx := o.Format == "plain" && o.SingleTransaction
 	var writeErr error
 	if plainTx {
 		_, writeErr = io.WriteString(stdin, "BEGIN;\n")
@@ -108,7 +130,7 @@ func (p *Restore) run(ctx context.Context, dsn, format string, extra []string, b
 	if writeErr == nil {
 		n, readErr, writeErr = feed(stdin, script, tail)
 	}
-	complete := format != "plain" || bytes.Contains([]byte(tail.String()), plainTrailer)
+	complete := o.Format != "plain" || bytes.Contains([]byte(tail.String()), plainTrailer)
 	if readErr != nil {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
@@ -124,7 +146,7 @@ func (p *Restore) run(ctx context.Context, dsn, format string, extra []string, b
 		// The tool committed: an interrupt now changes nothing.
 		return nil
 	case ctx.Err() != nil:
-		return fmt.Errorf("%s stopped after %d bytes, %s: %w", tool.Name, n, p.interruptOutcome(), context.Cause(ctx))
+		return fmt.Errorf("%s stopped after %d bytes, %s: %w", tool.Name, n, o.Interrupted, context.Cause(ctx))
 	case waitErr != nil:
 		return fmt.Errorf("%s failed (%v) after %d bytes of input: %s", tool.Name, exitText(waitErr), n, stderr.Summary(4))
 	case writeErr != nil:
@@ -168,11 +190,4 @@ func exitText(err error) string {
 		return ee.ProcessState.String()
 	}
 	return err.Error()
-}
-
-func nopLogger(sc *runner.StepContext) hclog.Logger {
-	if sc != nil && sc.Logger != nil {
-		return sc.Logger
-	}
-	return hclog.NewNullLogger()
 }
