@@ -69,9 +69,9 @@ func TestRunStreamBoundedMemory(t *testing.T) {
 	if b := rep.Step("out").Bytes; b == nil || b.In != size {
 		t.Fatalf("sink read %+v, want %d bytes", b, size)
 	}
-	t.Logf("streamed %s with a peak heap of %s", formatBytes(size), formatBytes(float64(peak)))
+	t.Logf("streamed %s with a peak heap of %s", FormatBytes(size), FormatBytes(int64(peak)))
 	if peak > limit {
-		t.Errorf("peak heap %s while streaming %s, want under %s", formatBytes(float64(peak)), formatBytes(size), formatBytes(limit))
+		t.Errorf("peak heap %s while streaming %s, want under %s", FormatBytes(int64(peak)), FormatBytes(size), FormatBytes(limit))
 	}
 }
 

@@ -2,7 +2,6 @@ package runner
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -189,19 +188,4 @@ func (n *streamNet) stats(id string, elapsed time.Duration) *ByteCounts {
 	// both at once; its busy time is then an estimate from below.
 	b.BusySeconds = max(elapsed-wait, 0).Seconds()
 	return b
-}
-
-// formatBytes renders n in binary units, e.g. "12.5 MiB".
-func formatBytes(n float64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%.0f B", n)
-	}
-	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB"}
-	i := -1
-	for n >= unit && i < len(units)-1 {
-		n /= unit
-		i++
-	}
-	return fmt.Sprintf("%.1f %s", n, units[i])
 }

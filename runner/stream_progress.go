@@ -32,7 +32,7 @@ func (r *run) watchStream(src string, out *countWriter) (stop func()) {
 				rate := float64(n-last) / now.Sub(lastAt).Seconds()
 				last, lastAt = n, now
 				r.progress.Lock()
-				fmt.Fprintf(r.opts.Progress, "stream %s: %s (%s/s)\n", src, formatBytes(float64(n)), formatBytes(rate))
+				fmt.Fprintf(r.opts.Progress, "stream %s: %s (%s/s)\n", src, FormatBytes(n), FormatBytes(int64(rate)))
 				r.progress.Unlock()
 			}
 		}

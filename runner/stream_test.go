@@ -89,9 +89,9 @@ func TestStreamNetCheckDrained(t *testing.T) {
 }
 
 func TestFormatBytes(t *testing.T) {
-	for n, want := range map[float64]string{0: "0 B", 1023: "1023 B", 1536: "1.5 KiB", 256 << 20: "256.0 MiB", 1 << 30: "1.0 GiB"} {
-		if got := formatBytes(n); got != want {
-			t.Errorf("formatBytes(%v) = %q, want %q", n, got, want)
+	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1536: "1.5 KiB", 256 << 20: "256.0 MiB", 1 << 30: "1.0 GiB", 1<<62 + 1<<61: "6.0 EiB"} {
+		if got := FormatBytes(n); got != want {
+			t.Errorf("FormatBytes(%v) = %q, want %q", n, got, want)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps/blob"
 	"github.com/sluice-dev/sluice/steps/catalog"
 )
@@ -180,7 +181,7 @@ func printList(w io.Writer, l listJSON) {
 		for _, b := range l.Backups {
 			plain := "-"
 			if b.PlaintextBytes > 0 {
-				plain = humanBytes(b.PlaintextBytes)
+				plain = runner.FormatBytes(b.PlaintextBytes)
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.Created.UTC().Format("2006-01-02 15:04:05Z"), b.Name, b.Plan,
 				dash(b.Database), plain, storedColumn(b), dash(strings.Join(b.KeyIDs, ",")), dash(shortDigest(b.Digest)), sigColumn(b.Signature), dash(b.Verified))
@@ -195,7 +196,7 @@ func printList(w io.Writer, l listJSON) {
 			if in.ObjectMissing {
 				note = "object gone; " + strings.Join(in.Files, ", ")
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", in.Name, humanBytes(in.Size), in.Modified.Format("2006-01-02 15:04:05Z"), note)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", in.Name, runner.FormatBytes(in.Size), in.Modified.Format("2006-01-02 15:04:05Z"), note)
 		}
 		tw.Flush()
 	}
@@ -235,9 +236,9 @@ func otherNames(others []otherJSON, n int) string {
 // another.
 func storedColumn(b backupJSON) string {
 	if b.SizeMismatch {
-		return humanBytes(b.StoredBytes) + " (MISMATCH)"
+		return runner.FormatBytes(b.StoredBytes) + " (MISMATCH)"
 	}
-	return humanBytes(b.StoredBytes)
+	return runner.FormatBytes(b.StoredBytes)
 }
 
 // sigColumn renders how a manifest passed the signature gate.

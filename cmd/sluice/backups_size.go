@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps/catalog"
 	"github.com/sluice-dev/sluice/steps/manifest"
 )
@@ -21,5 +22,5 @@ func sizeProblem(bk catalog.Backup) *catalog.Problem {
 		return nil
 	}
 	return &catalog.Problem{Manifest: manifest.ManifestName(bk.Name), URL: bk.URL, Kind: problemSizeMismatch,
-		Detail: fmt.Sprintf("object %s is %s but its manifest records %s: it was truncated or replaced after the backup; run 'sluice backups verify' and do not restore it", bk.Name, humanBytes(got), humanBytes(want))}
+		Detail: fmt.Sprintf("object %s is %s but its manifest records %s: it was truncated or replaced after the backup; run 'sluice backups verify' and do not restore it", bk.Name, runner.FormatBytes(got), runner.FormatBytes(want))}
 }

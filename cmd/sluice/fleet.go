@@ -247,7 +247,7 @@ func printFleetSummary(w io.Writer, rep *fleet.Report, stateDir string) {
 	fmt.Fprintln(tw, "TARGET\tSTATUS\tTIME\tBYTES\tGATES\tRUN")
 	for _, t := range rep.Targets {
 		gates := fmt.Sprintf("%d/%d", t.GatesPassed, t.GatesPassed+t.GatesFailed)
-		fmt.Fprintf(tw, "%s\t%s\t%.2fs\t%s\t%s\t%s\n", t.Name, t.Outcome, t.DurationSeconds, humanBytes(t.StoredBytes), gates, t.RunID)
+		fmt.Fprintf(tw, "%s\t%s\t%.2fs\t%s\t%s\t%s\n", t.Name, t.Outcome, t.DurationSeconds, runner.FormatBytes(t.StoredBytes), gates, t.RunID)
 	}
 	_ = tw.Flush()
 	var parts []string

@@ -22,9 +22,9 @@ func printSummary(w io.Writer, rep *runner.Report, stateDir string) {
 		// What a streaming step passed on; for a sink, what it received.
 		out, busy, speed, mark := "", "", "", ""
 		if b := s.Bytes; b != nil {
-			out = humanBytes(b.Out)
+			out = runner.FormatBytes(b.Out)
 			if s.Kind == runner.KindSink {
-				out = humanBytes(b.In)
+				out = runner.FormatBytes(b.In)
 			}
 			if s.DurationSeconds > 0 {
 				busy = fmt.Sprintf("%.2fs %3.0f%%", b.BusySeconds, 100*b.BusySeconds/s.DurationSeconds)
@@ -34,7 +34,7 @@ func printSummary(w io.Writer, rep *runner.Report, stateDir string) {
 				// larger side: plaintext for a codec) per second of its own
 				// work. Not shown for a stage that mostly waited, whose
 				// few busy moments say little of its speed.
-				speed = humanBytes(int64(float64(max(b.In, b.Out))/b.BusySeconds)) + "/s"
+				speed = runner.FormatBytes(int64(float64(max(b.In, b.Out))/b.BusySeconds)) + "/s"
 			}
 			if slowest[path] {
 				mark = "<- slowest stage"
@@ -117,18 +117,4 @@ func slowestStages(rep *runner.Report) map[string]bool {
 	}
 	scope("", rep.Steps)
 	return out
-}
-
-// humanBytes renders n with a binary unit.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -20,7 +20,7 @@ var fleetSource string
 
 var fleetTemplate = template.Must(template.New("fleet").Funcs(template.FuncMap{
 	"class":     statusClass,
-	"bytes":     humanBytes,
+	"bytes":     runner.FormatBytes,
 	"seconds":   humanSeconds,
 	"time":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 MST") },
 	"gates":     allGates,
@@ -114,7 +114,7 @@ func WriteFleetMarkdown(w io.Writer, r *fleet.Report) error {
 			gates += fmt.Sprintf(", %d failed", t.GatesFailed)
 		}
 		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | `%s` |\n", mdCell(t.Name), outcomeWord(t.Outcome), humanSeconds(t.DurationSeconds),
-			humanBytes(t.StoredBytes), gates, mdCode(t.RunID))
+			runner.FormatBytes(t.StoredBytes), gates, mdCode(t.RunID))
 	}
 	for _, t := range r.Targets {
 		if t.Error != "" {

@@ -8,21 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
-)
 
-// humanBytes formats a byte count with binary units: 1.5 MiB.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 5; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+	"github.com/sluice-dev/sluice/runner"
+)
 
 // humanRate formats a throughput in bytes per second; "" when the duration
 // is too short to mean anything.
@@ -30,7 +18,7 @@ func humanRate(n int64, seconds float64) string {
 	if seconds < 0.001 || n <= 0 {
 		return ""
 	}
-	return humanBytes(int64(float64(n)/seconds)) + "/s"
+	return runner.FormatBytes(int64(float64(n)/seconds)) + "/s"
 }
 
 // humanSeconds formats a duration given in seconds: 850ms, 2.37s, 3m12s.

@@ -25,7 +25,7 @@ var htmlSource string
 var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"class":     statusClass,
 	"gateClass": gateClass,
-	"bytes":     humanBytes,
+	"bytes":     runner.FormatBytes,
 	"seconds":   humanSeconds,
 	"rate":      humanRate,
 	"time":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 MST") },

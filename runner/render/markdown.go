@@ -28,9 +28,9 @@ func WriteMarkdown(w io.Writer, r *runner.Report) error {
 		s := row.StepReport
 		out := ""
 		if s.Bytes != nil {
-			out = humanBytes(s.Bytes.Out)
+			out = runner.FormatBytes(s.Bytes.Out)
 			if s.Kind == runner.KindSink {
-				out = humanBytes(s.Bytes.In) // what it stored
+				out = runner.FormatBytes(s.Bytes.In) // what it stored
 			}
 		}
 		fmt.Fprintf(b, "| %s%s | %s | %s | %s | %s | %s |\n", strings.Repeat("↳ ", row.Depth), mdCell(row.Path), mdCell(s.Type), statusWord(s.Status),

@@ -1,0 +1,18 @@
+package runner
+
+import "fmt"
+
+// FormatBytes renders a byte count in binary units, as reports, progress
+// lines and the CLI show sizes: "1023 B", "1.5 KiB", "256.0 MiB".
+func FormatBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 5; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
