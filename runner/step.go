@@ -26,6 +26,16 @@ const (
 // time.Duration (rendered as seconds in reports), []any, map[string]any.
 type Outputs map[string]any
 
+// List returns ss as a list output: the []any that redaction, reports and
+// expressions expect of lists.
+func List(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
 // OutputSpec documents one output of a step type.
 type OutputSpec struct {
 	Name string

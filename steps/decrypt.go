@@ -64,7 +64,7 @@ func (p *Decrypt) Transform(ctx context.Context, sc *runner.StepContext, r io.Re
 		return nil, streamio.Explain(err, in, out, func(err error) error { return err })
 	}
 	return runner.Outputs{
-		"key_ids":   ageList(ar.KeyIDs()),
+		"key_ids":   runner.List(ar.KeyIDs()),
 		"bytes_in":  in.N(),
 		"bytes_out": out.N(),
 	}, nil

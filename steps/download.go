@@ -151,7 +151,7 @@ func (d *Download) Produce(ctx context.Context, sc *runner.StepContext, w io.Wri
 	if m != nil {
 		out["manifest"] = b.URL(manifest.ManifestName(name))
 		out["created"] = m.Created.UTC().Format(time.RFC3339Nano)
-		out["key_ids"] = ageList(catalog.KeyIDs(m))
+		out["key_ids"] = runner.List(catalog.KeyIDs(m))
 	} else {
 		sc.Logger.Warn("object has no manifest: it may not be a complete sluice backup", "url", obj.URL())
 	}

@@ -84,8 +84,8 @@ func (p *Encrypt) Transform(ctx context.Context, sc *runner.StepContext, r io.Re
 		return nil, encryptStreamErr(err, in, out)
 	}
 	return runner.Outputs{
-		"key_ids":    ageList(rs.KeyIDs),
-		"recipients": ageList(rs.Public),
+		"key_ids":    runner.List(rs.KeyIDs),
+		"recipients": runner.List(rs.Public),
 		"bytes_in":   in.N(),
 		"bytes_out":  out.N(),
 	}, nil
@@ -95,13 +95,4 @@ func encryptStreamErr(err error, in *streamio.Reader, out *streamio.Writer) erro
 	return streamio.Explain(err, in, out, func(err error) error {
 		return fmt.Errorf("encrypting: %w", err)
 	})
-}
-
-// ageList converts to the []any that outputs use for lists.
-func ageList(ss []string) []any {
-	out := make([]any, len(ss))
-	for i, s := range ss {
-		out[i] = s
-	}
-	return out
 }

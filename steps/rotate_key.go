@@ -237,14 +237,14 @@ func (p *RotateKey) rewrap(ctx context.Context, sc *runner.StepContext, d *keys.
 		warnings = append(warnings, msg)
 		sc.Logger.Warn(msg)
 	}
-	defer func() { out["warnings"] = ageList(warnings) }()
-	out["destinations"] = ageList(dests)
+	defer func() { out["warnings"] = runner.List(warnings) }()
+	out["destinations"] = runner.List(dests)
 	var unchecked []string
 	for _, k := range keys.Uncovered(d.Destinations(), dests) {
 		unchecked = append(unchecked, k.URL)
 		warn(fmt.Sprintf("the ledger of key store %q records backups written to %s (since %s, by %s), which rewrap.dest does not cover: backups there stay on the retired key; leave rewrap.dest empty to move the backups of every known destination", p.Key, k.URL, k.Since.Format("2006-01-02"), k.By))
 	}
-	out["unchecked_destinations"] = ageList(unchecked)
+	out["unchecked_destinations"] = runner.List(unchecked)
 	if p.Rewrap.AllowUnsigned {
 		sc.Logger.Warn("rewrap allow_unsigned is set: unsigned backups are moved and signed; nothing proves where they came from")
 	}
@@ -283,7 +283,7 @@ func (p *RotateKey) rewrap(ctx context.Context, sc *runner.StepContext, d *keys.
 	out["rewrapped_in_place"] = int64(total.InPlace)
 	out["skipped"] = int64(len(total.Skipped))
 	out["failed"] = int64(len(total.Failed))
-	out["failures"] = ageList(total.Failed)
+	out["failures"] = runner.List(total.Failed)
 	out["still_on_retired_keys"] = int64(len(total.StillOnRetired))
 	return nil
 }

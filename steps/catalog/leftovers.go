@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps/blob"
 	"github.com/sluice-dev/sluice/steps/manifest"
 )
@@ -81,7 +82,7 @@ func (r *LeftoverResult) Outputs() map[string]any {
 		}
 		objs = append(objs, map[string]any{
 			"name": o.Name, "url": o.URL, "size": o.Size, "modified": o.ModTime.UTC().Format(time.RFC3339Nano),
-			"files": anyList(o.Related), "object_missing": o.ObjectMissing, "remove": o.Remove, "removed": o.Removed, "note": o.Note,
+			"files": runner.List(o.Related), "object_missing": o.ObjectMissing, "remove": o.Remove, "removed": o.Removed, "note": o.Note,
 		})
 	}
 	ups := make([]any, 0, len(r.Uploads))

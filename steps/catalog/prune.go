@@ -7,6 +7,7 @@ import (
 
 	"time"
 
+	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps/blob"
 	"github.com/sluice-dev/sluice/steps/manifest"
 )
@@ -96,7 +97,7 @@ func (r *PruneResult) Outputs() map[string]any {
 	for _, d := range r.Decisions {
 		list = append(list, map[string]any{
 			"name": d.Backup.Name, "url": d.Backup.URL, "created": d.Backup.Created().UTC().Format(time.RFC3339Nano),
-			"keep": d.Keep, "deleted": deleted[d.Backup.Name], "reasons": anyList(d.Reasons),
+			"keep": d.Keep, "deleted": deleted[d.Backup.Name], "reasons": runner.List(d.Reasons),
 		})
 	}
 	protected := ""

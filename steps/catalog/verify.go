@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps/agefile"
 	"github.com/sluice-dev/sluice/steps/blob"
 	"github.com/sluice-dev/sluice/steps/manifest"
@@ -57,7 +58,7 @@ type VerifyResult struct {
 func (r VerifyResult) Outputs() map[string]any {
 	return map[string]any{
 		"name": r.Name, "url": r.URL, "created": r.Created.UTC().Format(time.RFC3339Nano), "ok": r.OK,
-		"level": r.Level, "digest": r.Digest, "sidecar": r.Sidecar, "key_ids": anyList(r.KeyIDs),
+		"level": r.Level, "digest": r.Digest, "sidecar": r.Sidecar, "key_ids": runner.List(r.KeyIDs),
 		"stored_bytes": r.StoredBytes, "plaintext_bytes": r.PlaintextBytes, "note": r.Note, "error": r.Error,
 		"signature": r.Signature, "signed_by": r.SignedBy,
 	}
@@ -301,13 +302,4 @@ func (r markedReader) Read(p []byte) (int, error) {
 		err = &unreadableError{err}
 	}
 	return n, err
-}
-
-// anyList converts to the []any that step outputs use for lists.
-func anyList(ss []string) []any {
-	out := make([]any, len(ss))
-	for i, s := range ss {
-		out[i] = s
-	}
-	return out
 }

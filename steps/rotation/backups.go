@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps/blob"
 	"github.com/sluice-dev/sluice/steps/catalog"
 	"github.com/sluice-dev/sluice/steps/manifest"
@@ -57,17 +58,9 @@ func setManifestKeys(m *manifest.Manifest, ids, recipients []string) {
 		if m.Stages[i].Outputs == nil {
 			m.Stages[i].Outputs = map[string]any{}
 		}
-		m.Stages[i].Outputs["key_ids"] = outputList(ids)
-		m.Stages[i].Outputs["recipients"] = outputList(recipients)
+		m.Stages[i].Outputs["key_ids"] = runner.List(ids)
+		m.Stages[i].Outputs["recipients"] = runner.List(recipients)
 	}
-}
-
-func outputList(ss []string) []any {
-	out := make([]any, len(ss))
-	for i, s := range ss {
-		out[i] = s
-	}
-	return out
 }
 
 // BackupsByKey reads the manifests under the destination folder URL dest,

@@ -1,6 +1,10 @@
 package tlsaudit
 
-import "time"
+import (
+	"time"
+
+	"github.com/sluice-dev/sluice/runner"
+)
 
 // Outputs returns every fact of the report as JSON-friendly values (string,
 // bool, int64, []any, map[string]any) under the output names of the
@@ -26,7 +30,7 @@ func (r *Report) Outputs() map[string]any {
 	}
 	if c := r.Cert; c != nil {
 		out["cert"] = map[string]any{
-			"subject": c.Subject, "issuer": c.Issuer, "dns_names": anyList(c.DNSNames), "ip_addresses": anyList(c.IPAddresses),
+			"subject": c.Subject, "issuer": c.Issuer, "dns_names": runner.List(c.DNSNames), "ip_addresses": runner.List(c.IPAddresses),
 			"key_type": c.KeyType, "key_bits": int64(c.KeyBits), "signature_algorithm": c.SignatureAlgorithm,
 			"not_before": c.NotBefore.Format(time.RFC3339), "not_after": c.NotAfter.Format(time.RFC3339),
 			"days_left": int64(c.DaysLeft), "chain_days_left": int64(c.ChainDaysLeft), "chain_expires_first": c.ChainExpiresFirst,
@@ -73,14 +77,6 @@ func (r *Report) Outputs() map[string]any {
 	out["max_severity"] = "none"
 	if worst > 0 {
 		out["max_severity"] = worst.String()
-	}
-	return out
-}
-
-func anyList(ss []string) []any {
-	out := make([]any, len(ss))
-	for i, s := range ss {
-		out[i] = s
 	}
 	return out
 }
