@@ -17,7 +17,6 @@ import (
 	"github.com/sluice-dev/sluice/runner/fleet"
 	"github.com/sluice-dev/sluice/runner/inventory"
 	"github.com/sluice-dev/sluice/runner/render"
-	"github.com/sluice-dev/sluice/steps"
 )
 
 // fleetFlags are the flags of `sluice run --inventory`.
@@ -130,16 +129,7 @@ func (a *app) runFleet(arg string, f *runFlags, ff *fleetFlags, reports []report
 // loadPlanAndFlags loads and validates the plan and parses --param; with
 // an inventory, the params are resolved per target later.
 func (a *app) loadPlanAndFlags(arg string, f *runFlags) (*runner.Plan, map[string]string, error) {
-	file, err := resolvePlan(arg, f.plansDir)
-	if err != nil {
-		return nil, nil, err
-	}
-	plan, err := runner.LoadFile(file, steps.Builtin(), runner.WithPlansDir(f.plansDir))
-	if err != nil {
-		return nil, nil, err
-	}
-	a.printWarnings(plan)
-	flags, err := paramFlags(f.params)
+	plan, flags, err := a.loadPlan(arg, f)
 	if err != nil {
 		return nil, nil, err
 	}

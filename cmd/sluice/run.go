@@ -94,6 +94,23 @@ func cmdRun(a *app, args []string) error {
 // loadWithParams resolves, loads and validates a plan and its parameters, and
 // teaches the redactor the secret values before anything else is printed.
 func (a *app) loadWithParams(arg string, f *runFlags) (*runner.Plan, map[string]any, error) {
+	plan, flags, err := a.loadPlan(arg, f)
+	if err != nil {
+		return nil, nil, err
+	}
+	values, err := runner.ResolveParams(plan, runner.ParamSources{Flags: flags, File: f.paramsFile, Environ: os.Environ()})
+	// Secrets known so far are redacted from everything printed from now on,
+	// a params error included.
+	a.teach(append(runner.SecretValues(plan, values), runner.ValueSecrets(values)...)...)
+	if err != nil {
+		return nil, nil, usagef("%v", err)
+	}
+	return plan, values, nil
+}
+
+// loadPlan resolves, loads and validates the plan, prints its warnings and
+// parses --param.
+func (a *app) loadPlan(arg string, f *runFlags) (*runner.Plan, map[string]string, error) {
 	file, err := resolvePlan(arg, f.plansDir)
 	if err != nil {
 		return nil, nil, err
@@ -107,14 +124,7 @@ func (a *app) loadWithParams(arg string, f *runFlags) (*runner.Plan, map[string]
 	if err != nil {
 		return nil, nil, err
 	}
-	values, err := runner.ResolveParams(plan, runner.ParamSources{Flags: flags, File: f.paramsFile, Environ: os.Environ()})
-	// Secrets known so far are redacted from everything printed from now on,
-	// a params error included.
-	a.teach(append(runner.SecretValues(plan, values), runner.ValueSecrets(values)...)...)
-	if err != nil {
-		return nil, nil, usagef("%v", err)
-	}
-	return plan, values, nil
+	return plan, flags, nil
 }
 
 // printWarnings prints the plan's warnings to stderr, in compiler form.
