@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	_ "embed"
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"io"
@@ -48,12 +47,7 @@ func RenderFleet(w io.Writer, f Format, r *fleet.Report) error {
 	case Markdown:
 		return WriteFleetMarkdown(w, r)
 	case JSON:
-		b, err := json.MarshalIndent(r, "", "  ")
-		if err != nil {
-			return fmt.Errorf("rendering json: %w", err)
-		}
-		_, err = w.Write(append(b, '\n'))
-		return err
+		return writeJSON(w, r)
 	}
 	return fmt.Errorf("unknown report format %q: use html, junit, markdown or json", f)
 }

@@ -74,14 +74,19 @@ func Render(w io.Writer, f Format, r *runner.Report) error {
 	case Markdown:
 		return WriteMarkdown(w, r)
 	case JSON:
-		b, err := json.MarshalIndent(r, "", "  ")
-		if err != nil {
-			return fmt.Errorf("rendering json: %w", err)
-		}
-		_, err = w.Write(append(b, '\n'))
-		return err
+		return writeJSON(w, r)
 	}
 	return fmt.Errorf("unknown report format %q: use html, junit, markdown or json", f)
+}
+
+// writeJSON writes v as indented JSON and a newline.
+func writeJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("rendering json: %w", err)
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
 }
 
 // Verdict is the one-word outcome of a run shown in every header: PASS,
