@@ -4,6 +4,7 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"time"
 
@@ -34,6 +35,26 @@ func List(ss []string) []any {
 		out[i] = s
 	}
 	return out
+}
+
+// Number reads a numeric output value: an int, int64, float32 or float64
+// as a step returns it, or a json.Number as read back from a report; ok is
+// false for anything else.
+func Number(v any) (f float64, ok bool) {
+	switch x := v.(type) {
+	case float64:
+		return x, true
+	case float32:
+		return float64(x), true
+	case int:
+		return float64(x), true
+	case int64:
+		return float64(x), true
+	case json.Number:
+		f, err := x.Float64()
+		return f, err == nil
+	}
+	return 0, false
 }
 
 // OutputSpec documents one output of a step type.

@@ -130,21 +130,8 @@ func clip(s string) string {
 	return s[:cut] + "…"
 }
 
-// number reads a JSON number from v; ok is false for anything else.
-func number(v any) (float64, bool) {
-	switch x := v.(type) {
-	case float64:
-		return x, true
-	case int:
-		return float64(x), true
-	case int64:
-		return float64(x), true
-	case json.Number:
-		f, err := x.Float64()
-		return f, err == nil
-	}
-	return 0, false
-}
+// number reads a numeric output value, as runner.Number.
+var number = runner.Number
 
 // lookup follows a dotted path through nested maps.
 func lookup(m map[string]any, path ...string) (any, bool) {

@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"encoding/json"
 	"net/url"
 	"path"
 	"strings"
@@ -34,7 +33,7 @@ func backups(s *Set, rep *runner.Report) {
 			continue
 		}
 		s.set("sluice_backup_last_success_timestamp_seconds", at, dest, db)
-		if n, ok := number(st.Outputs["bytes"]); ok {
+		if n, ok := runner.Number(st.Outputs["bytes"]); ok {
 			s.set("sluice_backup_last_success_size_bytes", n, dest, db)
 		}
 	}
@@ -176,7 +175,7 @@ func tlsAudit(s *Set, st *runner.StepReport) {
 		}
 		// chain_days_left counts whole days from the audit: the chain
 		// expires no earlier than that many days after it.
-		if d, ok := number(cert["chain_days_left"]); ok {
+		if d, ok := runner.Number(cert["chain_days_left"]); ok {
 			chain := unix(st.Finished) + d*86400
 			if hasLeaf {
 				chain = min(chain, leaf)
@@ -186,7 +185,7 @@ func tlsAudit(s *Set, st *runner.StepReport) {
 	}
 	if counts, ok := st.Outputs["counts"].(map[string]any); ok {
 		for _, sev := range severities {
-			n, _ := number(counts[sev])
+			n, _ := runner.Number(counts[sev])
 			s.set("sluice_tls_findings", n, addr, sev)
 		}
 	}
@@ -215,7 +214,7 @@ func overhead(s *Set, step string, st *runner.StepReport) {
 		}
 	}
 	for _, k := range []string{"max", "limit"} {
-		if lim, ok := number(st.Outputs[k]); ok {
+		if lim, ok := runner.Number(st.Outputs[k]); ok {
 			s.set("sluice_overhead_limit_ratio", lim, step)
 			break
 		}
@@ -231,15 +230,15 @@ func overhead(s *Set, step string, st *runner.StepReport) {
 }
 
 func overheadRow(s *Set, step, query, stat string, m map[string]any) {
-	r, ok := number(m["ratio"])
+	r, ok := runner.Number(m["ratio"])
 	if !ok {
 		return
 	}
 	s.set("sluice_overhead_ratio", r, step, query, stat)
-	if lo, ok := number(m["ci_low"]); ok {
+	if lo, ok := runner.Number(m["ci_low"]); ok {
 		s.set("sluice_overhead_ratio_lower", lo, step, query, stat)
 	}
-	if hi, ok := number(m["ci_high"]); ok {
+	if hi, ok := runner.Number(m["ci_high"]); ok {
 		s.set("sluice_overhead_ratio_upper", hi, step, query, stat)
 	}
 	if v, ok := m["verdict"].(string); ok && v != "" {
@@ -253,24 +252,6 @@ func verdictRows(s *Set, step, query, stat, given string) {
 		s.set("sluice_overhead_verdict", b2f(v == given), step, query, stat, v)
 	}
 	s.set("sluice_overhead_verdict", 1, step, query, stat, given)
-}
-
-// number reads a numeric output: an int or float, or a JSON number.
-func number(v any) (float64, bool) {
-	switch x := v.(type) {
-	case float64:
-		return x, true
-	case float32:
-		return float64(x), true
-	case int:
-		return float64(x), true
-	case int64:
-		return float64(x), true
-	case json.Number:
-		f, err := x.Float64()
-		return f, err == nil
-	}
-	return 0, false
 }
 
 func b2f(b bool) float64 {

@@ -138,7 +138,7 @@ func stores(s *Set, rep *runner.Report, paths []string, redact func(string) stri
 		if st.Type != "rotate-key" || st.Outputs == nil {
 			continue
 		}
-		n, ok := number(st.Outputs["still_on_retired_keys"])
+		n, ok := runner.Number(st.Outputs["still_on_retired_keys"])
 		if !ok {
 			continue
 		}
