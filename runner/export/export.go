@@ -18,8 +18,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -231,7 +233,7 @@ func keyStores(p *runner.Plan, inv *inventory.Inventory, name string) ([]keyStor
 		ks.Private = ks.Private || private[entry]
 		return nil
 	}
-	for _, entry := range sortedNames(p.Keys) {
+	for _, entry := range slices.Sorted(maps.Keys(p.Keys)) {
 		kc := p.Keys[entry]
 		if kc.Store != "dir" {
 			return nil, fmt.Errorf("key store %q: store %q cannot be exported (only dir stores are mounted from Secrets)", entry, kc.Store)
@@ -253,7 +255,7 @@ func keyStores(p *runner.Plan, inv *inventory.Inventory, name string) ([]keyStor
 		}
 	}
 	out := make([]keyStore, 0, len(byPath))
-	for _, dir := range sortedNames(byPath) {
+	for _, dir := range slices.Sorted(maps.Keys(byPath)) {
 		out = append(out, *byPath[dir])
 	}
 	return out, nil
@@ -370,13 +372,4 @@ func labelValue(s string) string {
 		v = strings.TrimRight(v[:63], "-_.")
 	}
 	return v
-}
-
-func sortedNames[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

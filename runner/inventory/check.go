@@ -2,6 +2,8 @@ package inventory
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/sluice-dev/sluice/runner"
 )
@@ -24,7 +26,7 @@ func (inv *Inventory) Check(p *runner.Plan, given func(name string) bool) error 
 		errs = append(errs, &runner.PlanError{Pos: pos, Msg: fmt.Sprintf(format, args...)})
 	}
 	checkValues := func(owner string, vals map[string]*Value, inherited bool) {
-		for _, name := range sortedNames(vals) {
+		for _, name := range slices.Sorted(maps.Keys(vals)) {
 			v := vals[name]
 			if v.InDefaults != inherited {
 				continue // reported once, where it is written

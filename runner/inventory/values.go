@@ -2,7 +2,9 @@ package inventory
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -103,7 +105,7 @@ func (t *Target) Env() []string {
 func (t *Target) Resolve(lookup func(string) (string, bool)) (map[string]*yaml.Node, error) {
 	out := make(map[string]*yaml.Node, len(t.Params))
 	var errs runner.PlanErrors
-	for _, name := range sortedNames(t.Params) {
+	for _, name := range slices.Sorted(maps.Keys(t.Params)) {
 		v := t.Params[name]
 		if len(v.Env) == 0 {
 			out[name] = v.Node
@@ -154,13 +156,4 @@ func substitute(n *yaml.Node, lookup func(string) (string, bool)) (*yaml.Node, e
 		cp.Tag, cp.Style = "!!str", 0
 	}
 	return &cp, nil
-}
-
-func sortedNames[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
