@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/sluice-dev/sluice/runner"
+	"github.com/sluice-dev/sluice/runner/testenv"
 	"go.uber.org/goleak"
 )
 
@@ -91,7 +92,7 @@ func TestCompressCLIInterop(t *testing.T) {
 	}
 	for _, tc := range tools {
 		t.Run(fmt.Sprintf("%s-%d-t%d", tc.algo, tc.level, tc.threads), func(t *testing.T) {
-			bin := needCLITool(t, tc.tool, "install it with apt-get install -y "+tc.tool)
+			bin := testenv.LookPath(t, tc.tool, "install it with apt-get install -y "+tc.tool)
 			in := plain
 			if tc.threads > 1 {
 				// Several 1 MiB chunks, so that frames really are compressed

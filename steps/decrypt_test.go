@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/sluice-dev/sluice/runner"
+	"github.com/sluice-dev/sluice/runner/testenv"
 	"github.com/sluice-dev/sluice/steps/keys"
 )
 
@@ -147,8 +148,8 @@ func TestDecryptIdentityFileMode(t *testing.T) {
 // that files age writes open with sluice. Debian's age 1.1 knows only X25519
 // keys, so the store uses those.
 func TestAgeCLIInterop(t *testing.T) {
-	ageBin := needCLITool(t, "age", "install it with apt-get install -y age")
-	keygen := needCLITool(t, "age-keygen", "install it with apt-get install -y age")
+	ageBin := testenv.LookPath(t, "age", "install it with apt-get install -y age")
+	keygen := testenv.LookPath(t, "age-keygen", "install it with apt-get install -y age")
 	sc, d, k := newAgeTestStore(t, "backup", keys.TypeX25519)
 	plain := sqlLikeText(300 << 10)
 	dir := t.TempDir()

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -181,19 +180,4 @@ func sqlLikeText(n int) []byte {
 			1+rng.IntN(12), 1+rng.IntN(28), rng.IntN(24), rng.IntN(60), rng.IntN(60))
 	}
 	return b.Bytes()[:n]
-}
-
-// needCLITool returns the path of a command-line tool. When it is missing
-// the test skips, except in CI (CI=true), where it fails.
-func needCLITool(t *testing.T, name, hint string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is not installed and CI=true: %s", name, hint)
-	}
-	t.Skipf("skipping: %s is not installed (%s)", name, hint)
-	return ""
 }

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/sluice-dev/sluice/runner/testenv"
 )
 
 // instruction is one Containerfile instruction, continuation lines joined.
@@ -68,7 +70,7 @@ func readContainerfile(t *testing.T) ([]instruction, map[string]string) {
 // the test checks the set-up script Debian ships for it instead.
 func TestContainerfile(t *testing.T) {
 	ins, args := readContainerfile(t)
-	needTool(t, "apt-cache", "the packages are looked up in Debian's index")
+	testenv.LookPath(t, "apt-cache", "the packages are looked up in Debian's index")
 
 	gomod, err := os.ReadFile(repoFile(t, "go.mod"))
 	if err != nil {
@@ -148,7 +150,7 @@ func TestContainerfile(t *testing.T) {
 			t.Errorf("postgresql-common does not ship %s and its key", pgdgScript)
 		}
 	} else {
-		needTool(t, "pg_ctlcluster", "postgresql-common's file list is read from the installed package")
+		testenv.LookPath(t, "pg_ctlcluster", "postgresql-common's file list is read from the installed package")
 	}
 
 	// The binary it copies is what it runs, as the user the manifests use.

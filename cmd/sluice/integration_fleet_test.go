@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-dev/sluice/runner/testenv"
 	"github.com/sluice-dev/sluice/steps/pg/pgtest"
 )
 
@@ -108,7 +109,7 @@ targets:
 	}
 
 	page := findNewestFleetHTML(t)
-	chromium := needTool(t, "chromium", "headless Chromium renders the combined report")
+	chromium := testenv.LookPath(t, "chromium", "headless Chromium renders the combined report")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	dom, errs, err := runChromium(ctx, chromium, chromiumArgs(t, "--dump-dom", "file://"+page))

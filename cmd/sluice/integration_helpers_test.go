@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluice-dev/sluice/runner/testenv"
 	"github.com/sluice-dev/sluice/steps/pg"
 )
 
@@ -60,7 +61,7 @@ func requireTools(t *testing.T, names ...string) map[string]string {
 	for _, n := range names {
 		p, err := exec.LookPath(n)
 		if err != nil {
-			unavailableTool(t, n, err)
+			testenv.SkipUnlessCI(t, "%s is not installed (scripts/install-test-deps.sh installs it): %v", n, err)
 		}
 		paths[n] = p
 	}
@@ -73,17 +74,9 @@ func requirePGTool(t *testing.T, name string) string {
 	t.Helper()
 	tool, err := pg.FindTool(name, "postgresql-client", pg.Version{})
 	if err != nil {
-		unavailableTool(t, name, err)
+		testenv.SkipUnlessCI(t, "%s is not installed (scripts/install-test-deps.sh installs it): %v", name, err)
 	}
 	return tool.Path
-}
-
-func unavailableTool(t *testing.T, name string, err error) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is required in CI (scripts/install-test-deps.sh installs it): %v", name, err)
-	}
-	t.Skipf("skipping: %s is not installed (scripts/install-test-deps.sh installs it): %v", name, err)
 }
 
 // filesUnder lists the regular files under dir, relative and sorted; a

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sluice-dev/sluice/runner/testenv"
 )
 
 const rotateBackupPlan = `version: 1
@@ -107,10 +109,7 @@ func TestKeysRotateDestroy(t *testing.T) {
 	// The plan's new key is post-quantum: age >= 1.3 reads it.
 	age13 := "/usr/local/lib/sluice-tools/bin/age"
 	if _, err := os.Stat(age13); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing: scripts/install-test-deps.sh installs it", age13)
-		}
-		t.Skipf("%s is missing: run scripts/install-test-deps.sh", age13)
+		testenv.SkipUnlessCI(t, "%s is missing: run scripts/install-test-deps.sh", age13)
 	}
 	got, err := exec.Command(age13, "-d", "-i", "keys/backup/"+second+".key", objs[0]).Output()
 	if err != nil || string(got) != "a backup of sorts\n" {

@@ -10,22 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// needTool finds a program the test cannot do without: it skips with the
-// reason locally and fails in CI, where scripts/install-test-deps.sh installs it.
-func needTool(t *testing.T, name, what string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s not found: %s (scripts/install-test-deps.sh installs it)", name, what)
-	}
-	t.Skipf("%s not found: %s; skipping", name, what)
-	return ""
-}
+	"github.com/sluice-dev/sluice/runner/testenv"
+)
 
 // chromiumArgs are the flags that work on the project's machines: no
 // sandbox (root), no GPU, and no background network traffic.
@@ -42,9 +29,9 @@ func chromiumArgs(t *testing.T, extra ...string) []string {
 // and the timeline, and give a screenshot. SLUICE_UPDATE_SCREENSHOT=1 copies
 // the screenshot to docs/quickstart-report.png.
 func TestIntegrationQuickstartHTMLInChromium(t *testing.T) {
-	chromium := needTool(t, "chromium", "headless Chromium renders the HTML report")
+	chromium := testenv.LookPath(t, "chromium", "headless Chromium renders the HTML report")
 	if m, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb"); len(m) == 0 {
-		needTool(t, "initdb", "the quickstart starts a throwaway PostgreSQL")
+		testenv.LookPath(t, "initdb", "the quickstart starts a throwaway PostgreSQL")
 	}
 	repo, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/sluice-dev/sluice/runner"
+	"github.com/sluice-dev/sluice/runner/testenv"
 )
 
 func renderJUnit(t *testing.T, r *runner.Report) []byte {
@@ -67,13 +68,7 @@ func TestJUnitRunErrorWithoutFailedStep(t *testing.T) {
 // TestJUnitValidatesAgainstXSD checks the output against the schema the
 // Jenkins xUnit plugin uses (testdata/junit), with libxml2's xmllint.
 func TestJUnitValidatesAgainstXSD(t *testing.T) {
-	xmllint, err := exec.LookPath("xmllint")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("xmllint not found: scripts/install-test-deps.sh installs libxml2-utils")
-		}
-		t.Skip("xmllint not found (apt-get install libxml2-utils); skipping XSD validation")
-	}
+	xmllint := testenv.LookPath(t, "xmllint", "apt-get install libxml2-utils; it validates the XML against the XSD")
 	xsd := filepath.Join("..", "..", "testdata", "junit", "junit-10.xsd")
 	ok := fixture(t)
 	ok.Status, ok.Error = runner.StatusSucceeded, ""

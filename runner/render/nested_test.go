@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/runner/render"
+	"github.com/sluice-dev/sluice/runner/testenv"
 	"github.com/sluice-dev/sluice/steps"
 )
 
@@ -101,13 +102,7 @@ steps:
 			}
 		}
 	}
-	xmllint, err := exec.LookPath("xmllint")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("xmllint not found: scripts/install-test-deps.sh installs libxml2-utils")
-		}
-		t.Skip("xmllint not found (apt-get install libxml2-utils); skipping XSD validation")
-	}
+	xmllint := testenv.LookPath(t, "xmllint", "apt-get install libxml2-utils; it validates the XML against the XSD")
 	file := filepath.Join(dir, "junit.xml")
 	if err := os.WriteFile(file, []byte(out[render.JUnit]), 0o600); err != nil {
 		t.Fatal(err)

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sluice-dev/sluice/runner/testenv"
 )
 
 // The benchmarks compare ZstdWriter and ZstdReader with the zstd CLI on the
@@ -100,7 +102,7 @@ func benchCPU(b *testing.B, size int, op func()) {
 // benchCLI runs the zstd CLI b.N times with stdin and reports as benchCPU,
 // counting the CLI's CPU instead of ours.
 func benchCLI(b *testing.B, stdin []byte, size int, out *int, args ...string) {
-	bin := needZstdCLI(b)
+	bin := testenv.LookPath(b, "zstd", "apt-get install -y zstd")
 	var cpu time.Duration
 	b.SetBytes(int64(size))
 	for b.Loop() {

@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/sluice-dev/sluice/runner/testenv"
 )
 
 // dumpLike returns n bytes shaped like the rows of pg_dump's COPY data in
@@ -31,25 +32,10 @@ func dumpLike(n int, seed uint64) []byte {
 	return b.Bytes()[:n]
 }
 
-// needZstdCLI returns the path of the zstd command. When it is missing the
-// test skips, except in CI (CI=true), where it fails.
-func needZstdCLI(t testing.TB) string {
-	t.Helper()
-	path, err := exec.LookPath("zstd")
-	if err == nil {
-		return path
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("zstd is not installed and CI=true: install it with apt-get install -y zstd")
-	}
-	t.Skipf("skipping: zstd is not installed (apt-get install -y zstd)")
-	return ""
-}
-
 // runZstd runs the zstd CLI with stdin and returns its stdout.
 func runZstd(t testing.TB, stdin []byte, args ...string) []byte {
 	t.Helper()
-	cmd := exec.Command(needZstdCLI(t), args...)
+	cmd := exec.Command(testenv.LookPath(t, "zstd", "apt-get install -y zstd"), args...)
 	cmd.Stdin = bytes.NewReader(stdin)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

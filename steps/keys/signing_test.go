@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-dev/sluice/runner/testenv"
 	"github.com/sluice-dev/sluice/steps/signing"
 )
 
@@ -186,13 +187,7 @@ func TestVersion1LedgerGetsSigningKey(t *testing.T) {
 // signature with OpenSSH's ssh-keygen -Y verify and the store's
 // allowed_signers export, as the README's recipe does; a changed byte fails.
 func TestSshKeygenVerifies(t *testing.T) {
-	keygen, err := exec.LookPath("ssh-keygen")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("ssh-keygen is missing (openssh-client): scripts/install-test-deps.sh installs it")
-		}
-		t.Skip("ssh-keygen not installed; CI installs it")
-	}
+	keygen := testenv.LookPath(t, "ssh-keygen", "openssh-client")
 	dir := t.TempDir()
 	d, _, err := InitDir(filepath.Join(dir, "keys"), TypeX25519)
 	if err != nil {

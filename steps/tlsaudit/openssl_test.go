@@ -3,12 +3,13 @@ package tlsaudit
 import (
 	"bytes"
 	"context"
-	"os"
 	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluice-dev/sluice/runner/testenv"
 )
 
 var (
@@ -23,13 +24,7 @@ var (
 // check-tls found it refused, openssl must fail to connect.
 func opensslAgrees(t *testing.T, addr, pin string, r *Report) {
 	t.Helper()
-	bin, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("openssl is required in CI (scripts/install-test-deps.sh installs it): %v", err)
-		}
-		t.Skipf("skipping the openssl cross-check: %v", err)
-	}
+	bin := testenv.LookPath(t, "openssl", "the openssl cross-check needs it")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	args := []string{"s_client", "-starttls", "postgres", "-connect", addr}

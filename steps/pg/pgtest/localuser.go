@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/sluice-dev/sluice/runner/testenv"
 )
 
 // OtherUser returns the credential of the local user "nobody", for tests
@@ -32,10 +34,7 @@ func OtherUser(t testing.TB) *syscall.Credential {
 
 func missingUser(t testing.TB, why string) {
 	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("pgtest: %s (required in CI)", why)
-	}
-	t.Skipf("pgtest: skipping: %s", why)
+	testenv.SkipUnlessCI(t, "pgtest: %s", why)
 }
 
 // RunAs runs name with args as cred, with an environment that holds nothing
