@@ -142,12 +142,10 @@ func (p *rtFile) Consume(ctx context.Context, sc *StepContext, r io.Reader) (Out
 		events.add("hold " + sc.ID)
 		<-ctx.Done()
 	}
-	for p.WaitFor != "" && !slices.Contains(events.snapshot(), p.WaitFor) {
-		select {
-		case <-ctx.Done():
+	if p.WaitFor != "" {
+		if err := waitUntil(ctx, "event "+p.WaitFor, func() bool { return slices.Contains(events.snapshot(), p.WaitFor) }); err != nil {
 			pend.Abort()
-			return nil, nil, ctx.Err()
-		case <-time.After(time.Millisecond):
+			return nil, nil, err
 		}
 	}
 	if p.Done {
@@ -219,12 +217,8 @@ func (p *rtAct) Run(ctx context.Context, sc *StepContext) (Outputs, error) {
 		}
 		return outs, fmt.Errorf("injected failure (value %s)", p.Value)
 	}
-	for !events.meet(p.Meet) {
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(time.Millisecond):
-		}
+	if err := waitUntil(ctx, "the other steps to meet", func() bool { return events.meet(p.Meet) }); err != nil {
+		return nil, err
 	}
 	select {
 	case <-time.After(p.Sleep):
@@ -332,4 +326,21 @@ func stepStatus(t *testing.T, rep *Report, id string) Status {
 		t.Fatalf("report has no step %q", id)
 	}
 	return s.Status
+}
+
+// waitUntil polls cond until it holds, ctx ends or a minute passes, so that
+// a test step never waits for ever for what does not come.
+func waitUntil(ctx context.Context, what string, cond func() bool) error {
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("test step gave up waiting for %s", what)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return nil
 }

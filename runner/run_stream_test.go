@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"go.uber.org/goleak"
 )
@@ -172,12 +171,7 @@ func TestRunInterrupt(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() {
-		for !slices.Contains(events.snapshot(), "hang src") {
-			time.Sleep(2 * time.Millisecond)
-		}
-		cancel()
-	}()
+	cancelOn(t, "hang src", cancel)
 	rep, err := runPlan(t, ctx, streamPlan(dir, ", hang_at: 150000", "", "", ""), RunOptions{})
 	if !errors.Is(err, ErrInterrupted) {
 		t.Fatalf("error = %v, want ErrInterrupted", err)
@@ -223,12 +217,7 @@ func TestRunInterruptAbortsPending(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() {
-		for !slices.Contains(events.snapshot(), "hold b") {
-			time.Sleep(2 * time.Millisecond)
-		}
-		cancel()
-	}()
+	cancelOn(t, "hold b", cancel)
 	rep, err := runPlan(t, ctx, streamPlan(dir, "", "", "", ", hold: true"), RunOptions{})
 	if !errors.Is(err, ErrInterrupted) || rep.Status != StatusInterrupted {
 		t.Fatalf("error = %v, status %s; want ErrInterrupted", err, rep.Status)
@@ -257,12 +246,7 @@ func TestRunInterruptAfterSinkDone(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() {
-		for !slices.Contains(events.snapshot(), "hold load") {
-			time.Sleep(2 * time.Millisecond)
-		}
-		cancel()
-	}()
+	cancelOn(t, "hold load", cancel)
 	rep, err := runPlan(t, ctx, `
 version: 1
 steps:
@@ -387,4 +371,16 @@ func TestRunStreamStats(t *testing.T) {
 	if src.InWaitSeconds != 0 || a.OutWaitSeconds != 0 {
 		t.Errorf("a source has no input and a sink no output: %+v, %+v", src, a)
 	}
+}
+
+// cancelOn cancels the run once a test step recorded event. Should the
+// event not come within a minute, the test fails and the run is cancelled
+// all the same, so that it ends.
+func cancelOn(t *testing.T, event string, cancel context.CancelFunc) {
+	go func() {
+		defer cancel()
+		if err := waitUntil(context.Background(), "event "+event, func() bool { return slices.Contains(events.snapshot(), event) }); err != nil {
+			t.Error(err)
+		}
+	}()
 }
