@@ -76,7 +76,20 @@ func TestIntegrationE20Audit(t *testing.T) {
 	}
 
 	rep, res := audit()
-	if res.code != exitOK {
+	// The performance item measures TLS against plaintext on this machine
+	// within a time budget: on a loaded machine the budget may end before
+	// the interval decides, an honest "inconclusive" that fails the item
+	// (exit 4). That alone is tolerated; any other failed item, missing
+	// evidence, or "fail" at a 1000% limit is a real failure.
+	perf := p95Verdict(rep)
+	switch perf {
+	case "pass":
+	case "inconclusive":
+		t.Logf("the performance item was inconclusive on this machine (loaded?): checking the others")
+	default:
+		t.Errorf("overhead p95 verdict %q, want pass (or inconclusive on a loaded machine)", perf)
+	}
+	if res.code != exitOK && (res.code != exitGateFailed || perf != "inconclusive") {
 		t.Fatalf("audit exited %d, want 0\n%s\n%s", res.code, res.stdout, res.stderr)
 	}
 	gates := rep.Step("checklist").Gates
@@ -84,7 +97,8 @@ func TestIntegrationE20Audit(t *testing.T) {
 		t.Fatalf("checklist has %d items, want 8: %+v", len(gates), gates)
 	}
 	for _, g := range gates {
-		if !g.Passed || g.Operands == "" {
+		undecided := perf == "inconclusive" && strings.HasPrefix(g.Message, "Performance:")
+		if (!g.Passed && !undecided) || g.Operands == "" {
 			t.Errorf("item %q: passed=%v evidence=%q", g.Message, g.Passed, g.Operands)
 		}
 	}
@@ -100,14 +114,29 @@ func TestIntegrationE20Audit(t *testing.T) {
 	if !strings.Contains(res.stderr, "Keys: backup key younger than the rotation policy") {
 		t.Errorf("failure does not name the key item:\n%s", res.stderr)
 	}
-	// Only the key item may fail; the performance item is left out of this
-	// check because a loaded machine can make its interval inconclusive.
+	// Only the key item may fail, and the performance item when it is
+	// inconclusive (see above).
+	perf = p95Verdict(rep)
 	for _, g := range rep.Step("checklist").Gates {
 		isKey := strings.HasPrefix(g.Message, "Keys:")
-		if isKey == g.Passed && !strings.HasPrefix(g.Message, "Performance:") {
+		undecided := perf == "inconclusive" && strings.HasPrefix(g.Message, "Performance:")
+		if isKey == g.Passed && !undecided {
 			t.Errorf("item %q: passed=%v (%s)", g.Message, g.Passed, g.Operands)
 		}
 	}
+}
+
+// p95Verdict returns the verdict at p95 of the audit's overhead plan, as
+// its report records it: pass, inconclusive or fail ("" when missing).
+func p95Verdict(rep runner.Report) string {
+	s := rep.Step("overhead")
+	if s == nil {
+		return ""
+	}
+	outs, _ := s.Outputs["outputs"].(map[string]any)
+	p95, _ := outs["p95"].(map[string]any)
+	v, _ := p95["verdict"].(string)
+	return v
 }
 
 // renderAuditPage loads the audit's HTML report in Chromium, checks the
