@@ -53,7 +53,11 @@ wait:
 		default:
 		}
 		if killed == 0 {
-			if pid, written := childPgDump(t); pid != 0 && written > 1<<20 {
+			// Stopped as soon as it is seen, pg_dump cannot run to its end
+			// before the test gets to kill it, however loaded the machine.
+			pid := childPgDump(t)
+			if pid != 0 && stopWhen(t, pid, func() bool { return pgtest.BytesWritten(pid) > 1<<20 }) {
+				written := pgtest.BytesWritten(pid)
 				if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 					t.Fatalf("killing pg_dump %d: %v", pid, err)
 				}
@@ -78,17 +82,44 @@ wait:
 	t.Logf("stderr:\n%s", r.stderr)
 }
 
-// childPgDump returns the pid of a pg_dump that is a child of this process
-// and the bytes it has written so far (0, 0 when there is none).
-func childPgDump(t *testing.T) (pid int, written int64) {
+// childPgDump returns the pid of a pg_dump that is a child of this process,
+// 0 when there is none.
+func childPgDump(t *testing.T) int {
 	t.Helper()
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		testenv.SkipUnlessCI(t, "no /proc to find pg_dump in: %v", err)
 	}
 	if pids := pgtest.ChildPIDs(t, "pg_dump"); len(pids) > 0 {
-		return pids[0], pgtest.BytesWritten(pids[0])
+		return pids[0]
 	}
-	return 0, 0
+	return 0
+}
+
+// stopWhen stops process pid (SIGSTOP), then lets it run a millisecond at
+// a time until reached reports true, and leaves it stopped: a stopped
+// process cannot run ahead of the test however loaded the machine is, so
+// what the test does next (a kill) lands mid-stream. It returns false when
+// the process ended first.
+func stopWhen(t *testing.T, pid int, reached func() bool) bool {
+	t.Helper()
+	// The deadline only bounds a broken run; nothing is timed.
+	deadline := time.Now().Add(2 * time.Minute)
+	for testenv.Alive(pid) {
+		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+			return false
+		}
+		if reached() {
+			return true
+		}
+		if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+			return false
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d did not get there in 2 minutes", pid)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return false
 }
 
 // testLeftoversAfterSIGKILL kills a real sluice process (the CLI, run as
@@ -130,14 +161,23 @@ func testLeftoversAfterSIGKILL(t *testing.T, c *pg.Cluster) {
 		default:
 		}
 		for _, f := range filesUnder(t, "backups") {
-			if strings.Contains(f, ".sluice-tmp-") && fileSize(t, filepath.Join("backups", f)) >= 64<<10 {
+			if strings.Contains(f, ".sluice-tmp-") {
 				tmp = f
 			}
 		}
 		time.Sleep(time.Millisecond)
 	}
 	if tmp == "" {
-		t.Fatalf("no pending file grew under backups/ (files: %v)\n%s", filesUnder(t, "backups"), stderr.String())
+		t.Fatalf("no pending file appeared under backups/ (files: %v)\n%s", filesUnder(t, "backups"), stderr.String())
+	}
+	// Stopped as soon as its pending file is seen, sluice cannot finish the
+	// upload before the test gets to kill it, however loaded the machine.
+	grown := func() bool {
+		st, err := os.Stat(filepath.Join("backups", tmp))
+		return err == nil && st.Size() >= 64<<10
+	}
+	if !stopWhen(t, cmd.Process.Pid, grown) {
+		t.Fatalf("sluice ended before its pending file %s grew to 64 KiB: make the table bigger\n%s", tmp, stderr.String())
 	}
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)

@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -52,4 +55,15 @@ func WaitFor(t testing.TB, timeout, interval time.Duration, what string, cond fu
 		}
 		time.Sleep(interval)
 	}
+}
+
+// Alive reports whether process pid runs. A zombie (ended, not yet reaped
+// by its parent) does not count.
+func Alive(pid int) bool {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return syscall.Kill(pid, 0) == nil
+	}
+	i := strings.LastIndexByte(string(stat), ')')
+	return i < 0 || !strings.HasPrefix(string(stat[i+1:]), " Z")
 }

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -86,16 +85,5 @@ func TestRunCancelKillsProcessGroup(t *testing.T) {
 		t.Fatalf("error = %v, want it to say the command was cancelled", err)
 	}
 	// SIGKILL is delivered asynchronously.
-	testenv.WaitFor(t, time.Minute, 10*time.Millisecond, "the child process to die with its group", func() bool { return !alive(pid) })
-}
-
-// alive reports whether pid runs. A zombie (killed, not yet reaped by
-// whoever adopted it) does not count.
-func alive(pid int) bool {
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return syscall.Kill(pid, 0) == nil
-	}
-	i := strings.LastIndexByte(string(stat), ')')
-	return i < 0 || !strings.HasPrefix(string(stat[i+1:]), " Z")
+	testenv.WaitFor(t, time.Minute, 10*time.Millisecond, "the child process to die with its group", func() bool { return !testenv.Alive(pid) })
 }
