@@ -31,7 +31,7 @@ func TestStreamNetFanOutAndFail(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The write returned once buffered; fail after the readers took it.
-	for deadline := time.Now().Add(10 * time.Second); n.ins["a"].n.Load() < 5 || n.ins["b"].n.Load() < 5; {
+	for deadline := time.Now().Add(time.Minute); n.ins["a"].n.Load() < 5 || n.ins["b"].n.Load() < 5; {
 		if time.Now().After(deadline) {
 			t.Fatal("the readers never got the bytes written")
 		}

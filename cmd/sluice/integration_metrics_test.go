@@ -155,7 +155,7 @@ func startService(t *testing.T, bin string, args func(addr string) []string) *ur
 		logs.Close()
 	})
 	u := &url.URL{Scheme: "http", Host: addr}
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		resp, err := http.Get(u.String() + "/-/ready")
 		if err == nil {
@@ -194,7 +194,7 @@ type promSample struct {
 // (it scrapes every second) and returns it.
 func promQuery(t *testing.T, prom *url.URL, query string) promSample {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		var body struct {
 			Status string
@@ -230,7 +230,7 @@ func promQuery(t *testing.T, prom *url.URL, query string) promSample {
 // against the real series without an error.
 func waitRulesHealthy(t *testing.T, prom *url.URL) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		var body struct {
 			Data struct {

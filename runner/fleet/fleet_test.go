@@ -48,7 +48,7 @@ func (w *work) Run(ctx context.Context, sc *runner.StepContext) (runner.Outputs,
 	tally.attempts[w.Target]++
 	attempt := tally.attempts[w.Target]
 	tally.cond.Broadcast()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(time.Minute) // generous for a loaded machine; met at once otherwise
 	for tally.peak < w.Meet && time.Now().Before(deadline) && ctx.Err() == nil {
 		tally.Unlock()
 		time.Sleep(time.Millisecond)

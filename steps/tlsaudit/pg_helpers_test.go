@@ -116,7 +116,7 @@ func (c *tlsCluster) configure(t *testing.T, set map[string]string, hba ...strin
 		t.Fatal(err)
 	}
 	want := strconv.Itoa(c.gen)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for {
 		conn, err := pgx.Connect(ctx, c.SocketDSN("postgres"))
 		if err != nil {
@@ -132,7 +132,7 @@ func (c *tlsCluster) configure(t *testing.T, set map[string]string, hba ...strin
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("configuration %s not loaded after 10s: %s", want, pg.LastLines(c.ServerLog(), 5))
+			t.Fatalf("configuration %s not loaded after a minute: %s", want, pg.LastLines(c.ServerLog(), 5))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

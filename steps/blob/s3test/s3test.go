@@ -172,7 +172,7 @@ func (s *Server) Restart() error {
 	}
 	s.cmd, s.exited = cmd, make(chan struct{})
 	go func() { cmd.Wait(); close(s.exited) }()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for {
 		resp, err := http.Get(s.Endpoint + "/health")
 		if err == nil {
@@ -189,7 +189,7 @@ func (s *Server) Restart() error {
 		}
 		if time.Now().After(deadline) {
 			s.Stop()
-			return fmt.Errorf("versitygw did not answer on %s within 15s", s.addr)
+			return fmt.Errorf("versitygw did not answer on %s within a minute", s.addr)
 		}
 	}
 }
