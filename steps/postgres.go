@@ -3,9 +3,7 @@ package steps
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"time"
 
@@ -79,20 +77,7 @@ func (p *Postgres) Run(ctx context.Context, sc *runner.StepContext) (runner.Outp
 	if err := c.CreateDB(ctx, p.Database); err != nil {
 		return nil, err
 	}
-	switch p.Seed {
-	case "none":
-	case "sample":
-		err = pg.Seed(ctx, c, p.Database)
-	default:
-		var sql []byte
-		if sql, err = os.ReadFile(p.Seed); err == nil {
-			err = c.Exec(ctx, p.Database, string(sql))
-		}
-		if err != nil {
-			err = fmt.Errorf("seeding from %s: %w", p.Seed, err)
-		}
-	}
-	if err != nil {
+	if err := pg.SeedFrom(ctx, c, p.Database, p.Seed); err != nil {
 		return nil, err
 	}
 	dsn := c.PassfileDSN(p.Database)

@@ -4,6 +4,7 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 
@@ -23,6 +24,25 @@ var SampleSQL string
 func Seed(ctx context.Context, c *Cluster, db string) error {
 	if err := c.Exec(ctx, db, SampleSQL); err != nil {
 		return fmt.Errorf("loading sample data into %s: %w", db, err)
+	}
+	return nil
+}
+
+// SeedFrom fills database db of c as seed says: "sample" loads SampleSQL,
+// "none" nothing, anything else is the path of a SQL file to run.
+func SeedFrom(ctx context.Context, c *Cluster, db, seed string) error {
+	switch seed {
+	case "none":
+		return nil
+	case "sample":
+		return Seed(ctx, c, db)
+	}
+	sql, err := os.ReadFile(seed)
+	if err == nil {
+		err = c.Exec(ctx, db, string(sql))
+	}
+	if err != nil {
+		return fmt.Errorf("seeding from %s: %w", seed, err)
 	}
 	return nil
 }
