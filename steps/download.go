@@ -60,7 +60,7 @@ func downloadOutcome(o runner.Outputs) string {
 	default:
 		facts = append(facts, "manifest "+outStr(o, "signature"))
 	}
-	line := fmt.Sprintf("downloaded %s (%s)", url, byteSize(outInt(o, "bytes")))
+	line := fmt.Sprintf("downloaded %s (%s)", url, runner.FormatBytes(outInt(o, "bytes")))
 	if len(facts) > 0 {
 		line += ": " + strings.Join(facts, ", ")
 	}

@@ -5,8 +5,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/dustin/go-humanize"
-
 	"github.com/sluice-dev/sluice/runner"
 )
 
@@ -47,9 +45,6 @@ func outFloat(o runner.Outputs, k string) float64 {
 	}
 	return 0
 }
-
-// byteSize renders n bytes with a binary unit: 35 B, 4.0 MiB.
-func byteSize(n int64) string { return humanize.IBytes(uint64(max(n, 0))) }
 
 // plural returns "s" unless n is 1.
 func plural(n int64) string {

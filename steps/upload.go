@@ -45,7 +45,7 @@ func uploadOutcome(o runner.Outputs) string {
 	if url == "" {
 		return ""
 	}
-	line := fmt.Sprintf("stored %s (%s)", url, byteSize(outInt(o, "bytes")))
+	line := fmt.Sprintf("stored %s (%s)", url, runner.FormatBytes(outInt(o, "bytes")))
 	if m := outStr(o, "manifest"); m != "" {
 		line += ", manifest " + m
 	}
