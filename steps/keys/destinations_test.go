@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sluice-dev/sluice/runner/testenv"
 )
 
 func TestDestinations(t *testing.T) {
@@ -189,10 +191,7 @@ func makeReadOnly(t *testing.T, path string) {
 		os.Remove(probe)
 	}
 	if out, err := exec.Command("chattr", "+i", path).CombinedOutput(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("cannot make %s read-only as root: chattr +i: %v: %s", path, err, out)
-		}
-		t.Skipf("cannot make %s read-only as root (chattr +i: %v: %s)", path, err, out)
+		testenv.SkipUnlessCI(t, "cannot make %s read-only as root (chattr +i: %v: %s)", path, err, out)
 	}
 	t.Cleanup(func() { exec.Command("chattr", "-i", path).Run() })
 }
