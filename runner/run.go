@@ -3,7 +3,6 @@ package runner
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,9 +28,11 @@ type RunOptions struct {
 	RunID string
 	// Logger receives the run's logs; nil discards them.
 	Logger hclog.Logger
-	// Progress receives a line per running stream about every second; nil:
-	// none. The CLI sets it only when stderr is a terminal.
-	Progress io.Writer
+	// Progress receives the state of every running stream about every
+	// second, and once when it ends; nil: none. Calls never overlap, nested
+	// plans' included. The CLI draws live lines on a terminal and logs
+	// them otherwise.
+	Progress func(StreamProgress)
 	// Environ is the environment expressions see as env; nil: os.Environ().
 	Environ []string
 	// Target names the inventory target this run is for (sluice run
@@ -68,7 +69,7 @@ type run struct {
 	caller   context.Context // the caller's context: its end is an interrupt
 	stop     context.Context // caller's context with the plan's timeout: its end stops every step
 	cancel   context.CancelCauseFunc
-	progress *sync.Mutex // serialises lines on opts.Progress
+	progress *sync.Mutex // serialises calls of opts.Progress
 
 	mu       sync.Mutex // guards steps, firstErr and atEnd
 	steps    map[string]*stepRun

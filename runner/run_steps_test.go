@@ -23,11 +23,15 @@ type rtGen struct {
 	FailAt  int64  `yaml:"fail_at" default:"-1" doc:"fail after writing this many bytes"`
 	HangAt  int64  `yaml:"hang_at" default:"-1" doc:"wait for cancellation after this many bytes"`
 	Fails   int    `yaml:"fails" doc:"fail this many attempts (counted per step id)"`
+	Expect  int64  `yaml:"expect" doc:"size to announce with StepContext.ExpectBytes; 0: none"`
 }
 
 func (p *rtGen) Produce(ctx context.Context, sc *StepContext, w io.Writer) (Outputs, error) {
 	if attempt := events.attempt(sc.ID); attempt <= p.Fails {
 		return nil, fmt.Errorf("injected failure in attempt %d", attempt)
+	}
+	if p.Expect > 0 {
+		sc.ExpectBytes(p.Expect)
 	}
 	chunk := bytes.Repeat([]byte(p.Pattern), max(1, 32<<10/len(p.Pattern)))
 	var n int64

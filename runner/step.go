@@ -199,6 +199,10 @@ type StepContext struct {
 	// values are converted to the called plan's param types; defaults fill
 	// the others. The error is the called run's, wrapped.
 	RunPlan func(ctx context.Context, params map[string]any) (*CallResult, error)
+	// ExpectBytes tells the runner how many bytes a source expects to
+	// write, an estimate (a database's size, an object's recorded size), so
+	// that progress can show an ETA; nil for steps that are not a source.
+	ExpectBytes func(n int64)
 }
 
 // CallResult is what a called plan's run gives the step that called it.

@@ -140,6 +140,9 @@ type countWriter struct {
 	n    atomic.Int64
 	wait atomic.Int64 // nanoseconds blocked in Write
 	net  *streamNet
+	// expected is the size its source expects to write
+	// (StepContext.ExpectBytes); 0: unknown.
+	expected atomic.Int64
 }
 
 func (c *countWriter) Write(p []byte) (int, error) {

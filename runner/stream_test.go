@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -97,43 +96,72 @@ func TestFormatBytes(t *testing.T) {
 }
 
 // lineWriter signals when a line arrived.
-type lineWriter struct {
-	mu    sync.Mutex
-	lines []string
-	first chan struct{}
-}
-
-func (w *lineWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.lines = append(w.lines, string(p))
-	if len(w.lines) == 1 {
-		close(w.first)
-	}
-	return len(p), nil
-}
-
+// TestRunProgress checks what a running stream reports: its name, bytes,
+// rate and the size its source announced, about every interval, then a last
+// report marked done.
 func TestRunProgress(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	defer func(d time.Duration) { progressInterval = d }(progressInterval)
 	progressInterval = 2 * time.Millisecond
-	w := &lineWriter{first: make(chan struct{})}
+	var (
+		mu      sync.Mutex
+		reports []StreamProgress
+	)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() {
-		<-w.first
-		cancel()
-	}()
-	plan := strings.Replace(memoryPlan(1<<20), "input: up}", "input: up, with: {hold: true}}", 1)
-	_, err := runPlan(t, ctx, plan, RunOptions{Progress: w})
+	progress := func(p StreamProgress) {
+		mu.Lock()
+		defer mu.Unlock()
+		reports = append(reports, p)
+		if len(reports) == 3 {
+			cancel()
+		}
+	}
+	plan := strings.Replace(memoryPlan(1<<20), "size: 1048576}", "size: 1048576, expect: 4194304}", 1)
+	plan = strings.Replace(plan, "input: up}", "input: up, with: {hold: true}}", 1)
+	_, err := runPlan(t, ctx, plan, RunOptions{Progress: progress, Target: "db1"})
 	if !errors.Is(err, ErrInterrupted) {
 		t.Fatalf("error = %v, want the interrupt the test caused", err)
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	line := regexp.MustCompile(`^stream src: [0-9.]+ (B|KiB|MiB) \([0-9.]+ (B|KiB|MiB|GiB)/s\)\n$`)
-	if len(w.lines) == 0 || !line.MatchString(w.lines[0]) {
-		t.Errorf("progress lines %q", w.lines)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(reports) < 4 {
+		t.Fatalf("%d reports, want at least 3 and the last one", len(reports))
+	}
+	for i, p := range reports {
+		last := i == len(reports)-1
+		if p.Stream != "src" || p.Target != "db1" || p.Size != 4<<20 || p.Done != last || p.Elapsed <= 0 {
+			t.Errorf("report %d: %+v", i, p)
+		}
+		if i > 0 && (p.Bytes < reports[i-1].Bytes || p.Elapsed < reports[i-1].Elapsed) {
+			t.Errorf("report %d went back: %+v after %+v", i, p, reports[i-1])
+		}
+	}
+	// The sink holds after reading everything: the source wrote it all.
+	if got := reports[len(reports)-1].Bytes; got != 1<<20 {
+		t.Errorf("last report: %d bytes, want %d", got, 1<<20)
+	}
+	if _, ok := reports[len(reports)-1].ETA(); !ok {
+		t.Errorf("no ETA with 1 MiB of an expected 4 MiB")
+	}
+}
+
+func TestStreamProgressETA(t *testing.T) {
+	for _, tc := range []struct {
+		p    StreamProgress
+		want time.Duration
+		ok   bool
+	}{
+		{StreamProgress{Bytes: 100, Size: 400, Elapsed: 10 * time.Second}, 30 * time.Second, true},
+		{StreamProgress{Bytes: 100, Elapsed: 10 * time.Second}, 0, false},            // size unknown
+		{StreamProgress{Bytes: 0, Size: 400, Elapsed: 10 * time.Second}, 0, false},   // nothing yet
+		{StreamProgress{Bytes: 500, Size: 400, Elapsed: 10 * time.Second}, 0, false}, // past the estimate
+		{StreamProgress{Bytes: 100, Size: 400}, 0, false},                            // no time yet
+	} {
+		got, ok := tc.p.ETA()
+		if ok != tc.ok || got != tc.want {
+			t.Errorf("%+v: ETA %v, %v; want %v, %v", tc.p, got, ok, tc.want, tc.ok)
+		}
 	}
 }
 

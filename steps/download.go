@@ -155,6 +155,9 @@ func (d *Download) Produce(ctx context.Context, sc *runner.StepContext, w io.Wri
 	} else {
 		sc.Logger.Warn("object has no manifest: it may not be a complete sluice backup", "url", obj.URL())
 	}
+	if m != nil && m.StoredBytes > 0 && sc.ExpectBytes != nil {
+		sc.ExpectBytes(m.StoredBytes)
+	}
 	_, err = io.Copy(w, obj)
 	out["bytes"] = obj.Bytes()
 	if dg, ok := obj.Digest(); ok {

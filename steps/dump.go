@@ -93,6 +93,10 @@ func (d *Dump) Produce(ctx context.Context, sc *runner.StepContext, w io.Writer)
 		}
 	}
 	args = append(args, d.Args...)
+	if sc.ExpectBytes != nil {
+		// The size on disk, indexes included: a rough guide to the dump's.
+		sc.ExpectBytes(info.SizeBytes)
+	}
 	sc.Logger.Info("dumping", "database", info.Database, "server", info.ServerVersion, "size_bytes", info.SizeBytes, "pg_dump", tool.Version.Text, "format", d.format())
 
 	start := time.Now()

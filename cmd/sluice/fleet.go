@@ -99,24 +99,22 @@ func (a *app) runFleet(arg string, f *runFlags, ff *fleetFlags, reports []report
 	if f.dryRun {
 		return a.fleetDryRun(plan, jobs)
 	}
-	logger, err := a.logger(f.logFormat, f.logLevel)
+	ro, err := a.runOutput(f.logFormat, f.logLevel)
 	if err != nil {
 		return err
 	}
 	ctx, stop := a.interruptContext()
 	defer stop()
-	out := a.redactor.Writer(a.stdout)
+	out := a.redactor.Writer(ro.above(a.stdout))
 	opts := fleet.Options{
-		Parallel: ff.parallel, StateDir: f.stateDir, Inventory: inv.File, Logger: logger,
+		Parallel: ff.parallel, StateDir: f.stateDir, Inventory: inv.File, Logger: ro.logger, Progress: ro.progress,
 		Done: func(t fleet.Target) {
 			printTargetLine(out, t)
 			a.exportTargetMetrics(mf, plan, jobs, f.stateDir, t)
 		},
 	}
-	if isTerminal(a.stderr) {
-		opts.Progress = a.redactor.Writer(a.stderr)
-	}
 	rep, err := fleet.Run(ctx, plan, jobs, opts)
+	ro.close()
 	if rep != nil {
 		printFleetSummary(out, rep, f.stateDir)
 		if rerr := a.publishFleetReports(rep, f.stateDir, reports); rerr != nil && err == nil {

@@ -88,13 +88,14 @@ func cmdRestore(a *app, args []string) error {
 		secrets = append(secrets, s.Password, s.SSLPassword)
 	}
 	a.teach(secrets...)
-	logger, err := a.logger(*logFormat, "info")
+	out, err := a.runOutput(*logFormat, "info")
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	report, err := runner.Run(ctx, plan, runner.RunOptions{Secrets: secrets, StateDir: *stateDir, Logger: logger})
+	report, err := runner.Run(ctx, plan, runner.RunOptions{Secrets: secrets, StateDir: *stateDir, Logger: out.logger, Progress: out.progress})
+	out.close()
 	if report != nil {
 		fmt.Fprintf(a.stdout, "restore %s: %s/runs/%s/report.json\n", report.Status, *stateDir, report.RunID)
 	}

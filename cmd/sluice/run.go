@@ -5,7 +5,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/hashicorp/go-hclog"
 	"golang.org/x/term"
 
 	"github.com/sluice-dev/sluice/runner"
@@ -65,7 +64,7 @@ func cmdRun(a *app, args []string) error {
 		return a.dryRun(plan, values)
 	}
 
-	logger, err := a.logger(f.logFormat, f.logLevel)
+	out, err := a.runOutput(f.logFormat, f.logLevel)
 	if err != nil {
 		return err
 	}
@@ -75,12 +74,11 @@ func cmdRun(a *app, args []string) error {
 		Params:   values,
 		Secrets:  runner.SecretValues(plan, values),
 		StateDir: f.stateDir,
-		Logger:   logger,
-	}
-	if isTerminal(a.stderr) {
-		opts.Progress = a.redactor.Writer(a.stderr)
+		Logger:   out.logger,
+		Progress: out.progress,
 	}
 	report, err := runner.Run(ctx, plan, opts)
+	out.close()
 	if report != nil {
 		printSummary(a.redactor.Writer(a.stdout), report, f.stateDir)
 		if rerr := a.publishReports(report, f.stateDir, reports); rerr != nil && err == nil {
@@ -144,27 +142,6 @@ func paramFlags(params []string) (map[string]string, error) {
 		out[name] = value
 	}
 	return out, nil
-}
-
-// logger builds the hclog logger; everything it writes passes the redactor.
-func (a *app) logger(format, level string) (hclog.Logger, error) {
-	lvl := hclog.LevelFromString(level)
-	if lvl == hclog.NoLevel {
-		return nil, usagef("--log-level %q: want debug, info, warn or error", level)
-	}
-	opts := &hclog.LoggerOptions{Name: "sluice", Level: lvl, Output: a.redactor.Writer(a.stderr)}
-	switch format {
-	case "json":
-		opts.JSONFormat = true
-	case "human":
-	case "auto":
-		if isTerminal(a.stderr) {
-			opts.Color = hclog.AutoColor
-		}
-	default:
-		return nil, usagef("--log-format %q: want auto, human or json", format)
-	}
-	return hclog.New(opts), nil
 }
 
 func isTerminal(w any) bool {

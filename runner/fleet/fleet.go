@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -54,9 +53,10 @@ type Options struct {
 	Retry *runner.Retry
 	// Logger receives every target's logs, named after the target.
 	Logger hclog.Logger
-	// Progress receives the targets' progress lines, each prefixed by its
-	// target; nil: none.
-	Progress io.Writer
+	// Progress receives the progress of every target's streams (see
+	// runner.RunOptions.Progress; StreamProgress.Target names the target),
+	// one call at a time; nil: none.
+	Progress func(runner.StreamProgress)
 	// Environ is the environment the runs' expressions see; nil: os.Environ().
 	Environ []string
 	// Done, when set, is called as each target ends (from the target's
@@ -173,7 +173,7 @@ type fleet struct {
 	plan  *runner.Plan
 	opts  Options
 	retry runner.Retry
-	out   sync.Mutex // serialises progress lines
+	out   sync.Mutex // serialises calls of opts.Progress
 }
 
 // target runs one job, with its retries, and returns its record and error.
@@ -198,7 +198,11 @@ func (f *fleet) target(ctx context.Context, job Job) (Target, error) {
 			Logger: log, Environ: f.opts.Environ, Target: job.Name, Labels: job.Labels, Fleet: f.opts.ID,
 		}
 		if f.opts.Progress != nil {
-			ro.Progress = &prefixWriter{w: f.opts.Progress, mu: &f.out, prefix: job.Name + ": "}
+			ro.Progress = func(p runner.StreamProgress) {
+				f.out.Lock()
+				defer f.out.Unlock()
+				f.opts.Progress(p)
+			}
 		}
 		rep, err = runner.Run(ctx, f.plan, ro)
 		if err == nil || n == attempts || classify(err) != OutcomeFailed || ctx.Err() != nil {
@@ -280,27 +284,4 @@ func notRun(job Job, err error, msg string) (Target, error) {
 		t.Status, t.Outcome = runner.StatusInterrupted, OutcomeInterrupted
 	}
 	return t, err
-}
-
-// prefixWriter writes each line of a target's progress with the target's
-// name in front, whole lines at a time.
-type prefixWriter struct {
-	w      io.Writer
-	mu     *sync.Mutex
-	prefix string
-}
-
-func (p *prefixWriter) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var out []byte
-	for _, line := range strings.SplitAfter(string(b), "\n") {
-		if line != "" {
-			out = append(out, p.prefix+line...)
-		}
-	}
-	if _, err := p.w.Write(out); err != nil {
-		return 0, err
-	}
-	return len(b), nil
 }

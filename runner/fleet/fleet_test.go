@@ -99,7 +99,6 @@ func TestRunFleet(t *testing.T) {
 	resetTally()
 	p := testPlan(t, "")
 	state := t.TempDir()
-	var progress bytes.Buffer
 	var done []string
 	rep, err := Run(context.Background(), p, []Job{
 		job("a", map[string]any{"meet": 2}),
@@ -107,7 +106,7 @@ func TestRunFleet(t *testing.T) {
 		job("c", map[string]any{"gate": false}),
 		{Name: "d", Err: errors.New("inv.yaml:9:7: environment variable D_DSN is not set")},
 		job("e", nil),
-	}, Options{ID: "f1", Parallel: 2, StateDir: state, Inventory: "inv.yaml", Progress: &progress,
+	}, Options{ID: "f1", Parallel: 2, StateDir: state, Inventory: "inv.yaml",
 		Done: func(t Target) { done = append(done, t.Name) }})
 	var fe *Error
 	if !errors.As(err, &fe) {
