@@ -85,6 +85,10 @@ func sluiceMain(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	}
+	if args[0] == "--version" {
+		fmt.Fprintf(stdout, "sluice %s\n", version())
+		return exitOK
+	}
 	cmd, ok := commands()[args[0]]
 	if !ok {
 		fmt.Fprintf(a.stderr, "sluice: error: unknown command %q\n", args[0])
