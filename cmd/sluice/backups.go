@@ -11,31 +11,18 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps/blob"
 	"github.com/sluice-dev/sluice/steps/catalog"
 )
 
-// cmdBackups reads and maintains the backups under a destination: list,
-// verify, prune, sign, metrics.
-func cmdBackups(a *app, args []string) error {
-	if len(args) == 0 {
-		return usagef("backups needs a sub-command: list, verify, prune, sign or metrics")
-	}
-	switch args[0] {
-	case "list":
-		return backupsList(a, args[1:])
-	case "verify":
-		return backupsVerify(a, args[1:])
-	case "prune":
-		return backupsPrune(a, args[1:])
-	case "sign":
-		return backupsSign(a, args[1:])
-	case "metrics":
-		return backupsMetrics(a, args[1:])
-	default:
-		return usagef("unknown backups sub-command %q: want list, verify, prune, sign or metrics", args[0])
-	}
+// backupsCommand reads and maintains the backups under a destination:
+// list, verify, prune, sign, metrics.
+func backupsCommand(a *app) *cobra.Command {
+	return group("backups", "list, verify, prune and sign the backups under a destination, or print their metrics",
+		backupsListCommand(a), backupsVerifyCommand(a), backupsPruneCommand(a), backupsSignCommand(a), backupsMetricsCommand(a))
 }
 
 // openDest parses the one positional argument, a destination folder URL.
@@ -107,69 +94,68 @@ type listJSON struct {
 	Other      []otherJSON       `json:"other"`
 }
 
-func backupsList(a *app, args []string) error {
-	fs := newFlags(a, "backups list", "DEST")
-	asJSON := fs.Bool("json", false, "print JSON")
+func backupsListCommand(a *app) *cobra.Command {
+	c := withJSON(&cobra.Command{Use: "list DEST", Short: "list the backups under a destination: signatures, sizes, problems"})
+	fs := c.Flags()
 	keyDir := fs.String("key-dir", "", "key store whose verification keys check each manifest's signature (public parts suffice)")
 	tf := addTrustFlags(fs, keyDir)
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	b, err := openDest("list", pos)
-	if err != nil {
-		return err
-	}
-	trust, err := tf.trust(a)
-	if err != nil {
-		return err
-	}
-	ctx, stop := signalContext()
-	defer stop()
-	c, err := catalog.Read(ctx, b, trust)
-	if err != nil {
-		return err
-	}
-	ups, err := catalog.Unfinished(ctx, b)
-	if err != nil {
-		return err
-	}
-	out := listJSON{Root: c.Root, Backups: []backupJSON{}, Incomplete: []incompleteJSON{}, Uploads: []uploadJSON{}, Problems: c.Problems, Other: []otherJSON{}}
-	if out.Problems == nil {
-		out.Problems = []catalog.Problem{}
-	}
-	for _, bk := range c.Backups {
-		m := bk.Summary
-		j := backupJSON{Name: bk.Name, URL: bk.URL, Created: m.Created, Plan: m.Plan, RunID: m.RunID, Database: m.Database,
-			PlaintextBytes: m.PlaintextBytes, StoredBytes: bk.Object.Size, KeyIDs: bk.KeyIDs, Files: nonNil(bk.Related), Signature: bk.Signature}
-		if m.Digest != nil {
-			j.Digest = m.Digest.String()
+	c.RunE = func(_ *cobra.Command, pos []string) error {
+		b, err := openDest("list", pos)
+		if err != nil {
+			return err
 		}
-		if bk.Record != nil {
-			j.Verified = bk.Record.Level
+		trust, err := tf.trust(a)
+		if err != nil {
+			return err
 		}
-		j.ManifestBytes = m.StoredBytes
-		if p := sizeProblem(bk); p != nil {
-			j.SizeMismatch = true
-			out.Problems = append(out.Problems, *p)
+		ctx, stop := signalContext()
+		defer stop()
+		c, err := catalog.Read(ctx, b, trust)
+		if err != nil {
+			return err
 		}
-		out.Backups = append(out.Backups, j)
+		ups, err := catalog.Unfinished(ctx, b)
+		if err != nil {
+			return err
+		}
+		out := listJSON{Root: c.Root, Backups: []backupJSON{}, Incomplete: []incompleteJSON{}, Uploads: []uploadJSON{}, Problems: c.Problems, Other: []otherJSON{}}
+		if out.Problems == nil {
+			out.Problems = []catalog.Problem{}
+		}
+		for _, bk := range c.Backups {
+			m := bk.Summary
+			j := backupJSON{Name: bk.Name, URL: bk.URL, Created: m.Created, Plan: m.Plan, RunID: m.RunID, Database: m.Database,
+				PlaintextBytes: m.PlaintextBytes, StoredBytes: bk.Object.Size, KeyIDs: bk.KeyIDs, Files: nonNil(bk.Related), Signature: bk.Signature}
+			if m.Digest != nil {
+				j.Digest = m.Digest.String()
+			}
+			if bk.Record != nil {
+				j.Verified = bk.Record.Level
+			}
+			j.ManifestBytes = m.StoredBytes
+			if p := sizeProblem(bk); p != nil {
+				j.SizeMismatch = true
+				out.Problems = append(out.Problems, *p)
+			}
+			out.Backups = append(out.Backups, j)
+		}
+		for _, in := range c.Incomplete {
+			out.Incomplete = append(out.Incomplete, incompleteJSON{Name: in.Name, URL: in.URL, Size: in.Size, Modified: in.ModTime.UTC(),
+				Files: nonNil(in.Related), ObjectMissing: in.ObjectMissing})
+		}
+		for _, o := range c.Other {
+			out.Other = append(out.Other, otherJSON{Name: o.Name, Size: o.Size, Modified: o.ModTime.UTC()})
+		}
+		for _, u := range ups {
+			out.Uploads = append(out.Uploads, uploadJSON{Name: u.Name, ID: u.ID, Started: u.Started.UTC()})
+		}
+		if a.globals.json {
+			return writeJSON(a, out)
+		}
+		printList(a.stdout, out)
+		return nil
 	}
-	for _, in := range c.Incomplete {
-		out.Incomplete = append(out.Incomplete, incompleteJSON{Name: in.Name, URL: in.URL, Size: in.Size, Modified: in.ModTime.UTC(),
-			Files: nonNil(in.Related), ObjectMissing: in.ObjectMissing})
-	}
-	for _, o := range c.Other {
-		out.Other = append(out.Other, otherJSON{Name: o.Name, Size: o.Size, Modified: o.ModTime.UTC()})
-	}
-	for _, u := range ups {
-		out.Uploads = append(out.Uploads, uploadJSON{Name: u.Name, ID: u.ID, Started: u.Started.UTC()})
-	}
-	if *asJSON {
-		return writeJSON(a, out)
-	}
-	printList(a.stdout, out)
-	return nil
+	return c
 }
 
 func printList(w io.Writer, l listJSON) {

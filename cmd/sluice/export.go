@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/spf13/cobra"
+
 	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/runner/export"
 	"github.com/sluice-dev/sluice/runner/fleet"
@@ -16,10 +18,15 @@ import (
 // tag; a platform team pushes it to its registry and passes --image.
 const defaultImage = "sluice:latest"
 
-// cmdExport prints the manifests that run a plan over an inventory on Argo
-// Workflows or Kubernetes.
-func cmdExport(a *app, args []string) error {
-	fs := newFlags(a, "export", "PLAN|NAME")
+// exportCommand prints the manifests that run a plan over an inventory on
+// Argo Workflows or Kubernetes.
+func exportCommand(a *app) *cobra.Command {
+	c := &cobra.Command{
+		Use:               "export PLAN|NAME --to argo|kubernetes",
+		Short:             "print Argo Workflows or Kubernetes manifests that run a plan over an inventory",
+		ValidArgsFunction: a.completePlans,
+	}
+	fs := c.Flags()
 	to := fs.String("to", "", "the engine: argo (WorkflowTemplate, CronWorkflow) or kubernetes (Job, CronJob)")
 	invFile := fs.String("inventory", "", "run the plan once per target of this inventory `file`")
 	schedule := fs.String("schedule", "", "run on this cron `schedule` (e.g. \"0 2 * * *\"): a CronWorkflow or CronJob")
@@ -29,51 +36,50 @@ func cmdExport(a *app, args []string) error {
 	name := fs.String("name", "", "prefix of the objects' names (default sluice-PLAN)")
 	claim := fs.String("reports-claim", "", "keep run reports on this PersistentVolumeClaim (default: an emptyDir; the summary is in the pod log)")
 	shard := fs.Int("shard-size", export.DefaultShardSize, "argo: at most `n` targets per workflow; more are split into several sharing one limit")
-	plansDir := fs.String("plans-dir", "plans", "where named plans live")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usagef("export takes one plan (a file or a name), got %d arguments", len(pos))
-	}
-	if *to != export.Argo && *to != export.Kubernetes {
-		return usagef("--to %q: want argo or kubernetes", *to)
-	}
-	file, err := resolvePlan(pos[0], *plansDir)
-	if err != nil {
-		return err
-	}
-	src, err := os.ReadFile(file)
-	if err != nil {
-		return fmt.Errorf("reading plan: %w", err)
-	}
-	plan, err := runner.Load(file, src, steps.Builtin(), runner.WithPlansDir(*plansDir))
-	if err != nil {
-		return err
-	}
-	a.printWarnings(plan)
-	opts := export.Options{To: *to, Image: *image, Schedule: *schedule, TimeZone: *tz, Parallel: *parallel, Name: *name,
-		ReportsClaim: *claim, ShardSize: *shard, PlanFile: file, PlanSource: src}
-	var inv *inventory.Inventory
-	if *invFile != "" {
-		// Every required param must come from the inventory: the pods see
-		// no --param, and the machine exporting is not where they run.
-		if inv, err = inventory.LoadFor(*invFile, plan, nil); err != nil {
+	completeValues(c, fs.Lookup("to"), export.Argo, export.Kubernetes)
+	c.RunE = func(_ *cobra.Command, pos []string) error {
+		if len(pos) != 1 {
+			return usagef("export takes one plan (a file or a name), got %d arguments", len(pos))
+		}
+		if *to != export.Argo && *to != export.Kubernetes {
+			return usagef("--to %q: want argo or kubernetes", *to)
+		}
+		file, err := resolvePlan(pos[0], a.globals.plansDir)
+		if err != nil {
 			return err
 		}
-		if opts.InventorySource, err = os.ReadFile(*invFile); err != nil {
-			return fmt.Errorf("reading inventory: %w", err)
+		src, err := os.ReadFile(file)
+		if err != nil {
+			return fmt.Errorf("reading plan: %w", err)
 		}
-		opts.InventoryFile = *invFile
+		plan, err := runner.Load(file, src, steps.Builtin(), runner.WithPlansDir(a.globals.plansDir))
+		if err != nil {
+			return err
+		}
+		a.printWarnings(plan)
+		opts := export.Options{To: *to, Image: *image, Schedule: *schedule, TimeZone: *tz, Parallel: *parallel, Name: *name,
+			ReportsClaim: *claim, ShardSize: *shard, PlanFile: file, PlanSource: src}
+		var inv *inventory.Inventory
+		if *invFile != "" {
+			// Every required param must come from the inventory: the pods see
+			// no --param, and the machine exporting is not where they run.
+			if inv, err = inventory.LoadFor(*invFile, plan, nil); err != nil {
+				return err
+			}
+			if opts.InventorySource, err = os.ReadFile(*invFile); err != nil {
+				return fmt.Errorf("reading inventory: %w", err)
+			}
+			opts.InventoryFile = *invFile
+		}
+		if *image == defaultImage {
+			fmt.Fprintf(a.stderr, "sluice: hint: the manifests use the image %s; build it from the Containerfile, push it to your registry and pass --image\n", defaultImage)
+		}
+		var buf bytes.Buffer
+		if err := export.Write(&buf, plan, inv, opts); err != nil {
+			return usagef("export: %v", err)
+		}
+		_, err = a.stdout.Write(buf.Bytes())
+		return err
 	}
-	if *image == defaultImage {
-		fmt.Fprintf(a.stderr, "sluice: hint: the manifests use the image %s; build it from the Containerfile, push it to your registry and pass --image\n", defaultImage)
-	}
-	var buf bytes.Buffer
-	if err := export.Write(&buf, plan, inv, opts); err != nil {
-		return usagef("export: %v", err)
-	}
-	_, err = a.stdout.Write(buf.Bytes())
-	return err
+	return c
 }

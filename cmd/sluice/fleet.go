@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
 
 	"github.com/sluice-dev/sluice/runner"
@@ -28,7 +28,7 @@ type fleetFlags struct {
 	selector    string
 }
 
-func addFleetFlags(fs *flag.FlagSet) *fleetFlags {
+func addFleetFlags(fs *pflag.FlagSet) *fleetFlags {
 	ff := &fleetFlags{}
 	fs.StringVar(&ff.inventory, "inventory", "", "run the plan once per target of an inventory `file` (see Running a fleet in README.md)")
 	fs.IntVar(&ff.parallel, "parallel", fleet.DefaultParallel, "with --inventory: run at most `n` targets at once")
@@ -39,9 +39,9 @@ func addFleetFlags(fs *flag.FlagSet) *fleetFlags {
 }
 
 // check refuses fleet flags without --inventory and contradictory ones.
-func (ff *fleetFlags) check(fs *flag.FlagSet) error {
+func (ff *fleetFlags) check(fs *pflag.FlagSet) error {
 	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	fs.Visit(func(f *pflag.Flag) { set[f.Name] = true })
 	if ff.inventory == "" {
 		for _, name := range []string{"parallel", "target", "target-index", "selector"} {
 			if set[name] {
@@ -99,25 +99,22 @@ func (a *app) runFleet(arg string, f *runFlags, ff *fleetFlags, reports []report
 	if f.dryRun {
 		return a.fleetDryRun(plan, jobs)
 	}
-	ro, err := a.runOutput(f.logFormat, f.logLevel)
-	if err != nil {
-		return err
-	}
+	ro := a.runOutput()
 	ctx, stop := a.interruptContext()
 	defer stop()
 	out := a.redactor.Writer(ro.above(a.stdout))
 	opts := fleet.Options{
-		Parallel: ff.parallel, StateDir: f.stateDir, Inventory: inv.File, Logger: ro.logger, Progress: ro.progress,
+		Parallel: ff.parallel, StateDir: a.globals.stateDir, Inventory: inv.File, Logger: ro.logger, Progress: ro.progress,
 		Done: func(t fleet.Target) {
 			printTargetLine(out, t)
-			a.exportTargetMetrics(mf, plan, jobs, f.stateDir, t)
+			a.exportTargetMetrics(mf, plan, jobs, a.globals.stateDir, t)
 		},
 	}
 	rep, err := fleet.Run(ctx, plan, jobs, opts)
 	ro.close()
 	if rep != nil {
-		printFleetSummary(out, rep, f.stateDir)
-		if rerr := a.publishFleetReports(rep, f.stateDir, reports); rerr != nil && err == nil {
+		printFleetSummary(out, rep, a.globals.stateDir)
+		if rerr := a.publishFleetReports(rep, a.globals.stateDir, reports); rerr != nil && err == nil {
 			err = rerr
 		}
 	}

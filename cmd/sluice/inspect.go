@@ -8,28 +8,35 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps"
 )
 
-func cmdValidate(a *app, args []string) error {
-	fs := newFlags(a, "validate", "PLAN...")
-	plansDir := fs.String("plans-dir", "plans", "where named plans live")
-	inv := fs.String("inventory", "", "also check an inventory `file` against each plan's params")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
+func validateCommand(a *app) *cobra.Command {
+	c := &cobra.Command{
+		Use:               "validate PLAN|NAME...",
+		Short:             "check plans and report every problem",
+		ValidArgsFunction: a.completePlans,
 	}
+	inv := c.Flags().String("inventory", "", "also check an inventory `file` against each plan's params")
+	c.RunE = func(_ *cobra.Command, pos []string) error { return a.validate(pos, *inv) }
+	return c
+}
+
+func (a *app) validate(pos []string, inv string) error {
+	plansDir := a.globals.plansDir
 	if len(pos) == 0 {
 		return usagef("validate needs at least one plan")
 	}
 	var all runner.PlanErrors
 	for _, arg := range pos {
-		file, err := resolvePlan(arg, *plansDir)
+		file, err := resolvePlan(arg, plansDir)
 		if err != nil {
 			return err
 		}
-		plan, err := runner.LoadFile(file, steps.Builtin(), runner.WithPlansDir(*plansDir))
+		plan, err := runner.LoadFile(file, steps.Builtin(), runner.WithPlansDir(plansDir))
 		if err != nil {
 			pe, ok := err.(runner.PlanErrors)
 			if !ok {
@@ -40,8 +47,8 @@ func cmdValidate(a *app, args []string) error {
 		}
 		a.printWarnings(plan)
 		fmt.Fprintf(a.stdout, "%s: ok\n", file)
-		if *inv != "" {
-			if err := a.validateInventory(plan, *inv); err != nil {
+		if inv != "" {
+			if err := a.validateInventory(plan, inv); err != nil {
 				pe, ok := err.(runner.PlanErrors)
 				if !ok {
 					return err
@@ -56,25 +63,31 @@ func cmdValidate(a *app, args []string) error {
 	return nil
 }
 
-func cmdGraph(a *app, args []string) error {
-	var params multiFlag
-	fs := newFlags(a, "graph", "PLAN|NAME")
-	plansDir := fs.String("plans-dir", "plans", "where named plans live")
-	format := fs.String("format", "mermaid", "output format: mermaid or dot")
-	fs.Var(&params, "param", "a plan parameter `name=value` (repeatable): a for_each over params is drawn expanded with these values, else with the defaults")
-	paramsFile := fs.String("params-file", "", "read parameters from a YAML `file`")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
+func graphCommand(a *app) *cobra.Command {
+	c := &cobra.Command{
+		Use:               "graph PLAN|NAME",
+		Short:             "print a plan's DAG as Mermaid or Graphviz dot",
+		ValidArgsFunction: a.completePlans,
 	}
+	var f runFlags
+	fs := c.Flags()
+	format := fs.String("format", "mermaid", "output format: mermaid or dot")
+	fs.Var(&f.params, "param", "a plan parameter `name=value` (repeatable): a for_each over params is drawn expanded with these values, else with the defaults")
+	fs.StringVar(&f.paramsFile, "params-file", "", "read parameters from a YAML `file`")
+	completeValues(c, fs.Lookup("format"), "mermaid", "dot")
+	c.RunE = func(_ *cobra.Command, pos []string) error { return a.graph(pos, *format, f.params, f.paramsFile) }
+	return c
+}
+
+func (a *app) graph(pos []string, format string, params []string, paramsFile string) error {
 	if len(pos) != 1 {
 		return usagef("graph takes one plan")
 	}
-	file, err := resolvePlan(pos[0], *plansDir)
+	file, err := resolvePlan(pos[0], a.globals.plansDir)
 	if err != nil {
 		return err
 	}
-	plan, err := runner.LoadFile(file, steps.Builtin(), runner.WithPlansDir(*plansDir))
+	plan, err := runner.LoadFile(file, steps.Builtin(), runner.WithPlansDir(a.globals.plansDir))
 	if err != nil {
 		return err
 	}
@@ -90,12 +103,12 @@ func cmdGraph(a *app, args []string) error {
 		cp.Required = false
 		relaxed.Params = append(relaxed.Params, &cp)
 	}
-	values, err := runner.ResolveParams(&relaxed, runner.ParamSources{Flags: flags, File: *paramsFile, Environ: os.Environ()})
+	values, err := runner.ResolveParams(&relaxed, runner.ParamSources{Flags: flags, File: paramsFile, Environ: os.Environ()})
 	a.teach(append(runner.SecretValues(plan, values), runner.ValueSecrets(values)...)...)
 	if err != nil {
 		return usagef("%v", err)
 	}
-	out, err := runner.Graph(plan, *format, values)
+	out, err := runner.Graph(plan, format, values)
 	if err != nil {
 		return usagef("%v", err)
 	}
@@ -103,20 +116,25 @@ func cmdGraph(a *app, args []string) error {
 	return nil
 }
 
-func cmdList(a *app, args []string) error {
-	fs := newFlags(a, "list", "")
-	plansDir := fs.String("plans-dir", "plans", "where named plans live")
-	if _, err := parse(fs, args); err != nil {
-		return err
+func listCommand(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "list the named plans with their descriptions",
+		Args:  noArgs,
+		RunE:  func(*cobra.Command, []string) error { return a.list() },
 	}
-	files, err := filepath.Glob(filepath.Join(*plansDir, "*.y*ml"))
+}
+
+func (a *app) list() error {
+	plansDir := a.globals.plansDir
+	files, err := filepath.Glob(filepath.Join(plansDir, "*.y*ml"))
 	if err != nil || len(files) == 0 {
-		return usagef("no plans in %s (set --plans-dir)", *plansDir)
+		return usagef("no plans in %s (set --plans-dir)", plansDir)
 	}
 	sort.Strings(files)
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), filepath.Ext(f))
-		plan, err := runner.LoadFile(f, steps.Builtin(), runner.WithPlansDir(*plansDir))
+		plan, err := runner.LoadFile(f, steps.Builtin(), runner.WithPlansDir(plansDir))
 		if err != nil {
 			fmt.Fprintf(a.stdout, "%-16s (invalid: run 'sluice validate %s')\n", name, f)
 			continue
@@ -126,17 +144,20 @@ func cmdList(a *app, args []string) error {
 	return nil
 }
 
-func cmdSchema(a *app, args []string) error {
-	fs := newFlags(a, "schema", "")
-	if _, err := parse(fs, args); err != nil {
-		return err
+func schemaCommand(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "schema",
+		Short: "print the JSON Schema of plans",
+		Args:  noArgs,
+		RunE: func(*cobra.Command, []string) error {
+			out, err := runner.Schema(steps.Builtin())
+			if err != nil {
+				return err
+			}
+			_, err = a.stdout.Write(out)
+			return err
+		},
 	}
-	out, err := runner.Schema(steps.Builtin())
-	if err != nil {
-		return err
-	}
-	_, err = a.stdout.Write(out)
-	return err
 }
 
 // dryRun prints the DAG in the order it would run and each step's settings

@@ -7,67 +7,51 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/sluice-dev/sluice/steps/catalog"
 	"github.com/sluice-dev/sluice/steps/keys"
 )
 
-// cmdKeys manages dir key stores: init, list, show, destroy, the
+// keysCommand manages dir key stores: init, list, show, destroy, the
 // destinations the ledger knows (dest), and the exports for other hosts
-// (allowed-signers, export). No command prints
-// secret material: only key ids, types, states and public keys.
-func cmdKeys(a *app, args []string) error {
-	if len(args) == 0 {
-		return usagef("keys needs a sub-command: init, list, show, destroy, dest, allowed-signers or export")
-	}
-	switch args[0] {
-	case "init":
-		return keysInit(a, args[1:])
-	case "list":
-		return keysList(a, args[1:])
-	case "show":
-		return keysShow(a, args[1:])
-	case "destroy":
-		return keysDestroy(a, args[1:])
-	case "dest":
-		return keysDest(a, args[1:])
-	case "allowed-signers":
-		return keysAllowedSigners(a, args[1:])
-	case "export":
-		return keysExport(a, args[1:])
-	default:
-		return usagef("unknown keys sub-command %q: want init, list, show, destroy, dest, allowed-signers or export", args[0])
-	}
+// (allowed-signers, export). No command prints secret material: only key
+// ids, types, states and public keys.
+func keysCommand(a *app) *cobra.Command {
+	return group("keys", "manage key stores: init, list, show, destroy, destinations, and exports for other hosts",
+		keysInitCommand(a), keysListCommand(a), keysShowCommand(a), keysDestroyCommand(a),
+		keysDestCommand(a), keysAllowedSignersCommand(a), keysExportCommand(a))
 }
 
-func keysInit(a *app, args []string) error {
-	fs := newFlags(a, "keys init", "DIR")
+func keysInitCommand(a *app) *cobra.Command {
+	c := &cobra.Command{Use: "init DIR", Short: "create a dir key store (or add a signing key to an old one)"}
+	fs := c.Flags()
 	typ := fs.String("type", keys.DefaultType, "key type: "+keys.TypeHybrid+" (post-quantum hybrid) or "+keys.TypeX25519+" (readable by age < 1.3)")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usagef("keys init takes one folder")
-	}
-	typName := *typ
-	if typName == "hybrid" || typName == "pq" {
-		typName = keys.TypeHybrid
-	}
-	if d, err := keys.OpenDir(pos[0]); err == nil {
-		if _, err := d.ActiveSigningKey(); err != nil {
-			return addSigningKey(a, d)
+	c.RunE = func(_ *cobra.Command, pos []string) error {
+		if len(pos) != 1 {
+			return usagef("keys init takes one folder")
 		}
+		typName := *typ
+		if typName == "hybrid" || typName == "pq" {
+			typName = keys.TypeHybrid
+		}
+		if d, err := keys.OpenDir(pos[0]); err == nil {
+			if _, err := d.ActiveSigningKey(); err != nil {
+				return addSigningKey(a, d)
+			}
+		}
+		d, info, err := keys.InitDir(pos[0], typName)
+		if err != nil {
+			return err
+		}
+		sk, err := d.ActiveSigningKey()
+		if err != nil {
+			return err
+		}
+		printInit(a, d, info, sk)
+		return nil
 	}
-	d, info, err := keys.InitDir(pos[0], typName)
-	if err != nil {
-		return err
-	}
-	sk, err := d.ActiveSigningKey()
-	if err != nil {
-		return err
-	}
-	printInit(a, d, info, sk)
-	return nil
+	return c
 }
 
 // printInit says what keys init made and where, without the recipient (a
@@ -97,37 +81,36 @@ func addSigningKey(a *app, d *keys.Dir) error {
 	return nil
 }
 
-func keysShow(a *app, args []string) error {
-	fs := newFlags(a, "keys show", "DIR [ID]")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) < 1 || len(pos) > 2 {
-		return usagef("keys show takes a folder and optionally a key id (default: the active key)")
-	}
-	d, err := keys.OpenDir(pos[0])
-	if err != nil {
-		return err
-	}
-	if len(pos) == 2 && strings.HasPrefix(pos[1], "s-") {
-		for _, k := range d.SigningKeys() {
-			if k.ID == pos[1] {
-				return writeJSON(a, k)
-			}
+func keysShowCommand(a *app) *cobra.Command {
+	c := &cobra.Command{Use: "show DIR [ID]", Short: "show one key (default the active one): its id, state and public recipient"}
+	c.RunE = func(_ *cobra.Command, pos []string) error {
+		if len(pos) < 1 || len(pos) > 2 {
+			return usagef("keys show takes a folder and optionally a key id (default: the active key)")
 		}
-		return fmt.Errorf("key folder %s has no signing key %s", d.Path(), pos[1])
+		d, err := keys.OpenDir(pos[0])
+		if err != nil {
+			return err
+		}
+		if len(pos) == 2 && strings.HasPrefix(pos[1], "s-") {
+			for _, k := range d.SigningKeys() {
+				if k.ID == pos[1] {
+					return writeJSON(a, k)
+				}
+			}
+			return fmt.Errorf("key folder %s has no signing key %s", d.Path(), pos[1])
+		}
+		var k keys.KeyInfo
+		if len(pos) == 2 {
+			k, err = d.Key(pos[1])
+		} else {
+			k, err = d.Active()
+		}
+		if err != nil {
+			return err
+		}
+		return writeJSON(a, k)
 	}
-	var k keys.KeyInfo
-	if len(pos) == 2 {
-		k, err = d.Key(pos[1])
-	} else {
-		k, err = d.Active()
-	}
-	if err != nil {
-		return err
-	}
-	return writeJSON(a, k)
+	return c
 }
 
 func nonNilSlice[T any](s []T) []T {

@@ -7,6 +7,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/sluice-dev/sluice/steps/blob"
 	"github.com/sluice-dev/sluice/steps/keys"
 	"github.com/sluice-dev/sluice/steps/rotation"
@@ -23,53 +25,52 @@ func (e *findingError) Error() string { return e.msg }
 // With --dest or --backups it counts, per key, the backups that need it;
 // a destroyed key that backups still need fails the command (after the
 // table) with exit code 4, naming them.
-func keysList(a *app, args []string) error {
-	fs := newFlags(a, "keys list", "DIR")
-	asJSON := fs.Bool("json", false, "print JSON")
+func keysListCommand(a *app) *cobra.Command {
+	c := withJSON(&cobra.Command{Use: "list DIR", Short: "list the store's keys and known destinations; with --dest or --backups, the backups that need each key"})
+	fs := c.Flags()
 	dest := fs.String("dest", "", "comma-separated folder URLs of backups: count, per key, the backups whose manifest needs it")
 	known := fs.Bool("backups", false, "count, per key, the backups in every destination the ledger knows (and under --dest)")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usagef("keys list takes one folder")
-	}
-	d, err := keys.OpenDir(pos[0])
-	if err != nil {
-		return err
-	}
-	folders, err := splitFolders(*dest)
-	if err != nil {
-		return err
-	}
-	if *known {
-		if len(d.Destinations()) == 0 && len(folders) == 0 {
-			return usagef("keys list --backups: the ledger of %s knows no destination yet: give --dest", d.Path())
+	c.RunE = func(_ *cobra.Command, pos []string) error {
+		if len(pos) != 1 {
+			return usagef("keys list takes one folder")
 		}
-		for _, k := range d.Destinations() {
-			folders = append(folders, k.URL)
-		}
-	} else if len(folders) > 0 {
-		for _, k := range keys.Uncovered(d.Destinations(), folders) {
-			fmt.Fprintf(a.stderr, "sluice: warning: the ledger records backups written to %s, which --dest does not cover: they are not counted (--backups counts every known destination)\n", k.URL)
-		}
-	}
-	var byKey map[string][]string
-	if len(folders) > 0 {
-		if byKey, err = backupsByKey(context.Background(), d, folders); err != nil {
+		d, err := keys.OpenDir(pos[0])
+		if err != nil {
 			return err
 		}
+		folders, err := splitFolders(*dest)
+		if err != nil {
+			return err
+		}
+		if *known {
+			if len(d.Destinations()) == 0 && len(folders) == 0 {
+				return usagef("keys list --backups: the ledger of %s knows no destination yet: give --dest", d.Path())
+			}
+			for _, k := range d.Destinations() {
+				folders = append(folders, k.URL)
+			}
+		} else if len(folders) > 0 {
+			for _, k := range keys.Uncovered(d.Destinations(), folders) {
+				fmt.Fprintf(a.stderr, "sluice: warning: the ledger records backups written to %s, which --dest does not cover: they are not counted (--backups counts every known destination)\n", k.URL)
+			}
+		}
+		var byKey map[string][]string
+		if len(folders) > 0 {
+			if byKey, err = backupsByKey(context.Background(), d, folders); err != nil {
+				return err
+			}
+		}
+		if a.globals.json {
+			err = printKeysJSON(a, d, byKey)
+		} else {
+			err = printKeysTable(a, d, byKey)
+		}
+		if err != nil {
+			return err
+		}
+		return destroyedButNeeded(d, byKey)
 	}
-	if *asJSON {
-		err = printKeysJSON(a, d, byKey)
-	} else {
-		err = printKeysTable(a, d, byKey)
-	}
-	if err != nil {
-		return err
-	}
-	return destroyedButNeeded(d, byKey)
+	return c
 }
 
 // splitFolders parses a comma-separated list of folder URLs into their

@@ -3,10 +3,11 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/spf13/pflag"
 
 	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/runner/fleet"
@@ -20,7 +21,7 @@ type metricsFlags struct {
 }
 
 // add declares --metrics-file (named name) and --pushgateway on fs.
-func (m *metricsFlags) add(fs *flag.FlagSet, name, what string) {
+func (m *metricsFlags) add(fs *pflag.FlagSet, name, what string) {
 	fs.StringVar(&m.file, name, "", "write "+what+" to `FILE` in Prometheus' text format, atomically (for node_exporter's textfile collector: name it *.prom)")
 	fs.StringVar(&m.pushgateway, "pushgateway", "", "push "+what+" to the Pushgateway at `URL` (job sluice; user:password@ in the URL is basic auth)")
 }

@@ -24,15 +24,10 @@ type runOutput struct {
 }
 
 // runOutput builds the logger (everything it writes passes the redactor)
-// and the progress sink for a run.
-func (a *app) runOutput(format, level string) (*runOutput, error) {
-	lvl := hclog.LevelFromString(level)
-	if lvl == hclog.NoLevel {
-		return nil, usagef("--log-level %q: want debug, info, warn or error", level)
-	}
-	if format != "json" && format != "human" && format != "auto" {
-		return nil, usagef("--log-format %q: want auto, human or json", format)
-	}
+// and the progress sink for a run, after --log-level and --log-format
+// (checkGlobals checked their values).
+func (a *app) runOutput() *runOutput {
+	format := a.globals.logFormat
 	out := &runOutput{}
 	var logTo io.Writer = a.stderr
 	if format != "json" && showsLive(a.stderr) {
@@ -46,7 +41,7 @@ func (a *app) runOutput(format, level string) (*runOutput, error) {
 		}, a.redactor.Redact)
 		logTo = out.live
 	}
-	opts := &hclog.LoggerOptions{Name: "sluice", Level: lvl, Output: a.redactor.Writer(logTo), JSONFormat: format == "json"}
+	opts := &hclog.LoggerOptions{Name: "sluice", Level: hclog.LevelFromString(a.globals.logLevel), Output: a.redactor.Writer(logTo), JSONFormat: format == "json"}
 	if format == "auto" && isTerminal(a.stderr) {
 		opts.Color = hclog.AutoColor
 	}
@@ -56,7 +51,7 @@ func (a *app) runOutput(format, level string) (*runOutput, error) {
 	} else {
 		out.progress = logProgress(out.logger)
 	}
-	return out, nil
+	return out
 }
 
 // above returns w such that what is written to it appears above the live

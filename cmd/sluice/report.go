@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/runner/render"
 )
@@ -17,57 +19,73 @@ import (
 // HTML, JUnit XML, Markdown or JSON, to stdout or a file. Without --format
 // it prints the summary `sluice run` printed, on a terminal or not; with
 // --out, the file's extension picks the format.
-func cmdReport(a *app, args []string) error {
-	fs := newFlags(a, "report", "RUN_ID|FLEET_ID|PREFIX|latest")
-	format := fs.String("format", "", "output format: text (the summary), html, junit, markdown or json; default text, or from --out's extension (.html, .xml, .md, .json)")
+func reportCommand(a *app) *cobra.Command {
+	c := withJSON(&cobra.Command{
+		Use:               "report RUN_ID|FLEET_ID|PREFIX|latest",
+		Short:             "print a run's summary, or render its report as html, junit, markdown or json",
+		ValidArgsFunction: a.completeRunIDs,
+	})
+	fs := c.Flags()
+	format := fs.String("format", "", "output format: text (the summary), html, junit, markdown or json (as --json); default text, or from --out's extension (.html, .xml, .md, .json)")
 	out := fs.String("out", "", "write to `file` instead of standard output")
-	stateDir := fs.String("state-dir", ".sluice", "where run folders and reports are written")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
+	completeValues(c, fs.Lookup("format"), "text", "html", "junit", "markdown", "json")
+	c.RunE = func(_ *cobra.Command, pos []string) error { return a.showReport(pos, *format, *out) }
+	return c
+}
+
+func (a *app) showReport(pos []string, format, out string) error {
 	if len(pos) != 1 {
 		return usagef("report takes one run id (or latest), got %d arguments", len(pos))
 	}
-	name := *format
-	if name == "" {
-		name = formatFromFile(*out)
+	if a.globals.json {
+		if format != "" && format != "json" {
+			return usagef("--json and --format %s contradict each other", format)
+		}
+		format = "json"
 	}
-	var f render.Format
+	stateDir := a.globals.stateDir
+	name := format
+	if name == "" {
+		name = formatFromFile(out)
+	}
+	var (
+		f   render.Format
+		err error
+	)
 	if name != "text" {
 		if f, err = render.ParseFormat(name); err != nil {
 			return usagef("--format: unknown report format %q: use text, html, junit, markdown or json", name)
 		}
 	}
-	id, err := resolveReportID(*stateDir, pos[0])
+	id, err := resolveReportID(stateDir, pos[0])
 	if err != nil {
 		return err
 	}
 	var buf bytes.Buffer
-	if fr, err := readFleetReport(*stateDir, id); err != nil {
+	if fr, err := readFleetReport(stateDir, id); err != nil {
 		return err
 	} else if fr != nil {
 		if name == "text" {
-			printFleetSummary(&buf, fr, *stateDir)
+			printFleetSummary(&buf, fr, stateDir)
 		} else if err := render.RenderFleet(&buf, f, fr); err != nil {
 			return fmt.Errorf("report %s: %w", fr.FleetID, err)
 		}
 	} else {
-		rep, err := readRunReport(*stateDir, id)
+		rep, err := readRunReport(stateDir, id)
 		if err != nil {
 			return err
 		}
 		if name == "text" {
-			printSummary(&buf, rep, *stateDir)
+			printSummary(&buf, rep, stateDir)
 		} else if err := render.Render(&buf, f, rep); err != nil {
 			return fmt.Errorf("report %s: %w", rep.RunID, err)
 		}
 	}
-	if *out == "" {
+	if out == "" {
 		_, err := a.stdout.Write(buf.Bytes())
 		return err
 	}
-	return writeReportFile(*out, buf.Bytes())
+	return writeReportFile(out, buf.Bytes())
 }
 
 // formatFromFile is the format a report file's extension asks for; text

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/sluice-dev/sluice/runner"
@@ -15,48 +16,49 @@ import (
 type runFlags struct {
 	params     multiFlag
 	paramsFile string
-	plansDir   string
-	stateDir   string
-	logFormat  string
-	logLevel   string
 	dryRun     bool
 }
 
-func cmdRun(a *app, args []string) error {
+func runCommand(a *app) *cobra.Command {
+	c := &cobra.Command{
+		Use:               "run PLAN|NAME",
+		Short:             "run a plan (a file or a name under --plans-dir)",
+		ValidArgsFunction: a.completePlans,
+	}
 	var f runFlags
-	fs := newFlags(a, "run", "PLAN|NAME")
+	fs := c.Flags()
 	fs.Var(&f.params, "param", "set a plan parameter: `name=value` (repeatable)")
 	fs.StringVar(&f.paramsFile, "params-file", "", "read parameters from a YAML `file`")
-	fs.StringVar(&f.plansDir, "plans-dir", "plans", "where named plans live")
-	fs.StringVar(&f.stateDir, "state-dir", ".sluice", "where run folders and reports are written")
-	fs.StringVar(&f.logFormat, "log-format", "auto", "log format: auto (human on a terminal), human or json")
-	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "print the resolved DAG and what each step would do; run nothing")
 	reportFlag := fs.String("report", "", "also render the report: `formats` html,junit,markdown (into the run folder) or html=FILE,junit=FILE")
 	ff := addFleetFlags(fs)
 	var mf metricsFlags
 	mf.add(fs, "metrics-file", "the run's metrics")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
+	c.RunE = func(_ *cobra.Command, pos []string) error {
+		if len(pos) != 1 {
+			return usagef("run takes one plan (a file or a name), got %d arguments", len(pos))
+		}
+		if err := ff.check(fs); err != nil {
+			return err
+		}
+		reports, err := parseReportFlag(*reportFlag)
+		if err != nil {
+			return err
+		}
+		if err := mf.check(); err != nil {
+			return err
+		}
+		if ff.inventory != "" {
+			return a.runFleet(pos[0], &f, ff, reports, &mf)
+		}
+		return a.run(pos[0], &f, reports, &mf)
 	}
-	if len(pos) != 1 {
-		return usagef("run takes one plan (a file or a name), got %d arguments", len(pos))
-	}
-	if err := ff.check(fs); err != nil {
-		return err
-	}
-	reports, err := parseReportFlag(*reportFlag)
-	if err != nil {
-		return err
-	}
-	if err := mf.check(); err != nil {
-		return err
-	}
-	if ff.inventory != "" {
-		return a.runFleet(pos[0], &f, ff, reports, &mf)
-	}
-	plan, values, err := a.loadWithParams(pos[0], &f)
+	return c
+}
+
+// run runs one plan, without an inventory.
+func (a *app) run(arg string, f *runFlags, reports []reportTarget, mf *metricsFlags) error {
+	plan, values, err := a.loadWithParams(arg, f)
 	if err != nil {
 		return err
 	}
@@ -64,27 +66,25 @@ func cmdRun(a *app, args []string) error {
 		return a.dryRun(plan, values)
 	}
 
-	out, err := a.runOutput(f.logFormat, f.logLevel)
-	if err != nil {
-		return err
-	}
+	out := a.runOutput()
 	ctx, stop := a.interruptContext()
 	defer stop()
+	stateDir := a.globals.stateDir
 	opts := runner.RunOptions{
 		Params:   values,
 		Secrets:  runner.SecretValues(plan, values),
-		StateDir: f.stateDir,
+		StateDir: stateDir,
 		Logger:   out.logger,
 		Progress: out.progress,
 	}
 	report, err := runner.Run(ctx, plan, opts)
 	out.close()
 	if report != nil {
-		printSummary(a.redactor.Writer(a.stdout), report, f.stateDir)
-		if rerr := a.publishReports(report, f.stateDir, reports); rerr != nil && err == nil {
+		printSummary(a.redactor.Writer(a.stdout), report, stateDir)
+		if rerr := a.publishReports(report, stateDir, reports); rerr != nil && err == nil {
 			err = rerr
 		}
-		err = a.exportRunMetrics(&mf, plan, values, report, "", err)
+		err = a.exportRunMetrics(mf, plan, values, report, "", err)
 	}
 	return err
 }
@@ -109,11 +109,11 @@ func (a *app) loadWithParams(arg string, f *runFlags) (*runner.Plan, map[string]
 // loadPlan resolves, loads and validates the plan, prints its warnings and
 // parses --param.
 func (a *app) loadPlan(arg string, f *runFlags) (*runner.Plan, map[string]string, error) {
-	file, err := resolvePlan(arg, f.plansDir)
+	file, err := resolvePlan(arg, a.globals.plansDir)
 	if err != nil {
 		return nil, nil, err
 	}
-	plan, err := runner.LoadFile(file, steps.Builtin(), runner.WithPlansDir(f.plansDir))
+	plan, err := runner.LoadFile(file, steps.Builtin(), runner.WithPlansDir(a.globals.plansDir))
 	if err != nil {
 		return nil, nil, err
 	}

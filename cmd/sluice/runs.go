@@ -8,6 +8,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/runner/fleet"
 )
@@ -29,24 +31,23 @@ type runEntry struct {
 const statusUnfinished runner.Status = "unfinished"
 
 // cmdRuns lists the recorded runs, newest first.
-func cmdRuns(a *app, args []string) error {
-	fs := newFlags(a, "runs", "")
-	stateDir := fs.String("state-dir", ".sluice", "where run folders and reports are written")
-	asJSON := fs.Bool("json", false, "print the list as JSON")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 0 {
-		return usagef("runs takes no arguments, got %d", len(pos))
-	}
-	entries, err := listRuns(*stateDir)
+func runsCommand(a *app) *cobra.Command {
+	return withJSON(&cobra.Command{
+		Use:   "runs",
+		Short: "list the recorded runs, newest first",
+		Args:  noArgs,
+		RunE:  func(*cobra.Command, []string) error { return a.runs() },
+	})
+}
+
+func (a *app) runs() error {
+	entries, err := listRuns(a.globals.stateDir)
 	if err != nil {
 		return err
 	}
 	w := a.redactor.Writer(a.stdout)
 	defer flushWriter(w)
-	if *asJSON {
+	if a.globals.json {
 		if entries == nil {
 			entries = []runEntry{}
 		}
@@ -58,7 +59,7 @@ func cmdRuns(a *app, args []string) error {
 		return err
 	}
 	if len(entries) == 0 {
-		fmt.Fprintf(w, "no runs recorded in %s\n", filepath.Join(*stateDir, "runs"))
+		fmt.Fprintf(w, "no runs recorded in %s\n", filepath.Join(a.globals.stateDir, "runs"))
 		return nil
 	}
 	targets := false

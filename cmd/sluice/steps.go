@@ -5,18 +5,24 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/spf13/cobra"
+
 	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps"
 )
 
 // cmdSteps prints the step catalogue, or one step type's parameters and
 // outputs.
-func cmdSteps(a *app, args []string) error {
-	fs := newFlags(a, "steps", "[TYPE]")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
+func stepsCommand(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:               "steps [TYPE]",
+		Short:             "describe the step types, or one of them",
+		ValidArgsFunction: completeStepTypes,
+		RunE:              func(_ *cobra.Command, pos []string) error { return a.steps(pos) },
 	}
+}
+
+func (a *app) steps(pos []string) error {
 	reg := steps.Builtin()
 	if len(pos) == 0 {
 		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)

@@ -2,8 +2,9 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
+
+	"github.com/spf13/pflag"
 
 	"github.com/sluice-dev/sluice/steps/catalog"
 )
@@ -19,7 +20,7 @@ type trustFlags struct {
 // addTrustFlags adds --verify-keys and --allow-unsigned; keyDir is the
 // command's --key-dir, whose store's verification keys are used when
 // --verify-keys is not given.
-func addTrustFlags(fs *flag.FlagSet, keyDir *string) *trustFlags {
+func addTrustFlags(fs *pflag.FlagSet, keyDir *string) *trustFlags {
 	return &trustFlags{
 		keyDir:        keyDir,
 		verifyKeys:    fs.String("verify-keys", "", "verification keys that check each manifest's signature: a key store `DIR` (public parts suffice) or an allowed_signers file; default: --key-dir"),
