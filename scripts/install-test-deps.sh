@@ -14,6 +14,9 @@
 #                  its own Prometheus and Pushgateway on free 127.0.0.1 ports
 #                  (on a machine with systemd the packages also start their
 #                  services on :9090 and :9091; the tests do not use them)
+#   bash-completion
+#                  a testscript completes sluice's commands in a real bash
+#                  through the script `sluice completion bash` prints
 #   versitygw      the S3-compatible server of the s3:// tests (about 2
 #                  minutes to build cold; install-versitygw.sh)
 # and Debian's package index, which TestContainerfile reads (apt-cache).
@@ -28,6 +31,7 @@ command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 command -v chromium >/dev/null 2>&1 || need+=(chromium fonts-dejavu-core)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v prometheus-pushgateway >/dev/null 2>&1 || need+=(prometheus-pushgateway)
+[ -f /usr/share/bash-completion/bash_completion ] || need+=(bash-completion)
 "$here/apt-install.sh" "${need[@]}"
 if ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then
 	sudo=""

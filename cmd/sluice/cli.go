@@ -80,6 +80,7 @@ func newRoot(a *app) *cobra.Command {
 		stepsCommand(a), schemaCommand(a), keysCommand(a), restoreCommand(a),
 		reportCommand(a), runsCommand(a), backupsCommand(a), exportCommand(a),
 	)
+	completeKeyDirs(root)
 	// cobra's own commands, in sluice's lower-case style.
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()

@@ -80,6 +80,17 @@ func completeDirs(c *cobra.Command, flags ...*pflag.Flag) {
 	}
 }
 
+// completeKeyDirs makes every --key-dir complete to folders: a key store
+// is one.
+func completeKeyDirs(c *cobra.Command) {
+	if f := c.LocalNonPersistentFlags().Lookup("key-dir"); f != nil {
+		completeDirs(c, f)
+	}
+	for _, sub := range c.Commands() {
+		completeKeyDirs(sub)
+	}
+}
+
 // mustRegister panics on a completion registered twice for one flag: a
 // mistake in the command tree, caught by every test that builds it.
 func mustRegister(err error) {

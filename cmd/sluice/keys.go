@@ -27,6 +27,7 @@ func keysInitCommand(a *app) *cobra.Command {
 	c := &cobra.Command{Use: "init DIR", Short: "create a dir key store (or add a signing key to an old one)"}
 	fs := c.Flags()
 	typ := fs.String("type", keys.DefaultType, "key type: "+keys.TypeHybrid+" (post-quantum hybrid) or "+keys.TypeX25519+" (readable by age < 1.3)")
+	completeValues(c, fs.Lookup("type"), keys.TypeHybrid, keys.TypeX25519)
 	c.RunE = func(_ *cobra.Command, pos []string) error {
 		if len(pos) != 1 {
 			return usagef("keys init takes one folder")

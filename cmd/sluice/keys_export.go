@@ -44,6 +44,7 @@ func keysExportCommand(a *app) *cobra.Command {
 	c := &cobra.Command{Use: "export DIR OUT --role backup|verify|restore", Short: "copy the store with only what one host needs"}
 	fs := c.Flags()
 	role := fs.String("role", "", "what the copy is for: backup (recipient + private signing key), verify (verification keys) or restore (identities + verification keys)")
+	completeValues(c, fs.Lookup("role"), keys.Roles...)
 	c.RunE = func(_ *cobra.Command, pos []string) error {
 		if len(pos) != 2 || *role == "" {
 			return usagef("keys export takes the store, a new folder and --role (%s)", strings.Join(keys.Roles, ", "))

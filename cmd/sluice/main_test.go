@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,8 +31,30 @@ func TestScripts(t *testing.T) {
 			env.Setenv("REPO", wd+"/../..")
 			return nil
 		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"readonly": cmdReadonly},
+		Cmds:      map[string]func(ts *testscript.TestScript, neg bool, args []string){"readonly": cmdReadonly},
+		Condition: scriptCondition,
 	})
+}
+
+// bashCompletion is the bash-completion package's script, which cobra's
+// bash completion needs (scripts/install-test-deps.sh installs it).
+const bashCompletion = "/usr/share/bash-completion/bash_completion"
+
+// scriptCondition answers the scripts' own conditions:
+// [bash-completion]: bash and the bash-completion package are installed,
+// and always true in CI (CI=true), where a missing one must fail the
+// script rather than skip it.
+func scriptCondition(cond string) (bool, error) {
+	switch cond {
+	case "bash-completion":
+		if os.Getenv("CI") == "true" {
+			return true, nil
+		}
+		_, err := os.Stat(bashCompletion)
+		_, errBash := exec.LookPath("bash")
+		return err == nil && errBash == nil, nil
+	}
+	return false, fmt.Errorf("unknown condition %q", cond)
 }
 
 // cmdReadonly makes a folder unwritable until the script ends, as a
