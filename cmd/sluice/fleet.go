@@ -30,7 +30,7 @@ type fleetFlags struct {
 
 func addFleetFlags(fs *pflag.FlagSet) *fleetFlags {
 	ff := &fleetFlags{}
-	fs.StringVar(&ff.inventory, "inventory", "", "run the plan once per target of an inventory `file` (see Running a fleet in README.md)")
+	fs.StringVar(&ff.inventory, "inventory", "", "run the plan once per target of an inventory `file` (see docs/fleet.md)")
 	fs.IntVar(&ff.parallel, "parallel", fleet.DefaultParallel, "with --inventory: run at most `n` targets at once")
 	fs.Var(&ff.targets, "target", "with --inventory: run only the target `name` (repeatable)")
 	fs.IntVar(&ff.targetIndex, "target-index", -1, "with --inventory: run only the target at position `i` in the file, from 0 (a Kubernetes Indexed Job's $JOB_COMPLETION_INDEX)")

@@ -9,24 +9,24 @@ import (
 	"testing"
 )
 
-// TestSuggestedGitignoreHidesKeysAndRuns checks the .gitignore the README
-// suggests, and the repository's own, with git itself: a key store's
+// TestSuggestedGitignoreHidesKeysAndRuns checks the .gitignore
+// docs/backups.md suggests, and the repository's own, with git itself: a key store's
 // identity and a run folder's report are ignored.
 func TestSuggestedGitignoreHidesKeysAndRuns(t *testing.T) {
 	requireTools(t, "git")
-	readme, err := os.ReadFile("../../README.md")
+	readme, err := os.ReadFile("../../docs/backups.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	block := regexp.MustCompile("(?s)```gitignore\n(.*?)```").FindSubmatch(readme)
 	if block == nil {
-		t.Fatal("README.md suggests no .gitignore (a ```gitignore block)")
+		t.Fatal("docs/backups.md suggests no .gitignore (a ```gitignore block)")
 	}
 	own, err := os.ReadFile("../../.gitignore")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, ignore := range map[string][]byte{"README.md": block[1], ".gitignore": own} {
+	for name, ignore := range map[string][]byte{"docs/backups.md": block[1], ".gitignore": own} {
 		t.Run(name, func(t *testing.T) {
 			repo := t.TempDir()
 			run(t, repo, "git", "init", "-q")

@@ -137,7 +137,7 @@ func readManifest(arg string, trust catalog.Trust) (*manifest.Manifest, string, 
 	}
 	if signed.Manifest == nil {
 		if !isManifest {
-			return nil, "", fmt.Errorf("backup %s has no manifest (%s), so nothing says how to restore it: restore it by hand (see README, Restore by hand) or pass its manifest", arg, manifestURL)
+			return nil, "", fmt.Errorf("backup %s has no manifest (%s), so nothing says how to restore it: restore it by hand (see docs/backups.md, Restore by hand) or pass its manifest", arg, manifestURL)
 		}
 		return nil, "", fmt.Errorf("reading manifest %s: it does not exist", arg)
 	}

@@ -25,7 +25,7 @@ const (
 // klauspost/compress's "fastest" speed. A backup shares the machine with
 // pg_dump and the database server, so the codec must keep up with pg_dump
 // while using as little CPU as it can; on the benchmark's data level 1 also
-// compresses better than level 3 (see README, Performance).
+// compresses better than level 3 (see docs/performance.md).
 const DefaultZstdLevel = 1
 
 // DefaultGzipLevel is the gzip level used when none is given: 1, for the

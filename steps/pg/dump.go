@@ -30,7 +30,7 @@ func Dump(ctx context.Context, tool Tool, dsn string, w io.Writer, args ...strin
 	}
 	// pg_dump writes in small pieces: a 1 MiB pipe and 256 KiB reads cut
 	// the wake-ups on both sides (about 13% less CPU for the whole backup
-	// on 2 cores; see README, Performance).
+	// on 2 cores; see docs/performance.md).
 	streamio.GrowPipe(out, 1<<20)
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("running pg_dump: %w", err)
