@@ -3,12 +3,9 @@ package runner
 import (
 	"fmt"
 	"reflect"
-	"time"
 
 	"gopkg.in/yaml.v3"
 )
-
-var durationZero time.Duration
 
 // Bind builds the step's parameter struct for a run: a fresh value from
 // Def.New with its default: tags applied, the with: mapping decoded into it
@@ -47,12 +44,17 @@ func (s *Step) Bind(env Env) (any, error) {
 			if err != nil {
 				return nil, fmt.Errorf("step %q: %w", s.ID, err)
 			}
-			if resolved.Kind == yaml.ScalarNode && (resolved.Tag == "!!null" || (fromExpr && resolved.Value == "" && f.Type.Kind() == reflect.String)) {
+			if resolved.Kind == yaml.ScalarNode && (keepsDefault(f, resolved) || (fromExpr && resolved.Value == "" && f.Type.Kind() == reflect.String)) {
 				if f.Required {
 					return nil, fmt.Errorf("step %q: %s: required, but the value is empty", s.ID, label)
 				}
-				if resolved.Tag == "!!null" {
+				if keepsDefault(f, resolved) {
 					continue
+				}
+			}
+			if !f.Deferred {
+				if _, err := checkEnum(resolved, f.Type, f.Enum, label); err != nil {
+					return nil, fmt.Errorf("step %q: %w", s.ID, err)
 				}
 			}
 			if err := decodeField(sv, f, resolved); err != nil {
@@ -65,6 +67,9 @@ func (s *Step) Bind(env Env) (any, error) {
 				if err2 := decodeField(sv, f, resolved); err2 != nil {
 					return nil, fmt.Errorf("step %q: %s: %w", s.ID, label, err)
 				}
+			}
+			if err := nestedDefaults(sv.FieldByIndex(f.Index), resolved); err != nil {
+				return nil, fmt.Errorf("step %q: step type %q: %s: %w", s.ID, s.Type, label, err)
 			}
 			set[k.Value] = true
 		}

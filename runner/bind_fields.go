@@ -21,7 +21,9 @@ type paramField struct {
 	Default    string // YAML text
 	HasDefault bool
 	Required   bool
-	Deferred   bool // `expr:"defer"`: Bind leaves ${{ }} for the step to expand
+	Deferred   bool     // `expr:"defer"`: Bind leaves ${{ }} for the step to expand
+	Enum       []string // `enum:"a,b"`: the values a string (or each string of a list) may take
+	Retention  bool     // `duration:"retention"`: a Duration read by ParseRetention (m is a month)
 }
 
 var keyNameType = reflect.TypeOf(KeyName(""))
@@ -60,6 +62,12 @@ func paramFields(t reflect.Type) []paramField {
 			name = strings.ToLower(f.Name)
 		}
 		def, hasDef := f.Tag.Lookup("default")
+		var enum []string
+		if e, ok := f.Tag.Lookup("enum"); ok {
+			for _, v := range strings.Split(e, ",") {
+				enum = append(enum, strings.TrimSpace(v))
+			}
+		}
 		out = append(out, paramField{
 			Name:       name,
 			Index:      []int{i},
@@ -69,6 +77,8 @@ func paramFields(t reflect.Type) []paramField {
 			HasDefault: hasDef,
 			Required:   f.Tag.Get("required") == "true",
 			Deferred:   f.Tag.Get("expr") == "defer",
+			Enum:       enum,
+			Retention:  f.Tag.Get("duration") == "retention",
 		})
 	}
 	return out
@@ -97,21 +107,46 @@ func applyDefaults(v reflect.Value, fields []paramField) error {
 		if !f.HasDefault {
 			continue
 		}
-		ptr := v.FieldByIndex(f.Index).Addr().Interface()
-		if err := yaml.Unmarshal([]byte(f.Default), ptr); err != nil {
-			return fmt.Errorf("field %q: default tag %q: %v", f.Name, f.Default, decodeErrorText(err))
+		if err := setDefault(v.FieldByIndex(f.Index), f); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// setDefault sets fv, the value of field f, to f's default.
+func setDefault(fv reflect.Value, f paramField) error {
+	var n yaml.Node
+	err := yaml.Unmarshal([]byte(f.Default), &n)
+	if err == nil && len(n.Content) == 1 {
+		err = decodeInto(fv, f, n.Content[0])
+	}
+	if err != nil {
+		return fmt.Errorf("field %q: default tag %q: %v", f.Name, f.Default, decodeErrorText(err))
 	}
 	return nil
 }
 
 // decodeField decodes n into field f of v with a readable error.
 func decodeField(v reflect.Value, f paramField, n *yaml.Node) error {
+	return decodeInto(v.FieldByIndex(f.Index), f, n)
+}
+
+// decodeInto decodes n, written for field f, into fv.
+func decodeInto(fv reflect.Value, f paramField, n *yaml.Node) error {
 	if fractionIntoInt(n, f.Type) {
 		return fmt.Errorf("want %s, got %s", goTypeText(f.Type), nodeText(n))
 	}
-	fv := reflect.New(f.Type)
-	if err := n.Decode(fv.Interface()); err != nil {
+	if f.Retention && f.Type == durationType && n.Kind == yaml.ScalarNode {
+		d, err := ParseRetention(n.Value)
+		if err != nil {
+			return err
+		}
+		fv.Set(reflect.ValueOf(d))
+		return nil
+	}
+	nv := reflect.New(f.Type)
+	if err := n.Decode(nv.Interface()); err != nil {
 		var te *yaml.TypeError
 		if asTypeError(err, &te) {
 			if n.Kind == yaml.ScalarNode || len(te.Errors) == 0 || !kindFits(n, f.Type) {
@@ -121,7 +156,7 @@ func decodeField(v reflect.Value, f paramField, n *yaml.Node) error {
 		}
 		return err
 	}
-	v.FieldByIndex(f.Index).Set(fv.Elem())
+	fv.Set(nv.Elem())
 	return nil
 }
 
@@ -131,7 +166,7 @@ func fractionIntoInt(n *yaml.Node, t reflect.Type) bool {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if t == reflect.TypeOf(durationZero) || n.Kind != yaml.ScalarNode || n.ShortTag() != "!!float" {
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!float" {
 		return false
 	}
 	switch t.Kind() {
@@ -182,8 +217,8 @@ func decodeErrorText(err error) string {
 
 // goTypeText describes a Go type for messages and the `sluice steps` help.
 func goTypeText(t reflect.Type) string {
-	if t == reflect.TypeOf(durationZero) {
-		return "a duration (e.g. 30s)"
+	if t == durationType {
+		return "a duration (e.g. 30s, 14d)"
 	}
 	switch t.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,

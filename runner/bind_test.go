@@ -63,7 +63,7 @@ func TestBindResolvesExpressions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &ltSource{Rows: 14, Timeout: 2 * time.Minute, Chunk: 2 << 20, Name: "rows=7 at ci"}
+	want := &ltSource{Rows: 14, Timeout: Duration{Clock: 2 * time.Minute}, Chunk: 2 << 20, Name: "rows=7 at ci"}
 	if !reflect.DeepEqual(v, want) {
 		t.Errorf("src params %+v, want %+v", v, want)
 	}
@@ -80,7 +80,7 @@ func TestBindResolvesExpressions(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := v.(*ltCheck)
-	if c.Limit != 1.5 || c.Every != 10*time.Second || !reflect.DeepEqual(c.Tags, []string{"a", "b"}) ||
+	if c.Limit != 1.5 || c.Every != (Duration{Clock: 10 * time.Second}) || !reflect.DeepEqual(c.Tags, []string{"a", "b"}) ||
 		!reflect.DeepEqual(c.Labels, map[string]string{"stage": "ci", "fixed": "yes"}) ||
 		!reflect.DeepEqual(c.Levels, []ltLevel{{Name: "ci", Limit: 7}}) {
 		t.Errorf("check params %+v", c)
@@ -92,7 +92,7 @@ func TestBindDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (&ltSource{Rows: 10, Timeout: 30 * time.Second, Chunk: 64 << 10}); !reflect.DeepEqual(v, want) {
+	if want := (&ltSource{Rows: 10, Timeout: Duration{Clock: 30 * time.Second}, Chunk: 64 << 10}); !reflect.DeepEqual(v, want) {
 		t.Errorf("defaults %+v, want %+v", v, want)
 	}
 }

@@ -247,14 +247,14 @@ func (l *loader) decode(n *yaml.Node, step, field string, out any) bool {
 	return true
 }
 
-// duration decodes a Go duration string such as "90s" or "2h".
+// duration decodes a duration such as "90s", "2h" or "1d" (see Duration).
 func (l *loader) duration(n *yaml.Node, step, field string, out *time.Duration) bool {
-	d, err := time.ParseDuration(n.Value)
-	if n.Kind != yaml.ScalarNode || err != nil || d < 0 {
+	d, err := ParseDuration(n.Value)
+	if n.Kind != yaml.ScalarNode || err != nil || n.Value == "" {
 		l.el.add(n, step, "%s: want a duration such as 90s or 2h, got %s", field, nodeText(n))
 		return false
 	}
-	*out = d
+	*out = d.Std()
 	return true
 }
 

@@ -3,19 +3,19 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
-	"time"
 )
 
 // The step types below are small but real definitions used by the loader
 // tests, since the shipped step types live in package steps.
 
 type ltSource struct {
-	Rows    int           `yaml:"rows" default:"10" doc:"rows to write"`
-	Name    string        `yaml:"name" doc:"a label"`
-	Timeout time.Duration `yaml:"timeout" default:"30s" doc:"how long to wait"`
-	Chunk   Size          `yaml:"chunk" default:"64KiB" doc:"write size"`
+	Rows    int      `yaml:"rows" default:"10" doc:"rows to write"`
+	Name    string   `yaml:"name" doc:"a label"`
+	Timeout Duration `yaml:"timeout" default:"30s" doc:"how long to wait"`
+	Chunk   Size     `yaml:"chunk" default:"64KiB" doc:"write size"`
 }
 
 func (p *ltSource) Produce(_ context.Context, _ *StepContext, w io.Writer) (Outputs, error) {
@@ -71,7 +71,7 @@ type ltCheck struct {
 	Limit  float64           `yaml:"limit" doc:"largest allowed ratio"`
 	Labels map[string]string `yaml:"labels" doc:"extra labels"`
 	Levels []ltLevel         `yaml:"levels" doc:"thresholds"`
-	Every  time.Duration     `yaml:"every"`
+	Every  Duration          `yaml:"every"`
 	Tags   []string          `yaml:"tags"`
 }
 
@@ -79,10 +79,45 @@ func (p *ltCheck) Run(context.Context, *StepContext) (Outputs, error) {
 	return Outputs{"ok": true, "stats": map[string]any{"p50": 1.5}}, nil
 }
 
+type ltRule struct {
+	Name string   `yaml:"name" doc:"rule name"`
+	Op   string   `yaml:"op" default:"le" enum:"le,ge" doc:"comparison"`
+	Wait Duration `yaml:"wait" default:"1m" doc:"how long"`
+}
+
+type ltPick struct {
+	Stat     string   `yaml:"stat" default:"p95" enum:"p50,p95,mean" doc:"which statistic"`
+	Also     []string `yaml:"also" enum:"p50,p95,mean" doc:"more statistics"`
+	Mode     string   `yaml:"mode" enum:"strict,lenient" doc:"how strict (no default)"`
+	Within   Duration `yaml:"within" duration:"retention" doc:"a retention span"`
+	Rules    []ltRule `yaml:"rules" doc:"rules"`
+	Fallback *ltRule  `yaml:"fallback" doc:"the rule when none matches"`
+}
+
+// Validate fails when a nested default is missing, which the loader's
+// check of literal values would show.
+func (p *ltPick) Validate() error {
+	rules := p.Rules
+	if p.Fallback != nil {
+		rules = append(rules, *p.Fallback)
+	}
+	for _, r := range rules {
+		if r.Op == "" || r.Wait.IsZero() {
+			return fmt.Errorf("rule %q: nested defaults not applied: %+v", r.Name, r)
+		}
+	}
+	return nil
+}
+
+func (p *ltPick) Run(context.Context, *StepContext) (Outputs, error) {
+	return Outputs{"stat": p.Stat}, nil
+}
+
 // ltRegistry returns the test step types: src (source, plaintext), fetch
 // (source of unknown content), xform
 // (transform), seal (transform that protects), open (transform that yields
-// plaintext), store (persisting sink), check (action).
+// plaintext), store (persisting sink), check (action), pick (action with
+// closed sets, nested defaults and a retention span).
 func ltRegistry() *Registry {
 	return NewRegistry(
 		Definition{Type: "src", Kind: KindSource, Summary: "Writes rows.", New: func() any { return new(ltSource) }, Plaintext: true,
@@ -97,6 +132,8 @@ func ltRegistry() *Registry {
 			Outputs: []OutputSpec{{Name: "bytes", Type: "int"}, {Name: "location", Type: "string"}}},
 		Definition{Type: "check", Kind: KindAction, Summary: "Checks things.", New: func() any { return new(ltCheck) },
 			Outputs: []OutputSpec{{Name: "ok", Type: "bool"}, {Name: "stats", Type: "map"}}},
+		Definition{Type: "pick", Kind: KindAction, Summary: "Picks a statistic.", New: func() any { return new(ltPick) },
+			Outputs: []OutputSpec{{Name: "stat", Type: "string"}}},
 		callDefinition(),
 	)
 }

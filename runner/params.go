@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -110,7 +111,7 @@ func paramFromString(t ParamType, s string) (any, error) {
 	case ParamBool:
 		v, err = strconv.ParseBool(strings.TrimSpace(s))
 	case ParamDuration:
-		v, err = time.ParseDuration(strings.TrimSpace(s))
+		v, err = paramDuration(s)
 	case ParamList:
 		return listFromString(s)
 	case ParamMap:
@@ -122,6 +123,20 @@ func paramFromString(t ParamType, s string) (any, error) {
 		return nil, fmt.Errorf("not %s", paramTypeText(t))
 	}
 	return v, nil
+}
+
+// paramDuration reads a duration param: a Go duration, or any form a
+// step's duration takes (14d, 6mo), as its length.
+func paramDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if d, err := time.ParseDuration(s); err == nil {
+		return d, nil
+	}
+	d, err := ParseDuration(s)
+	if s == "" {
+		return 0, errors.New("empty")
+	}
+	return d.Std(), err
 }
 
 // listFromString accepts a YAML/JSON flow list ("[a, b]") or comma-separated

@@ -2,7 +2,10 @@ package runner
 
 import (
 	"fmt"
+	"reflect"
+	"slices"
 	"sort"
+	"strings"
 )
 
 // Registry holds the step types a plan may use.
@@ -25,9 +28,60 @@ func NewRegistry(defs ...Definition) *Registry {
 		if _, dup := r.defs[d.Type]; dup {
 			panic(fmt.Sprintf("runner: step type %q registered twice", d.Type))
 		}
+		if err := checkDefinition(&d); err != nil {
+			panic(fmt.Sprintf("runner: step type %q: %v", d.Type, err))
+		}
 		r.defs[d.Type] = &d
 	}
 	return r
+}
+
+// checkDefinition checks what the parameter struct's tags promise: every
+// default decodes and is one of its enum, enums are on strings, and the
+// retention tag is on a Duration.
+func checkDefinition(d *Definition) error {
+	sv, err := paramStruct(d)
+	if err != nil {
+		return err
+	}
+	return checkTags(sv.Type(), "", 0)
+}
+
+func checkTags(t reflect.Type, prefix string, depth int) error {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array || t.Kind() == reflect.Map {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct || depth > 8 || t == durationType || reflect.PointerTo(t).Implements(unmarshalerType) {
+		return nil
+	}
+	for _, f := range paramFields(t) {
+		name := prefix + f.Name
+		elem := f.Type
+		for elem.Kind() == reflect.Pointer || elem.Kind() == reflect.Slice || elem.Kind() == reflect.Array {
+			elem = elem.Elem()
+		}
+		if f.Enum != nil && elem.Kind() != reflect.String {
+			return fmt.Errorf("field %q: enum tag on a %s, not a string", name, f.Type)
+		}
+		if f.Retention && f.Type != durationType {
+			return fmt.Errorf("field %q: duration tag on a %s, not a runner.Duration", name, f.Type)
+		}
+		if f.HasDefault {
+			v := reflect.New(f.Type)
+			named := f
+			named.Name = name
+			if err := setDefault(v.Elem(), named); err != nil {
+				return err
+			}
+			if f.Enum != nil && f.Type.Kind() == reflect.String && !slices.Contains(f.Enum, v.Elem().String()) {
+				return fmt.Errorf("field %q: default %q is not one of its enum %s", name, f.Default, strings.Join(f.Enum, ", "))
+			}
+		}
+		if err := checkTags(f.Type, name+".", depth+1); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Lookup returns the definition of a step type.

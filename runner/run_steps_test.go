@@ -59,8 +59,8 @@ func (p *rtGen) Produce(ctx context.Context, sc *StepContext, w io.Writer) (Outp
 
 // rtUpper is a transform that upper-cases ASCII and counts.
 type rtUpper struct {
-	FailAt int64         `yaml:"fail_at" default:"-1" doc:"fail after reading this many bytes"`
-	Delay  time.Duration `yaml:"delay" doc:"work this long per read"`
+	FailAt int64    `yaml:"fail_at" default:"-1" doc:"fail after reading this many bytes"`
+	Delay  Duration `yaml:"delay" doc:"work this long per read"`
 }
 
 func (p *rtUpper) Transform(ctx context.Context, sc *StepContext, r io.Reader, w io.Writer) (Outputs, error) {
@@ -72,7 +72,7 @@ func (p *rtUpper) Transform(ctx context.Context, sc *StepContext, r io.Reader, w
 		if p.FailAt >= 0 && n >= p.FailAt {
 			return nil, errors.New("injected transform failure")
 		}
-		time.Sleep(p.Delay)
+		time.Sleep(p.Delay.Std())
 		if k > 0 {
 			if _, werr := w.Write(bytes.ToUpper(buf[:k])); werr != nil {
 				return nil, fmt.Errorf("writing: %w", werr)
@@ -193,13 +193,13 @@ func (pp *rtPending) Abort() error {
 // rtAct is an action that records its start and end, may sleep, fail or
 // return a given output.
 type rtAct struct {
-	Sleep time.Duration `yaml:"sleep" doc:"how long to work (stops on cancellation)"`
-	Fails int           `yaml:"fails" doc:"fail this many attempts; -1: always"`
-	Value string        `yaml:"value" doc:"returned as output value"`
-	Size  int64         `yaml:"size" doc:"returned as output bytes"`
-	Meet  int           `yaml:"meet" doc:"wait until this many actions run at once"`
-	AtEnd bool          `yaml:"at_end" doc:"register end-of-run work that records \"at-end ID\""`
-	Log   bool          `yaml:"log" doc:"log the value"`
+	Sleep Duration `yaml:"sleep" doc:"how long to work (stops on cancellation)"`
+	Fails int      `yaml:"fails" doc:"fail this many attempts; -1: always"`
+	Value string   `yaml:"value" doc:"returned as output value"`
+	Size  int64    `yaml:"size" doc:"returned as output bytes"`
+	Meet  int      `yaml:"meet" doc:"wait until this many actions run at once"`
+	AtEnd bool     `yaml:"at_end" doc:"register end-of-run work that records \"at-end ID\""`
+	Log   bool     `yaml:"log" doc:"log the value"`
 	// OutputsOnError returns the outputs together with the injected failure.
 	OutputsOnError bool `yaml:"outputs_on_error" doc:"return outputs with the injected failure"`
 }
@@ -225,11 +225,11 @@ func (p *rtAct) Run(ctx context.Context, sc *StepContext) (Outputs, error) {
 		return nil, err
 	}
 	select {
-	case <-time.After(p.Sleep):
+	case <-time.After(p.Sleep.Std()):
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	return Outputs{"value": p.Value, "bytes": p.Size, "took": p.Sleep}, nil
+	return Outputs{"value": p.Value, "bytes": p.Size, "took": p.Sleep.Std()}, nil
 }
 
 var testRegistry = NewRegistry(

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
-	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -22,7 +21,7 @@ func Schema(reg *Registry) ([]byte, error) {
 			"type": "string", "pattern": `\$\{\{.*\}\}`,
 			"description": "a value computed at run time with ${{ expr }}",
 		},
-		"duration": map[string]any{"type": "string", "pattern": durationPattern, "description": "a Go duration such as 90s, 15m or 2h"},
+		"duration": map[string]any{"type": "string", "pattern": durationPattern, "description": "a duration: a Go duration (90s, 15m, 2h), days and weeks (14d, 2w), calendar months and years (6mo, 1y), or a sum (1y6mo)"},
 		"param": map[string]any{
 			"type": "object", "additionalProperties": false,
 			"properties": map[string]any{
@@ -138,7 +137,7 @@ func retrySchema() map[string]any {
 	}}
 }
 
-const durationPattern = `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+const durationPattern = `^(0|([0-9]*\.?[0-9]+(ns|us|µs|μs|ms|s|m|h|d|w|mo|y))*)$`
 
 // withSchema describes the with: mapping of one step type.
 func withSchema(d *Definition) (map[string]any, error) {
@@ -150,16 +149,12 @@ func withSchema(d *Definition) (map[string]any, error) {
 	props := map[string]any{}
 	required := []string{}
 	for _, f := range fields {
-		s := map[string]any{"anyOf": []any{typeSchema(f.Type, 0), map[string]any{"$ref": "#/$defs/interpolated"}}}
+		s := map[string]any{"anyOf": []any{fieldSchema(f, 0), map[string]any{"$ref": "#/$defs/interpolated"}}}
 		if f.Doc != "" {
 			s["description"] = f.Doc
 		}
 		if f.HasDefault {
-			var v any
-			if err := yaml.Unmarshal([]byte(f.Default), &v); err != nil {
-				return nil, fmt.Errorf("step type %q: field %q: default tag %q: %v", d.Type, f.Name, f.Default, decodeErrorText(err))
-			}
-			s["default"] = v
+			s["default"] = defaultValue(f)
 		}
 		if f.Required {
 			required = append(required, f.Name)
@@ -185,9 +180,44 @@ func withSchema(d *Definition) (map[string]any, error) {
 
 var (
 	sizeType        = reflect.TypeOf(Size(0))
-	durationType    = reflect.TypeOf(time.Duration(0))
+	durationType    = reflect.TypeOf(Duration{})
 	unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
 )
+
+// fieldSchema describes a parameter field: its type, with its enum on the
+// string or on each string of a list or map.
+func fieldSchema(f paramField, depth int) map[string]any {
+	s := typeSchema(f.Type, depth)
+	if f.Enum == nil {
+		return s
+	}
+	at := s
+	for at["type"] == "array" || at["type"] == "object" {
+		key := "items"
+		if at["type"] == "object" {
+			key = "additionalProperties"
+		}
+		next, ok := at[key].(map[string]any)
+		if !ok {
+			break
+		}
+		at = next
+	}
+	if at["type"] == "string" {
+		at["enum"] = f.Enum
+	}
+	return s
+}
+
+// defaultValue is a field's default tag as a JSON value; checkDefinition
+// made sure it decodes.
+func defaultValue(f paramField) any {
+	var v any
+	if yaml.Unmarshal([]byte(f.Default), &v) != nil {
+		return f.Default
+	}
+	return v
+}
 
 // typeSchema describes a Go type as JSON Schema.
 func typeSchema(t reflect.Type, depth int) map[string]any {
@@ -224,9 +254,15 @@ func typeSchema(t reflect.Type, depth int) map[string]any {
 		props := map[string]any{}
 		for _, f := range paramFields(t) {
 			// A field inside a with: value may be interpolated too.
-			s := map[string]any{"anyOf": []any{typeSchema(f.Type, depth+1), map[string]any{"$ref": "#/$defs/interpolated"}}}
-			if f.Doc != "" {
-				s = map[string]any{"allOf": []any{s}, "description": f.Doc}
+			s := map[string]any{"anyOf": []any{fieldSchema(f, depth+1), map[string]any{"$ref": "#/$defs/interpolated"}}}
+			if f.Doc != "" || f.HasDefault {
+				s = map[string]any{"allOf": []any{s}}
+				if f.Doc != "" {
+					s["description"] = f.Doc
+				}
+				if f.HasDefault {
+					s["default"] = defaultValue(f)
+				}
 			}
 			props[f.Name] = s
 		}

@@ -59,9 +59,15 @@ func Number(v any) (f float64, ok bool) {
 
 // OutputSpec documents one output of a step type.
 type OutputSpec struct {
-	Name string
-	Type string // int, number, string, bool, duration, list, map
-	Doc  string
+	Name string `json:"name"`
+	Type string `json:"type"` // int, number, string, bool, duration, list, map
+	Doc  string `json:"doc"`
+	// Conditional says the step returns the output only in the cases its
+	// Doc names (a parameter that asks for it, a kind of target). Every
+	// other declared output is returned by every successful run, and a
+	// step returns no output it does not declare: a test of every step
+	// type holds each to that (CheckOutputs).
+	Conditional bool `json:"conditional,omitempty"`
 }
 
 // Definition describes a step type. The same definition drives validation,

@@ -50,6 +50,13 @@ func (l *loader) checkWith(si *stepInfo) {
 			}
 			label := "with." + k.Value
 			fieldNodes[f.Name] = v
+			if !f.Deferred {
+				if at, err := checkEnum(v, f.Type, f.Enum, label); err != nil {
+					l.el.add(at, id, "%v", err)
+					failed = true
+					continue
+				}
+			}
 			if l.compileWithExprs(si, v, label) {
 				anyExpr, exprFields[f.Name] = true, true
 				if holdsKeyName(f.Type) {
@@ -57,13 +64,20 @@ func (l *loader) checkWith(si *stepInfo) {
 				}
 				continue
 			}
-			if v.Kind == yaml.ScalarNode && v.Tag == "!!null" && f.Required {
-				l.el.add(v, id, "%s: required, got null", label)
-				failed = true
+			if keepsDefault(f, v) {
+				if f.Required {
+					l.el.add(v, id, "%s: required, got %s", label, nodeText(v))
+					failed = true
+				}
 				continue
 			}
 			if err := decodeField(sv, f, v); err != nil {
 				l.el.add(v, id, "%s: %v", label, err)
+				failed = true
+				continue
+			}
+			if err := nestedDefaults(sv.FieldByIndex(f.Index), v); err != nil {
+				l.el.add(v, id, "step type %q: %s: %v", st.Type, label, err)
 				failed = true
 				continue
 			}
