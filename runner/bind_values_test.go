@@ -264,7 +264,7 @@ func TestDescribeEnumsAndNested(t *testing.T) {
 	for what, want := range map[string]string{
 		enc(pick["stat"]):  `{"anyOf":[{"enum":["p50","p95","mean"],"type":"string"},`,
 		enc(pick["also"]):  `{"anyOf":[{"items":{"enum":["p50","p95","mean"],"type":"string"},"type":"array"},`,
-		enc(pick["rules"]): `"op":{"allOf":[{"enum":["le","ge"],"type":"string"}],"default":"le","description":"comparison"}`,
+		enc(pick["rules"]): `"op":{"allOf":[{"anyOf":[{"enum":["le","ge"],"type":"string"},{"$ref":"#/$defs/interpolated"}]}],"default":"le","description":"comparison"}`,
 	} {
 		if !strings.Contains(what, want) {
 			t.Errorf("schema %s\nwant it to hold %s", what, want)
