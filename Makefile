@@ -3,7 +3,7 @@
 # packages and the Go module proxy when it is missing (scripts/).
 GO ?= go
 
-.PHONY: build demo test vet lint fuzz schema
+.PHONY: build demo test vet lint fuzz schema docs
 
 build:
 	$(GO) build -o bin/sluice ./cmd/sluice
@@ -44,3 +44,9 @@ fuzz:
 schema:
 	$(GO) run ./cmd/sluice schema > schemas/plan.schema.json.tmp
 	mv schemas/plan.schema.json.tmp schemas/plan.schema.json
+
+# docs/steps.md is generated from the step registry; a test in cmd/sluice
+# fails when the committed file is stale.
+docs:
+	$(GO) run ./cmd/sluice steps --format markdown > docs/steps.md.tmp
+	mv docs/steps.md.tmp docs/steps.md

@@ -271,3 +271,15 @@ func TestDescribeEnumsAndNested(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckOutputs(t *testing.T) {
+	d := &Definition{Type: "x", Outputs: []OutputSpec{{Name: "bytes"}, {Name: "rows"}, {Name: "direct", Conditional: true}}}
+	undeclared, missing := d.CheckOutputs(Outputs{"bytes": 1, "extra": 2, "more": 3})
+	if !reflect.DeepEqual(undeclared, []string{"extra", "more"}) || !reflect.DeepEqual(missing, []string{"rows"}) {
+		t.Errorf("undeclared %v, missing %v", undeclared, missing)
+	}
+	undeclared, missing = d.CheckOutputs(Outputs{"bytes": 1, "rows": 2, "direct": 3})
+	if undeclared != nil || missing != nil {
+		t.Errorf("undeclared %v, missing %v; want none", undeclared, missing)
+	}
+}

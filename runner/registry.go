@@ -99,3 +99,25 @@ func (r *Registry) Types() []string {
 	sort.Strings(names)
 	return names
 }
+
+// CheckOutputs compares the outputs a step of type d returned with the
+// outputs d declares: undeclared lists the returned names d does not
+// declare, missing the declared names that are not Conditional and were not
+// returned. Both are sorted.
+func (d *Definition) CheckOutputs(out Outputs) (undeclared, missing []string) {
+	declared := map[string]bool{}
+	for _, o := range d.Outputs {
+		declared[o.Name] = true
+		if _, ok := out[o.Name]; !ok && !o.Conditional {
+			missing = append(missing, o.Name)
+		}
+	}
+	for name := range out {
+		if !declared[name] {
+			undeclared = append(undeclared, name)
+		}
+	}
+	sort.Strings(undeclared)
+	sort.Strings(missing)
+	return undeclared, missing
+}
