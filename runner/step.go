@@ -5,6 +5,7 @@ package runner
 import (
 	"context"
 	"encoding/json"
+	htmltemplate "html/template"
 	"io"
 	"time"
 
@@ -96,6 +97,19 @@ type Definition struct {
 	// It must not fail on missing or mistyped outputs; "" says nothing.
 	Outcome func(Outputs) string
 
+	// Section, when set, draws the type's own part of its steps' cards in
+	// the HTML report from a step's record, above the table of its outputs:
+	// a chart, findings by severity. It returns nil when the outputs are not
+	// in a shape it knows, and must not fail on a report of an older
+	// release. runner/render reaches it through the registry it is given,
+	// so that it names no step type.
+	Section func(StepReport) (*ReportSection, error)
+
+	// Checklist names the output whose text, when a step has gates and the
+	// text is not empty, heads the step's gates as a checklist at the top
+	// of the HTML report (an audit's items, each with its evidence).
+	Checklist string
+
 	// Stream safety, for the fail-closed rule: a stream that carries
 	// plaintext (after a step with Plaintext, or from any source, until a
 	// step with Protects) must not reach a sink with Persists unless the
@@ -117,6 +131,15 @@ type Definition struct {
 	// graph, outputs); StepContext.RunPlan runs it. Kind must be
 	// KindAction.
 	Calls *CallSpec
+}
+
+// ReportSection is what a step type adds to its steps' cards in the HTML
+// report (Definition.Section). Body must come from html/template, which
+// escapes every value; it may use the classes of the report's style sheet
+// (runner/render documents them).
+type ReportSection struct {
+	Title string
+	Body  htmltemplate.HTML
 }
 
 // CallSpec names the with: fields and the output through which a step type

@@ -12,6 +12,8 @@ func assertDefinition() runner.Definition {
 		Kind:    runner.KindAction,
 		Summary: "Check the assert: expressions (a gate); does nothing else",
 		New:     func() any { return &Assert{} },
+		// An assert step with a message reads as a checklist in reports.
+		Checklist: "message",
 		Outputs: []runner.OutputSpec{
 			{Name: "message", Type: "string", Doc: "the message parameter; reports show the step's gates as a checklist under it"},
 		},

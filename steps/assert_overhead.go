@@ -12,6 +12,7 @@ import (
 
 	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps/latency"
+	"github.com/sluice-dev/sluice/steps/reportview"
 	"gopkg.in/yaml.v3"
 )
 
@@ -25,7 +26,8 @@ func assertOverheadDefinition() runner.Definition {
 		Kind: runner.KindAction,
 		Summary: "Gate on the latency overhead of a candidate over a baseline (two targets of a measure step, or a saved results file): " +
 			"pooled samples, an interval robust to round-to-round noise, a verdict and what to do",
-		New: func() any { return &AssertOverhead{} },
+		New:     func() any { return &AssertOverhead{} },
+		Section: reportview.Overhead,
 		Outputs: []runner.OutputSpec{
 			{Name: "p50", Type: "map", Doc: stat("for stat p50, over every query (geometric mean of the per-query ratios)") + "; present when stat lists it, likewise p90, p95, p99, mean", Conditional: true},
 			{Name: "p90", Type: "map", Doc: stat("for stat p90, over every query"), Conditional: true},

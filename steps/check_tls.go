@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/runner"
+	"github.com/sluice-dev/sluice/steps/reportview"
 	"github.com/sluice-dev/sluice/steps/tlsaudit"
 )
 
@@ -16,6 +17,7 @@ func checkTLSDefinition() runner.Definition {
 		Kind:    runner.KindAction,
 		Summary: "Audit a PostgreSQL server's (or any TLS endpoint's) encryption in transit: versions, cipher, certificate, plaintext acceptance, server settings; findings with severities",
 		New:     func() any { return &CheckTLS{} },
+		Section: reportview.TLS,
 		Outputs: []runner.OutputSpec{
 			{Name: "address", Type: "string", Doc: "host:port probed"},
 			{Name: "kind", Type: "string", Doc: "postgres (SSLRequest, then TLS) or tls"},

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps/latency"
+	"github.com/sluice-dev/sluice/steps/reportview"
 	"github.com/sluice-dev/sluice/steps/workload"
 	"gopkg.in/yaml.v3"
 )
@@ -24,7 +25,8 @@ func measureDefinition() runner.Definition {
 		Kind: runner.KindAction,
 		Summary: "Benchmark query latency on one or more PostgreSQL targets within a time budget: rounds on fresh connections, " +
 			"the targets interleaved execution by execution, optionally until an overhead gate is decided; durations in milliseconds",
-		New: func() any { return &Measure{} },
+		New:     func() any { return &Measure{} },
+		Section: reportview.Measure,
 		Outputs: []runner.OutputSpec{
 			{Name: "targets", Type: "map", Doc: "per target, every query together: count, tps (executions per second of the interleaved run), and mean, stddev, min, p50, p90, p95, p99, max " +
 				"in milliseconds (float), plus histogram: [{low, high, count}] log buckets in milliseconds (e.g. steps.bench.targets.tls.p95)"},

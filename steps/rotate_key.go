@@ -10,6 +10,7 @@ import (
 	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps/blob"
 	"github.com/sluice-dev/sluice/steps/keys"
+	"github.com/sluice-dev/sluice/steps/reportview"
 	"github.com/sluice-dev/sluice/steps/rotation"
 )
 
@@ -48,6 +49,7 @@ func rotateKeyDefinition() runner.Definition {
 		Summary: "Rotate a key store (new active key, previous retired, ledger entry) and move backups onto it by header re-wrap or re-encryption",
 		New:     func() any { return &RotateKey{} },
 		Outcome: rotateKeyOutcome,
+		Section: reportview.KeyChanges,
 		Outputs: []runner.OutputSpec{
 			{Name: "rotated", Type: "bool", Doc: "whether a new key was activated (or would be, in a dry run)"},
 			{Name: "active_key_id", Type: "string", Doc: "id of the active key afterwards (empty for a dry-run rotation)"},

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/runner/render"
+	"github.com/sluice-dev/sluice/steps"
 )
 
 // cmdReport prints a recorded run's summary, or renders its report.json as
@@ -77,7 +78,7 @@ func (a *app) showReport(pos []string, format, out string) error {
 		}
 		if name == "text" {
 			printSummary(&buf, rep, stateDir)
-		} else if err := render.Render(&buf, f, rep); err != nil {
+		} else if err := render.Render(&buf, f, rep, steps.Builtin()); err != nil {
 			return fmt.Errorf("report %s: %w", rep.RunID, err)
 		}
 	}
@@ -175,7 +176,7 @@ func renderReports(rep *runner.Report, stateDir string, targets []reportTarget) 
 			path = filepath.Join(runner.RunDir(stateDir, rep.RunID), t.format.FileName())
 		}
 		var buf bytes.Buffer
-		if err := render.Render(&buf, t.format, rep); err != nil {
+		if err := render.Render(&buf, t.format, rep, steps.Builtin()); err != nil {
 			return written, fmt.Errorf("rendering %s report: %w", t.format, err)
 		}
 		if err := writeReportFile(path, buf.Bytes()); err != nil {

@@ -25,7 +25,7 @@ func TestHTMLChecklist(t *testing.T) {
 		}},
 	}
 	var b bytes.Buffer
-	if err := WriteHTML(&b, r); err != nil {
+	if err := WriteHTML(&b, r, testRegistry()); err != nil {
 		t.Fatal(err)
 	}
 	page := b.String()

@@ -64,16 +64,16 @@ func flattenOutputs(outputs map[string]any) []outputRow {
 			if allScalars(x) {
 				parts := make([]string, len(x))
 				for i, e := range x {
-					parts[i] = scalar(e)
+					parts[i] = Scalar(e)
 				}
-				rows = append(rows, outputRow{prefix, clip(strings.Join(parts, ", "))})
+				rows = append(rows, outputRow{prefix, Clip(strings.Join(parts, ", "))})
 				return
 			}
 			for i, e := range x {
 				walk(fmt.Sprintf("%s[%d]", prefix, i), e)
 			}
 		default:
-			rows = append(rows, outputRow{prefix, clip(scalar(x))})
+			rows = append(rows, outputRow{prefix, Clip(Scalar(x))})
 		}
 	}
 	for k, v := range outputs {
@@ -100,9 +100,11 @@ func allScalars(xs []any) bool {
 	return true
 }
 
-// scalar formats a JSON scalar: integers without exponent, floats with up to
-// 6 significant digits.
-func scalar(v any) string {
+// Scalar formats a JSON scalar of a report for people: integers without
+// exponent, floats with up to 6 significant digits. Step types' report
+// sections (runner.Definition.Section) format values with it too, so that a
+// number reads the same everywhere on the page.
+func Scalar(v any) string {
 	switch x := v.(type) {
 	case nil:
 		return "null"
@@ -119,7 +121,9 @@ func scalar(v any) string {
 	return fmt.Sprint(v)
 }
 
-func clip(s string) string {
+// Clip cuts s to the length one value may take in a table of the report
+// (the full value stays in report.json).
+func Clip(s string) string {
 	if len(s) <= maxValueLen {
 		return s
 	}
@@ -128,22 +132,4 @@ func clip(s string) string {
 		cut--
 	}
 	return s[:cut] + "…"
-}
-
-// number reads a numeric output value, as runner.Number.
-var number = runner.Number
-
-// lookup follows a dotted path through nested maps.
-func lookup(m map[string]any, path ...string) (any, bool) {
-	var cur any = m
-	for _, p := range path {
-		mm, ok := cur.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if cur, ok = mm[p]; !ok {
-			return nil, false
-		}
-	}
-	return cur, true
 }

@@ -30,7 +30,7 @@ var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"rate":      humanRate,
 	"time":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 MST") },
 	"flatten":   flattenOutputs,
-	"scalar":    scalar,
+	"scalar":    Scalar,
 	"half":      func(n int) int { return n / 2 },
 	"indent":    func(depth int) int { return 24 * depth },
 	"add":       func(a, b int) int { return a + b },
@@ -75,13 +75,14 @@ type htmlView struct {
 // step's, indented by depth.
 type stepView struct {
 	stepRow
-	Section *Section
+	Section *runner.ReportSection
 	Rows    []outputRow
 }
 
 // WriteHTML writes r as one self-contained HTML page: inline CSS and SVG, no
-// script, no network access.
-func WriteHTML(w io.Writer, r *runner.Report) error {
+// script, no network access. reg gives the step types' own sections and
+// checklists (nil: none).
+func WriteHTML(w io.Writer, r *runner.Report, reg *runner.Registry) error {
 	v := htmlView{
 		R:       r,
 		Verdict: Verdict(r),
@@ -91,7 +92,7 @@ func WriteHTML(w io.Writer, r *runner.Report) error {
 		Gantt:   layoutGantt(r),
 		Groups:  streamGroups(r),
 	}
-	v.Checklists = checklists(r)
+	v.Checklists = checklists(r, reg)
 	for _, g := range v.Gates {
 		switch {
 		case g.Failed():
@@ -103,13 +104,11 @@ func WriteHTML(w io.Writer, r *runner.Report) error {
 	for _, row := range allSteps(r) {
 		s := row.StepReport
 		sv := stepView{stepRow: row, Rows: flattenOutputs(s.Outputs)}
-		if f := sectionsByType[s.Type]; f != nil && len(s.Outputs) > 0 {
-			sec, err := f(s)
-			if err != nil {
-				return fmt.Errorf("rendering html: step %q: %w", row.Path, err)
-			}
-			sv.Section = sec
+		sec, err := sectionOf(reg, s)
+		if err != nil {
+			return fmt.Errorf("rendering html: step %q: %w", row.Path, err)
 		}
+		sv.Section = sec
 		v.Steps = append(v.Steps, sv)
 	}
 	var buf bytes.Buffer
@@ -120,8 +119,9 @@ func WriteHTML(w io.Writer, r *runner.Report) error {
 	return err
 }
 
-// checklist is an assert step with a message: its gates read as the items
-// of a checklist (an audit), each with its result and evidence.
+// checklist is a step whose type names a Checklist output (an assert step
+// with a message): its gates read as the items of a checklist (an audit),
+// each with its result and evidence.
 type checklist struct {
 	Step, Title  string
 	Items        []runner.GateResult
@@ -129,12 +129,12 @@ type checklist struct {
 	NotEvaluated int
 }
 
-func checklists(r *runner.Report) []checklist {
+func checklists(r *runner.Report, reg *runner.Registry) []checklist {
 	var out []checklist
 	for _, row := range allSteps(r) {
 		s := row.StepReport
-		title, _ := s.Outputs["message"].(string)
-		if s.Type != "assert" || title == "" || len(s.Gates) == 0 {
+		title := checklistTitle(reg, s)
+		if title == "" {
 			continue
 		}
 		c := checklist{Step: row.Path, Title: title, Items: s.Gates}

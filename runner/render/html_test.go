@@ -12,7 +12,7 @@ import (
 func renderHTML(t *testing.T, r *runner.Report) string {
 	t.Helper()
 	var b bytes.Buffer
-	if err := WriteHTML(&b, r); err != nil {
+	if err := WriteHTML(&b, r, testRegistry()); err != nil {
 		t.Fatal(err)
 	}
 	return b.String()

@@ -147,7 +147,7 @@ func writeJUnitDoc(w io.Writer, doc junitSuites) error {
 
 // withFindings is a failure's text followed by the findings behind it, each
 // with its fix.
-func withFindings(text string, fs []finding) string {
+func withFindings(text string, fs []Finding) string {
 	if len(fs) == 0 {
 		return text
 	}

@@ -86,7 +86,7 @@ steps:
 	out := map[render.Format]string{}
 	for _, f := range []render.Format{render.HTML, render.JUnit, render.Markdown} {
 		var buf bytes.Buffer
-		if err := render.Render(&buf, f, rep); err != nil {
+		if err := render.Render(&buf, f, rep, steps.Builtin()); err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
 		out[f] = buf.String()

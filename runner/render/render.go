@@ -4,12 +4,12 @@
 // generated from the report alone, so a report can be rendered again later,
 // on another machine, by `sluice report`.
 //
-// Step types with richer outputs (measure, assert-overhead, check-tls,
-// rotate-key) get their own HTML section through the explicit table in
-// sections.go; every other step falls back to a table of its outputs. The
-// items of a for_each step and the steps of a plan a step ran (a report's
-// Items and Run) appear under that step in every format; nothing here
-// depends on which step type made them.
+// Step types with richer outputs get their own HTML section from their
+// definition (runner.Definition.Section), through the registry the caller
+// passes; every step also shows a table of its outputs. The items of a
+// for_each step and the steps of a plan a step ran (a report's Items and
+// Run) appear under that step in every format; nothing here depends on
+// which step type made them.
 package render
 
 import (
@@ -64,11 +64,13 @@ func ParseFormat(s string) (Format, error) {
 	return "", fmt.Errorf("unknown report format %q: use html, junit, markdown or json", s)
 }
 
-// Render writes r to w in format f.
-func Render(w io.Writer, f Format, r *runner.Report) error {
+// Render writes r to w in format f. reg is the registry of the step types
+// that made the report: the HTML page shows each type's own section and
+// checklists through it (nil: none, the outputs tables only).
+func Render(w io.Writer, f Format, r *runner.Report, reg *runner.Registry) error {
 	switch f {
 	case HTML:
-		return WriteHTML(w, r)
+		return WriteHTML(w, r, reg)
 	case JUnit:
 		return WriteJUnit(w, r)
 	case Markdown:

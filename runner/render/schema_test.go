@@ -188,7 +188,7 @@ func TestRealReportsValidateAgainstSchema(t *testing.T) {
 		}
 		for _, f := range render.Formats {
 			var out bytes.Buffer
-			if err := render.Render(&out, f, rep); err != nil || out.Len() == 0 {
+			if err := render.Render(&out, f, rep, nil); err != nil || out.Len() == 0 {
 				t.Errorf("rendering %s: %v", f, err)
 			}
 		}

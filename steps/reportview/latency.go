@@ -1,4 +1,4 @@
-package render
+package reportview
 
 import (
 	"fmt"
@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/sluice-dev/sluice/runner"
+	"github.com/sluice-dev/sluice/runner/render"
 )
 
 // statNames are the latency statistics a measure step reports, in the order
@@ -17,7 +18,7 @@ var statNames = []string{"count", "tps", "mean", "stddev", "min", "p50", "p90", 
 // statValue finds a statistic under its plain name or with a unit suffix.
 func statValue(m map[string]any, stat string) (float64, string, bool) {
 	for _, suffix := range []string{"", "_ms", "_us", "_seconds"} {
-		if v, ok := number(m[stat+suffix]); ok {
+		if v, ok := runner.Number(m[stat+suffix]); ok {
 			return v, suffix, true
 		}
 	}
@@ -55,9 +56,9 @@ var measureTemplate = template.Must(template.New("measure").Funcs(sectionFuncs).
 {{range $i, $l := .CDF}}<polyline fill="none" stroke="{{$l.Color}}" stroke-width="2" points="{{$l.Points}}"/><text x="60" y="{{legendY $i}}" fill="{{$l.Color}}">{{$l.Name}}</text>
 {{end}}</svg>{{end}}`))
 
-// measureSection shows the latency statistics per target and, when the
+// Measure is the measure section: the latency statistics per target and, when the
 // outputs carry histograms, their cumulative distributions.
-func measureSection(s runner.StepReport) (*Section, error) {
+func Measure(s runner.StepReport) (*runner.ReportSection, error) {
 	targets, ok := asMap(s.Outputs["targets"])
 	if !ok {
 		return nil, nil
@@ -92,7 +93,7 @@ func measureSection(s runner.StepReport) (*Section, error) {
 		for _, st := range v.Stats {
 			x, _, ok := statValue(m, st)
 			if ok {
-				t.Values = append(t.Values, scalar(x))
+				t.Values = append(t.Values, render.Scalar(x))
 			} else {
 				t.Values = append(t.Values, "")
 			}
@@ -106,8 +107,8 @@ func measureSection(s runner.StepReport) (*Section, error) {
 	for i, h := range hists {
 		v.CDF = append(v.CDF, cdfLine{Name: names[i], Color: palette[i%len(palette)], Points: cdfPoints(h, maxX)})
 	}
-	v.MaxX = scalar(maxX)
-	return execSection("measure", "Latency per target", measureTemplate, v)
+	v.MaxX = render.Scalar(maxX)
+	return execSection("Latency per target", measureTemplate, v)
 }
 
 // histogram reads buckets written as [{"low": a, "high": x, "count": n}, ...]
@@ -124,18 +125,18 @@ func histogram(v any) [][2]float64 {
 			var x float64
 			found := false
 			for _, k := range []string{"high", "le", "upper", "value", "bound"} {
-				if x, found = number(b[k]); found {
+				if x, found = runner.Number(b[k]); found {
 					break
 				}
 			}
-			n, ok := number(b["count"])
+			n, ok := runner.Number(b["count"])
 			if found && ok {
 				out = append(out, [2]float64{x, n})
 			}
 		case []any:
 			if len(b) == 2 {
-				x, ok1 := number(b[0])
-				n, ok2 := number(b[1])
+				x, ok1 := runner.Number(b[0])
+				n, ok2 := runner.Number(b[1])
 				if ok1 && ok2 {
 					out = append(out, [2]float64{x, n})
 				}
@@ -167,6 +168,3 @@ func cdfPoints(h [][2]float64, maxX float64) string {
 	}
 	return strings.Join(pts, " ")
 }
-
-// pct formats a ratio as a signed percentage: 0.031 -> +3.10%.
-func pct(v float64) string { return fmt.Sprintf("%+.2f%%", 100*v) }

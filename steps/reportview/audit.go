@@ -1,4 +1,4 @@
-package render
+package reportview
 
 import (
 	"html/template"
@@ -6,23 +6,12 @@ import (
 	"strings"
 
 	"github.com/sluice-dev/sluice/runner"
+	"github.com/sluice-dev/sluice/runner/render"
 )
 
-// severities, most severe first.
-var severities = []string{"critical", "high", "medium", "low", "info"}
-
-func severityRank(s string) int {
-	for i, v := range severities {
-		if v == s {
-			return i
-		}
-	}
-	return len(severities)
-}
-
 type tlsView struct {
-	Facts    []outputRow // the negotiated connection and certificate at a glance
-	Findings []finding
+	Facts    []row // the negotiated connection and certificate at a glance
+	Findings []render.Finding
 	Counts   []sevCount
 }
 
@@ -38,8 +27,9 @@ var tlsTemplate = template.Must(template.New("tls").Funcs(sectionFuncs).Parse(`
 {{range .Findings}}<tr><td><span class="badge sev-{{.Severity}}">{{.Severity}}</span></td><td>{{.Title}} <code>{{.ID}}</code></td><td>{{.Evidence}}</td><td>{{.Hint}}</td></tr>{{end}}
 </tbody></table>{{else}}<p>No findings.</p>{{end}}`))
 
-// tlsSection lists a check-tls step's findings, most severe first.
-func tlsSection(s runner.StepReport) (*Section, error) {
+// TLS is the check-tls section: the negotiated connection and
+// certificate at a glance, and the findings, most severe first.
+func TLS(s runner.StepReport) (*runner.ReportSection, error) {
 	list, ok := s.Outputs["findings"].([]any)
 	if !ok {
 		return nil, nil
@@ -47,18 +37,18 @@ func tlsSection(s runner.StepReport) (*Section, error) {
 	v := tlsView{}
 	for _, f := range [][]string{{"version"}, {"cipher"}, {"cert", "days_left"}, {"chain", "verified"}, {"hostname", "matched"}, {"plaintext", "accepted"}} {
 		if x, ok := lookup(s.Outputs, f...); ok {
-			v.Facts = append(v.Facts, outputRow{Key: strings.Join(f, "."), Value: scalar(x)})
+			v.Facts = append(v.Facts, row{Key: strings.Join(f, "."), Value: render.Scalar(x)})
 		}
 	}
 	n := map[string]int{}
-	v.Findings, _ = parseFindings(list)
+	v.Findings, _ = render.Findings(list)
 	for _, f := range v.Findings {
 		n[f.Severity]++
 	}
-	for _, sev := range severities {
+	for _, sev := range render.Severities {
 		v.Counts = append(v.Counts, sevCount{sev, n[sev]})
 	}
-	return execSection("check-tls", "TLS findings by severity", tlsTemplate, v)
+	return execSection("TLS findings by severity", tlsTemplate, v)
 }
 
 // keyFields are the rotate-key outputs that describe what changed in the
@@ -70,7 +60,7 @@ var keyFields = []string{
 }
 
 type keyView struct {
-	Rows   []outputRow
+	Rows   []row
 	Ledger []map[string]string
 	Cols   []string
 }
@@ -81,13 +71,13 @@ var keyTemplate = template.Must(template.New("keys").Funcs(sectionFuncs).Parse(`
 {{range $e := .Ledger}}<tr>{{range $.Cols}}<td class="mono">{{index $e .}}</td>{{end}}</tr>{{end}}
 </tbody></table>{{end}}`))
 
-// keySection shows what a rotate-key step changed: the keys made active and
+// KeyChanges is the rotate-key section: what the step changed: the keys made active and
 // retired, the backups moved, and the ledger entries it appended.
-func keySection(s runner.StepReport) (*Section, error) {
+func KeyChanges(s runner.StepReport) (*runner.ReportSection, error) {
 	v := keyView{}
 	for _, k := range keyFields {
 		if x, ok := s.Outputs[k]; ok {
-			v.Rows = append(v.Rows, outputRow{Key: k, Value: clip(scalar(x))})
+			v.Rows = append(v.Rows, row{Key: k, Value: render.Clip(render.Scalar(x))})
 		}
 	}
 	if list, ok := s.Outputs["ledger"].([]any); ok {
@@ -99,7 +89,7 @@ func keySection(s runner.StepReport) (*Section, error) {
 			}
 			row := map[string]string{}
 			for k, x := range m {
-				row[k] = clip(scalar(x))
+				row[k] = render.Clip(render.Scalar(x))
 				cols[k] = true
 			}
 			v.Ledger = append(v.Ledger, row)
@@ -112,5 +102,5 @@ func keySection(s runner.StepReport) (*Section, error) {
 	if len(v.Rows) == 0 && len(v.Ledger) == 0 {
 		return nil, nil
 	}
-	return execSection("rotate-key", "Key store changes", keyTemplate, v)
+	return execSection("Key store changes", keyTemplate, v)
 }

@@ -1,4 +1,4 @@
-package render
+package reportview
 
 import (
 	"fmt"
@@ -47,19 +47,19 @@ var overheadTemplate = template.Must(template.New("overhead").Funcs(sectionFuncs
 {{range .Rows}}<text x="4" y="{{add .Y 4}}">{{.Stat}}</text><line x1="{{.LowX}}" y1="{{.Y}}" x2="{{.HighX}}" y2="{{.Y}}" stroke="{{if .Pass}}#1a7f37{{else}}#cf222e{{end}}" stroke-width="6" stroke-linecap="round" opacity="0.45"/><circle cx="{{.X}}" cy="{{.Y}}" r="5" fill="{{if .Pass}}#1a7f37{{else}}#cf222e{{end}}"/>
 {{end}}</svg>`))
 
-// overheadSection shows, per statistic, the overhead ratio and its
+// Overhead is the assert-overhead section: per statistic, the overhead ratio and its
 // confidence interval against the limit, as a table and an interval chart.
-func overheadSection(s runner.StepReport) (*Section, error) {
+func Overhead(s runner.StepReport) (*runner.ReportSection, error) {
 	v := overheadView{}
-	if lim, ok := number(s.Outputs["max"]); ok {
+	if lim, ok := runner.Number(s.Outputs["max"]); ok {
 		v.Limit, v.HasLim = lim, true
-	} else if lim, ok := number(s.Outputs["limit"]); ok {
+	} else if lim, ok := runner.Number(s.Outputs["limit"]); ok {
 		v.Limit, v.HasLim = lim, true
 	}
-	v.Confidence, _ = number(s.Outputs["confidence"])
+	v.Confidence, _ = runner.Number(s.Outputs["confidence"])
 	v.Advice = str(s.Outputs, "advice")
-	if secs, ok := number(s.Outputs["seconds"]); ok {
-		samples, _ := number(s.Outputs["samples"])
+	if secs, ok := runner.Number(s.Outputs["seconds"]); ok {
+		samples, _ := runner.Number(s.Outputs["samples"])
 		v.Measured = fmt.Sprintf("Measured for %.0f s, %.0f samples per target; measuring stopped: %s.", secs, samples, str(s.Outputs, "stopped"))
 	}
 	lo, hi := 0.0, v.Limit
@@ -97,7 +97,7 @@ func overheadSection(s runner.StepReport) (*Section, error) {
 	}
 	v.ZeroX, v.LimitX = x(0), x(v.Limit)
 	v.Height = 16 + 24*len(v.Rows) + 14
-	return execSection("assert-overhead", "Overhead against the limit", overheadTemplate, v)
+	return execSection("Overhead against the limit", overheadTemplate, v)
 }
 
 // overheadRowOf reads one comparison's mapping (ratio, ci_low, ci_high,
@@ -107,14 +107,14 @@ func overheadRowOf(v any, query, stat string) (overheadRow, bool) {
 	if !ok {
 		return overheadRow{}, false
 	}
-	r, ok1 := number(m["ratio"])
-	l, ok2 := number(m["ci_low"])
-	h, ok3 := number(m["ci_high"])
+	r, ok1 := runner.Number(m["ratio"])
+	l, ok2 := runner.Number(m["ci_low"])
+	h, ok3 := runner.Number(m["ci_high"])
 	if !ok1 || !ok2 || !ok3 {
 		return overheadRow{}, false
 	}
-	b, _ := number(m["baseline"])
-	c, _ := number(m["candidate"])
+	b, _ := runner.Number(m["baseline"])
+	c, _ := runner.Number(m["candidate"])
 	verdict := str(m, "verdict")
 	return overheadRow{Query: query, Stat: stat, Ratio: r, Low: l, High: h, Baseline: b, Candidate: c, Verdict: verdict, Pass: verdict == "pass"}, true
 }
