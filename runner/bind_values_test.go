@@ -200,6 +200,9 @@ func TestRegistryRefusesBrokenTags(t *testing.T) {
 	type enumOnInt struct {
 		Level int `yaml:"level" enum:"1,2"`
 	}
+	type stdDuration struct {
+		Wait time.Duration `yaml:"wait"`
+	}
 	type retentionOnString struct {
 		Within string `yaml:"within" duration:"retention"`
 	}

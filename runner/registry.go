@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Registry holds the step types a plan may use.
@@ -37,8 +38,8 @@ func NewRegistry(defs ...Definition) *Registry {
 }
 
 // checkDefinition checks what the parameter struct's tags promise: every
-// default decodes and is one of its enum, enums are on strings, and the
-// retention tag is on a Duration.
+// default decodes and is one of its enum, enums are on strings, the
+// retention tag is on a Duration, and lengths of time are Durations.
 func checkDefinition(d *Definition) error {
 	sv, err := paramStruct(d)
 	if err != nil {
@@ -46,6 +47,8 @@ func checkDefinition(d *Definition) error {
 	}
 	return checkTags(sv.Type(), "", 0)
 }
+
+var stdDurationType = reflect.TypeOf(time.Duration(0))
 
 func checkTags(t reflect.Type, prefix string, depth int) error {
 	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array || t.Kind() == reflect.Map {
@@ -62,6 +65,9 @@ func checkTags(t reflect.Type, prefix string, depth int) error {
 		}
 		if f.Enum != nil && elem.Kind() != reflect.String {
 			return fmt.Errorf("field %q: enum tag on a %s, not a string", name, f.Type)
+		}
+		if elem == stdDurationType {
+			return fmt.Errorf("field %q: a time.Duration: use runner.Duration, which plans write as 30s, 14d or 6mo", name)
 		}
 		if f.Retention && f.Type != durationType {
 			return fmt.Errorf("field %q: duration tag on a %s, not a runner.Duration", name, f.Type)

@@ -151,7 +151,7 @@ func TestAssertOverheadParams(t *testing.T) {
 func TestMeasureParams(t *testing.T) {
 	ok := func() *Measure {
 		return &Measure{Targets: map[string]string{"a": "postgres://x", "b": "postgres://y"}, Queries: []MeasureQuery{{SQL: "SELECT 1"}},
-			Warmup: 1, Rounds: 2, MaxDuration: time.Second, Concurrency: 1, Mode: "extended"}
+			Warmup: 1, Rounds: 2, MaxDuration: runner.Duration{Clock: time.Second}, Concurrency: 1, Mode: "extended"}
 	}
 	m := ok()
 	if err := m.Validate(); err != nil || m.Queries[0].Name != "q1" {
@@ -170,7 +170,7 @@ func TestMeasureParams(t *testing.T) {
 		{func(m *Measure) { m.Queries = append(m.Queries, MeasureQuery{Name: "q1", SQL: "x"}) }, `"q1" is used twice`},
 		{func(m *Measure) { m.Queries[0].SQL = " " }, "sql is empty"},
 		{func(m *Measure) { m.Rounds = 0 }, "rounds: 0"},
-		{func(m *Measure) { m.MaxDuration = 0 }, "max_duration: 0s: give a positive budget"},
+		{func(m *Measure) { m.MaxDuration = runner.Duration{} }, "max_duration: 0s: give a positive budget"},
 		{func(m *Measure) { m.Until = &MeasureUntil{Baseline: "a"} }, "until: name the baseline and the candidate"},
 		{func(m *Measure) { m.Until = &MeasureUntil{Baseline: "a", Candidate: "bb"} }, `until.candidate: "bb" is not a target (did you mean "b"?)`},
 		{func(m *Measure) { m.Until = &MeasureUntil{Baseline: "a", Candidate: "b", Stat: StatList{"p59"}} }, `until.stat: "p59" is not one of`},

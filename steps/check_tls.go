@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps/reportview"
@@ -46,17 +45,17 @@ func checkTLSDefinition() runner.Definition {
 
 // CheckTLS is the parameter struct of the check-tls step.
 type CheckTLS struct {
-	Target     string        `yaml:"target" required:"true" doc:"PostgreSQL DSN (postgres://user:pw@host:port/db or key=value) or tls://host:port for any TLS endpoint"`
-	CA         string        `yaml:"ca" doc:"PEM file of the CA certificates to verify the chain against (default: the DSN's sslrootcert, else the system's)"`
-	ServerName string        `yaml:"server_name" doc:"name to verify the certificate for and send as SNI (default: the target's host)"`
-	ClientCert string        `yaml:"client_cert" doc:"PEM file of a client certificate to present (default: the DSN's sslcert)"`
-	ClientKey  string        `yaml:"client_key" doc:"PEM file of the client certificate's key (default: the DSN's sslkey)"`
-	ALPN       []string      `yaml:"alpn" doc:"application protocols to offer (default: postgresql for DSNs, none for tls://)"`
-	Direct     bool          `yaml:"direct" doc:"also probe PostgreSQL 17's direct TLS (no SSLRequest, ALPN postgresql); reported unsupported on older servers"`
-	Timeout    time.Duration `yaml:"timeout" default:"10s" doc:"limit for each connection of the audit"`
-	FailOn     string        `yaml:"fail_on" default:"high" doc:"fail the step when a finding is at or above this severity: critical, high, medium, low, info or none"`
-	ExpiryHigh int           `yaml:"expiry_high_days" default:"14" doc:"a certificate expiring within this many days is a high finding"`
-	ExpiryMed  int           `yaml:"expiry_medium_days" default:"30" doc:"a certificate expiring within this many days is a medium finding"`
+	Target     string          `yaml:"target" required:"true" doc:"PostgreSQL DSN (postgres://user:pw@host:port/db or key=value) or tls://host:port for any TLS endpoint"`
+	CA         string          `yaml:"ca" doc:"PEM file of the CA certificates to verify the chain against (default: the DSN's sslrootcert, else the system's)"`
+	ServerName string          `yaml:"server_name" doc:"name to verify the certificate for and send as SNI (default: the target's host)"`
+	ClientCert string          `yaml:"client_cert" doc:"PEM file of a client certificate to present (default: the DSN's sslcert)"`
+	ClientKey  string          `yaml:"client_key" doc:"PEM file of the client certificate's key (default: the DSN's sslkey)"`
+	ALPN       []string        `yaml:"alpn" doc:"application protocols to offer (default: postgresql for DSNs, none for tls://)"`
+	Direct     bool            `yaml:"direct" doc:"also probe PostgreSQL 17's direct TLS (no SSLRequest, ALPN postgresql); reported unsupported on older servers"`
+	Timeout    runner.Duration `yaml:"timeout" default:"10s" doc:"limit for each connection of the audit"`
+	FailOn     string          `yaml:"fail_on" default:"high" doc:"fail the step when a finding is at or above this severity: critical, high, medium, low, info or none"`
+	ExpiryHigh int             `yaml:"expiry_high_days" default:"14" doc:"a certificate expiring within this many days is a high finding"`
+	ExpiryMed  int             `yaml:"expiry_medium_days" default:"30" doc:"a certificate expiring within this many days is a medium finding"`
 }
 
 var (
@@ -75,8 +74,6 @@ func (c *CheckTLS) Validate() error {
 	switch {
 	case (c.ClientCert == "") != (c.ClientKey == ""):
 		return fmt.Errorf("client_cert and client_key: give both or neither")
-	case c.Timeout < 0:
-		return fmt.Errorf("timeout: %s is negative", c.Timeout)
 	case c.ExpiryHigh < 0 || c.ExpiryMed < c.ExpiryHigh:
 		return fmt.Errorf("expiry_high_days (%d) and expiry_medium_days (%d): need 0 <= high <= medium", c.ExpiryHigh, c.ExpiryMed)
 	}
@@ -92,7 +89,7 @@ func (c *CheckTLS) Run(ctx context.Context, sc *runner.StepContext) (runner.Outp
 	}
 	rep, err := tlsaudit.Audit(ctx, tlsaudit.Config{
 		Target: c.Target, CAFile: c.CA, ServerName: c.ServerName, ClientCert: c.ClientCert, ClientKey: c.ClientKey,
-		ALPN: c.ALPN, Direct: c.Direct, Timeout: c.Timeout, ExpiryHighDays: c.ExpiryHigh, ExpiryMediumDays: c.ExpiryMed,
+		ALPN: c.ALPN, Direct: c.Direct, Timeout: c.Timeout.Std(), ExpiryHighDays: c.ExpiryHigh, ExpiryMediumDays: c.ExpiryMed,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("auditing TLS: %w", err)

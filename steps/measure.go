@@ -10,7 +10,6 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps/latency"
@@ -48,7 +47,7 @@ func measureDefinition() runner.Definition {
 type Measure struct {
 	Targets        map[string]string `yaml:"targets" required:"true" doc:"named connection strings, e.g. {plain: \"postgres://...?sslmode=disable\", tls: \"postgres://...?sslmode=require\"}"`
 	Queries        []MeasureQuery    `yaml:"queries" required:"true" doc:"the workload: a list of SQL strings or {name, sql, args} mappings; unnamed queries are q1, q2, ..."`
-	MaxDuration    time.Duration     `yaml:"max_duration" default:"1m" doc:"time budget of the whole measurement (connecting, warming up and judging included), split evenly over the rounds; with until, measuring ends as soon as the gate is decided"`
+	MaxDuration    runner.Duration   `yaml:"max_duration" default:"1m" doc:"time budget of the whole measurement (connecting, warming up and judging included), split evenly over the rounds; with until, measuring ends as soon as the gate is decided"`
 	Rounds         int               `yaml:"rounds" default:"30" doc:"rounds; every round opens fresh connections, warms them up and runs the targets interleaved, execution by execution (A B, B A, ...), so that drift hits all alike; 20 or more for a gate"`
 	Iterations     int               `yaml:"iterations" doc:"instead of filling each round's share of max_duration: executions of each query per target in every round (over all clients); max_duration still ends the measurement"`
 	Warmup         int               `yaml:"warmup" default:"5" doc:"untimed executions of each query per client and target at the start of every round"`
@@ -142,7 +141,7 @@ func (m *Measure) Validate() error {
 		return fmt.Errorf("concurrency: %d: give at least 1", m.Concurrency)
 	case m.Warmup < 0:
 		return fmt.Errorf("warmup: %d is negative", m.Warmup)
-	case m.MaxDuration <= 0:
+	case m.MaxDuration.IsZero():
 		return fmt.Errorf("max_duration: %s: give a positive budget, e.g. 1m", m.MaxDuration)
 	case m.Iterations < 0:
 		return fmt.Errorf("iterations: %d is negative", m.Iterations)
@@ -180,7 +179,7 @@ func (m *Measure) Validate() error {
 // results file.
 func (m *Measure) Run(ctx context.Context, sc *runner.StepContext) (runner.Outputs, error) {
 	o := workload.Options{
-		Targets: m.Targets, Mode: m.Mode, Rounds: m.Rounds, MaxDuration: m.MaxDuration, Iterations: m.Iterations,
+		Targets: m.Targets, Mode: m.Mode, Rounds: m.Rounds, MaxDuration: m.MaxDuration.Std(), Iterations: m.Iterations,
 		Warmup: m.Warmup, Concurrency: m.Concurrency, IncludeConnect: m.IncludeConnect,
 		Logger: sc.Logger, Plan: sc.PlanName, Step: sc.ID, SluiceVersion: sluiceVersion(),
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/runner/testenv"
 	"github.com/sluice-dev/sluice/steps/latency"
 	"github.com/sluice-dev/sluice/steps/pg"
@@ -66,7 +67,7 @@ func testAgreesWithPgbench(t *testing.T, dsn string) {
 		}
 		theirs := readPgbenchLog(t, prefix)
 		m := &Measure{Targets: map[string]string{"plain": dsn}, Queries: []MeasureQuery{{Name: "q", SQL: pgbenchQuery}},
-			Warmup: 5, Iterations: 60, Rounds: 1, MaxDuration: time.Minute, Concurrency: 1, Mode: "extended"}
+			Warmup: 5, Iterations: 60, Rounds: 1, MaxDuration: runner.Duration{Clock: time.Minute}, Concurrency: 1, Mode: "extended"}
 		ours := measureSamples(t, m)
 		nOurs, nTheirs = nOurs+len(ours), nTheirs+len(theirs)
 		a, b := latency.Summarize(ours, 0), latency.Summarize(theirs, 0)

@@ -49,7 +49,7 @@ func TestIntegrationMeasure(t *testing.T) {
 		m := &Measure{
 			Targets: map[string]string{"a": tls, "b": tls},
 			Queries: []MeasureQuery{{SQL: "SELECT * FROM shop.orders WHERE customer_id = $1", Args: []any{42}}},
-			Warmup:  5, Rounds: 10, MaxDuration: 5 * time.Second, Concurrency: 1, Mode: "extended", Save: aaFile,
+			Warmup:  5, Rounds: 10, MaxDuration: runner.Duration{Clock: 5 * time.Second}, Concurrency: 1, Mode: "extended", Save: aaFile,
 			Until: &MeasureUntil{Baseline: "a", Candidate: "b", Stat: StatList{"p50"}, Max: 0.05, Confidence: 0.95},
 		}
 		outs := runMeasure(t, m)
@@ -89,7 +89,7 @@ func TestIntegrationMeasure(t *testing.T) {
 		m := &Measure{
 			Targets: map[string]string{"fast": tls, "slow": tls + "&options=-csearch_path%3Dslow,public"},
 			Queries: []MeasureQuery{{Name: "work", SQL: "SELECT work()"}},
-			Warmup:  5, Rounds: 20, MaxDuration: 20 * time.Second, Concurrency: 2, Mode: "prepared",
+			Warmup:  5, Rounds: 20, MaxDuration: runner.Duration{Clock: 20 * time.Second}, Concurrency: 2, Mode: "prepared",
 			Until: &MeasureUntil{Baseline: "fast", Candidate: "slow", Stat: StatList{"p95"}, Max: 0.05, Confidence: 0.95},
 		}
 		outs := runMeasure(t, m)
@@ -112,7 +112,7 @@ func TestIntegrationMeasure(t *testing.T) {
 			Targets: map[string]string{"b": tls},
 			// The same query name as in the saved A/A file, made slower.
 			Queries: []MeasureQuery{{SQL: "SELECT *, pg_sleep(0.0005) FROM shop.orders WHERE customer_id = $1", Args: []any{42}}},
-			Warmup:  5, Iterations: 50, Rounds: 5, MaxDuration: time.Minute, Concurrency: 1, Mode: "simple",
+			Warmup:  5, Iterations: 50, Rounds: 5, MaxDuration: runner.Duration{Clock: time.Minute}, Concurrency: 1, Mode: "simple",
 		}
 		outs := runMeasure(t, m)
 		if outs["stopped"] != "rounds" || outs["queries"].(map[string]any)["q1"].(map[string]any)["b"].(map[string]any)["count"] != int64(5*50) {
@@ -142,7 +142,7 @@ func TestIntegrationMeasure(t *testing.T) {
 		p50 := func(includeConnect bool) float64 {
 			m := &Measure{
 				Targets: map[string]string{"plain": plain},
-				Queries: []MeasureQuery{{SQL: "SELECT 1"}}, Warmup: 2, Iterations: 20, Rounds: 2, MaxDuration: time.Minute, Concurrency: 1,
+				Queries: []MeasureQuery{{SQL: "SELECT 1"}}, Warmup: 2, Iterations: 20, Rounds: 2, MaxDuration: runner.Duration{Clock: time.Minute}, Concurrency: 1,
 				Mode: "extended", IncludeConnect: includeConnect,
 			}
 			return runMeasure(t, m)["targets"].(map[string]any)["plain"].(map[string]any)["p50"].(float64)

@@ -48,7 +48,7 @@ type Postgres struct {
 
 // Link is a simulated network link (see steps/relay).
 type Link struct {
-	RTT time.Duration `yaml:"rtt" doc:"round trip the link adds, e.g. 500us; 0: none (loopback)"`
+	RTT runner.Duration `yaml:"rtt" doc:"round trip the link adds, e.g. 500us; 0: none (loopback)"`
 }
 
 // Validate checks the database name.
@@ -90,8 +90,8 @@ func (p *Postgres) Run(ctx context.Context, sc *runner.StepContext) (runner.Outp
 		dsnTLS = c.PassfileDSN(p.Database, "sslmode=require")
 	}
 	host, port := c.Host, int64(c.Port)
-	if p.Link.RTT > 0 {
-		if host, port, err = startLink(sc, net.JoinHostPort(c.Host, strconv.Itoa(c.Port)), p.Link.RTT, &dsn, &dsnPlain, &dsnTLS); err != nil {
+	if !p.Link.RTT.IsZero() {
+		if host, port, err = startLink(sc, net.JoinHostPort(c.Host, strconv.Itoa(c.Port)), p.Link.RTT.Std(), &dsn, &dsnPlain, &dsnTLS); err != nil {
 			return nil, err
 		}
 	}

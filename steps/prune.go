@@ -3,8 +3,6 @@ package steps
 import (
 	"context"
 	"errors"
-	"fmt"
-	"time"
 
 	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps/blob"
@@ -15,19 +13,19 @@ import (
 // under a folder by restic's rules (see catalog.Policy). It is a dry run
 // unless confirm is set, and never deletes the newest verified backup.
 type Prune struct {
-	From        string `yaml:"from" required:"true" doc:"folder (or bucket prefix) holding the backups: file:///abs/path, file://./relative, a plain path or s3://BUCKET/PREFIX"`
-	KeepLast    int    `yaml:"keep_last" doc:"keep the n newest backups (-1: all)"`
-	KeepDaily   int    `yaml:"keep_daily" doc:"keep the newest backup of each of the n newest days (UTC) that have one (-1: every day)"`
-	KeepWeekly  int    `yaml:"keep_weekly" doc:"the same per ISO week"`
-	KeepMonthly int    `yaml:"keep_monthly" doc:"the same per calendar month"`
-	KeepYearly  int    `yaml:"keep_yearly" doc:"the same per calendar year"`
-	KeepWithin  string `yaml:"keep_within" doc:"keep every backup created within this span before the newest backup, e.g. 14d, 2w, 6m, 1y, 36h"`
-	Confirm     bool   `yaml:"confirm" doc:"delete; without it prune only reports what it would delete"`
+	From        string          `yaml:"from" required:"true" doc:"folder (or bucket prefix) holding the backups: file:///abs/path, file://./relative, a plain path or s3://BUCKET/PREFIX"`
+	KeepLast    int             `yaml:"keep_last" doc:"keep the n newest backups (-1: all)"`
+	KeepDaily   int             `yaml:"keep_daily" doc:"keep the newest backup of each of the n newest days (UTC) that have one (-1: every day)"`
+	KeepWeekly  int             `yaml:"keep_weekly" doc:"the same per ISO week"`
+	KeepMonthly int             `yaml:"keep_monthly" doc:"the same per calendar month"`
+	KeepYearly  int             `yaml:"keep_yearly" doc:"the same per calendar year"`
+	KeepWithin  runner.Duration `yaml:"keep_within" duration:"retention" doc:"keep every backup created within this span before the newest backup, e.g. 14d, 2w, 6mo, 1y, 36h (as in restic, 6m is 6 months here)"`
+	Confirm     bool            `yaml:"confirm" doc:"delete; without it prune only reports what it would delete"`
 	// Incomplete switches the step from retention to leftovers.
-	Incomplete          bool           `yaml:"incomplete" doc:"instead of retention, remove sluice's incomplete leftovers: its objects without a manifest (with their sidecars, records and journals; files not named the way sluice names them are never touched) and unfinished uploads (pending files a killed run left on file://, multipart uploads on s3://); complete backups are never touched"`
-	IncompleteOlderThan time.Duration  `yaml:"incomplete_older_than" default:"24h" doc:"with incomplete: only leftovers last modified (s3:// uploads: started) longer ago than this; it spares a backup being written now, whose object exists before its manifest"`
-	VerifyWith          runner.KeyName `yaml:"verify_with" doc:"the plan's keys: entry whose verification keys check each manifest's signature before its created time counts for retention (public parts suffice); default: the plan's only keys: entry"`
-	AllowUnsigned       bool           `yaml:"allow_unsigned" doc:"count backups whose manifest is not signed (logged as a warning); without it they are problems, never kept or deleted by the policy"`
+	Incomplete          bool            `yaml:"incomplete" doc:"instead of retention, remove sluice's incomplete leftovers: its objects without a manifest (with their sidecars, records and journals; files not named the way sluice names them are never touched) and unfinished uploads (pending files a killed run left on file://, multipart uploads on s3://); complete backups are never touched"`
+	IncompleteOlderThan runner.Duration `yaml:"incomplete_older_than" default:"24h" doc:"with incomplete: only leftovers last modified (s3:// uploads: started) longer ago than this; it spares a backup being written now, whose object exists before its manifest"`
+	VerifyWith          runner.KeyName  `yaml:"verify_with" doc:"the plan's keys: entry whose verification keys check each manifest's signature before its created time counts for retention (public parts suffice); default: the plan's only keys: entry"`
+	AllowUnsigned       bool            `yaml:"allow_unsigned" doc:"count backups whose manifest is not signed (logged as a warning); without it they are problems, never kept or deleted by the policy"`
 }
 
 var (
@@ -56,22 +54,15 @@ func pruneDefinition() runner.Definition {
 
 // Policy returns the retention policy the parameters describe.
 func (p *Prune) Policy() (catalog.Policy, error) {
-	span, err := catalog.ParseSpan(p.KeepWithin)
-	if err != nil {
-		return catalog.Policy{}, err
-	}
-	pol := catalog.Policy{Last: p.KeepLast, Daily: p.KeepDaily, Weekly: p.KeepWeekly, Monthly: p.KeepMonthly, Yearly: p.KeepYearly, Within: span}
+	pol := catalog.Policy{Last: p.KeepLast, Daily: p.KeepDaily, Weekly: p.KeepWeekly, Monthly: p.KeepMonthly, Yearly: p.KeepYearly, Within: p.KeepWithin}
 	return pol, pol.Validate()
 }
 
 // Validate checks the policy and the storage URL.
 func (p *Prune) Validate() error {
 	if p.Incomplete {
-		if pol, err := p.Policy(); err == nil || !pol.Empty() || p.KeepWithin != "" {
+		if pol, err := p.Policy(); err == nil || !pol.Empty() {
 			return errors.New("incomplete: true removes leftovers only: drop the keep_* settings, or apply retention in a second prune step")
-		}
-		if p.IncompleteOlderThan < 0 {
-			return fmt.Errorf("incomplete_older_than is %s: use 0 for any age, or a duration such as 24h", p.IncompleteOlderThan)
 		}
 	} else if _, err := p.Policy(); err != nil {
 		return err
@@ -87,7 +78,7 @@ func (p *Prune) Run(ctx context.Context, sc *runner.StepContext) (runner.Outputs
 		return nil, err
 	}
 	if p.Incomplete {
-		res, err := catalog.LeftoversDest(ctx, b, p.IncompleteOlderThan, p.Confirm)
+		res, err := catalog.LeftoversDest(ctx, b, p.IncompleteOlderThan.Std(), p.Confirm)
 		if res == nil {
 			return nil, err
 		}

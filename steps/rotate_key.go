@@ -3,7 +3,6 @@ package steps
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -19,13 +18,13 @@ import (
 // store's lock, and optionally moves the backups under a destination onto the
 // new key.
 type RotateKey struct {
-	Key      runner.KeyName `yaml:"key" required:"true" doc:"the plan's keys: entry (a dir store) to rotate"`
-	Type     string         `yaml:"type" default:"mlkem768x25519" doc:"type of the new key: mlkem768x25519 (post-quantum hybrid) or x25519 (readable by age before 1.3)"`
-	MaxAge   string         `yaml:"max_age" doc:"rotate only when the active key has been active this long, e.g. 180d or 4320h; empty rotates always"`
-	Reason   string         `yaml:"reason" doc:"why, recorded in the ledger"`
-	DryRun   bool           `yaml:"dry_run" doc:"report what would happen and change nothing"`
-	LockWait time.Duration  `yaml:"lock_wait" default:"0s" doc:"how long to wait for another rotation holding the store's lock; 0 fails at once"`
-	Rewrap   *RotateRewrap  `yaml:"rewrap" doc:"move existing backups onto the active key after the rotation decision"`
+	Key      runner.KeyName  `yaml:"key" required:"true" doc:"the plan's keys: entry (a dir store) to rotate"`
+	Type     string          `yaml:"type" default:"mlkem768x25519" doc:"type of the new key: mlkem768x25519 (post-quantum hybrid) or x25519 (readable by age before 1.3)"`
+	MaxAge   runner.Duration `yaml:"max_age" doc:"rotate only when the active key has been active this long, e.g. 180d, 6mo or 4320h; empty rotates always"`
+	Reason   string          `yaml:"reason" doc:"why, recorded in the ledger"`
+	DryRun   bool            `yaml:"dry_run" doc:"report what would happen and change nothing"`
+	LockWait runner.Duration `yaml:"lock_wait" default:"0s" doc:"how long to wait for another rotation holding the store's lock; 0 fails at once"`
+	Rewrap   *RotateRewrap   `yaml:"rewrap" doc:"move existing backups onto the active key after the rotation decision"`
 }
 
 // RotateRewrap says where the backups to move are and how.
@@ -116,9 +115,6 @@ func (p *RotateKey) Validate() error {
 	if p.Type != keys.TypeHybrid && p.Type != keys.TypeX25519 {
 		return fmt.Errorf("type %q is not a key type: use %s or %s", p.Type, keys.TypeHybrid, keys.TypeX25519)
 	}
-	if _, err := ParseAge(p.MaxAge); err != nil {
-		return fmt.Errorf("max_age: %w", err)
-	}
 	if w := p.Rewrap; w != nil {
 		if w.Dest != "" {
 			if _, err := blob.OpenRoot(w.Dest); err != nil {
@@ -139,32 +135,15 @@ func (p *RotateKey) Validate() error {
 	return nil
 }
 
-// ParseAge parses an age such as "180d", "2w" or a Go duration ("4320h").
-// The empty string is zero.
-func ParseAge(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return 0, nil
-	}
-	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
-		if n, ok := strings.CutSuffix(s, suffix); ok {
-			v, err := strconv.ParseFloat(n, 64)
-			if err != nil || v < 0 {
-				return 0, fmt.Errorf("%q is not an age: use e.g. 180d, 2w or 4320h", s)
-			}
-			return time.Duration(v * float64(unit)), nil
-		}
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("%q is not an age: use e.g. 180d, 2w or 4320h", s)
-	}
-	return d, nil
-}
-
 // Run rotates under the store's lock, then moves the backups.
 func (p *RotateKey) Run(ctx context.Context, sc *runner.StepContext) (runner.Outputs, error) {
-	maxAge, _ := ParseAge(p.MaxAge) // checked by Validate
+	var maxAge time.Duration
+	if !p.MaxAge.IsZero() {
+		// A key is old when it was activated before now minus max_age, on
+		// the calendar: 6mo is six calendar months.
+		now := time.Now()
+		maxAge = now.Sub(p.MaxAge.Before(now))
+	}
 	store, err := keys.OpenEntry(sc.Keys, string(p.Key))
 	if err != nil {
 		return nil, err
@@ -174,7 +153,7 @@ func (p *RotateKey) Run(ctx context.Context, sc *runner.StepContext) (runner.Out
 		return nil, fmt.Errorf("key store %q is not a dir store: only dir stores can be rotated", p.Key)
 	}
 	if !p.DryRun {
-		unlock, err := d.Lock(ctx, p.LockWait)
+		unlock, err := d.Lock(ctx, p.LockWait.Std())
 		if err != nil {
 			return nil, err
 		}

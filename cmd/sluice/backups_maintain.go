@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps/catalog"
 )
 
@@ -125,7 +126,7 @@ func backupsPruneCommand(a *app) *cobra.Command {
 			}
 			return pruneLeftovers(a, pos, *olderThan, *confirm, a.globals.json)
 		}
-		if p.Within, err = catalog.ParseSpan(*within); err != nil {
+		if p.Within, err = runner.ParseRetention(*within); err != nil {
 			return usagef("--keep-within: %v", err)
 		}
 		if err := p.Validate(); err != nil {

@@ -3,10 +3,9 @@ package catalog
 import (
 	"errors"
 	"fmt"
-	"regexp"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/sluice-dev/sluice/runner"
 )
 
 // Policy says which backups to keep, with restic's semantics (restic
@@ -30,7 +29,7 @@ type Policy struct {
 	Weekly  int
 	Monthly int
 	Yearly  int
-	Within  Span
+	Within  runner.Duration // calendar months and days (runner.ParseRetention reads restic's spans)
 }
 
 // Empty tells whether no rule is set.
@@ -113,67 +112,4 @@ func (p Policy) Apply(backups []Backup) []Decision {
 		out = append(out, d)
 	}
 	return out
-}
-
-// Span is a calendar span as restic writes it: years, months, days and
-// hours, e.g. "1y6m", "14d", "36h", "2w" (14 days).
-type Span struct {
-	Years, Months, Days, Hours int
-}
-
-var spanPart = regexp.MustCompile(`^(\d+)([ymwdh])`)
-
-// ParseSpan parses a span such as "7d", "1y2m3d4h" or "2w".
-func ParseSpan(s string) (Span, error) {
-	var sp Span
-	rest := strings.TrimSpace(s)
-	if rest == "" {
-		return sp, nil
-	}
-	for rest != "" {
-		m := spanPart.FindStringSubmatch(rest)
-		if m == nil {
-			return Span{}, fmt.Errorf("span %q is not a number followed by y, m, w, d or h, e.g. 7d, 2w, 1y6m, 36h", s)
-		}
-		n, err := strconv.Atoi(m[1])
-		if err != nil || n > 100000 {
-			return Span{}, fmt.Errorf("span %q: %s is too large", s, m[1])
-		}
-		switch m[2] {
-		case "y":
-			sp.Years += n
-		case "m":
-			sp.Months += n
-		case "w":
-			sp.Days += 7 * n
-		case "d":
-			sp.Days += n
-		case "h":
-			sp.Hours += n
-		}
-		rest = rest[len(m[0]):]
-	}
-	return sp, nil
-}
-
-// IsZero tells whether the span is empty.
-func (s Span) IsZero() bool { return s == Span{} }
-
-// Before returns t minus the span.
-func (s Span) Before(t time.Time) time.Time {
-	return t.AddDate(-s.Years, -s.Months, -s.Days).Add(-time.Duration(s.Hours) * time.Hour)
-}
-
-// String renders the span as ParseSpan reads it.
-func (s Span) String() string {
-	var b strings.Builder
-	for _, p := range []struct {
-		n    int
-		unit string
-	}{{s.Years, "y"}, {s.Months, "m"}, {s.Days, "d"}, {s.Hours, "h"}} {
-		if p.n != 0 {
-			fmt.Fprintf(&b, "%d%s", p.n, p.unit)
-		}
-	}
-	return b.String()
 }

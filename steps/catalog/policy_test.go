@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluice-dev/sluice/runner"
 )
 
 // backupsAt builds catalogue entries created at the given times (RFC 3339),
@@ -52,8 +54,8 @@ func TestPolicyApply(t *testing.T) {
 		{"weekly ISO weeks", Policy{Weekly: 3}, []string{"2026-03-10T14:00 weekly 2026-W11", "2026-03-08T14:00 weekly 2026-W10", "2026-03-01T14:00 weekly 2026-W09"}},
 		{"monthly", Policy{Monthly: 2}, []string{"2026-03-10T14:00 monthly 2026-03"}},
 		{"rules combine, reasons accumulate", Policy{Last: 1, Daily: 2}, []string{"2026-03-10T14:00 last 1,daily 2026-03-10", "2026-03-09T14:00 daily 2026-03-09"}},
-		{"within is relative to the newest backup", Policy{Within: Span{Days: 1}}, []string{"2026-03-10T14:00 within 1d", "2026-03-10T02:00 within 1d"}},
-		{"within 36h", Policy{Within: Span{Hours: 36}}, []string{"2026-03-10T14:00 within 36h", "2026-03-10T02:00 within 36h", "2026-03-09T14:00 within 36h"}},
+		{"within is relative to the newest backup", Policy{Within: runner.Duration{Days: 1}}, []string{"2026-03-10T14:00 within 1d", "2026-03-10T02:00 within 1d"}},
+		{"within 36h", Policy{Within: runner.Duration{Clock: 36 * time.Hour}}, []string{"2026-03-10T14:00 within 36h", "2026-03-10T02:00 within 36h", "2026-03-09T14:00 within 36h"}},
 		{"unlimited daily", Policy{Daily: -1, Last: 0}, nil}, // checked by count below
 	}
 	for _, tc := range tests {
@@ -98,22 +100,25 @@ func TestPolicyValidate(t *testing.T) {
 	}
 }
 
-func TestParseSpan(t *testing.T) {
-	for in, want := range map[string]Span{
-		"7d": {Days: 7}, "2w": {Days: 14}, "1y6m": {Years: 1, Months: 6}, "36h": {Hours: 36}, "1y2m3d4h": {1, 2, 3, 4}, "": {},
+// TestRetentionSpans checks that keep_within and --keep-within read the
+// spans restic writes, as catalog's own parser did (m is a month there),
+// and that a month is a calendar month.
+func TestRetentionSpans(t *testing.T) {
+	for in, want := range map[string]runner.Duration{
+		"7d": {Days: 7}, "2w": {Days: 14}, "1y6m": {Months: 18}, "36h": {Clock: 36 * time.Hour}, "1y2m3d4h": {Months: 14, Days: 3, Clock: 4 * time.Hour}, "": {},
 	} {
-		got, err := ParseSpan(in)
+		got, err := runner.ParseRetention(in)
 		if err != nil || got != want {
-			t.Errorf("ParseSpan(%q) = %+v, %v; want %+v", in, got, err, want)
+			t.Errorf("ParseRetention(%q) = %+v, %v; want %+v", in, got, err, want)
 		}
 	}
 	for _, bad := range []string{"7", "d", "1x", "-1d", "7 days"} {
-		if _, err := ParseSpan(bad); err == nil {
-			t.Errorf("ParseSpan(%q) succeeded", bad)
+		if _, err := runner.ParseRetention(bad); err == nil {
+			t.Errorf("ParseRetention(%q) succeeded", bad)
 		}
 	}
 	// A month back from 31 March is 3 March (AddDate normalises), as restic.
-	if got := (Span{Months: 1}).Before(time.Date(2026, 3, 31, 0, 0, 0, 0, time.UTC)); !got.Equal(time.Date(2026, 3, 3, 0, 0, 0, 0, time.UTC)) {
+	if got := (runner.Duration{Months: 1}).Before(time.Date(2026, 3, 31, 0, 0, 0, 0, time.UTC)); !got.Equal(time.Date(2026, 3, 3, 0, 0, 0, 0, time.UTC)) {
 		t.Errorf("1m before 2026-03-31 = %v", got)
 	}
 }
