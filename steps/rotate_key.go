@@ -55,7 +55,7 @@ func rotateKeyDefinition() runner.Definition {
 			{Name: "previous_key_id", Type: "string", Doc: "id of the key that was active before"},
 			{Name: "active_key_age_days", Type: "number", Doc: "how long the previously active key had been active, in days"},
 			{Name: "dry_run", Type: "bool", Doc: "whether nothing was changed"},
-			{Name: "max_age", Type: "string", Doc: "the max_age the rotation was decided by, as written; empty when it rotates always"},
+			{Name: "max_age", Type: "string", Doc: "the max_age the rotation was decided by (e.g. 180d); empty when it rotates always"},
 			{Name: "rewrapped", Type: "int", Doc: "backups moved onto the active key (and verified)"},
 			{Name: "rewrapped_in_place", Type: "int", Doc: "of those, headers rewritten in place (cost independent of size)"},
 			{Name: "skipped", Type: "int", Doc: "backups already on the active key (or on keys not in this store)"},
@@ -171,13 +171,17 @@ func (p *RotateKey) Run(ctx context.Context, sc *runner.StepContext) (runner.Out
 	if err != nil {
 		return nil, fmt.Errorf("rotating key store %q: %w", p.Key, err)
 	}
+	maxAgeText := ""
+	if !p.MaxAge.IsZero() {
+		maxAgeText = p.MaxAge.String()
+	}
 	out := runner.Outputs{
 		"rotated":             res.Rotated,
 		"active_key_id":       res.Active.ID,
 		"previous_key_id":     res.Previous.ID,
 		"active_key_age_days": res.Age.Hours() / 24,
 		"dry_run":             p.DryRun,
-		"max_age":             p.MaxAge,
+		"max_age":             maxAgeText,
 		"rewrapped":           int64(0), "rewrapped_in_place": int64(0), "skipped": int64(0),
 		"failed": int64(0), "failures": []any{}, "still_on_retired_keys": int64(0),
 		"destinations": []any{}, "backups_found": int64(0), "unchecked_destinations": []any{}, "warnings": []any{},
