@@ -3,6 +3,7 @@ package runner
 import (
 	"fmt"
 	"reflect"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -134,4 +135,27 @@ func resolveNode(n *yaml.Node, env Env, label string) (out *yaml.Node, fromExpr 
 		return &cp, false, nil
 	}
 	return n, false, nil
+}
+
+// DecodeParams builds the parameter struct of step type d from with, the
+// YAML text of a with: mapping ("" for none), as a step of a plan gets it:
+// defaults from the default: tags, unknown fields, types and enums checked,
+// Validate called. It is for Go code that sets a step's parameters without
+// a plan, such as tests; with must hold no ${{ }}.
+func DecodeParams(d *Definition, with string) (any, error) {
+	st := &Step{ID: d.Type, Type: d.Type, Def: d}
+	if strings.TrimSpace(with) != "" {
+		var doc yaml.Node
+		if err := yaml.Unmarshal([]byte(with), &doc); err != nil {
+			return nil, fmt.Errorf("step type %q: with: %v", d.Type, decodeErrorText(err))
+		}
+		if len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+			return nil, fmt.Errorf("step type %q: with: want a mapping", d.Type)
+		}
+		st.With = doc.Content[0]
+		if hasExpr(with) {
+			return nil, fmt.Errorf("step type %q: with: ${{ }} needs a plan", d.Type)
+		}
+	}
+	return st.Bind(Env{})
 }

@@ -212,6 +212,7 @@ func TestRegistryRefusesBrokenTags(t *testing.T) {
 		`field "level": enum tag on a int`:                                 func() any { return new(enumOnInt) },
 		`field "within": duration tag on a string`:                         func() any { return new(retentionOnString) },
 	}
+	cases["New returns a runner.ltRule with fields set"] = func() any { return &ltRule{Op: "le"} }
 	for want, mk := range cases {
 		func() {
 			defer func() {
@@ -284,5 +285,27 @@ func TestCheckOutputs(t *testing.T) {
 	undeclared, missing = d.CheckOutputs(Outputs{"bytes": 1, "rows": 2, "direct": 3})
 	if undeclared != nil || missing != nil {
 		t.Errorf("undeclared %v, missing %v; want none", undeclared, missing)
+	}
+}
+
+func TestDecodeParams(t *testing.T) {
+	d, _ := ltRegistry().Lookup("pick")
+	v, err := DecodeParams(d, "{rules: [{name: a}]}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := v.(*ltPick); p.Stat != "p95" || p.Rules[0].Op != "le" {
+		t.Errorf("defaults not applied: %+v", p)
+	}
+	for with, want := range map[string]string{
+		"{stat: p96}":                  `with.stat: "p96" is not one of p50, p95, mean`,
+		"{stats: p95}":                 `with: field "stats" not recognised (did you mean "stat"?)`,
+		`{stat: "${{ params.x }}"}`:    `needs a plan`,
+		"[a]":                          `want a mapping`,
+		"{rules: [{name: a, op: ne}]}": `with.rules[0].op: "ne" is not one of le, ge`,
+	} {
+		if _, err := DecodeParams(d, with); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("DecodeParams(%s) = %v, want %s", with, err, want)
+		}
 	}
 }

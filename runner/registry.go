@@ -37,13 +37,17 @@ func NewRegistry(defs ...Definition) *Registry {
 	return r
 }
 
-// checkDefinition checks what the parameter struct's tags promise: every
-// default decodes and is one of its enum, enums are on strings, the
-// retention tag is on a Duration, and lengths of time are Durations.
+// checkDefinition checks what the parameter struct's tags promise: New
+// sets no field (defaults come from tags alone), every default decodes and
+// is one of its enum, enums are on strings, the retention tag is on a
+// Duration, and lengths of time are Durations.
 func checkDefinition(d *Definition) error {
 	sv, err := paramStruct(d)
 	if err != nil {
 		return err
+	}
+	if !sv.IsZero() {
+		return fmt.Errorf("New returns a %s with fields set: give defaults as default: tags, which the schema and the docs show", sv.Type())
 	}
 	return checkTags(sv.Type(), "", 0)
 }

@@ -28,32 +28,14 @@ func checksumDefinition() runner.Definition {
 // Checksum is the parameter struct of the checksum step, a pass-through
 // transform that digests its stream.
 type Checksum struct {
-	Algorithm string `yaml:"algorithm" default:"sha256" doc:"digest algorithm: sha256 or sha512"`
+	Algorithm string `yaml:"algorithm" default:"sha256" enum:"sha256,sha512" doc:"digest algorithm"`
 }
 
-var (
-	_ runner.Transform = (*Checksum)(nil)
-	_ runner.Validator = (*Checksum)(nil)
-)
-
-func (c *Checksum) algorithm() string {
-	if c.Algorithm == "" {
-		return manifest.SHA256
-	}
-	return c.Algorithm
-}
-
-// Validate checks the algorithm.
-func (c *Checksum) Validate() error {
-	if _, err := manifest.NewHash(c.algorithm()); err != nil {
-		return fmt.Errorf("algorithm: %w", err)
-	}
-	return nil
-}
+var _ runner.Transform = (*Checksum)(nil)
 
 // Transform copies r to w, digesting every byte.
 func (c *Checksum) Transform(ctx context.Context, sc *runner.StepContext, r io.Reader, w io.Writer) (runner.Outputs, error) {
-	h, err := manifest.NewHash(c.algorithm())
+	h, err := manifest.NewHash(c.Algorithm)
 	if err != nil {
 		return nil, fmt.Errorf("algorithm: %w", err)
 	}
@@ -61,5 +43,5 @@ func (c *Checksum) Transform(ctx context.Context, sc *runner.StepContext, r io.R
 	if err != nil {
 		return nil, err
 	}
-	return runner.Outputs{"algorithm": c.algorithm(), "digest": hex.EncodeToString(h.Sum(nil)), "bytes": n}, nil
+	return runner.Outputs{"algorithm": c.Algorithm, "digest": hex.EncodeToString(h.Sum(nil)), "bytes": n}, nil
 }

@@ -16,13 +16,6 @@ const (
 	AlgorithmGzip = codec.Gzip
 )
 
-// DefaultZstdLevel and DefaultGzipLevel are the levels compress uses when
-// none is given (see package codec for why).
-const (
-	DefaultZstdLevel = codec.DefaultZstdLevel
-	DefaultGzipLevel = codec.DefaultGzipLevel
-)
-
 // Compress is the parameter struct of the compress step. Its output is a
 // standard zstd or gzip stream that `zstd -d` or `gzip -d` reads.
 //
@@ -36,9 +29,9 @@ const (
 // (codec.EncodeWorkers: GOMAXPROCS-2, at least 2, at most 4). Memory is
 // about 6 MiB per thread at level 1.
 type Compress struct {
-	Algorithm string `yaml:"algorithm" default:"zstd" doc:"zstd or gzip"`
-	Level     int    `yaml:"level" doc:"compression level: zstd 1..22 (CLI numbers, mapped to fastest 1-2, default 3-5, better 6-9, best 10+), gzip 1..9; default 1, chosen for throughput"`
-	Threads   int    `yaml:"threads" doc:"zstd only: 1 MiB chunks compressed at once, each an independent frame; default from the machine: GOMAXPROCS-2, at least 2, at most 4 (about 6 MiB of memory each)"`
+	Algorithm string `yaml:"algorithm" default:"zstd" enum:"zstd,gzip" doc:"compression format"`
+	Level     int    `yaml:"level" default:"1" doc:"compression level: zstd 1..22 (CLI numbers, mapped to fastest 1-2, default 3-5, better 6-9, best 10+), gzip 1..9; 1 is chosen for throughput"`
+	Threads   int    `yaml:"threads" doc:"zstd only: 1 MiB chunks compressed at once, each an independent frame; unset (0): from the machine, GOMAXPROCS-2, at least 2, at most 4 (about 6 MiB of memory each)"`
 }
 
 var (
@@ -51,7 +44,7 @@ func compressDefinition() runner.Definition {
 		Type:    "compress",
 		Kind:    runner.KindTransform,
 		Summary: "Compress the stream with zstd (default) or gzip",
-		New:     func() any { return &Compress{Algorithm: AlgorithmZstd} },
+		New:     func() any { return &Compress{} },
 		Outputs: []runner.OutputSpec{
 			{Name: "algorithm", Type: "string", Doc: "zstd or gzip"},
 			{Name: "level", Type: "int", Doc: "the level used"},
@@ -64,20 +57,18 @@ func compressDefinition() runner.Definition {
 
 // Validate checks the algorithm, level and threads.
 func (p *Compress) Validate() error {
-	switch p.algorithm() {
+	switch p.Algorithm {
 	case AlgorithmZstd:
-		if p.Level < 0 || p.Level > 22 {
+		if p.Level < 1 || p.Level > 22 {
 			return fmt.Errorf("level %d is out of range for zstd: use 1..22", p.Level)
 		}
 	case AlgorithmGzip:
-		if p.Level < 0 || p.Level > 9 {
+		if p.Level < 1 || p.Level > 9 {
 			return fmt.Errorf("level %d is out of range for gzip: use 1..9", p.Level)
 		}
 		if p.Threads > 1 {
 			return fmt.Errorf("threads is for zstd only; gzip compresses on one thread: remove threads or use algorithm zstd")
 		}
-	default:
-		return fmt.Errorf("unknown algorithm %q: use zstd or gzip", p.Algorithm)
 	}
 	if p.Threads < 0 {
 		return fmt.Errorf("threads %d is negative: use 1 or more", p.Threads)
@@ -85,38 +76,16 @@ func (p *Compress) Validate() error {
 	return nil
 }
 
-func (p *Compress) algorithm() string {
-	if p.Algorithm == "" {
-		return AlgorithmZstd
-	}
-	return p.Algorithm
-}
-
-// level returns the effective level.
-func (p *Compress) level() int {
-	switch {
-	case p.Level > 0:
-		return p.Level
-	case p.algorithm() == AlgorithmGzip:
-		return DefaultGzipLevel
-	default:
-		return DefaultZstdLevel
-	}
-}
-
 // Transform compresses r to w.
 func (p *Compress) Transform(ctx context.Context, sc *runner.StepContext, r io.Reader, w io.Writer) (runner.Outputs, error) {
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
 	in, out := streamio.NewReader(ctx, r), streamio.NewWriter(w)
 	explain := func(err error) error {
 		return streamio.Explain(err, in, out, func(err error) error {
-			return fmt.Errorf("compressing with %s: %w", p.algorithm(), err)
+			return fmt.Errorf("compressing with %s: %w", p.Algorithm, err)
 		})
 	}
-	if p.algorithm() == AlgorithmGzip {
-		enc, err := codec.NewGzipWriter(out, p.level())
+	if p.Algorithm == AlgorithmGzip {
+		enc, err := codec.NewGzipWriter(out, p.Level)
 		if err != nil {
 			return nil, err
 		}
@@ -127,7 +96,7 @@ func (p *Compress) Transform(ctx context.Context, sc *runner.StepContext, r io.R
 			return nil, explain(err)
 		}
 	} else {
-		enc, err := codec.NewZstdWriter(out, codec.ZstdOptions{Level: p.level(), Workers: p.Threads})
+		enc, err := codec.NewZstdWriter(out, codec.ZstdOptions{Level: p.Level, Workers: p.Threads})
 		if err != nil {
 			return nil, err
 		}
@@ -140,8 +109,8 @@ func (p *Compress) Transform(ctx context.Context, sc *runner.StepContext, r io.R
 		}
 	}
 	return runner.Outputs{
-		"algorithm": p.algorithm(),
-		"level":     int64(p.level()),
+		"algorithm": p.Algorithm,
+		"level":     int64(p.Level),
 		"bytes_in":  in.N(),
 		"bytes_out": out.N(),
 		"ratio":     streamio.Ratio(in.N(), out.N()),

@@ -23,20 +23,17 @@ const AlgorithmAuto = "auto"
 // backup of an older sluice) is streamed, with a window of at most 128 MiB,
 // the zstd CLI's own limit without --long.
 type Decompress struct {
-	Algorithm string `yaml:"algorithm" default:"auto" doc:"auto (recognise zstd or gzip by the first bytes), zstd or gzip"`
+	Algorithm string `yaml:"algorithm" default:"auto" enum:"auto,zstd,gzip" doc:"compression format; auto recognises zstd or gzip by the first bytes"`
 }
 
-var (
-	_ runner.Transform = (*Decompress)(nil)
-	_ runner.Validator = (*Decompress)(nil)
-)
+var _ runner.Transform = (*Decompress)(nil)
 
 func decompressDefinition() runner.Definition {
 	return runner.Definition{
 		Type:    "decompress",
 		Kind:    runner.KindTransform,
 		Summary: "Decompress a zstd or gzip stream",
-		New:     func() any { return &Decompress{Algorithm: AlgorithmAuto} },
+		New:     func() any { return &Decompress{} },
 		Outputs: []runner.OutputSpec{
 			{Name: "algorithm", Type: "string", Doc: "zstd or gzip, as found"},
 			{Name: "bytes_in", Type: "int", Doc: "compressed bytes read"},
@@ -46,20 +43,8 @@ func decompressDefinition() runner.Definition {
 	}
 }
 
-// Validate checks the algorithm.
-func (p *Decompress) Validate() error {
-	switch p.Algorithm {
-	case "", AlgorithmAuto, AlgorithmZstd, AlgorithmGzip:
-		return nil
-	}
-	return fmt.Errorf("unknown algorithm %q: use auto, zstd or gzip", p.Algorithm)
-}
-
 // Transform decompresses r to w.
 func (p *Decompress) Transform(ctx context.Context, sc *runner.StepContext, r io.Reader, w io.Writer) (runner.Outputs, error) {
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
 	in, out := streamio.NewReader(ctx, r), streamio.NewWriter(w)
 	br := bufio.NewReaderSize(in, 64<<10)
 	magic, err := br.Peek(4)
@@ -70,7 +55,7 @@ func (p *Decompress) Transform(ctx context.Context, sc *runner.StepContext, r io
 		return nil, errors.New("input is empty: the upstream step produced no bytes")
 	}
 	algo := p.Algorithm
-	if algo == "" || algo == AlgorithmAuto {
+	if algo == AlgorithmAuto {
 		algo = codec.Detect(magic)
 		switch {
 		case algo != "":

@@ -36,7 +36,7 @@ func verifyDefinition() runner.Definition {
 		Type:    "verify",
 		Kind:    runner.KindAction,
 		Summary: "Download stored backups and check digest, sidecar, age authentication and compression frames to the end, writing no plaintext",
-		New:     func() any { return &Verify{Backup: "latest", Record: true} },
+		New:     func() any { return &Verify{} },
 		Outputs: []runner.OutputSpec{
 			{Name: "checked", Type: "int", Doc: "backups checked"},
 			{Name: "verified", Type: "int", Doc: "backups that passed"},
