@@ -17,29 +17,7 @@ func checkTLSDefinition() runner.Definition {
 		Summary: "Audit a PostgreSQL server's (or any TLS endpoint's) encryption in transit: versions, cipher, certificate, plaintext acceptance, server settings; findings with severities",
 		New:     func() any { return &CheckTLS{} },
 		Section: reportview.TLS,
-		Outputs: []runner.OutputSpec{
-			{Name: "address", Type: "string", Doc: "host:port probed"},
-			{Name: "kind", Type: "string", Doc: "postgres (SSLRequest, then TLS) or tls"},
-			{Name: "tls", Type: "bool", Doc: "a TLS handshake completed"},
-			{Name: "offered", Type: "bool", Doc: "the server offered TLS (PostgreSQL answered S to SSLRequest)"},
-			{Name: "handshake_error", Type: "string", Doc: "why the main handshake failed, if it did"},
-			{Name: "version", Type: "string", Doc: "negotiated protocol version: TLSv1.3, TLSv1.2, ... (empty without TLS)"},
-			{Name: "cipher", Type: "string", Doc: "negotiated cipher suite (IANA name)"},
-			{Name: "group", Type: "string", Doc: "negotiated key exchange group, e.g. X25519MLKEM768, X25519 (empty when none)"},
-			{Name: "alpn", Type: "string", Doc: "negotiated application protocol (ALPN), empty when none"},
-			{Name: "accepts", Type: "map", Doc: "per version, whether a handshake pinned to it succeeded: tls10, tls11, tls12, tls13 (bool)"},
-			{Name: "ciphers", Type: "map", Doc: "TLS 1.2 handshakes offering one weak group each: checked (false when TLS 1.2 is refused), accepts_rc4, accepts_3des, accepts_rsa_kex (static RSA key exchange, no forward secrecy), accepts_cbc (AES-CBC) (bool), suites (group -> the suite the server chose)"},
-			{Name: "cert", Type: "map", Doc: "leaf certificate: subject, issuer, dns_names, ip_addresses, key_type, key_bits, signature_algorithm, not_before, not_after (RFC 3339), days_left, chain_days_left (minimum over the sent chain), chain_length, self_signed, not_yet_valid, sha256; empty without TLS"},
-			{Name: "chain", Type: "map", Doc: "verified (bool), error (why not), roots (ca file, dsn sslrootcert or system)"},
-			{Name: "hostname", Type: "map", Doc: "name (checked), matched (bool), error"},
-			{Name: "plaintext", Type: "map", Doc: "checked, accepted (pg_hba admits an unencrypted connection), auth (what it then asked for: trust, password, md5, scram-sha-256...; no credentials are sent without TLS), authenticated (a session without TLS and without a password: trust), detail"},
-			{Name: "server", Type: "map", Doc: "the server's own view over SQL: connected, settings (ssl, ssl_min_protocol_version, ssl_max_protocol_version, ssl_ciphers, password_encryption), session (this session's pg_stat_ssl: ssl, version, cipher, bits), hba_read, hba_nontls_rules (list of pg_hba lines admitting TCP without TLS), unreadable (part -> why)"},
-			{Name: "direct", Type: "map", Doc: "with direct: true: supported, alpn, error (PostgreSQL 17 direct TLS)"},
-			{Name: "findings", Type: "list", Doc: "findings, most severe first: id, severity, title, evidence, fix"},
-			{Name: "finding_ids", Type: "list", Doc: "the ids of the findings, e.g. [tls11-accepted, cert-expiring]"},
-			{Name: "max_severity", Type: "string", Doc: "severity of the worst finding (critical, high, medium, low, info) or none"},
-			{Name: "counts", Type: "map", Doc: "number of findings per severity: critical, high, medium, low, info"},
-		},
+		Outputs: tlsaudit.OutputSpecs(),
 	}
 }
 
@@ -53,7 +31,7 @@ type CheckTLS struct {
 	ALPN       []string        `yaml:"alpn" doc:"application protocols to offer (default: postgresql for DSNs, none for tls://)"`
 	Direct     bool            `yaml:"direct" doc:"also probe PostgreSQL 17's direct TLS (no SSLRequest, ALPN postgresql); reported unsupported on older servers"`
 	Timeout    runner.Duration `yaml:"timeout" default:"10s" doc:"limit for each connection of the audit"`
-	FailOn     string          `yaml:"fail_on" default:"high" doc:"fail the step when a finding is at or above this severity: critical, high, medium, low, info or none"`
+	FailOn     string          `yaml:"fail_on" default:"high" enum:"critical,high,medium,low,info,none" doc:"fail the step when a finding is at or above this severity; none never fails"`
 	ExpiryHigh int             `yaml:"expiry_high_days" default:"14" doc:"a certificate expiring within this many days is a high finding"`
 	ExpiryMed  int             `yaml:"expiry_medium_days" default:"30" doc:"a certificate expiring within this many days is a medium finding"`
 }
@@ -67,9 +45,6 @@ var (
 func (c *CheckTLS) Validate() error {
 	if _, err := tlsaudit.ParseTarget(c.Target); err != nil {
 		return err
-	}
-	if _, err := tlsaudit.ParseSeverity(c.FailOn); err != nil {
-		return fmt.Errorf("fail_on: %w", err)
 	}
 	switch {
 	case (c.ClientCert == "") != (c.ClientKey == ""):

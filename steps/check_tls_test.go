@@ -90,7 +90,7 @@ steps:
 
 func TestCheckTLSValidate(t *testing.T) {
 	for _, tc := range []struct{ with, want string }{
-		{`{target: "tls://127.0.0.1:5432", fail_on: severe}`, `unknown severity "severe"`},
+		{`{target: "tls://127.0.0.1:5432", fail_on: severe}`, `with.fail_on: "severe" is not one of critical, high, medium, low, info, none`},
 		{`{target: "tls://127.0.0.1"}`, "give tls://host:port"},
 		{`{target: "host=/var/run/postgresql"}`, "not a unix socket"},
 		{`{target: "tls://127.0.0.1:1", client_cert: a.pem}`, "give both or neither"},

@@ -33,7 +33,7 @@ func dumpDefinition() runner.Definition {
 // Dump is the parameter struct of the dump step, a source that runs pg_dump.
 type Dump struct {
 	URL            string   `yaml:"url" required:"true" doc:"connection string (postgres://user:pass@host:port/db or key=value); usually a secret param. The password reaches pg_dump through PGPASSWORD, never its command line"`
-	Format         string   `yaml:"format" default:"custom" doc:"custom (for pg_restore) or plain (SQL for psql)"`
+	Format         string   `yaml:"format" default:"custom" enum:"custom,plain" doc:"custom (for pg_restore) or plain (SQL for psql)"`
 	Schemas        []string `yaml:"schemas" doc:"dump only these schemas (pg_dump --schema, patterns allowed)"`
 	ExcludeSchemas []string `yaml:"exclude_schemas" doc:"leave out these schemas (pg_dump --exclude-schema)"`
 	Tables         []string `yaml:"tables" doc:"dump only these tables (pg_dump --table, patterns allowed)"`
@@ -51,25 +51,15 @@ var (
 // the output, its format and the connection.
 var reservedDumpArgs = []string{"-f", "--file", "-F", "--format", "-d", "--dbname", "-h", "--host", "-p", "--port", "-U", "--username", "-W", "--password", "-Z", "--compress"}
 
-// Validate checks the format, the compression level and args.
+// Validate checks the URL, the compression level and args.
 func (d *Dump) Validate() error {
 	if d.URL == "" {
 		return errors.New("url: a connection string is required")
-	}
-	if d.format() != "custom" && d.format() != "plain" {
-		return fmt.Errorf("format: %q is not custom or plain", d.Format)
 	}
 	if d.Compress < 0 || d.Compress > 9 {
 		return fmt.Errorf("compress: %d is not a level from 0 to 9", d.Compress)
 	}
 	return pg.CheckArgs(d.Args, reservedDumpArgs, "format, compress and url")
-}
-
-func (d *Dump) format() string {
-	if d.Format == "" {
-		return "custom"
-	}
-	return d.Format
 }
 
 // Produce checks the database with a pre-flight connection, picks a pg_dump
@@ -83,7 +73,7 @@ func (d *Dump) Produce(ctx context.Context, sc *runner.StepContext, w io.Writer)
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"--format=" + d.format(), "--compress=" + strconv.Itoa(d.Compress)}
+	args := []string{"--format=" + d.Format, "--compress=" + strconv.Itoa(d.Compress)}
 	for _, opt := range []struct {
 		flag string
 		vals []string
@@ -97,7 +87,7 @@ func (d *Dump) Produce(ctx context.Context, sc *runner.StepContext, w io.Writer)
 		// The size on disk, indexes included: a rough guide to the dump's.
 		sc.ExpectBytes(info.SizeBytes)
 	}
-	sc.Logger.Info("dumping", "database", info.Database, "server", info.ServerVersion, "size_bytes", info.SizeBytes, "pg_dump", tool.Version.Text, "format", d.format())
+	sc.Logger.Info("dumping", "database", info.Database, "server", info.ServerVersion, "size_bytes", info.SizeBytes, "pg_dump", tool.Version.Text, "format", d.Format)
 
 	start := time.Now()
 	n, err := pg.Dump(ctx, tool, d.URL, w, args...)
@@ -106,6 +96,6 @@ func (d *Dump) Produce(ctx context.Context, sc *runner.StepContext, w io.Writer)
 	}
 	return runner.Outputs{
 		"bytes": n, "duration": time.Since(start), "server_version": info.ServerVersion,
-		"database": info.Database, "format": d.format(), "size_bytes": info.SizeBytes,
+		"database": info.Database, "format": d.Format, "size_bytes": info.SizeBytes,
 	}, nil
 }

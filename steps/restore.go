@@ -57,9 +57,9 @@ func restoreOutcome(o runner.Outputs) string {
 // dump to pg_restore (custom format) or psql (plain format).
 type Restore struct {
 	URL               string            `yaml:"url" doc:"target connection string; give url or target"`
-	Target            string            `yaml:"target" doc:"ephemeral: start a throwaway PostgreSQL cluster, restore into it, verify, and remove it"`
+	Target            string            `yaml:"target" enum:"ephemeral" doc:"ephemeral: start a throwaway PostgreSQL cluster, restore into it, verify, and remove it"`
 	Database          string            `yaml:"database" default:"restore" doc:"database to restore into inside an ephemeral target"`
-	Format            string            `yaml:"format" default:"custom" doc:"custom, plain, or auto (detected from the PGDMP header)"`
+	Format            string            `yaml:"format" default:"custom" enum:"custom,plain,auto" doc:"custom (pg_restore), plain (psql), or auto (detected from the PGDMP header)"`
 	Create            bool              `yaml:"create" doc:"create the target database when it does not exist, and drop it again when the restore fails or is interrupted"`
 	Clean             bool              `yaml:"clean" doc:"drop existing objects before restoring them (custom format only: pg_restore --clean --if-exists)"`
 	SingleTransaction bool              `yaml:"single_transaction" default:"true" doc:"restore in one transaction, so a failed or truncated restore changes nothing"`
@@ -83,19 +83,11 @@ func (p *Restore) Validate() error {
 		return errors.New("url or target: give a target connection string (url) or target: ephemeral")
 	case p.URL != "" && p.Target != "":
 		return errors.New("url and target: give only one of them")
-	case p.Target != "" && p.Target != "ephemeral":
-		return fmt.Errorf("target: %q is not supported: the only target is ephemeral (use url for a server)", p.Target)
 	case p.Superuser && p.Target == "":
 		return errors.New("superuser: only for target: ephemeral (with url the restore runs as the url's role)")
 	}
-	switch p.format() {
-	case "custom", "auto":
-	case "plain":
-		if p.Clean {
-			return errors.New("clean: only works with format custom; for a plain dump pass --clean to pg_dump (dump args)")
-		}
-	default:
-		return fmt.Errorf("format: %q is not custom, plain or auto", p.Format)
+	if p.Format == "plain" && p.Clean {
+		return errors.New("clean: only works with format custom; for a plain dump pass --clean to pg_dump (dump args)")
 	}
 	if p.SkipChecks && len(p.Verify) > 0 {
 		return errors.New("verify: cannot run with skip_checks: true")
@@ -106,13 +98,6 @@ func (p *Restore) Validate() error {
 		}
 	}
 	return pg.CheckArgs(p.Args, reservedRestoreArgs, "url, target and format")
-}
-
-func (p *Restore) format() string {
-	if p.Format == "" {
-		return "custom"
-	}
-	return p.Format
 }
 
 // Consume restores r into the target (pg.Restore) and reads it back. An
@@ -149,7 +134,7 @@ func (p *Restore) Consume(ctx context.Context, sc *runner.StepContext, r io.Read
 	}
 
 	br := bufio.NewReaderSize(r, 64<<10)
-	format, err := pg.SniffFormat(br, p.format())
+	format, err := pg.SniffFormat(br, p.Format)
 	if err != nil {
 		return nil, nil, err
 	}
