@@ -25,6 +25,10 @@ func checkEnumIn(n *yaml.Node, t reflect.Type, enum []string, label string, elem
 	}
 	switch {
 	case n.Kind == yaml.ScalarNode:
+		if (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) && t.Elem().Kind() == reflect.String {
+			// A type that takes one value or a list (it decodes itself).
+			t, elem = t.Elem(), true
+		}
 		if enum == nil || n.Tag == "!!null" || hasExpr(n.Value) || t.Kind() != reflect.String || (n.Value == "" && !elem) {
 			return nil, nil
 		}

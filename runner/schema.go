@@ -191,6 +191,11 @@ func fieldSchema(f paramField, depth int) map[string]any {
 	if f.Enum == nil {
 		return s
 	}
+	if t := f.Type; reflect.PointerTo(t).Implements(unmarshalerType) && t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.String {
+		// One value or a list of them.
+		one := map[string]any{"type": "string", "enum": f.Enum}
+		return map[string]any{"oneOf": []any{one, map[string]any{"type": "array", "items": one}}}
+	}
 	at := s
 	for at["type"] == "array" || at["type"] == "object" {
 		key := "items"

@@ -82,6 +82,8 @@ func nestedStruct(t reflect.Type, path string) (reflect.Type, string) {
 	return t, path
 }
 
+var paramTyperType = reflect.TypeOf((*ParamTyper)(nil)).Elem()
+
 // typeName is the short name of a parameter type in the docs.
 func typeName(t reflect.Type) string {
 	switch {
@@ -91,6 +93,8 @@ func typeName(t reflect.Type) string {
 		return "size"
 	case t == keyNameType:
 		return "key"
+	case reflect.PointerTo(t).Implements(paramTyperType):
+		return reflect.New(t).Interface().(ParamTyper).ParamType()
 	case reflect.PointerTo(t).Implements(unmarshalerType):
 		return "any"
 	}

@@ -155,6 +155,13 @@ type CallSpec struct {
 	Outputs string
 }
 
+// ParamTyper is implemented by parameter types that decode themselves
+// (yaml.Unmarshaler) to name what a plan writes for them in `sluice steps`
+// and docs/steps.md, e.g. "percentage (5% or 0.05)".
+type ParamTyper interface {
+	ParamType() string
+}
+
 // Linter is implemented by parameter structs that warn about settings that
 // work but deserve a second look. The loader calls Lint on the struct decoded
 // from with:'s literal values and defaults, with the names of the with:

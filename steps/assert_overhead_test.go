@@ -50,16 +50,19 @@ func writeResults(t *testing.T, factors [2]float64, noise float64) string {
 	return path
 }
 
-func newAssertOverhead(t *testing.T, with string) *AssertOverhead {
-	t.Helper()
-	a := &AssertOverhead{}
-	// The defaults of the struct tags, as the runner applies them.
-	for _, kv := range []string{"stat: [p95]", "max: 5%", "confidence: 0.95", "on_inconclusive: fail", "enforce: true", with} {
-		if err := yaml.Unmarshal([]byte(kv), a); err != nil {
-			t.Fatalf("%s: %v", kv, err)
-		}
+// overheadParams binds assert-overhead's parameters as a plan's step gets
+// them: results r.json and the entries of the flow mapping with.
+func overheadParams(with string) (*AssertOverhead, error) {
+	d, _ := Builtin().Lookup("assert-overhead")
+	entries := "results: r.json"
+	if inner := strings.TrimSpace(strings.Trim(with, "{}")); inner != "" {
+		entries += ", " + inner
 	}
-	return a
+	v, err := runner.DecodeParams(d, "{"+entries+"}")
+	if err != nil {
+		return nil, err
+	}
+	return v.(*AssertOverhead), nil
 }
 
 func TestAssertOverheadVerdicts(t *testing.T) {
@@ -83,11 +86,11 @@ func TestAssertOverheadVerdicts(t *testing.T) {
 		{"one query slower, per query", [2]float64{1.08, 1}, 0.01, "per_query: true", "fail", "p95 of q1: +8.0% ["},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			a := newAssertOverhead(t, tc.with)
-			a.Results, a.Baseline, a.Candidate = writeResults(t, tc.factors, tc.noise), "base", "cand"
-			if err := a.Validate(); err != nil {
+			a, err := overheadParams("{baseline: base, candidate: cand, " + strings.Trim(tc.with, "{}") + "}")
+			if err != nil {
 				t.Fatal(err)
 			}
+			a.Results = writeResults(t, tc.factors, tc.noise)
 			outs, err := a.Run(context.Background(), &runner.StepContext{ID: "overhead", Logger: hclog.NewNullLogger()})
 			if tc.inErr != "" {
 				var ge *runner.GateError
@@ -126,13 +129,13 @@ func TestAssertOverheadParams(t *testing.T) {
 	for _, tc := range []struct{ with, want string }{
 		{"{baseline: a, candidate: a}", "for an A/A check, measure the same connection string under two target names"},
 		{"{candidate: a}", "baseline: name the baseline target"},
-		{"{baseline: a, candidate: b, stat: p59}", `"p59" is not one of p50, p90, p95, p99, mean`},
-		{"{baseline: a, candidate: b, on_inconclusive: maybe}", "on_inconclusive"},
+		{"{baseline: a, candidate: b, stat: P95}", `with.stat: "P95" is not one of p50, p90, p95, p99, mean (did you mean "p95"?)`},
+		{"{baseline: a, candidate: b, stat: [p50, maen]}", `with.stat[1]: "maen" is not one of p50, p90, p95, p99, mean (did you mean "mean"?)`},
+		{"{baseline: a, candidate: b, on_inconclusive: maybe}", `with.on_inconclusive: "maybe" is not one of fail, pass`},
 		{"{baseline: a, candidate: b, confidence: 95}", "confidence: 95"},
 		{"{baseline: a, candidate: b, stat: []}", "stat: give at least one"},
 	} {
-		a := newAssertOverhead(t, tc.with)
-		if err := a.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := overheadParams(tc.with); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.with, err, tc.want)
 		}
 	}
@@ -157,15 +160,24 @@ func TestMeasureParams(t *testing.T) {
 	if err := m.Validate(); err != nil || m.Queries[0].Name != "q1" {
 		t.Fatalf("%v, name %q", err, m.Queries[0].Name)
 	}
-	m.Until = &MeasureUntil{Baseline: "a", Candidate: "b"}
-	if err := m.Validate(); err != nil || m.Until.Max != 0.05 || m.Until.Confidence != 0.95 || m.Until.Stat[0] != "p95" {
-		t.Fatalf("until defaults: %v %+v", err, m.Until)
+	const base = "targets: {a: postgres://x, b: postgres://y}, queries: [SELECT 1]"
+	m = params[Measure](t, "measure", "{"+base+", until: {baseline: a, candidate: b}}")
+	if m.Until.Max != 0.05 || m.Until.Confidence != 0.95 || m.Until.Stat[0] != "p95" {
+		t.Fatalf("until defaults: %+v", m.Until)
+	}
+	d, _ := Builtin().Lookup("measure")
+	for with, want := range map[string]string{
+		"mode: prepare": `with.mode: "prepare" is not one of simple, extended, prepared (did you mean "prepared"?)`,
+		"until: {baseline: a, candidate: b, stat: p59}": `with.until.stat: "p59" is not one of p50, p90, p95, p99, mean`,
+	} {
+		if _, err := runner.DecodeParams(d, "{"+base+", "+with+"}"); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", with, err, want)
+		}
 	}
 	for _, tc := range []struct {
 		edit func(*Measure)
 		want string
 	}{
-		{func(m *Measure) { m.Mode = "prepare" }, `did you mean "prepared"`},
 		{func(m *Measure) { m.Targets = map[string]string{"a.b": "x"} }, `name "a.b"`},
 		{func(m *Measure) { m.Queries = append(m.Queries, MeasureQuery{Name: "q1", SQL: "x"}) }, `"q1" is used twice`},
 		{func(m *Measure) { m.Queries[0].SQL = " " }, "sql is empty"},
@@ -173,7 +185,7 @@ func TestMeasureParams(t *testing.T) {
 		{func(m *Measure) { m.MaxDuration = runner.Duration{} }, "max_duration: 0s: give a positive budget"},
 		{func(m *Measure) { m.Until = &MeasureUntil{Baseline: "a"} }, "until: name the baseline and the candidate"},
 		{func(m *Measure) { m.Until = &MeasureUntil{Baseline: "a", Candidate: "bb"} }, `until.candidate: "bb" is not a target (did you mean "b"?)`},
-		{func(m *Measure) { m.Until = &MeasureUntil{Baseline: "a", Candidate: "b", Stat: StatList{"p59"}} }, `until.stat: "p59" is not one of`},
+		{func(m *Measure) { m.Until = &MeasureUntil{Baseline: "a", Candidate: "b", Confidence: 0.95} }, "until.stat: give at least one"},
 	} {
 		m := ok()
 		tc.edit(m)

@@ -52,7 +52,7 @@ type Measure struct {
 	Iterations     int               `yaml:"iterations" doc:"instead of filling each round's share of max_duration: executions of each query per target in every round (over all clients); max_duration still ends the measurement"`
 	Warmup         int               `yaml:"warmup" default:"5" doc:"untimed executions of each query per client and target at the start of every round"`
 	Concurrency    int               `yaml:"concurrency" default:"1" doc:"clients running at the same time; each holds a connection to every target"`
-	Mode           string            `yaml:"mode" default:"extended" doc:"protocol: simple (simple query protocol), extended (unnamed statement, one round trip) or prepared (named statements prepared once per connection)"`
+	Mode           string            `yaml:"mode" default:"extended" enum:"simple,extended,prepared" doc:"protocol: simple (simple query protocol), extended (unnamed statement, one round trip) or prepared (named statements prepared once per connection)"`
 	IncludeConnect bool              `yaml:"include_connect" doc:"time a fresh connection (including the TLS handshake) with every execution; otherwise connections are opened (afresh every round) before timing starts"`
 	Until          *MeasureUntil     `yaml:"until" doc:"measure until this overhead gate is decided, or max_duration is spent: {baseline, candidate, stat, max, confidence, per_query}, as in assert-overhead (give it the same values); the looks spend the error rate so that stopping early keeps it"`
 	Save           string            `yaml:"save" doc:"also write the results as versioned JSON to this file, for a later assert-overhead baseline_file"`
@@ -62,9 +62,9 @@ type Measure struct {
 type MeasureUntil struct {
 	Baseline   string   `yaml:"baseline" doc:"the baseline target, e.g. plain"`
 	Candidate  string   `yaml:"candidate" doc:"the target to judge, e.g. tls"`
-	Stat       StatList `yaml:"stat" doc:"statistics (default p95)"`
-	Max        Ratio    `yaml:"max" doc:"largest acceptable overhead (default 5%)"`
-	Confidence float64  `yaml:"confidence" doc:"two-sided confidence (default 0.95)"`
+	Stat       StatList `yaml:"stat" default:"[p95]" enum:"p50,p90,p95,p99,mean" doc:"statistics to gate on (one or a list)"`
+	Max        Ratio    `yaml:"max" default:"5%" doc:"largest acceptable overhead"`
+	Confidence float64  `yaml:"confidence" default:"0.95" doc:"two-sided confidence"`
 	PerQuery   bool     `yaml:"per_query" doc:"gate every query on its own too"`
 }
 
@@ -131,9 +131,6 @@ func (m *Measure) Validate() error {
 		}
 		seen[q.Name] = true
 	}
-	if _, ok := workload.Modes[m.Mode]; !ok {
-		return fmt.Errorf("mode: %q is not one of simple, extended, prepared%s", m.Mode, runner.Suggest(m.Mode, []string{"simple", "extended", "prepared"}))
-	}
 	switch {
 	case m.Rounds < 1:
 		return fmt.Errorf("rounds: %d: give at least 1 (assert-overhead needs at least 2; 20 or more for a 5%% gate)", m.Rounds)
@@ -147,15 +144,6 @@ func (m *Measure) Validate() error {
 		return fmt.Errorf("iterations: %d is negative", m.Iterations)
 	}
 	if u := m.Until; u != nil {
-		if len(u.Stat) == 0 {
-			u.Stat = StatList{"p95"}
-		}
-		if u.Max == 0 {
-			u.Max = 0.05
-		}
-		if u.Confidence == 0 {
-			u.Confidence = 0.95
-		}
 		switch {
 		case u.Baseline == "" || u.Candidate == "":
 			return errors.New("until: name the baseline and the candidate target, e.g. {baseline: plain, candidate: tls}")
