@@ -24,7 +24,6 @@ func TestDumpValidate(t *testing.T) {
 		want string
 	}{
 		{Dump{}, "url: a connection string is required"},
-		{Dump{URL: "postgres://x/db", Format: "tar"}, `format: "tar" is not custom or plain`},
 		{Dump{URL: "postgres://x/db", Compress: 11}, "compress: 11 is not a level"},
 		{Dump{URL: "postgres://x/db", Args: []string{"--file=/tmp/x"}}, `args: "--file=/tmp/x" is set by sluice`},
 		{Dump{URL: "postgres://x/db", Args: []string{"-Fp"}}, `args: "-Fp" is set by sluice`},
@@ -130,7 +129,7 @@ func testDump(t *testing.T, c *pg.Cluster, src string) {
 
 	t.Run("password not on the command line", func(t *testing.T) {
 		w := &cmdlineWriter{t: t}
-		if _, err := (&Dump{URL: src}).Produce(ctx, sc, w); err != nil {
+		if _, err := (&Dump{URL: src, Format: "custom"}).Produce(ctx, sc, w); err != nil {
 			t.Fatal(err)
 		}
 		if w.cmdline == "" {
@@ -143,7 +142,7 @@ func testDump(t *testing.T, c *pg.Cluster, src string) {
 
 	t.Run("downstream fails", func(t *testing.T) {
 		boom := errors.New("compress: disk on fire")
-		_, err := (&Dump{URL: src}).Produce(ctx, sc, failingWriter{boom})
+		_, err := (&Dump{URL: src, Format: "custom"}).Produce(ctx, sc, failingWriter{boom})
 		if !errors.Is(err, boom) {
 			t.Fatalf("Produce = %v, want it to wrap the writer's error", err)
 		}
@@ -151,7 +150,7 @@ func testDump(t *testing.T, c *pg.Cluster, src string) {
 
 	t.Run("cancelled", func(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
-		_, err := (&Dump{URL: src}).Produce(cctx, sc, cancelWriter{cancel})
+		_, err := (&Dump{URL: src, Format: "custom"}).Produce(cctx, sc, cancelWriter{cancel})
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("Produce = %v, want context.Canceled", err)
 		}
@@ -159,12 +158,12 @@ func testDump(t *testing.T, c *pg.Cluster, src string) {
 
 	t.Run("pre-flight errors", func(t *testing.T) {
 		bad := strings.Replace(src, "dump-test-pw", "not-the-pw", 1)
-		_, err := (&Dump{URL: bad}).Produce(ctx, sc, &bytes.Buffer{})
+		_, err := (&Dump{URL: bad, Format: "custom"}).Produce(ctx, sc, &bytes.Buffer{})
 		var ce *pg.ConnError
 		if !errors.As(err, &ce) || ce.Kind != pg.KindAuth || strings.Contains(err.Error(), "not-the-pw") {
 			t.Fatalf("Produce with a wrong password = %v", err)
 		}
-		_, err = (&Dump{URL: c.DSN("nosuch")}).Produce(ctx, sc, &bytes.Buffer{})
+		_, err = (&Dump{URL: c.DSN("nosuch"), Format: "custom"}).Produce(ctx, sc, &bytes.Buffer{})
 		if err == nil || !strings.Contains(err.Error(), `pre-flight: database "nosuch" does not exist`) {
 			t.Fatalf("Produce of a missing database = %v", err)
 		}

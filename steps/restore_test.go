@@ -20,8 +20,6 @@ func TestRestoreValidate(t *testing.T) {
 	}{
 		{Restore{}, "url or target"},
 		{Restore{URL: "postgres://x/db", Target: "ephemeral"}, "give only one"},
-		{Restore{Target: "docker"}, `target: "docker" is not supported`},
-		{Restore{Target: "ephemeral", Format: "tar"}, `format: "tar"`},
 		{Restore{Target: "ephemeral", Format: "plain", Clean: true}, "clean: only works with format custom"},
 		{Restore{Target: "ephemeral", Args: []string{"-d", "x"}}, `args: "-d" is set by sluice`},
 		{Restore{Target: "ephemeral", Verify: map[string]string{"n": ""}}, `verify: entry "n"`},
@@ -136,7 +134,7 @@ func testRestore(t *testing.T, c *pg.Cluster, src string) {
 	t.Run("upstream fails", func(t *testing.T) {
 		boom := errors.New("decrypt: no identity matched")
 		in := io.MultiReader(bytes.NewReader(dumps["custom"][:100<<10]), errReader{boom})
-		_, _, err := (&Restore{URL: c.DSN("upstream"), Create: true, SingleTransaction: true}).Consume(ctx, sc, in)
+		_, _, err := (&Restore{URL: c.DSN("upstream"), Format: "custom", Create: true, SingleTransaction: true}).Consume(ctx, sc, in)
 		if !errors.Is(err, boom) || !strings.Contains(err.Error(), "upstream step failed") {
 			t.Fatalf("Consume = %v, want the upstream error", err)
 		}
@@ -146,18 +144,18 @@ func testRestore(t *testing.T, c *pg.Cluster, src string) {
 			t.Fatal(err)
 		}
 		in = io.MultiReader(bytes.NewReader(dumps["custom"][:100<<10]), errReader{boom})
-		if _, _, err := (&Restore{URL: c.DSN("upstream"), Create: true, SingleTransaction: true}).Consume(ctx, sc, in); !errors.Is(err, boom) {
+		if _, _, err := (&Restore{URL: c.DSN("upstream"), Format: "custom", Create: true, SingleTransaction: true}).Consume(ctx, sc, in); !errors.Is(err, boom) {
 			t.Fatalf("Consume = %v, want the upstream error", err)
 		}
 		assertNoTables(t, c, "upstream")
 	})
 
 	t.Run("wrong input", func(t *testing.T) {
-		_, _, err := (&Restore{URL: c.DSN("custom")}).Consume(ctx, sc, strings.NewReader("age-encryption.org/v1\n..."))
+		_, _, err := (&Restore{URL: c.DSN("custom"), Format: "custom"}).Consume(ctx, sc, strings.NewReader("age-encryption.org/v1\n..."))
 		if err == nil || !strings.Contains(err.Error(), "no PGDMP header") {
 			t.Fatalf("Consume = %v", err)
 		}
-		_, _, err = (&Restore{URL: c.DSN("custom")}).Consume(ctx, sc, strings.NewReader(""))
+		_, _, err = (&Restore{URL: c.DSN("custom"), Format: "custom"}).Consume(ctx, sc, strings.NewReader(""))
 		if err == nil || !strings.Contains(err.Error(), "input stream is empty") {
 			t.Fatalf("Consume = %v", err)
 		}
