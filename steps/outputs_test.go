@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/sluice-dev/sluice/runner"
+	"github.com/sluice-dev/sluice/runner/testenv"
 	"github.com/sluice-dev/sluice/steps/keys"
 	"github.com/sluice-dev/sluice/steps/pg"
 )
@@ -90,7 +91,7 @@ steps:
 // fails the test until the plan runs it.
 func TestIntegrationOutputsMatchDefinitions(t *testing.T) {
 	if len(pg.FindTools("initdb")) == 0 {
-		skipUnlessCI(t, "PostgreSQL server programs (initdb, postgres) are not installed")
+		testenv.SkipUnlessCI(t, "PostgreSQL server programs (initdb, postgres) are not installed")
 	}
 	dir := t.TempDir()
 	keyDir := filepath.Join(dir, "keys")
@@ -159,14 +160,4 @@ func TestIntegrationOutputsMatchDefinitions(t *testing.T) {
 			t.Errorf("step type %s: no step of the plan returned its conditional outputs %s: add a step that does", typ, strings.Join(never, ", "))
 		}
 	}
-}
-
-// skipUnlessCI skips the test for want of what why names, except in CI
-// (CI=true), where it fails.
-func skipUnlessCI(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s: required in CI", why)
-	}
-	t.Skipf("skipping: %s", why)
 }
