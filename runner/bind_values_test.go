@@ -212,7 +212,8 @@ func TestRegistryRefusesBrokenTags(t *testing.T) {
 		`field "level": enum tag on a int`:                                 func() any { return new(enumOnInt) },
 		`field "within": duration tag on a string`:                         func() any { return new(retentionOnString) },
 	}
-	cases["New returns a runner.ltRule with fields set"] = func() any { return &ltRule{Op: "le"} }
+	cases["the New constructor returns a runner.ltRule with fields set"] = func() any { return &ltRule{Op: "le"} }
+	cases[`field "wait": a time.Duration: use runner.Duration`] = func() any { return new(stdDuration) }
 	for want, mk := range cases {
 		func() {
 			defer func() {

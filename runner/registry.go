@@ -47,7 +47,7 @@ func checkDefinition(d *Definition) error {
 		return err
 	}
 	if !sv.IsZero() {
-		return fmt.Errorf("New returns a %s with fields set: give defaults as default: tags, which the schema and the docs show", sv.Type())
+		return fmt.Errorf("the New constructor returns a %s with fields set: give defaults as default: tags, which the schema and the docs show", sv.Type())
 	}
 	return checkTags(sv.Type(), "", 0)
 }
