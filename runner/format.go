@@ -16,3 +16,11 @@ func FormatBytes(n int64) string {
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
+
+// Plural returns "s" unless n is 1, for counts in messages: "%d item%s".
+func Plural[N int | int64](n N) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}

@@ -100,7 +100,7 @@ func (l *loader) checkCall(si *stepInfo) {
 		var pe PlanErrors
 		if errors.As(err, &pe) {
 			l.el.errs = append(l.el.errs, pe...)
-			l.el.add(fileNode, st.ID, "%s: %s is invalid (%d problem%s, listed under its name)", label, path, len(pe), plural(len(pe)))
+			l.el.add(fileNode, st.ID, "%s: %s is invalid (%d problem%s, listed under its name)", label, path, len(pe), Plural(len(pe)))
 			return
 		}
 		l.el.add(fileNode, st.ID, "%s: %v", label, err)
@@ -109,13 +109,6 @@ func (l *loader) checkCall(si *stepInfo) {
 	st.Calls = callee
 	l.plan.Warnings = append(l.plan.Warnings, callee.Warnings...)
 	l.checkCallParams(si, callee)
-}
-
-func plural(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
 }
 
 // resolveCall finds the file a call names: a path relative to the calling

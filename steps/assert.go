@@ -30,7 +30,7 @@ var _ runner.Action = (*Assert)(nil)
 
 // Run logs the message, if any, and returns it.
 func (a *Assert) Run(ctx context.Context, sc *runner.StepContext) (runner.Outputs, error) {
-	if a.Message != "" && sc != nil && sc.Logger != nil {
+	if a.Message != "" {
 		sc.Logger.Info(a.Message)
 	}
 	return runner.Outputs{"message": a.Message}, ctx.Err()

@@ -71,9 +71,7 @@ func (c *CheckTLS) Run(ctx context.Context, sc *runner.StepContext) (runner.Outp
 	}
 	var failing []string
 	for _, f := range rep.Findings {
-		if sc != nil && sc.Logger != nil {
-			sc.Logger.Warn("tls finding", "id", f.ID, "severity", f.Severity.String(), "title", f.Title, "evidence", f.Evidence, "fix", f.Fix)
-		}
+		sc.Logger.Warn("tls finding", "id", f.ID, "severity", f.Severity.String(), "title", f.Title, "evidence", f.Evidence, "fix", f.Fix)
 		if failOn > 0 && f.Severity >= failOn {
 			failing = append(failing, fmt.Sprintf("%s (%s): %s", f.ID, f.Severity, f.Title))
 		}

@@ -41,26 +41,26 @@ func downloadDefinition() runner.Definition {
 
 // downloadOutcome says which object was read and what vouched for it.
 func downloadOutcome(o runner.Outputs) string {
-	url := outStr(o, "url")
+	url := o.String("url")
 	if url == "" {
 		return ""
 	}
 	var facts []string
-	if c := outStr(o, "created"); c != "" {
+	if c := o.String("created"); c != "" {
 		facts = append(facts, "created "+c)
 	}
-	if outBool(o, "verified") {
-		facts = append(facts, outStr(o, "digest_algorithm")+" verified")
+	if o.Bool("verified") {
+		facts = append(facts, o.String("digest_algorithm")+" verified")
 	}
 	switch {
-	case outStr(o, "manifest") == "":
+	case o.String("manifest") == "":
 		facts = append(facts, "no manifest")
-	case outStr(o, "signed_by") != "":
-		facts = append(facts, "manifest signed by "+outStr(o, "signed_by"))
+	case o.String("signed_by") != "":
+		facts = append(facts, "manifest signed by "+o.String("signed_by"))
 	default:
-		facts = append(facts, "manifest "+outStr(o, "signature"))
+		facts = append(facts, "manifest "+o.String("signature"))
 	}
-	line := fmt.Sprintf("downloaded %s (%s)", url, runner.FormatBytes(outInt(o, "bytes")))
+	line := fmt.Sprintf("downloaded %s (%s)", url, runner.FormatBytes(o.Int("bytes")))
 	if len(facts) > 0 {
 		line += ": " + strings.Join(facts, ", ")
 	}

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -35,16 +38,16 @@ func restoreDefinition() runner.Definition {
 // restoreOutcome says what was restored where, and what reading it back
 // found: the counts and fingerprint gates compare with the source.
 func restoreOutcome(o runner.Outputs) string {
-	db := outStr(o, "database")
+	db := o.String("database")
 	if db == "" {
 		return ""
 	}
-	line := fmt.Sprintf("restored a %s dump into database %q", outStr(o, "format"), db)
+	line := fmt.Sprintf("restored a %s dump into database %q", o.String("format"), db)
 	if _, read := o["tables"]; !read {
 		return line + " (not read back: skip_checks)"
 	}
-	line += fmt.Sprintf(": %d table%s, %d row%s", outInt(o, "tables"), plural(outInt(o, "tables")), outInt(o, "rows"), plural(outInt(o, "rows")))
-	if fp := outStr(o, "fingerprint"); fp != "" {
+	line += fmt.Sprintf(": %d table%s, %d row%s", o.Int("tables"), runner.Plural(o.Int("tables")), o.Int("rows"), runner.Plural(o.Int("rows")))
+	if fp := o.String("fingerprint"); fp != "" {
 		line += ", fingerprint " + fp[:min(len(fp), 16)]
 	}
 	if v, ok := o["verify"].(map[string]any); ok && len(v) > 0 {
@@ -238,4 +241,13 @@ func (p *Restore) startEphemeral(ctx context.Context, logger hclog.Logger) (stri
 		return "", nil, err
 	}
 	return dsn, stop, nil
+}
+
+// mapText renders the verify output as k=v pairs sorted by key.
+func mapText(m map[string]any) string {
+	parts := make([]string, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s=%v", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
 }

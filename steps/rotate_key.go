@@ -73,35 +73,35 @@ func rotateKeyDefinition() runner.Definition {
 // rotateKeyOutcome says whether the store rotated, and why not, and what
 // happened to the backups.
 func rotateKeyOutcome(o runner.Outputs) string {
-	age := fmt.Sprintf("%.0f day%s old", outFloat(o, "active_key_age_days"), plural(int64(outFloat(o, "active_key_age_days")+0.5)))
+	age := fmt.Sprintf("%.0f day%s old", o.Float("active_key_age_days"), runner.Plural(int64(o.Float("active_key_age_days")+0.5)))
 	var line string
 	switch {
-	case !outBool(o, "rotated"):
-		line = fmt.Sprintf("not rotated: active key %s is %s", outStr(o, "active_key_id"), age)
-		if m := outStr(o, "max_age"); m != "" {
+	case !o.Bool("rotated"):
+		line = fmt.Sprintf("not rotated: active key %s is %s", o.String("active_key_id"), age)
+		if m := o.String("max_age"); m != "" {
 			line += ", max_age " + m
 		}
-	case outBool(o, "dry_run"):
-		line = fmt.Sprintf("dry run: would rotate active key %s (%s)", outStr(o, "previous_key_id"), age)
+	case o.Bool("dry_run"):
+		line = fmt.Sprintf("dry run: would rotate active key %s (%s)", o.String("previous_key_id"), age)
 	default:
-		line = fmt.Sprintf("rotated: key %s active, %s retired (it was %s)", outStr(o, "active_key_id"), outStr(o, "previous_key_id"), age)
+		line = fmt.Sprintf("rotated: key %s active, %s retired (it was %s)", o.String("active_key_id"), o.String("previous_key_id"), age)
 	}
 	dests := outStrings(o["destinations"])
-	if !outBool(o, "dry_run") && (outBool(o, "rotated") || outInt(o, "rewrapped") > 0) {
-		n := outInt(o, "rewrapped")
-		line += fmt.Sprintf("; rewrapped %d backup%s", n, plural(n))
+	if !o.Bool("dry_run") && (o.Bool("rotated") || o.Int("rewrapped") > 0) {
+		n := o.Int("rewrapped")
+		line += fmt.Sprintf("; rewrapped %d backup%s", n, runner.Plural(n))
 		if len(dests) > 0 {
 			line += " under " + strings.Join(dests, ", ")
 		}
 	}
-	if n := outInt(o, "failed"); n > 0 {
+	if n := o.Int("failed"); n > 0 {
 		line += fmt.Sprintf(", %d failed", n)
 	}
-	if n := outInt(o, "still_on_retired_keys"); n > 0 {
-		line += fmt.Sprintf("; %d backup%s still on retired keys", n, plural(n))
+	if n := o.Int("still_on_retired_keys"); n > 0 {
+		line += fmt.Sprintf("; %d backup%s still on retired keys", n, runner.Plural(n))
 	}
 	// The warnings in short (the warnings output has them in full).
-	if len(dests) > 0 && outInt(o, "backups_found") == 0 {
+	if len(dests) > 0 && o.Int("backups_found") == 0 {
 		line += "; warning: no backups under " + strings.Join(dests, ", ")
 	}
 	if u := outStrings(o["unchecked_destinations"]); len(u) > 0 {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/sluice-dev/sluice/runner"
@@ -41,12 +42,12 @@ func uploadDefinition() runner.Definition {
 
 // uploadOutcome says where the committed object and its manifest are.
 func uploadOutcome(o runner.Outputs) string {
-	url := outStr(o, "url")
+	url := o.String("url")
 	if url == "" {
 		return ""
 	}
-	line := fmt.Sprintf("stored %s (%s)", url, runner.FormatBytes(outInt(o, "bytes")))
-	if m := outStr(o, "manifest"); m != "" {
+	line := fmt.Sprintf("stored %s (%s)", url, runner.FormatBytes(o.Int("bytes")))
+	if m := o.String("manifest"); m != "" {
 		line += ", manifest " + m
 	}
 	return line
@@ -308,4 +309,75 @@ func requireAge(r io.Reader) (io.Reader, error) {
 		return nil, fmt.Errorf("reading the stream (the upstream step failed): %w", err)
 	}
 	return nil, errors.New(`refusing to store a stream that is not age-encrypted (it does not start with "age-encryption.org/v1"): add an encrypt step before the upload, or set allow_plaintext: true`)
+}
+
+// destination returns the canonical folder URL of the backups the object
+// belongs to: dest, which must hold to, or to's folder.
+func (u *Upload) destination() (string, error) {
+	b, name, err := blob.Open(u.To)
+	if err != nil {
+		return "", err
+	}
+	folder, err := blob.FolderURL(b.URL(""))
+	if err != nil {
+		return "", err
+	}
+	if u.Dest == "" {
+		return folder, nil
+	}
+	dest, err := blob.FolderURL(u.Dest)
+	if err != nil {
+		return "", fmt.Errorf("dest: %w", err)
+	}
+	if !blob.Within(folder, dest) {
+		return "", fmt.Errorf("dest %s does not hold to (%s): set dest to the folder the backups go to, e.g. the plan's dest param", dest, b.URL(name))
+	}
+	return dest, nil
+}
+
+// recordDestination remembers, in the ledger of each key store the
+// backup is encrypted to, the folder it went to, so that rotations and
+// keys destroy check it (keys.Dir.AddDestination). The backup is committed
+// already: a ledger that cannot be written (a backup host's read-only
+// copy of the store) is a warning saying how to record the destination
+// where the store's rotations run, never a failure.
+func (p *pendingUpload) recordDestination(upstream []runner.Stage) {
+	warn := p.sc.Logger.Warn
+	dest, err := p.u.destination()
+	if err != nil {
+		warn("backup destination not recorded in any key store's ledger", "error", err.Error())
+		return
+	}
+	for _, name := range encryptStores(upstream) {
+		store, err := keys.OpenEntry(p.sc.Keys, string(name))
+		if err != nil {
+			continue // encrypt opened it; nothing to add here
+		}
+		d, ok := store.(*keys.Dir)
+		if !ok {
+			continue
+		}
+		added, err := d.AddDestination(dest, "upload")
+		switch {
+		case err != nil:
+			warn(fmt.Sprintf("backup destination %s is not recorded in the ledger of key store %q (%s): rotate-key and keys destroy check only the destinations the ledger knows; record it where the store's rotations run: sluice keys dest add STORE %s", dest, name, d.Path(), dest),
+				"error", err.Error())
+		case added && d.PublicOnly():
+			warn(fmt.Sprintf("backup destination %s is recorded in the ledger of key store %q (%s), a copy without identities: the store where rotations run does not see this record; run there: sluice keys dest add STORE %s", dest, name, d.Path(), dest))
+		case added:
+			p.sc.Logger.Info("backup destination recorded in the key store's ledger", "dest", dest, "store", string(name))
+		}
+	}
+}
+
+// encryptStores names the keys: entries the encrypt steps upstream encrypt
+// to, in stream order, each once.
+func encryptStores(upstream []runner.Stage) []runner.KeyName {
+	var out []runner.KeyName
+	for _, st := range upstream {
+		if e, ok := st.Params.(*Encrypt); ok && e.Key != "" && !slices.Contains(out, e.Key) {
+			out = append(out, e.Key)
+		}
+	}
+	return out
 }

@@ -203,7 +203,7 @@ func dryRunSteps(w io.Writer, plan *runner.Plan, values map[string]any, indent s
 			keys, known := runner.KnownItems(plan, s, values)
 			switch {
 			case known:
-				fmt.Fprintf(w, "%sfor each of %d item%s: %s\n", in, len(keys), plural(len(keys)), strings.Join(keys, ", "))
+				fmt.Fprintf(w, "%sfor each of %d item%s: %s\n", in, len(keys), runner.Plural(len(keys)), strings.Join(keys, ", "))
 			case s.ForEach.Expr != nil:
 				fmt.Fprintf(w, "%sfor each item of: %s (known when the step starts)\n", in, s.ForEach.Expr)
 			}

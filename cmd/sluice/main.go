@@ -98,7 +98,7 @@ func (a *app) report(err error) int {
 	case errors.As(err, &plan):
 		// Compiler-style lines, one per problem, so editors can jump to them.
 		fmt.Fprintln(a.stderr, msg)
-		fmt.Fprintf(a.stderr, "sluice: error: plan is invalid (%d problem%s)\n", len(plan), plural(len(plan)))
+		fmt.Fprintf(a.stderr, "sluice: error: plan is invalid (%d problem%s)\n", len(plan), runner.Plural(len(plan)))
 		return exitPlanInvalid
 	case errors.Is(err, runner.ErrInterrupted):
 		fmt.Fprintf(a.stderr, "sluice: error: %s\n", msg)
@@ -110,11 +110,4 @@ func (a *app) report(err error) int {
 		fmt.Fprintf(a.stderr, "sluice: error: %s\n", msg)
 		return exitStepFailed
 	}
-}
-
-func plural(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
 }
