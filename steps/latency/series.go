@@ -48,17 +48,7 @@ func (s *Series) addSorted(r []float64) {
 // percentile returns the p-th percentile (0..100) of every sample, as
 // PercentileFloat of them all sorted would, from the sorted rounds.
 func (s *Series) percentile(p float64) float64 {
-	n := s.count
-	if n == 0 {
-		return 0
-	}
-	h := (float64(n) - 1) * p / 100
-	lo := int(math.Floor(h))
-	if lo >= n-1 {
-		return s.kth(n - 1)
-	}
-	a := s.kth(lo)
-	return a + (h-float64(lo))*(s.kth(lo+1)-a)
+	return percentileAt(s.count, p, s.kth)
 }
 
 // kth returns the k-th smallest sample (from 0) of every round: each step

@@ -100,33 +100,30 @@ func Summarize(samples []time.Duration, wall time.Duration) Stats {
 }
 
 // SortedPercentile returns the p-th percentile (0..100) of sorted samples in
-// milliseconds, interpolating linearly between the closest ranks (the
-// definition of R's type 7 and NumPy's default).
+// milliseconds.
 func SortedPercentile(sorted []time.Duration, p float64) float64 {
-	n := len(sorted)
-	if n == 0 {
-		return 0
-	}
-	h := (float64(n) - 1) * p / 100
-	lo := int(math.Floor(h))
-	if lo >= n-1 {
-		return Millis(sorted[n-1])
-	}
-	frac := h - float64(lo)
-	return Millis(sorted[lo]) + frac*(Millis(sorted[lo+1])-Millis(sorted[lo]))
+	return percentileAt(len(sorted), p, func(i int) float64 { return Millis(sorted[i]) })
 }
 
 // PercentileFloat is SortedPercentile for sorted float64 values, in their
 // own unit.
 func PercentileFloat(sorted []float64, p float64) float64 {
-	n := len(sorted)
+	return percentileAt(len(sorted), p, func(i int) float64 { return sorted[i] })
+}
+
+// percentileAt returns the p-th percentile (0..100) of n values of which
+// at(i) is the i-th smallest (from 0), interpolating linearly between the
+// closest ranks (the definition of R's type 7 and NumPy's default). It
+// reads at most two values, each once: at may be costly.
+func percentileAt(n int, p float64, at func(i int) float64) float64 {
 	if n == 0 {
 		return 0
 	}
 	h := (float64(n) - 1) * p / 100
 	lo := int(math.Floor(h))
 	if lo >= n-1 {
-		return sorted[n-1]
+		return at(n - 1)
 	}
-	return sorted[lo] + (h-float64(lo))*(sorted[lo+1]-sorted[lo])
+	a := at(lo)
+	return a + (h-float64(lo))*(at(lo+1)-a)
 }
