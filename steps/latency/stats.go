@@ -32,28 +32,11 @@ type Stats struct {
 // StatNames are the statistics assert-overhead can compare, in order.
 var StatNames = []string{"p50", "p90", "p95", "p99", "mean"}
 
-// Get returns the statistic called name (one of StatNames, or min, max,
-// stddev) and whether the name is known.
+// Get returns the statistic called name, any key of Map but count
+// (milliseconds; tps per second), and whether the name is known.
 func (s Stats) Get(name string) (float64, bool) {
-	switch name {
-	case "p50":
-		return s.P50, true
-	case "p90":
-		return s.P90, true
-	case "p95":
-		return s.P95, true
-	case "p99":
-		return s.P99, true
-	case "mean":
-		return s.Mean, true
-	case "min":
-		return s.Min, true
-	case "max":
-		return s.Max, true
-	case "stddev":
-		return s.Stddev, true
-	}
-	return 0, false
+	v, ok := s.Map()[name].(float64)
+	return v, ok
 }
 
 // Map returns the statistics as an output map (milliseconds).
