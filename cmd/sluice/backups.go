@@ -33,6 +33,33 @@ func openDest(cmd string, pos []string) (blob.Backend, error) {
 	return blob.OpenRoot(pos[0])
 }
 
+// openTrusted opens the destination folder of `backups cmd` and returns it
+// with the trust its manifests are checked against (see trustFlags).
+func (f *trustFlags) openTrusted(a *app, cmd string, pos []string) (blob.Backend, catalog.Trust, error) {
+	b, err := openDest(cmd, pos)
+	if err != nil {
+		return nil, catalog.Trust{}, err
+	}
+	trust, err := f.trust(a)
+	return b, trust, err
+}
+
+// readCatalog reads the catalogue of the destination folder of `backups
+// cmd`, its manifests checked against the trust the flags give, and the
+// destination's unfinished uploads.
+func (f *trustFlags) readCatalog(ctx context.Context, a *app, cmd string, pos []string) (*catalog.Catalog, []blob.Upload, error) {
+	b, trust, err := f.openTrusted(a, cmd, pos)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := catalog.Read(ctx, b, trust)
+	if err != nil {
+		return nil, nil, err
+	}
+	ups, err := catalog.Unfinished(ctx, b)
+	return c, ups, err
+}
+
 // signalContext is cancelled by SIGINT or SIGTERM.
 func signalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -100,21 +127,9 @@ func backupsListCommand(a *app) *cobra.Command {
 	keyDir := fs.String("key-dir", "", "key store whose verification keys check each manifest's signature (public parts suffice)")
 	tf := addTrustFlags(fs, keyDir)
 	c.RunE = func(_ *cobra.Command, pos []string) error {
-		b, err := openDest("list", pos)
-		if err != nil {
-			return err
-		}
-		trust, err := tf.trust(a)
-		if err != nil {
-			return err
-		}
 		ctx, stop := signalContext()
 		defer stop()
-		c, err := catalog.Read(ctx, b, trust)
-		if err != nil {
-			return err
-		}
-		ups, err := catalog.Unfinished(ctx, b)
+		c, ups, err := tf.readCatalog(ctx, a, "list", pos)
 		if err != nil {
 			return err
 		}

@@ -37,11 +37,7 @@ func backupsVerifyCommand(a *app) *cobra.Command {
 		if *keyDir != "" && len(identities) > 0 {
 			return usagef("backups verify: give --key-dir or --identity, not both")
 		}
-		b, err := openDest("verify", pos)
-		if err != nil {
-			return err
-		}
-		trust, err := tf.trust(a)
+		b, trust, err := tf.openTrusted(a, "verify", pos)
 		if err != nil {
 			return err
 		}
@@ -132,11 +128,7 @@ func backupsPruneCommand(a *app) *cobra.Command {
 		if err := p.Validate(); err != nil {
 			return usagef("backups prune: %s", strings.NewReplacer("keep_", "--keep-", "_", "-").Replace(err.Error()))
 		}
-		b, err := openDest("prune", pos)
-		if err != nil {
-			return err
-		}
-		trust, err := tf.trust(a)
+		b, trust, err := tf.openTrusted(a, "prune", pos)
 		if err != nil {
 			return err
 		}

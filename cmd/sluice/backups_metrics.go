@@ -5,7 +5,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/sluice-dev/sluice/steps/catalog"
 	"github.com/sluice-dev/sluice/steps/metrics"
 )
 
@@ -23,22 +22,10 @@ func backupsMetricsCommand(a *app) *cobra.Command {
 		if err := mf.check(); err != nil {
 			return err
 		}
-		b, err := openDest("metrics", pos)
-		if err != nil {
-			return err
-		}
-		trust, err := tf.trust(a)
-		if err != nil {
-			return err
-		}
 		ctx, stop := signalContext()
 		defer stop()
 		// Manifests the signature gate refuses are counted as problems by kind.
-		c, err := catalog.Read(ctx, b, trust)
-		if err != nil {
-			return err
-		}
-		ups, err := catalog.Unfinished(ctx, b)
+		c, ups, err := tf.readCatalog(ctx, a, "metrics", pos)
 		if err != nil {
 			return err
 		}
