@@ -268,6 +268,17 @@ func dash(s string) string {
 	return s
 }
 
+// countWhere counts the elements of xs that match.
+func countWhere[T any](xs []T, match func(T) bool) int {
+	n := 0
+	for _, x := range xs {
+		if match(x) {
+			n++
+		}
+	}
+	return n
+}
+
 func nonNil(s []string) []string {
 	if s == nil {
 		return []string{}

@@ -55,7 +55,8 @@ func backupsVerifyCommand(a *app) *cobra.Command {
 			return err
 		}
 		if a.globals.json {
-			if err := writeJSON(a, map[string]any{"backups": results, "verified": len(results) - failedCount(results), "failed": failedCount(results)}); err != nil {
+			failed := countWhere(results, func(r catalog.VerifyResult) bool { return !r.OK })
+			if err := writeJSON(a, map[string]any{"backups": results, "verified": len(results) - failed, "failed": failed}); err != nil {
 				return err
 			}
 		} else {
@@ -82,16 +83,6 @@ func signedBy(r catalog.VerifyResult) string {
 		return "signed by " + r.SignedBy
 	}
 	return "UNSIGNED (" + r.Signature + ")"
-}
-
-func failedCount(rs []catalog.VerifyResult) int {
-	n := 0
-	for _, r := range rs {
-		if !r.OK {
-			n++
-		}
-	}
-	return n
 }
 
 func backupsPruneCommand(a *app) *cobra.Command {
@@ -240,29 +231,11 @@ func pruneLeftovers(a *app, pos []string, olderThan time.Duration, confirm, asJS
 	case !confirm && objs+ups > 0:
 		fmt.Fprintf(a.stdout, "dry run: %d incomplete objects and %d unfinished uploads would be removed; rerun with --confirm to remove\n", objs, ups)
 	case confirm && objs+ups > 0:
-		fmt.Fprintf(a.stdout, "removed %d incomplete objects and aborted %d unfinished uploads\n", countRemoved(res), countAborted(res))
+		removed := countWhere(res.Objects, func(o catalog.Leftover) bool { return o.Removed })
+		aborted := countWhere(res.Uploads, func(u catalog.UploadLeftover) bool { return u.Aborted })
+		fmt.Fprintf(a.stdout, "removed %d incomplete objects and aborted %d unfinished uploads\n", removed, aborted)
 	default:
 		fmt.Fprintf(a.stdout, "no incomplete leftovers older than %s\n", olderThan)
 	}
 	return err
-}
-
-func countRemoved(res *catalog.LeftoverResult) int {
-	n := 0
-	for _, o := range res.Objects {
-		if o.Removed {
-			n++
-		}
-	}
-	return n
-}
-
-func countAborted(res *catalog.LeftoverResult) int {
-	n := 0
-	for _, u := range res.Uploads {
-		if u.Aborted {
-			n++
-		}
-	}
-	return n
 }

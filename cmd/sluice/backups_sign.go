@@ -46,12 +46,7 @@ func backupsSignCommand(a *app) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		failed := 0
-		for _, r := range results {
-			if !r.Signed {
-				failed++
-			}
-		}
+		failed := countWhere(results, func(r catalog.AdoptResult) bool { return !r.Signed })
 		if a.globals.json {
 			if err := writeJSON(a, map[string]any{"backups": results, "signed": len(results) - failed, "failed": failed}); err != nil {
 				return err
