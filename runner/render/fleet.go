@@ -2,7 +2,6 @@ package render
 
 import (
 	"bufio"
-	"bytes"
 	_ "embed"
 	"fmt"
 	"html/template"
@@ -17,13 +16,8 @@ import (
 //go:embed fleet.tmpl
 var fleetSource string
 
-var fleetTemplate = template.Must(template.New("fleet").Funcs(template.FuncMap{
-	"class":     statusClass,
-	"bytes":     runner.FormatBytes,
-	"seconds":   humanSeconds,
-	"time":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 MST") },
-	"gates":     allGates,
-	"gateClass": gateClass,
+var fleetTemplate = template.Must(template.New("fleet").Funcs(pageFuncs(template.FuncMap{
+	"gates": allGates,
 	// What a streaming step passed on; for a sink, what it stored; nil for
 	// an action.
 	"streamed": func(s runner.StepReport) *int64 {
@@ -35,7 +29,7 @@ var fleetTemplate = template.Must(template.New("fleet").Funcs(template.FuncMap{
 		}
 		return &s.Bytes.Out
 	},
-}).Parse(fleetSource))
+})).Parse(fleetSource))
 
 // RenderFleet writes a fleet's combined report r to w in format f.
 func RenderFleet(w io.Writer, f Format, r *fleet.Report) error {
@@ -84,12 +78,7 @@ func WriteFleetHTML(w io.Writer, r *fleet.Report) error {
 	for _, t := range r.Targets {
 		v.Stored += t.StoredBytes
 	}
-	var buf bytes.Buffer
-	if err := fleetTemplate.Execute(&buf, v); err != nil {
-		return fmt.Errorf("rendering html: %w", err)
-	}
-	_, err := w.Write(buf.Bytes())
-	return err
+	return writePage(w, fleetTemplate, v)
 }
 
 // WriteFleetMarkdown writes r as GitHub-flavoured Markdown: the verdict,
@@ -99,7 +88,7 @@ func WriteFleetMarkdown(w io.Writer, r *fleet.Report) error {
 	icon := map[string]string{"PASS": "✅", "FAIL": "❌", "INTERRUPTED": "⏹️"}[FleetVerdict(r)]
 	fmt.Fprintf(b, "## %s sluice: %s over %d targets — %s\n\n", icon, mdText(r.Plan), len(r.Targets), FleetVerdict(r))
 	fmt.Fprintf(b, "Fleet `%s` (inventory `%s`, %d at once) started %s, took %s: %s.\n\n", mdCode(r.FleetID), mdCode(r.Inventory),
-		r.Parallel, r.Started.UTC().Format("2006-01-02 15:04:05 MST"), humanSeconds(r.DurationSeconds), fleetCounts(r))
+		r.Parallel, utcStamp(r.Started), humanSeconds(r.DurationSeconds), fleetCounts(r))
 	fmt.Fprintln(b, "| target | status | duration | bytes | gates | run |")
 	fmt.Fprintln(b, "|---|---|---:|---:|---|---|")
 	for _, t := range r.Targets {

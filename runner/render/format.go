@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/sluice-dev/sluice/runner"
@@ -35,6 +36,9 @@ func humanSeconds(s float64) string {
 	}
 	return fmt.Sprintf("%dh%02dm", int(s)/3600, int(s)%3600/60)
 }
+
+// utcStamp formats a time as every report shows it: 2006-01-02 15:04:05 UTC.
+func utcStamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 MST") }
 
 // outputRow is one line of a generic outputs table.
 type outputRow struct {

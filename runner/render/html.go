@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"maps"
 	"strings"
-	"time"
 
 	"github.com/sluice-dev/sluice/runner"
 )
@@ -22,19 +22,14 @@ import (
 //go:embed html.tmpl
 var htmlSource string
 
-var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"class":     statusClass,
-	"gateClass": gateClass,
-	"bytes":     runner.FormatBytes,
-	"seconds":   humanSeconds,
-	"rate":      humanRate,
-	"time":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 MST") },
-	"flatten":   flattenOutputs,
-	"scalar":    Scalar,
-	"half":      func(n int) int { return n / 2 },
-	"indent":    func(depth int) int { return 24 * depth },
-	"add":       func(a, b int) int { return a + b },
-	"addf":      func(a, b float64) float64 { return a + b },
+var htmlTemplate = template.Must(template.New("report").Funcs(pageFuncs(template.FuncMap{
+	"rate":    humanRate,
+	"flatten": flattenOutputs,
+	"scalar":  Scalar,
+	"half":    func(n int) int { return n / 2 },
+	"indent":  func(depth int) int { return 24 * depth },
+	"add":     func(a, b int) int { return a + b },
+	"addf":    func(a, b float64) float64 { return a + b },
 	"barw": func(n, maxN int64) float64 {
 		if maxN <= 0 {
 			return 0
@@ -52,7 +47,32 @@ var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 		}
 		return string(r[:n-1]) + "…"
 	},
-}).Parse(htmlSource))
+})).Parse(htmlSource))
+
+// pageFuncs are the template functions of both HTML pages, a run's and a
+// fleet's, with a page's own added.
+func pageFuncs(own template.FuncMap) template.FuncMap {
+	funcs := template.FuncMap{
+		"class":     statusClass,
+		"gateClass": gateClass,
+		"bytes":     runner.FormatBytes,
+		"seconds":   humanSeconds,
+		"time":      utcStamp,
+	}
+	maps.Copy(funcs, own)
+	return funcs
+}
+
+// writePage executes page with v and writes the result to w, all or
+// nothing.
+func writePage(w io.Writer, page *template.Template, v any) error {
+	var buf bytes.Buffer
+	if err := page.Execute(&buf, v); err != nil {
+		return fmt.Errorf("rendering html: %w", err)
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
 
 // htmlView is what the page template reads.
 type htmlView struct {
@@ -111,12 +131,7 @@ func WriteHTML(w io.Writer, r *runner.Report, reg *runner.Registry) error {
 		sv.Section = sec
 		v.Steps = append(v.Steps, sv)
 	}
-	var buf bytes.Buffer
-	if err := htmlTemplate.Execute(&buf, v); err != nil {
-		return fmt.Errorf("rendering html: %w", err)
-	}
-	_, err := w.Write(buf.Bytes())
-	return err
+	return writePage(w, htmlTemplate, v)
 }
 
 // checklist is a step whose type names a Checklist output (an assert step

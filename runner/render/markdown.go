@@ -18,7 +18,7 @@ func WriteMarkdown(w io.Writer, r *runner.Report) error {
 	b := bufio.NewWriter(w)
 	icon := map[string]string{"PASS": "✅", "FAIL": "❌", "INTERRUPTED": "⏹️"}[Verdict(r)]
 	fmt.Fprintf(b, "## %s sluice: %s — %s\n\n", icon, mdText(r.Plan), Verdict(r))
-	fmt.Fprintf(b, "Run `%s` started %s, took %s: %s.\n\n", mdCode(r.RunID), r.Started.UTC().Format("2006-01-02 15:04:05 MST"), humanSeconds(r.DurationSeconds), statusCounts(r))
+	fmt.Fprintf(b, "Run `%s` started %s, took %s: %s.\n\n", mdCode(r.RunID), utcStamp(r.Started), humanSeconds(r.DurationSeconds), statusCounts(r))
 	if r.Error != "" {
 		fmt.Fprintf(b, "> **Error:** %s\n\n", mdText(r.Error))
 	}
