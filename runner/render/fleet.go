@@ -33,17 +33,7 @@ var fleetTemplate = template.Must(template.New("fleet").Funcs(pageFuncs(template
 
 // RenderFleet writes a fleet's combined report r to w in format f.
 func RenderFleet(w io.Writer, f Format, r *fleet.Report) error {
-	switch f {
-	case HTML:
-		return WriteFleetHTML(w, r)
-	case JUnit:
-		return WriteFleetJUnit(w, r)
-	case Markdown:
-		return WriteFleetMarkdown(w, r)
-	case JSON:
-		return writeJSON(w, r)
-	}
-	return fmt.Errorf("unknown report format %q: use html, junit, markdown or json", f)
+	return renderAs(w, f, r, WriteFleetHTML, WriteFleetJUnit, WriteFleetMarkdown)
 }
 
 // FleetVerdict is the one-word outcome of a fleet: PASS when every target

@@ -61,24 +61,35 @@ func ParseFormat(s string) (Format, error) {
 	case "json":
 		return JSON, nil
 	}
-	return "", fmt.Errorf("unknown report format %q: use html, junit, markdown or json", s)
+	return "", errUnknownFormat(s)
 }
 
 // Render writes r to w in format f. reg is the registry of the step types
 // that made the report: the HTML page shows each type's own section and
 // checklists through it (nil: none, the outputs tables only).
 func Render(w io.Writer, f Format, r *runner.Report, reg *runner.Registry) error {
+	html := func(w io.Writer, r *runner.Report) error { return WriteHTML(w, r, reg) }
+	return renderAs(w, f, r, html, WriteJUnit, WriteMarkdown)
+}
+
+// renderAs writes report r to w in format f with the writer of that
+// format (JSON: r as it is).
+func renderAs[R any](w io.Writer, f Format, r R, html, junit, markdown func(io.Writer, R) error) error {
 	switch f {
 	case HTML:
-		return WriteHTML(w, r, reg)
+		return html(w, r)
 	case JUnit:
-		return WriteJUnit(w, r)
+		return junit(w, r)
 	case Markdown:
-		return WriteMarkdown(w, r)
+		return markdown(w, r)
 	case JSON:
 		return writeJSON(w, r)
 	}
-	return fmt.Errorf("unknown report format %q: use html, junit, markdown or json", f)
+	return errUnknownFormat(string(f))
+}
+
+func errUnknownFormat(name string) error {
+	return fmt.Errorf("unknown report format %q: use html, junit, markdown or json", name)
 }
 
 // writeJSON writes v as indented JSON and a newline.
