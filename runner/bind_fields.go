@@ -135,7 +135,7 @@ func decodeField(v reflect.Value, f paramField, n *yaml.Node) error {
 // decodeInto decodes n, written for field f, into fv.
 func decodeInto(fv reflect.Value, f paramField, n *yaml.Node) error {
 	if fractionIntoInt(n, f.Type) {
-		return fmt.Errorf("want %s, got %s", goTypeText(f.Type), nodeText(n))
+		return fmt.Errorf("want %s, got %s", goTypeText(f.Type), NodeText(n))
 	}
 	if f.Retention && f.Type == durationType && n.Kind == yaml.ScalarNode {
 		d, err := ParseRetention(n.Value)
@@ -150,7 +150,7 @@ func decodeInto(fv reflect.Value, f paramField, n *yaml.Node) error {
 		var te *yaml.TypeError
 		if asTypeError(err, &te) {
 			if n.Kind == yaml.ScalarNode || len(te.Errors) == 0 || !kindFits(n, f.Type) {
-				return fmt.Errorf("want %s, got %s", goTypeText(f.Type), nodeText(n))
+				return fmt.Errorf("want %s, got %s", goTypeText(f.Type), NodeText(n))
 			}
 			return errors.New(typeErrorText(te.Errors[0]))
 		}

@@ -41,7 +41,7 @@ func ParseSize(s string) (Size, error) {
 // UnmarshalYAML accepts an integer or a size string.
 func (s *Size) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("want a size (e.g. 64MiB), got %s", nodeText(n))
+		return fmt.Errorf("want a size (e.g. 64MiB), got %s", NodeText(n))
 	}
 	v, err := ParseSize(n.Value)
 	if err != nil {

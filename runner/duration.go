@@ -173,7 +173,7 @@ func (d Duration) String() string {
 // UnmarshalYAML reads a duration scalar.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("want a duration (e.g. 30s, 14d), got %s", nodeText(n))
+		return fmt.Errorf("want a duration (e.g. 30s, 14d), got %s", NodeText(n))
 	}
 	v, err := ParseDuration(n.Value)
 	if err != nil {

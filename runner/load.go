@@ -136,7 +136,7 @@ func (l *loader) loadTop(root *yaml.Node) {
 	case version == nil:
 		l.el.add(root, "", "version is missing (add version: 1)")
 	case version.Kind != yaml.ScalarNode || version.Value != "1":
-		l.el.add(version, "", "version must be 1, not %s", nodeText(version))
+		l.el.add(version, "", "version must be 1, not %s", NodeText(version))
 	default:
 		l.plan.Version = 1
 	}
@@ -224,14 +224,14 @@ func (l *loader) mapping(n *yaml.Node, step, field string) bool {
 	if n.Kind == yaml.MappingNode {
 		return true
 	}
-	l.el.add(n, step, "%s must be a mapping, not %s", field, nodeText(n))
+	l.el.add(n, step, "%s must be a mapping, not %s", field, NodeText(n))
 	return false
 }
 
 // str decodes a string scalar.
 func (l *loader) str(n *yaml.Node, step, field string, out *string) bool {
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		l.el.add(n, step, "%s must be a string, not %s", field, nodeText(n))
+		l.el.add(n, step, "%s must be a string, not %s", field, NodeText(n))
 		return false
 	}
 	*out = n.Value
@@ -241,7 +241,7 @@ func (l *loader) str(n *yaml.Node, step, field string, out *string) bool {
 // decode decodes a scalar into out (an int or bool pointer).
 func (l *loader) decode(n *yaml.Node, step, field string, out any) bool {
 	if err := n.Decode(out); err != nil {
-		l.el.add(n, step, "%s: want %s, got %s", field, typeText(fmt.Sprintf("%T", out)), nodeText(n))
+		l.el.add(n, step, "%s: want %s, got %s", field, typeText(fmt.Sprintf("%T", out)), NodeText(n))
 		return false
 	}
 	return true
@@ -251,7 +251,7 @@ func (l *loader) decode(n *yaml.Node, step, field string, out any) bool {
 func (l *loader) duration(n *yaml.Node, step, field string, out *time.Duration) bool {
 	d, err := ParseDuration(n.Value)
 	if n.Kind != yaml.ScalarNode || err != nil || n.Value == "" {
-		l.el.add(n, step, "%s: want a duration such as 90s or 2h, got %s", field, nodeText(n))
+		l.el.add(n, step, "%s: want a duration such as 90s or 2h, got %s", field, NodeText(n))
 		return false
 	}
 	*out = d.Std()
@@ -268,8 +268,9 @@ func typeText(goType string) string {
 	return goType
 }
 
-// nodeText describes a node for messages: a quoted scalar or its kind.
-func nodeText(n *yaml.Node) string {
+// NodeText describes a node for messages: a quoted scalar, null, or its
+// kind (a mapping, a list, an alias).
+func NodeText(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
 		return "a mapping"

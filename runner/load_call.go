@@ -211,7 +211,7 @@ func (l *loader) checkCallValue(si *stepInfo, callee *Plan, ps *ParamSpec, v *ya
 	id := si.step.ID
 	if !nodeHasExpr(v) {
 		if _, err := paramFromNode(ps.Type, v); err != nil {
-			got := nodeText(v)
+			got := NodeText(v)
 			if ps.Secret && v.Kind == yaml.ScalarNode {
 				got = "a secret value"
 			}

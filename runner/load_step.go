@@ -107,7 +107,7 @@ func (l *loader) loadNeeds(si *stepInfo, n *yaml.Node) {
 	}
 	for _, it := range items {
 		if it.Kind != yaml.ScalarNode {
-			l.el.add(it, si.step.ID, "needs must be a step id or a list of step ids, not %s", nodeText(it))
+			l.el.add(it, si.step.ID, "needs must be a step id or a list of step ids, not %s", NodeText(it))
 			continue
 		}
 		var s string
@@ -147,7 +147,7 @@ func (l *loader) loadAsserts(si *stepInfo, n *yaml.Node) {
 				continue
 			}
 		default:
-			l.el.add(it, id, "%s must be an expression or {that: EXPR, message: TEXT}, not %s", label, nodeText(it))
+			l.el.add(it, id, "%s must be an expression or {that: EXPR, message: TEXT}, not %s", label, NodeText(it))
 			continue
 		}
 		var src string

@@ -53,7 +53,7 @@ func (l *loader) loadParams(n *yaml.Node) {
 		if def != nil && validParamType(string(ps.Type)) {
 			val, err := paramFromNode(ps.Type, def)
 			if err != nil {
-				l.el.add(def, "", "%s: default %s: %v", label, nodeText(def), err)
+				l.el.add(def, "", "%s: default %s: %v", label, NodeText(def), err)
 			} else {
 				ps.Default = val
 			}
@@ -187,7 +187,7 @@ func mapFromNode(n *yaml.Node) (any, error) {
 	}
 	for i := 0; i < len(n.Content); i += 2 {
 		if k := n.Content[i]; k.Kind != yaml.ScalarNode || k.Tag == "!!null" {
-			return nil, fmt.Errorf("not a map: its keys must be names, not %s", nodeText(k))
+			return nil, fmt.Errorf("not a map: its keys must be names, not %s", NodeText(k))
 		}
 	}
 	out := map[string]any{}

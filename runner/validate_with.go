@@ -66,7 +66,7 @@ func (l *loader) checkWith(si *stepInfo) {
 			}
 			if keepsDefault(f, v) {
 				if f.Required {
-					l.el.add(v, id, "%s: required, got %s", label, nodeText(v))
+					l.el.add(v, id, "%s: required, got %s", label, NodeText(v))
 					failed = true
 				}
 				continue

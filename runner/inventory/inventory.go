@@ -167,7 +167,7 @@ func (l *loader) loadTop(root *yaml.Node) {
 	case version == nil:
 		l.add(root, "version is missing (add version: %d)", Version)
 	case version.Kind != yaml.ScalarNode || version.Value != fmt.Sprint(Version):
-		l.add(version, "version must be %d, not %s", Version, text(version))
+		l.add(version, "version must be %d, not %s", Version, runner.NodeText(version))
 	}
 	// Targets after defaults, whatever their order in the file: a target
 	// inherits the defaults' labels.
@@ -282,30 +282,16 @@ func (l *loader) mapping(n *yaml.Node, what string) bool {
 	if n.Kind == yaml.MappingNode {
 		return true
 	}
-	l.add(n, "%s must be a mapping, not %s", what, text(n))
+	l.add(n, "%s must be a mapping, not %s", what, runner.NodeText(n))
 	return false
 }
 
 func (l *loader) scalar(n *yaml.Node, what string) string {
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		l.add(n, "%s must be a string, not %s", what, text(n))
+		l.add(n, "%s must be a string, not %s", what, runner.NodeText(n))
 		return ""
 	}
 	return n.Value
-}
-
-// text describes a node for an error message.
-func text(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	}
-	if n.Tag == "!!null" {
-		return "null"
-	}
-	return fmt.Sprintf("%q", n.Value)
 }
 
 // Names returns the targets' names in file order.
