@@ -36,7 +36,7 @@ type podGC struct {
 
 type argoTemplate struct {
 	Name                  string           `yaml:"name"`
-	Inputs                *inputs          `yaml:"inputs,omitempty"`
+	Inputs                *parameters      `yaml:"inputs,omitempty"`
 	Metadata              *argoMetadata    `yaml:"metadata,omitempty"`
 	DAG                   *dag             `yaml:"dag,omitempty"`
 	RetryStrategy         *retryStrategy   `yaml:"retryStrategy,omitempty"`
@@ -46,7 +46,9 @@ type argoTemplate struct {
 	Container             *container       `yaml:"container,omitempty"`
 }
 
-type inputs struct {
+// parameters are a template's inputs or a task's arguments: Argo gives
+// both the same shape.
+type parameters struct {
 	Parameters []parameter `yaml:"parameters"`
 }
 
@@ -60,13 +62,9 @@ type dag struct {
 }
 
 type dagTask struct {
-	Name      string     `yaml:"name"`
-	Template  string     `yaml:"template"`
-	Arguments *arguments `yaml:"arguments,omitempty"`
-}
-
-type arguments struct {
-	Parameters []parameter `yaml:"parameters"`
+	Name      string      `yaml:"name"`
+	Template  string      `yaml:"template"`
+	Arguments *parameters `yaml:"arguments,omitempty"`
 }
 
 type retryStrategy struct {
@@ -164,14 +162,14 @@ func (f *fleet) shards() [][]string {
 func (f *fleet) workflowSpec(targets []string, sharded bool) workflowSpec {
 	var tasks []dagTask
 	for _, t := range targets {
-		tasks = append(tasks, dagTask{Name: t, Template: "target", Arguments: &arguments{Parameters: []parameter{{Name: "target", Value: t}}}})
+		tasks = append(tasks, dagTask{Name: t, Template: "target", Arguments: &parameters{Parameters: []parameter{{Name: "target", Value: t}}}})
 	}
 	target := argoTemplate{Name: "target", InitContainers: f.initContainers()}
 	args := f.runArgs()
 	if f.inv == nil {
 		tasks = []dagTask{{Name: "run", Template: "target"}}
 	} else {
-		target.Inputs = &inputs{Parameters: []parameter{{Name: "target"}}}
+		target.Inputs = &parameters{Parameters: []parameter{{Name: "target"}}}
 		target.Metadata = &argoMetadata{Labels: map[string]string{"sluice.dev/target": "{{inputs.parameters.target}}"}}
 		args = f.runArgs("--target", "{{inputs.parameters.target}}")
 	}
