@@ -72,8 +72,7 @@ func graphCommand(a *app) *cobra.Command {
 	var f runFlags
 	fs := c.Flags()
 	format := fs.String("format", "mermaid", "output format: mermaid or dot")
-	fs.Var(&f.params, "param", "a plan parameter `name=value` (repeatable): a for_each over params is drawn expanded with these values, else with the defaults")
-	fs.StringVar(&f.paramsFile, "params-file", "", "read parameters from a YAML `file`")
+	f.addParamFlags(fs, "a plan parameter `name=value` (repeatable): a for_each over params is drawn expanded with these values, else with the defaults")
 	completeValues(c, fs.Lookup("format"), "mermaid", "dot")
 	c.RunE = func(_ *cobra.Command, pos []string) error { return a.graph(pos, *format, f.params, f.paramsFile) }
 	return c

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/sluice-dev/sluice/runner"
@@ -19,6 +20,12 @@ type runFlags struct {
 	dryRun     bool
 }
 
+// addParamFlags adds --param, whose help is paramHelp, and --params-file.
+func (f *runFlags) addParamFlags(fs *pflag.FlagSet, paramHelp string) {
+	fs.Var(&f.params, "param", paramHelp)
+	fs.StringVar(&f.paramsFile, "params-file", "", "read parameters from a YAML `file`")
+}
+
 func runCommand(a *app) *cobra.Command {
 	c := &cobra.Command{
 		Use:               "run PLAN|NAME",
@@ -27,8 +34,7 @@ func runCommand(a *app) *cobra.Command {
 	}
 	var f runFlags
 	fs := c.Flags()
-	fs.Var(&f.params, "param", "set a plan parameter: `name=value` (repeatable)")
-	fs.StringVar(&f.paramsFile, "params-file", "", "read parameters from a YAML `file`")
+	f.addParamFlags(fs, "set a plan parameter: `name=value` (repeatable)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "print the resolved DAG and what each step would do; run nothing")
 	reportFlag := fs.String("report", "", "also render the report: `formats` html,junit,markdown (into the run folder) or html=FILE,junit=FILE")
 	ff := addFleetFlags(fs)
