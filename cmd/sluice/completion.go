@@ -16,6 +16,12 @@ import (
 // --plans-dir and --state-dir on the line are honoured) and asks the
 // functions below for the argument under the cursor.
 
+// planCommand is a command whose arguments are plans, completed by
+// completePlans.
+func (a *app) planCommand(use, short string) *cobra.Command {
+	return &cobra.Command{Use: use, Short: short, ValidArgsFunction: a.completePlans}
+}
+
 // completePlans completes a plan argument: the names under --plans-dir,
 // or, once the word looks like a path, the YAML files the shell finds.
 func (a *app) completePlans(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {

@@ -21,11 +21,7 @@ const defaultImage = "sluice:latest"
 // exportCommand prints the manifests that run a plan over an inventory on
 // Argo Workflows or Kubernetes.
 func exportCommand(a *app) *cobra.Command {
-	c := &cobra.Command{
-		Use:               "export PLAN|NAME --to argo|kubernetes",
-		Short:             "print Argo Workflows or Kubernetes manifests that run a plan over an inventory",
-		ValidArgsFunction: a.completePlans,
-	}
+	c := a.planCommand("export PLAN|NAME --to argo|kubernetes", "print Argo Workflows or Kubernetes manifests that run a plan over an inventory")
 	fs := c.Flags()
 	to := fs.String("to", "", "the engine: argo (WorkflowTemplate, CronWorkflow) or kubernetes (Job, CronJob)")
 	invFile := fs.String("inventory", "", "run the plan once per target of this inventory `file`")

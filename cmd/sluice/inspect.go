@@ -15,11 +15,7 @@ import (
 )
 
 func validateCommand(a *app) *cobra.Command {
-	c := &cobra.Command{
-		Use:               "validate PLAN|NAME...",
-		Short:             "check plans and report every problem",
-		ValidArgsFunction: a.completePlans,
-	}
+	c := a.planCommand("validate PLAN|NAME...", "check plans and report every problem")
 	inv := c.Flags().String("inventory", "", "also check an inventory `file` against each plan's params")
 	c.RunE = func(_ *cobra.Command, pos []string) error { return a.validate(pos, *inv) }
 	return c
@@ -64,11 +60,7 @@ func (a *app) validate(pos []string, inv string) error {
 }
 
 func graphCommand(a *app) *cobra.Command {
-	c := &cobra.Command{
-		Use:               "graph PLAN|NAME",
-		Short:             "print a plan's DAG as Mermaid or Graphviz dot",
-		ValidArgsFunction: a.completePlans,
-	}
+	c := a.planCommand("graph PLAN|NAME", "print a plan's DAG as Mermaid or Graphviz dot")
 	var f runFlags
 	fs := c.Flags()
 	format := fs.String("format", "mermaid", "output format: mermaid or dot")

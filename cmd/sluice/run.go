@@ -27,11 +27,7 @@ func (f *runFlags) addParamFlags(fs *pflag.FlagSet, paramHelp string) {
 }
 
 func runCommand(a *app) *cobra.Command {
-	c := &cobra.Command{
-		Use:               "run PLAN|NAME",
-		Short:             "run a plan (a file or a name under --plans-dir)",
-		ValidArgsFunction: a.completePlans,
-	}
+	c := a.planCommand("run PLAN|NAME", "run a plan (a file or a name under --plans-dir)")
 	var f runFlags
 	fs := c.Flags()
 	f.addParamFlags(fs, "set a plan parameter: `name=value` (repeatable)")
