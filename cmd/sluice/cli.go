@@ -152,6 +152,19 @@ func withJSON(c *cobra.Command) *cobra.Command {
 	return c
 }
 
+// jsonFormat applies --json to a command's --format, whose default is
+// unset: with --json the format is json, and a --format naming another is
+// a usage error.
+func (a *app) jsonFormat(format, unset string) (string, error) {
+	if !a.globals.json {
+		return format, nil
+	}
+	if format != unset && format != "json" {
+		return "", usagef("--json and --format %s contradict each other", format)
+	}
+	return "json", nil
+}
+
 // noArgs refuses positional arguments, for commands that take none.
 func noArgs(c *cobra.Command, args []string) error {
 	if len(args) != 0 {

@@ -38,21 +38,16 @@ func (a *app) showReport(pos []string, format, out string) error {
 	if len(pos) != 1 {
 		return usagef("report takes one run id (or latest), got %d arguments", len(pos))
 	}
-	if a.globals.json {
-		if format != "" && format != "json" {
-			return usagef("--json and --format %s contradict each other", format)
-		}
-		format = "json"
+	format, err := a.jsonFormat(format, "")
+	if err != nil {
+		return err
 	}
 	stateDir := a.globals.stateDir
 	name := format
 	if name == "" {
 		name = formatFromFile(out)
 	}
-	var (
-		f   render.Format
-		err error
-	)
+	var f render.Format
 	if name != "text" {
 		if f, err = render.ParseFormat(name); err != nil {
 			return usagef("--format: unknown report format %q: use text, html, junit, markdown or json", name)

@@ -30,11 +30,9 @@ func stepsCommand(a *app) *cobra.Command {
 }
 
 func (a *app) steps(pos []string, format string) error {
-	if a.globals.json {
-		if format != "text" && format != "json" {
-			return usagef("--json and --format %s contradict each other", format)
-		}
-		format = "json"
+	format, err := a.jsonFormat(format, "text")
+	if err != nil {
+		return err
 	}
 	if len(pos) > 1 {
 		return usagef("steps takes at most one step type")
