@@ -22,20 +22,7 @@ func (l *loader) loadOutputs(n *yaml.Node) {
 		po := &PlanOutput{Name: k.Value, Pos: l.el.pos(k)}
 		valNode := v
 		if v.Kind == yaml.MappingNode {
-			valNode = nil
-			for j := 0; j+1 < len(v.Content); j += 2 {
-				fk, fv := v.Content[j], v.Content[j+1]
-				switch fk.Value {
-				case "value":
-					valNode = fv
-				case "description":
-					l.str(fv, "", label+".description", &po.Description)
-				default:
-					l.el.add(fk, "", "%s: field %q not recognised%s", label, fk.Value, Suggest(fk.Value, []string{"value", "description"}))
-				}
-			}
-			if valNode == nil {
-				l.el.add(v, "", "%s: missing field \"value\" (the expression over the plan's steps)", label)
+			if valNode = l.exprEntry(v, "", label, "value", "the expression over the plan's steps", "description", &po.Description); valNode == nil {
 				continue
 			}
 		}
@@ -49,6 +36,30 @@ func (l *loader) loadOutputs(n *yaml.Node) {
 		l.plan.Outputs = append(l.plan.Outputs, po)
 		l.outputs = append(l.outputs, &outputInfo{out: po, use: exprUse{e: po.Expr, node: valNode, label: label, kind: "output"}})
 	}
+}
+
+// exprEntry reads the long form of an entry of step id (empty: of the
+// plan) holding an expression: the mapping n with the expression under
+// exprField (what exprDoc describes) and a text under textField, read into
+// text ({that, message}, {value, description}). It returns the
+// expression's node, or nil after reporting that it is missing.
+func (l *loader) exprEntry(n *yaml.Node, id, label, exprField, exprDoc, textField string, text *string) *yaml.Node {
+	var expr *yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		switch k.Value {
+		case exprField:
+			expr = v
+		case textField:
+			l.str(v, id, label+"."+textField, text)
+		default:
+			l.el.add(k, id, "%s: field %q not recognised%s", label, k.Value, Suggest(k.Value, []string{exprField, textField}))
+		}
+	}
+	if expr == nil {
+		l.el.add(n, id, "%s: missing field %q (%s)", label, exprField, exprDoc)
+	}
+	return expr
 }
 
 // checkOutputs checks the names the outputs' expressions use. They are

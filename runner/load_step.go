@@ -130,20 +130,7 @@ func (l *loader) loadAsserts(si *stepInfo, n *yaml.Node) {
 		switch it.Kind {
 		case yaml.ScalarNode:
 		case yaml.MappingNode:
-			thatNode = nil
-			for j := 0; j+1 < len(it.Content); j += 2 {
-				k, v := it.Content[j], it.Content[j+1]
-				switch k.Value {
-				case "that":
-					thatNode = v
-				case "message":
-					l.str(v, id, label+".message", &a.Message)
-				default:
-					l.el.add(k, id, "%s: field %q not recognised%s", label, k.Value, Suggest(k.Value, []string{"that", "message"}))
-				}
-			}
-			if thatNode == nil {
-				l.el.add(it, id, "%s: missing field \"that\" (the expression to check)", label)
+			if thatNode = l.exprEntry(it, id, label, "that", "the expression to check", "message", &a.Message); thatNode == nil {
 				continue
 			}
 		default:
