@@ -40,14 +40,20 @@ func ParseSize(s string) (Size, error) {
 
 // UnmarshalYAML accepts an integer or a size string.
 func (s *Size) UnmarshalYAML(n *yaml.Node) error {
+	return decodeScalar(n, "a size (e.g. 64MiB)", ParseSize, s)
+}
+
+// decodeScalar parses the scalar n with parse into out; want says what it
+// should be when n is not a scalar.
+func decodeScalar[T any](n *yaml.Node, want string, parse func(string) (T, error), out *T) error {
 	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("want a size (e.g. 64MiB), got %s", NodeText(n))
+		return fmt.Errorf("want %s, got %s", want, NodeText(n))
 	}
-	v, err := ParseSize(n.Value)
+	v, err := parse(n.Value)
 	if err != nil {
 		return err
 	}
-	*s = v
+	*out = v
 	return nil
 }
 

@@ -172,15 +172,7 @@ func (d Duration) String() string {
 
 // UnmarshalYAML reads a duration scalar.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("want a duration (e.g. 30s, 14d), got %s", NodeText(n))
-	}
-	v, err := ParseDuration(n.Value)
-	if err != nil {
-		return err
-	}
-	*d = v
-	return nil
+	return decodeScalar(n, "a duration (e.g. 30s, 14d)", ParseDuration, d)
 }
 
 // MarshalText writes d as String does, so that JSON and YAML show what a
