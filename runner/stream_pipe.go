@@ -100,13 +100,7 @@ func (p *pipe) CloseWrite(err error) {
 	if err == nil {
 		err = io.EOF
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.werr == nil {
-		p.werr = err
-	}
-	p.readable.Broadcast()
-	p.writable.Broadcast()
+	p.closeSide(&p.werr, err)
 }
 
 // CloseRead stops the reader: writes fail with err (io.ErrClosedPipe when
@@ -115,10 +109,16 @@ func (p *pipe) CloseRead(err error) {
 	if err == nil {
 		err = io.ErrClosedPipe
 	}
+	p.closeSide(&p.rerr, err)
+}
+
+// closeSide records err as how one side ended (side is p.werr or p.rerr),
+// unless it already has, and wakes both ends.
+func (p *pipe) closeSide(side *error, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.rerr == nil {
-		p.rerr = err
+	if *side == nil {
+		*side = err
 	}
 	p.readable.Broadcast()
 	p.writable.Broadcast()
