@@ -150,18 +150,24 @@ func (r *Report) Walk(fn func(path string, depth int, s *StepReport)) {
 
 // ReadReport reads a report written by Run.
 func ReadReport(path string) (*Report, error) {
+	return ReadJSONFile(path, "report", ReportVersion, func(r *Report) int { return r.Version })
+}
+
+// ReadJSONFile reads the JSON file at path, called what in errors
+// ("report"), whose format version (as version reads it) must be want.
+func ReadJSONFile[T any](path, what string, want int, version func(*T) int) (*T, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading report: %w", err)
+		return nil, fmt.Errorf("reading %s: %w", what, err)
 	}
-	var r Report
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("reading report %s: %w", path, err)
+	var v T
+	if err := json.Unmarshal(b, &v); err != nil {
+		return nil, fmt.Errorf("reading %s %s: %w", what, path, err)
 	}
-	if r.Version != ReportVersion {
-		return nil, fmt.Errorf("reading report %s: version %d is not supported (this sluice reads version %d): use the sluice that wrote it", path, r.Version, ReportVersion)
+	if got := version(&v); got != want {
+		return nil, fmt.Errorf("reading %s %s: version %d is not supported (this sluice reads version %d): use the sluice that wrote it", what, path, got, want)
 	}
-	return &r, nil
+	return &v, nil
 }
 
 // WriteFile writes r to path atomically (see WriteJSONFile).

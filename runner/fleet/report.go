@@ -1,7 +1,6 @@
 package fleet
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -93,18 +92,7 @@ func Dir(stateDir, id string) string { return runner.RunDir(stateDir, id) }
 
 // ReadReport reads a fleet report written by Run.
 func ReadReport(path string) (*Report, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading fleet report: %w", err)
-	}
-	var r Report
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("reading fleet report %s: %w", path, err)
-	}
-	if r.Version != ReportVersion {
-		return nil, fmt.Errorf("reading fleet report %s: version %d is not supported (this sluice reads version %d): use the sluice that wrote it", path, r.Version, ReportVersion)
-	}
-	return &r, nil
+	return runner.ReadJSONFile(path, "fleet report", ReportVersion, func(r *Report) int { return r.Version })
 }
 
 // IsFleet reports whether the run folder id under stateDir is a fleet's
