@@ -25,29 +25,28 @@ func Only(entries map[string]runner.KeyConfig) string {
 // EntryVerifier returns the verification keys of the dir store of a
 // plan's keys: entry name.
 func EntryVerifier(entries map[string]runner.KeyConfig, name string) (*signing.Verifier, error) {
-	d, err := openEntryDir(entries, name, "verification")
-	if err != nil {
-		return nil, err
-	}
-	v, err := d.Verifier()
-	if err != nil {
-		return nil, fmt.Errorf("key store %q: %w", name, err)
-	}
-	return v, nil
+	return entryRoleKey(entries, name, "verification", (*Dir).Verifier)
 }
 
 // EntrySigner returns the active signing key of the dir store of a plan's
 // keys: entry name.
 func EntrySigner(entries map[string]runner.KeyConfig, name string) (*signing.Signer, error) {
-	d, err := openEntryDir(entries, name, "signing")
+	return entryRoleKey(entries, name, "signing", (*Dir).Signer)
+}
+
+// entryRoleKey returns the role key (signing or verification) that get
+// reads from the dir store of entry name.
+func entryRoleKey[K any](entries map[string]runner.KeyConfig, name, role string, get func(*Dir) (K, error)) (K, error) {
+	var none K
+	d, err := openEntryDir(entries, name, role)
 	if err != nil {
-		return nil, err
+		return none, err
 	}
-	s, err := d.Signer()
+	k, err := get(d)
 	if err != nil {
-		return nil, fmt.Errorf("key store %q: %w", name, err)
+		return none, fmt.Errorf("key store %q: %w", name, err)
 	}
-	return s, nil
+	return k, nil
 }
 
 // openEntryDir opens the store of entry name, which must be a dir store:
