@@ -1,7 +1,8 @@
 package runner
 
 import (
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -42,11 +43,7 @@ func eachOptions() []expr.Option {
 
 // list returns the items in key order.
 func (m eachItems) list() []any {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(m))
 	out := make([]any, len(keys))
 	for i, k := range keys {
 		out[i] = m[k]

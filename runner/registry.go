@@ -2,6 +2,7 @@ package runner
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"sort"
@@ -102,12 +103,7 @@ func (r *Registry) Lookup(typ string) (*Definition, bool) {
 
 // Types returns the registered type names, sorted.
 func (r *Registry) Types() []string {
-	names := make([]string, 0, len(r.defs))
-	for n := range r.defs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(r.defs))
 }
 
 // CheckOutputs compares the outputs a step of type d returned with the

@@ -50,11 +50,7 @@ func (l *loader) checkValue(n *yaml.Node, what string) ([]string, bool) {
 		}
 	}
 	walk(n)
-	env := make([]string, 0, len(seen))
-	for name := range seen {
-		env = append(env, name)
-	}
-	sort.Strings(env)
+	env := slices.Sorted(maps.Keys(seen))
 	return env, ok
 }
 

@@ -2,6 +2,8 @@ package render
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -20,7 +22,7 @@ type Finding struct {
 // what counts, not the step type, so any step reporting findings this way
 // gets them rendered with their fixes.
 func stepFindings(s runner.StepReport) []Finding {
-	for _, k := range sortedKeys(s.Outputs) {
+	for _, k := range slices.Sorted(maps.Keys(s.Outputs)) {
 		if list, ok := s.Outputs[k].([]any); ok {
 			if fs, shaped := Findings(list); shaped {
 				return fs
@@ -104,16 +106,6 @@ func severityRank(s string) int {
 		}
 	}
 	return len(Severities)
-}
-
-// sortedKeys returns the keys of m, sorted.
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // asMap returns v as a JSON object.

@@ -16,7 +16,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/sluice-dev/sluice/runner"
@@ -158,14 +159,9 @@ func statusCounts(r *runner.Report) string {
 	for _, s := range r.Steps {
 		n[s.Status]++
 	}
-	keys := make([]string, 0, len(n))
-	for k := range n {
-		keys = append(keys, string(k))
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%d %s", n[runner.Status(k)], k)
+	var parts []string
+	for _, st := range slices.Sorted(maps.Keys(n)) {
+		parts = append(parts, fmt.Sprintf("%d %s", n[st], st))
 	}
 	return strings.Join(parts, ", ")
 }

@@ -3,6 +3,7 @@ package latency
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -132,12 +133,7 @@ func (f *File) QueryNames() []string {
 
 // TargetNames returns the target names, sorted.
 func (f *File) TargetNames() []string {
-	out := make([]string, 0, len(f.Targets))
-	for t := range f.Targets {
-		out = append(out, t)
-	}
-	slices.Sort(out)
-	return out
+	return slices.Sorted(maps.Keys(f.Targets))
 }
 
 // Save writes f to path atomically (a temporary file renamed into place),

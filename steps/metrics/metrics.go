@@ -15,7 +15,8 @@ package metrics
 import (
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -243,10 +244,5 @@ func nonEmpty(l prometheus.Labels) prometheus.Labels {
 
 // groupNames returns the group's label names, sorted.
 func (s *Set) groupNames() []string {
-	names := make([]string, 0, len(s.Group))
-	for n := range s.Group {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(s.Group))
 }

@@ -4,8 +4,9 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 
 	"crypto/sha256"
@@ -50,11 +51,7 @@ func SeedFrom(ctx context.Context, c *Cluster, db, seed string) error {
 // FingerprintDigest condenses a fingerprint into one comparable string: the
 // sha256 of every table's name, row count and md5, in name order.
 func FingerprintDigest(sums map[string]TableSum) string {
-	names := make([]string, 0, len(sums))
-	for n := range sums {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(sums))
 	var b strings.Builder
 	for _, n := range names {
 		fmt.Fprintf(&b, "%s %d %s\n", n, sums[n].Rows, sums[n].MD5)

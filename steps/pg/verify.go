@@ -4,8 +4,9 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"math/big"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
@@ -21,11 +22,7 @@ func VerifyQueries(ctx context.Context, dsn string, queries map[string]string) (
 		return nil, fmt.Errorf("verifying: %w", err)
 	}
 	defer conn.Close(context.Background())
-	names := make([]string, 0, len(queries))
-	for n := range queries {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(queries))
 	results := make(map[string]any, len(queries))
 	for _, name := range names {
 		rows, err := conn.Query(ctx, queries[name])

@@ -3,6 +3,8 @@ package tlsaudit
 import (
 	"crypto/x509"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -180,11 +182,7 @@ func serverFindings(r *Report) []Finding {
 			sv.dsnPlaintext, "use sslmode=verify-full (with sslrootcert) in clients' connection strings")
 	}
 	if len(sv.Unreadable) > 0 {
-		keys := make([]string, 0, len(sv.Unreadable))
-		for k := range sv.Unreadable {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
+		keys := slices.Sorted(maps.Keys(sv.Unreadable))
 		var parts []string
 		for _, k := range keys {
 			parts = append(parts, k+": "+sv.Unreadable[k])
