@@ -23,6 +23,14 @@ func keysCommand(a *app) *cobra.Command {
 		keysDestCommand(a), keysAllowedSignersCommand(a), keysExportCommand(a))
 }
 
+// openStore opens the key store folder, the one argument of `keys cmd`.
+func openStore(cmd string, pos []string) (*keys.Dir, error) {
+	if len(pos) != 1 {
+		return nil, usagef("keys %s takes one folder", cmd)
+	}
+	return keys.OpenDir(pos[0])
+}
+
 func keysInitCommand(a *app) *cobra.Command {
 	c := &cobra.Command{Use: "init DIR", Short: "create a dir key store (or add a signing key to an old one)"}
 	fs := c.Flags()

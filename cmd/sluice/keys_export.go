@@ -18,10 +18,7 @@ func keysAllowedSignersCommand(a *app) *cobra.Command {
 	fs := c.Flags()
 	out := fs.String("out", "", "write to this `file` instead of standard output")
 	c.RunE = func(_ *cobra.Command, pos []string) error {
-		if len(pos) != 1 {
-			return usagef("keys allowed-signers takes one folder")
-		}
-		d, err := keys.OpenDir(pos[0])
+		d, err := openStore("allowed-signers", pos)
 		if err != nil {
 			return err
 		}

@@ -31,10 +31,7 @@ func keysListCommand(a *app) *cobra.Command {
 	dest := fs.String("dest", "", "comma-separated folder URLs of backups: count, per key, the backups whose manifest needs it")
 	known := fs.Bool("backups", false, "count, per key, the backups in every destination the ledger knows (and under --dest)")
 	c.RunE = func(_ *cobra.Command, pos []string) error {
-		if len(pos) != 1 {
-			return usagef("keys list takes one folder")
-		}
-		d, err := keys.OpenDir(pos[0])
+		d, err := openStore("list", pos)
 		if err != nil {
 			return err
 		}
