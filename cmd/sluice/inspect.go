@@ -22,17 +22,12 @@ func validateCommand(a *app) *cobra.Command {
 }
 
 func (a *app) validate(pos []string, inv string) error {
-	plansDir := a.globals.plansDir
 	if len(pos) == 0 {
 		return usagef("validate needs at least one plan")
 	}
 	var all runner.PlanErrors
 	for _, arg := range pos {
-		file, err := resolvePlan(arg, plansDir)
-		if err != nil {
-			return err
-		}
-		plan, err := runner.LoadFile(file, steps.Builtin(), runner.WithPlansDir(plansDir))
+		file, plan, err := a.readPlan(arg)
 		if err != nil {
 			pe, ok := err.(runner.PlanErrors)
 			if !ok {
@@ -74,11 +69,7 @@ func (a *app) graph(pos []string, format string, params []string, paramsFile str
 	if len(pos) != 1 {
 		return usagef("graph takes one plan")
 	}
-	file, err := resolvePlan(pos[0], a.globals.plansDir)
-	if err != nil {
-		return err
-	}
-	plan, err := runner.LoadFile(file, steps.Builtin(), runner.WithPlansDir(a.globals.plansDir))
+	_, plan, err := a.readPlan(pos[0])
 	if err != nil {
 		return err
 	}

@@ -108,14 +108,21 @@ func (a *app) loadWithParams(arg string, f *runFlags) (*runner.Plan, map[string]
 	return plan, values, nil
 }
 
+// readPlan resolves a plan argument (see resolvePlan) and loads the plan
+// with the built-in step types; it returns the plan's file too.
+func (a *app) readPlan(arg string) (string, *runner.Plan, error) {
+	file, err := resolvePlan(arg, a.globals.plansDir)
+	if err != nil {
+		return "", nil, err
+	}
+	plan, err := runner.LoadFile(file, steps.Builtin(), runner.WithPlansDir(a.globals.plansDir))
+	return file, plan, err
+}
+
 // loadPlan resolves, loads and validates the plan, prints its warnings and
 // parses --param.
 func (a *app) loadPlan(arg string, f *runFlags) (*runner.Plan, map[string]string, error) {
-	file, err := resolvePlan(arg, a.globals.plansDir)
-	if err != nil {
-		return nil, nil, err
-	}
-	plan, err := runner.LoadFile(file, steps.Builtin(), runner.WithPlansDir(a.globals.plansDir))
+	_, plan, err := a.readPlan(arg)
 	if err != nil {
 		return nil, nil, err
 	}
