@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"errors"
 	"runtime"
 	"strings"
 	"testing"
@@ -63,5 +64,35 @@ func TestWaitFor(t *testing.T) {
 	})
 	if !strings.Contains(r.fatal, "gave up") {
 		t.Errorf("fatal %q, want it to give up", r.fatal)
+	}
+}
+
+func TestSharedStartsOnce(t *testing.T) {
+	var s Shared[*int]
+	if s.On() {
+		t.Error("sharing is on without Main")
+	}
+	starts := 0
+	one := 1
+	start := func() (*int, error) { starts++; return &one, nil }
+	for range 3 {
+		if v, err := s.Get(start); v != &one || err != nil {
+			t.Fatalf("Get = %v, %v", v, err)
+		}
+	}
+	if starts != 1 {
+		t.Errorf("started %d times, want once", starts)
+	}
+
+	var failed Shared[*int]
+	starts = 0
+	boom := errors.New("no server")
+	for range 2 {
+		if _, err := failed.Get(func() (*int, error) { starts++; return nil, boom }); err != boom {
+			t.Fatalf("Get after a failed start: %v, want %v", err, boom)
+		}
+	}
+	if starts != 1 {
+		t.Errorf("a failed start was tried %d times, want once", starts)
 	}
 }

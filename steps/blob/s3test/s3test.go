@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -45,47 +44,37 @@ type Server struct {
 }
 
 var (
-	mu        sync.Mutex
-	shared    *Server
-	sharedErr error
-	shareMode bool
-	seq       atomic.Int64
+	shared testenv.Shared[*Server]
+	seq    atomic.Int64
 )
 
 // Main runs a package's tests with one server shared by every Shared call,
 // stopped at the end: call it from TestMain.
 func Main(m *testing.M) {
-	shareMode = true
-	code := m.Run()
-	mu.Lock()
-	if shared != nil {
-		shared.Stop()
-		os.RemoveAll(shared.dir)
-	}
-	mu.Unlock()
-	os.Exit(code)
+	shared.Main(m, func(s *Server) {
+		s.Stop()
+		os.RemoveAll(s.dir)
+	})
 }
 
 // Shared returns the package's server when the package's TestMain calls
 // Main, else a server of the test's own.
 func Shared(t testing.TB) *Server {
 	t.Helper()
-	if !shareMode {
+	if !shared.On() {
 		return Start(t)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if shared == nil && sharedErr == nil {
+	s, err := shared.Get(func() (*Server, error) {
 		dir, err := os.MkdirTemp("", "s3test-")
-		if err == nil {
-			shared, err = start(dir)
+		if err != nil {
+			return nil, err
 		}
-		sharedErr = err
+		return start(dir)
+	})
+	if err != nil {
+		unavailable(t, err)
 	}
-	if sharedErr != nil {
-		unavailable(t, sharedErr)
-	}
-	return shared
+	return s
 }
 
 // Start starts a server for this test only (to stop and restart it) and

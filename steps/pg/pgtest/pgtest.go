@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -25,44 +24,32 @@ import (
 )
 
 var (
-	shareMode bool
-	mu        sync.Mutex
-	shared    *pg.Cluster
-	sharedErr error
-	dbSeq     atomic.Int64
+	shared testenv.Shared[*pg.Cluster]
+	dbSeq  atomic.Int64
 )
 
 // Main runs m with one cluster shared by all tests of the package and stops
 // it afterwards. Call it from TestMain: func TestMain(m *testing.M) { pgtest.Main(m) }.
 func Main(m *testing.M) {
-	shareMode = true
-	code := m.Run()
-	mu.Lock()
-	if shared != nil {
-		if err := shared.Stop(); err != nil {
+	shared.Main(m, func(c *pg.Cluster) {
+		if err := c.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "pgtest:", err)
 		}
-	}
-	mu.Unlock()
-	os.Exit(code)
+	})
 }
 
 // Cluster returns a running cluster (superuser password: its Password), skipping
 // (or, in CI, failing) the test when PostgreSQL is not installed.
 func Cluster(t testing.TB) *pg.Cluster {
 	t.Helper()
-	if !shareMode {
+	if !shared.On() {
 		return Start(t, pg.Options{})
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if shared == nil && sharedErr == nil {
-		shared, sharedErr = pg.StartCluster(context.Background(), pg.Options{})
+	c, err := shared.Get(func() (*pg.Cluster, error) { return pg.StartCluster(context.Background(), pg.Options{}) })
+	if err != nil {
+		unavailable(t, err)
 	}
-	if sharedErr != nil {
-		unavailable(t, sharedErr)
-	}
-	return shared
+	return c
 }
 
 // Start starts a cluster with opts for this test only (for passwords, TLS or
