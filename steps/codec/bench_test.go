@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/sluice-dev/sluice/runner/testenv"
 )
 
@@ -20,10 +22,31 @@ import (
 // shared machine disturbs less than wall time, and the ratio.
 //
 //	go test ./steps/codec -run '^$' -bench . -benchtime 5x -count 3
+//
+// They compress 64 MiB of dumpLike data, or the file SLUICE_BENCH_FILE
+// names (up to 256 MiB of it), for example a custom- or plain-format
+// pg_dump of bench/pipeline.sh's database:
+//
+//	SLUICE_BENCH_FILE=/tmp/bench.sql go test ./steps/codec -run '^$' -bench Window -count 3
 
 const benchSize = 64 << 20
 
-var benchData = sync.OnceValue(func() []byte { return dumpLike(benchSize, 9) })
+var benchData = sync.OnceValue(func() []byte {
+	name := os.Getenv("SLUICE_BENCH_FILE")
+	if name == "" {
+		return dumpLike(benchSize, 9)
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		panic(fmt.Sprintf("SLUICE_BENCH_FILE: %v", err))
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 256<<20))
+	if err != nil {
+		panic(fmt.Sprintf("SLUICE_BENCH_FILE: %v", err))
+	}
+	return b
+})
 
 func BenchmarkZstdEncode(b *testing.B) {
 	plain := benchData()
@@ -52,6 +75,46 @@ func BenchmarkZstdEncode(b *testing.B) {
 		benchCLI(b, plain, len(plain), &out, "-q", "-1", "-T0", "-c")
 		b.ReportMetric(float64(len(plain))/float64(out), "ratio")
 	})
+}
+
+// BenchmarkZstdWindow compresses the data in independent frames on one
+// goroutine, with klauspost/compress's fastest encoder as ZstdWriter sets it
+// up, for several chunk (frame) and window sizes, and reports besides the
+// speed the stored size against `zstd -1 -T0`'s on the same data
+// (size/cli). It shows why ZstdWriter's frames are 1 MiB with a window of
+// the whole frame: see README, Performance.
+func BenchmarkZstdWindow(b *testing.B) {
+	plain := benchData()
+	cli := len(runZstd(b, plain, "-q", "-1", "-T0", "-c"))
+	for _, c := range []struct{ chunk, window int }{
+		{1 << 20, 1 << 20}, // the default
+		{1 << 20, 512 << 10},
+		{1 << 20, 128 << 10},
+		{256 << 10, 256 << 10},
+		{4 << 20, 4 << 20},
+	} {
+		b.Run(fmt.Sprintf("chunk=%dK/window=%dK", c.chunk>>10, c.window>>10), func(b *testing.B) {
+			enc, err := zstd.NewWriter(nil, zstd.WithWindowSize(c.window), zstd.WithEncoderLevel(zstd.SpeedFastest),
+				zstd.WithEncoderConcurrency(1), zstd.WithSingleSegment(true))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer enc.Close()
+			out := make([]byte, 0, enc.MaxEncodedSize(c.chunk))
+			var size int
+			benchCPU(b, len(plain), func() {
+				size = 0
+				for p := plain; len(p) > 0; {
+					k := min(len(p), c.chunk)
+					out = enc.EncodeAll(p[:k], out[:0])
+					size += len(out)
+					p = p[k:]
+				}
+			})
+			b.ReportMetric(float64(len(plain))/float64(size), "ratio")
+			b.ReportMetric(float64(size)/float64(cli), "size/cli")
+		})
+	}
 }
 
 func BenchmarkZstdDecode(b *testing.B) {
