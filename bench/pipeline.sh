@@ -101,10 +101,13 @@ curl -sSf --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SEC
   --param db="$dsn" --param dest="file://$work/finished" --log-level warn >/dev/null)
 finished=$(find "$work/finished" -name '*.age' | head -n 1)
 identity=$(ls "$work"/keys/backup/k-*.key | head -n 1)
+# download checks the manifest's signature with the store's public keys.
 cat >"$work/s3file.yaml" <<YAML
 version: 1
+keys:
+  backup: {store: dir, path: "$work/keys/backup"}
 steps:
-  read: {type: download, with: {from: "file://$finished"}}
+  read: {type: download, with: {from: "file://$finished", verify_with: backup}}
   upload: {type: upload, input: read, with: {to: "s3://bench/file/\${{ run.id }}.dump.zst.age", allow_plaintext: true}}
 YAML
 
@@ -125,6 +128,7 @@ restore_dsn="postgres://postgres@127.0.0.1:$port/restored"
 
 results=$work/results
 : >"$results"
+load_start=$(cut -d' ' -f1 /proc/loadavg)
 for r in $(seq 1 "$rounds"); do
   # Alternate the order each round so drift hits every variant alike.
   order=$variants
@@ -147,7 +151,7 @@ for r in $(seq 1 "$rounds"); do
   done
 done
 
-python3 - "$results" <<'PY'
+python3 - "$results" "$load_start" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 med = {}
@@ -183,5 +187,5 @@ if "s3" in med and "sluice" in med and "s3file" in med and "bare" in med:
     budget = 4 * 16  # parts_in_flight x part_size (MiB), the documented default
     print(f"s3 peak RSS {s3[1]:.1f} MiB = file-backup RSS {s[1]:.1f} MiB + {s3[1]-s[1]:.1f} MiB (part budget {budget} MiB: within={s3[1]-s[1] <= budget + 8})")
     print(f"s3file peak RSS {s3f[1]:.1f} MiB (part budget {budget} MiB)")
-print(f"load average at the end: {open('/proc/loadavg').read().split()[0]} on {__import__('os').cpu_count()} CPUs (other work on the machine shows here)")
+print(f"load average (1 min): {sys.argv[2]} at the start, {open('/proc/loadavg').read().split()[0]} at the end, on {__import__('os').cpu_count()} CPUs (other work on the machine shows here)")
 PY
