@@ -82,7 +82,7 @@ func BenchmarkZstdEncode(b *testing.B) {
 // up, for several chunk (frame) and window sizes, and reports besides the
 // speed the stored size against `zstd -1 -T0`'s on the same data
 // (size/cli). It shows why ZstdWriter's frames are 1 MiB with a window of
-// the whole frame: see README, Performance.
+// the whole frame: see docs/performance.md.
 func BenchmarkZstdWindow(b *testing.B) {
 	plain := benchData()
 	cli := len(runZstd(b, plain, "-q", "-1", "-T0", "-c"))

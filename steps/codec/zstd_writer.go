@@ -13,12 +13,12 @@ import (
 // DefaultChunkSize is how much input goes into each independent frame when
 // ZstdOptions.ChunkSize is 0: 1 MiB, with a window of the whole frame.
 // Measured with BenchmarkZstdWindow against `zstd -1 -T0` on the same data
-// (see README, Performance): on bench/pipeline.sh's dump, 1 MiB frames are
+// (see docs/performance.md): on bench/pipeline.sh's dump, 1 MiB frames are
 // 1.027x its size, larger frames no better (4 MiB: 1.029x); smaller frames
 // or windows (128-256 KiB: 1.012-1.018x) keep klauspost/compress's fastest
 // encoder from far matches that cost more than they save on that table,
 // but lose 5-7% on text with distant repeats (Go source: 1.055x against
-// 1.012x) and cost 15-20% more CPU. The memory in flight stays at a few
+// 1.012x) and cost up to 25% more CPU. The memory in flight stays at a few
 // MiB per worker.
 const DefaultChunkSize = 1 << 20
 
