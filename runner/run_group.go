@@ -105,8 +105,8 @@ func (r *run) settleGroup(ctx context.Context, active []*Step, gr *groupResult, 
 }
 
 // groupAttempt runs every active member once, each in its own goroutine,
-// connected by pipes; then checks the asserts and commits or aborts the
-// sinks.
+// connected by pipes (once per part when the source declares parts); then
+// checks the asserts and commits or aborts the sinks.
 func (r *run) groupAttempt(ctx context.Context, active []*Step, it *item) *groupResult {
 	gr := &groupResult{members: make(map[string]*attemptResult, len(active))}
 	byID := make(map[string]*Step, len(active))
@@ -141,17 +141,34 @@ func (r *run) groupAttempt(ctx context.Context, active []*Step, it *item) *group
 		defer stop()
 	}
 
-	var producers []string
-	consumers := map[string][]string{}
-	for _, s := range active {
-		if s.Def.Kind != KindSink {
-			producers = append(producers, s.ID)
-		}
-		if s.Input != "" {
-			consumers[s.Input] = append(consumers[s.Input], s.ID)
-		}
+	var pending map[string]Pending
+	parts, err := r.declareParts(gctx, active[0], it, params[active[0].ID])
+	switch {
+	case err != nil:
+		gr.err, gr.failed = &StepError{Step: active[0].ID, Err: err}, active[0].ID
+		r.notRun(active, gr)
+	case parts != nil:
+		pending = r.runParts(gctx, cancel, active, it, params, parts, gr)
+	default:
+		pending = r.runStream(gctx, cancel, active, it, params, gr)
 	}
-	net := newStreamNet(producers, consumers)
+	if gctx.Err() != nil && ctx.Err() == nil && isTimeout(context.Cause(gctx)) {
+		gr.err, gr.failed = &StepError{Step: timedStep, Err: context.Cause(gctx)}, timedStep
+	}
+	if gr.err == nil {
+		r.groupAsserts(ctx, it, active, gr)
+	}
+	r.commitOrAbort(gctx, active, byID, params, pending, gr)
+	if gr.err != nil && gr.failed == "" && ctx.Err() == nil && isTimeout(gr.err) {
+		gr.err, gr.failed = &StepError{Step: timedStep, Err: gr.err}, timedStep
+	}
+	return gr
+}
+
+// runStream runs every active member once, each in its own goroutine,
+// connected by pipes, and returns the sinks' pending results.
+func (r *run) runStream(gctx context.Context, cancel context.CancelCauseFunc, active []*Step, it *item, params map[string]any, gr *groupResult) map[string]Pending {
+	net := newStreamNet(topology(active))
 	pending := map[string]Pending{}
 	var mu sync.Mutex // guards pending and members' results while members run
 	var wg sync.WaitGroup
@@ -185,17 +202,7 @@ func (r *run) groupAttempt(ctx context.Context, active []*Step, it *item) *group
 	stopWatch := r.watchStream(label, net.outs[active[0].ID])
 	wg.Wait()
 	stopWatch()
-	if gctx.Err() != nil && ctx.Err() == nil && isTimeout(context.Cause(gctx)) {
-		gr.err, gr.failed = &StepError{Step: timedStep, Err: context.Cause(gctx)}, timedStep
-	}
-	if gr.err == nil {
-		r.groupAsserts(ctx, it, active, gr)
-	}
-	r.commitOrAbort(gctx, active, byID, params, pending, gr)
-	if gr.err != nil && gr.failed == "" && ctx.Err() == nil && isTimeout(gr.err) {
-		gr.err, gr.failed = &StepError{Step: timedStep, Err: gr.err}, timedStep
-	}
-	return gr
+	return pending
 }
 
 // groupAsserts evaluates every member's asserts with all members' outputs.

@@ -229,6 +229,9 @@ type StepContext struct {
 	// for a map, an int for a list); nil for a step without for_each. RunDir
 	// is then a folder of the item's own.
 	Item any
+	// Part is the part of a stream in parts (see PartedSource) this
+	// execution is for; nil for a stream in one piece and for actions.
+	Part *Part
 	// RunPlan runs the plan the step calls (a type with Definition.Calls;
 	// nil for other types) with the given param values, as part of this
 	// run: its folder inside RunDir, its report nested under the step. The
