@@ -35,8 +35,12 @@ type Manifest struct {
 	PlaintextBytes int64 `json:"plaintext_bytes,omitempty"`
 	StoredBytes    int64 `json:"stored_bytes"`
 	// Digest is the digest of the stored bytes (the ciphertext when the
-	// stream was encrypted).
+	// stream was encrypted); none for a backup in parts, whose parts have
+	// one each.
 	Digest *Digest `json:"digest,omitempty"`
+	// Parts are the objects of a backup in parts (format 2), in restore
+	// order; Object is then the backup's name, which no object has.
+	Parts []Part `json:"parts,omitempty"`
 }
 
 // Source describes where the stream came from.
@@ -66,6 +70,9 @@ type Input struct {
 	StoredBytes int64
 	Upstream    []runner.Stage // source first
 	Digest      *Digest        // digest of the stored bytes, if known
+	// Parts, for a backup in parts, are its objects in restore order; the
+	// manifest is then format 2, StoredBytes their sum and Digest unused.
+	Parts []Part
 	// Secrets are values that must not appear in the manifest; any output
 	// string containing one is replaced by "[redacted]".
 	Secrets []string
@@ -82,6 +89,12 @@ func Build(in Input) *Manifest {
 		StoredBytes:   in.StoredBytes,
 		Digest:        in.Digest,
 		Stages:        make([]Stage, 0, len(in.Upstream)),
+	}
+	if len(in.Parts) > 0 {
+		m.FormatVersion, m.Digest, m.Parts, m.StoredBytes = FormatParts, nil, in.Parts, 0
+		for _, p := range in.Parts {
+			m.StoredBytes += p.StoredBytes
+		}
 	}
 	for _, st := range in.Upstream {
 		m.Stages = append(m.Stages, Stage{ID: st.ID, Type: st.Type, Outputs: cleanOutputs(st.Outputs, in.Secrets)})
@@ -190,11 +203,20 @@ func Parse(data []byte) (*Manifest, error) {
 	if err := dec.Decode(&m); err != nil {
 		return nil, fmt.Errorf("decoding manifest: %w", err)
 	}
-	if m.FormatVersion != FormatVersion {
-		return nil, fmt.Errorf("manifest format_version is %d: this sluice reads version %d only", m.FormatVersion, FormatVersion)
-	}
 	if m.Object == "" {
 		return nil, errors.New("manifest has no object name")
+	}
+	switch m.FormatVersion {
+	case FormatVersion:
+		if m.InParts() {
+			return nil, errors.New("manifest format_version 1 lists parts: only format 2 has parts")
+		}
+	case FormatParts:
+		if err := m.checkParts(); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("manifest format_version is %d: this sluice reads versions %d and %d only", m.FormatVersion, FormatVersion, FormatParts)
 	}
 	if m.Digest != nil {
 		if err := m.Digest.Validate(); err != nil {

@@ -69,7 +69,7 @@ func TestDigestOfNeedsChecksumAtTheEnd(t *testing.T) {
 
 func TestParseRejects(t *testing.T) {
 	for doc, want := range map[string]string{
-		`{"format_version": 2, "object": "x"}`: "format_version is 2",
+		`{"format_version": 3, "object": "x"}`: "format_version is 3",
 		`{"format_version": 1}`:                "no object",
 		`{"format_version": 1, "object": "x", "digest": {"algorithm": "md5", "hex": "00"}}`:    `"md5" is not supported`,
 		`{"format_version": 1, "object": "x", "digest": {"algorithm": "sha256", "hex": "00"}}`: "not 32 hexadecimal bytes",
