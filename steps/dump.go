@@ -25,6 +25,7 @@ func dumpDefinition() runner.Definition {
 			{Name: "database", Type: "string", Doc: "name of the dumped database"},
 			{Name: "format", Type: "string", Doc: "custom or plain"},
 			{Name: "size_bytes", Type: "int", Doc: "database size reported by the server before the dump (pg_database_size)"},
+			{Name: "parts", Type: "int", Doc: "with jobs above 1: the parts dumped from one snapshot, each stored as an object of its own; absent for one stream"},
 		},
 		Plaintext: true,
 	}
@@ -40,11 +41,13 @@ type Dump struct {
 	ExcludeTables  []string `yaml:"exclude_tables" doc:"leave out these tables (pg_dump --exclude-table)"`
 	Args           []string `yaml:"args" doc:"extra pg_dump arguments (not the output file, format or connection)"`
 	Compress       int      `yaml:"compress" default:"0" doc:"pg_dump's own compression level 0-9; 0 because sluice's compress step compresses better and faster. With format plain, a level above 0 makes pg_dump write gzip"`
+	Jobs           int      `yaml:"jobs" default:"1" doc:"pg_dump processes at once: above 1, the database is dumped from one exported snapshot in parts (schema before the data, the tables' rows largest first, schema after the data), each streamed through the steps that follow into an object of its own, committed together under one manifest. Needs format custom and the whole database; memory is about jobs times that of one stream"`
 }
 
 var (
-	_ runner.Source    = (*Dump)(nil)
-	_ runner.Validator = (*Dump)(nil)
+	_ runner.Source       = (*Dump)(nil)
+	_ runner.PartedSource = (*Dump)(nil)
+	_ runner.Validator    = (*Dump)(nil)
 )
 
 // reservedDumpArgs are pg_dump options that args must not set: sluice owns
@@ -58,6 +61,9 @@ func (d *Dump) Validate() error {
 	}
 	if d.Compress < 0 || d.Compress > 9 {
 		return fmt.Errorf("compress: %d is not a level from 0 to 9", d.Compress)
+	}
+	if err := d.validateJobs(); err != nil {
+		return err
 	}
 	return pg.CheckArgs(d.Args, reservedDumpArgs, "format, compress and url")
 }

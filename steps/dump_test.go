@@ -28,6 +28,13 @@ func TestDumpValidate(t *testing.T) {
 		{Dump{URL: "postgres://x/db", Args: []string{"--file=/tmp/x"}}, `args: "--file=/tmp/x" is set by sluice`},
 		{Dump{URL: "postgres://x/db", Args: []string{"-Fp"}}, `args: "-Fp" is set by sluice`},
 		{Dump{URL: "postgres://x/db", Args: []string{"--no-owner", "--jobs=1"}}, ""},
+		{Dump{URL: "postgres://x/db", Format: "custom", Jobs: 4, Args: []string{"--no-owner"}}, ""},
+		{Dump{URL: "postgres://x/db", Jobs: 65}, "jobs: 65 is not from 1 to 64"},
+		{Dump{URL: "postgres://x/db", Jobs: 2, Format: "plain"}, "jobs: a dump in parts is restored with pg_restore: set format: custom"},
+		{Dump{URL: "postgres://x/db", Format: "custom", Jobs: 2, ExcludeTables: []string{"logs"}}, "jobs: a dump in parts dumps the whole database"},
+		{Dump{URL: "postgres://x/db", Format: "custom", Jobs: 2, Args: []string{"-tlogs"}}, `args: with jobs above 1 sluice chooses what each pg_dump dumps: remove "-tlogs"`},
+		{Dump{URL: "postgres://x/db", Format: "custom", Jobs: 2, Args: []string{"--section=data"}}, `remove "--section=data"`},
+		{Dump{URL: "postgres://x/db", Jobs: 1, Args: []string{"--section=data"}}, ""},
 	}
 	for _, tt := range tests {
 		err := tt.d.Validate()
