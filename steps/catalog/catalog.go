@@ -21,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 	"sort"
 	"strings"
 	"time"
@@ -38,8 +39,12 @@ type Backup struct {
 	Summary Summary
 	KeyIDs  []string // key ids the manifest's encrypt stages recorded
 	// Related are the other files of the backup besides the object and the
-	// manifest: sidecars, verify record, rewrap journal.
+	// manifest: sidecars (its parts' too), verify record, rewrap journal.
 	Related []string
+	// Parts are the objects of a backup in parts, in restore order; nil
+	// for a backup of one object. Object then stands for all of them: the
+	// backup's name, their total size and latest time.
+	Parts []blob.Info
 	// Record is the backup's verify record when it has one that matches the
 	// manifest's digest; a stale or unreadable record counts as none.
 	Record *Record
@@ -113,6 +118,7 @@ func Read(ctx context.Context, b blob.Backend, t Trust) (*Catalog, error) {
 	}
 	c := &Catalog{Root: b.URL("")}
 	backups := map[string]int{}
+	partOf := map[string]int{} // a part's name -> its backup's index
 	for _, in := range infos {
 		if !strings.HasSuffix(in.Name, manifestSuffix) {
 			continue
@@ -126,10 +132,13 @@ func Read(ctx context.Context, b blob.Backend, t Trust) (*Catalog, error) {
 			c.Problems = append(c.Problems, *prob)
 		default:
 			backups[obj] = len(c.Backups)
+			for _, p := range bk.Parts {
+				partOf[p.Name] = len(c.Backups)
+			}
 			c.Backups = append(c.Backups, *bk)
 		}
 	}
-	c.sortLeftovers(b, infos, byName, backups)
+	c.sortLeftovers(b, infos, byName, backups, partOf)
 	for i := range c.Backups {
 		c.Backups[i].Record = matchingRecord(ctx, b, &c.Backups[i], byName)
 	}
@@ -159,12 +168,51 @@ func readBackup(ctx context.Context, b blob.Backend, obj string, byName map[stri
 		return nil, prob, nil
 	case err != nil:
 		return nil, nil, err
-	case !exists(byName, obj):
-		prob.Kind, prob.Detail = ProblemObjectMissing, "its object "+b.URL(obj)+" is missing"
-		return nil, prob, nil
 	}
 	m := signed.Manifest
-	return &Backup{Name: obj, URL: b.URL(obj), Object: byName[obj], Summary: Summarize(m), KeyIDs: KeyIDs(m), Signature: signed.Signature}, nil, nil
+	bk := &Backup{Name: obj, URL: b.URL(obj), Object: byName[obj], Summary: Summarize(m), KeyIDs: KeyIDs(m), Signature: signed.Signature}
+	if !m.InParts() {
+		if !exists(byName, obj) {
+			prob.Kind, prob.Detail = ProblemObjectMissing, "its object "+b.URL(obj)+" is missing"
+			return nil, prob, nil
+		}
+		return bk, nil, nil
+	}
+	bk.Object = blob.Info{Name: obj}
+	for _, name := range m.Objects() {
+		in, ok := byName[PartPath(obj, name)]
+		if !ok {
+			prob.Kind, prob.Detail = ProblemObjectMissing, "its part "+b.URL(PartPath(obj, name))+" is missing"
+			return nil, prob, nil
+		}
+		bk.Parts = append(bk.Parts, in)
+		bk.Object.Size += in.Size
+		if in.ModTime.After(bk.Object.ModTime) {
+			bk.Object.ModTime = in.ModTime
+		}
+	}
+	return bk, nil, nil
+}
+
+// PartPath returns the catalogue name of part (a name in its manifest,
+// relative to the manifest's folder) of the backup named backup.
+func PartPath(backup, part string) string {
+	if dir := path.Dir(backup); dir != "." {
+		return dir + "/" + part
+	}
+	return part
+}
+
+// PartNames returns the names of bk's objects: its parts, or its object.
+func (bk *Backup) PartNames() []string {
+	if bk.Parts == nil {
+		return []string{bk.Name}
+	}
+	names := make([]string, len(bk.Parts))
+	for i, p := range bk.Parts {
+		names[i] = p.Name
+	}
+	return names
 }
 
 // matchingRecord returns bk's verify record when it vouches for bk. A

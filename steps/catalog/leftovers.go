@@ -160,6 +160,11 @@ func RemoveLeftovers(ctx context.Context, b blob.Backend, res *LeftoverResult) e
 			continue
 		}
 		_, err := b.Stat(ctx, manifest.ManifestName(lo.Name))
+		if isNotExist(err) {
+			if owner, _, ok := manifest.PartOwner(lo.Name); ok {
+				_, err = b.Stat(ctx, manifest.ManifestName(owner))
+			}
+		}
 		switch {
 		case err == nil:
 			lo.Remove, lo.Note = false, "its manifest appeared: it is a complete backup now"

@@ -19,6 +19,8 @@ import (
 //	NAME.sig, NAME.*.sig      a signature of the object or of one of its files
 //	.NAME.sluice-tmp-RANDOM   a pending file (blob.File; never listed here)
 //	NAME ending in ".age"     an encrypted object, as the upload step stores one
+//	NAME.part-LABEL.age       a part of the backup NAME.age in parts (its
+//	                          manifest, NAME.age.manifest.json, lists it)
 //
 // Without a manifest, an object is sluice's leftover when its name ends in
 // ".age" or when a verify record or rewrap journal (names only sluice
@@ -82,12 +84,15 @@ func isEncryptedName(name string) bool {
 // sluice left without a manifest to Incomplete, the rest to Other. An
 // object whose manifest exists but cannot be trusted is a Problem already:
 // it and its files are left out.
-func (c *Catalog) sortLeftovers(b blob.Backend, infos []blob.Info, byName map[string]blob.Info, backups map[string]int) {
+func (c *Catalog) sortLeftovers(b blob.Backend, infos []blob.Info, byName map[string]blob.Info, backups, partOf map[string]int) {
 	var objects []blob.Info
 	metas := map[string][]blob.Info{} // by owner, each in name order
 	var owners []string
 	for _, in := range infos {
 		if _, ok := backups[in.Name]; ok || strings.HasSuffix(in.Name, manifestSuffix) {
+			continue
+		}
+		if _, ok := partOf[in.Name]; ok {
 			continue
 		}
 		owner, _, ok := metaOwner(in.Name)
@@ -104,6 +109,7 @@ func (c *Catalog) sortLeftovers(b blob.Backend, infos []blob.Info, byName map[st
 	for _, in := range objects {
 		switch {
 		case exists(byName, manifest.ManifestName(in.Name)): // a Problem
+		case partOfManifest(byName, in.Name): // a part of a Problem
 		case isEncryptedName(in.Name) || hasOwn(metas[in.Name]):
 			incomplete[in.Name] = len(c.Incomplete)
 			c.Incomplete = append(c.Incomplete, Incomplete{Name: in.Name, URL: b.URL(in.Name), Size: in.Size, ModTime: in.ModTime})
@@ -117,12 +123,17 @@ func (c *Catalog) sortLeftovers(b blob.Backend, infos []blob.Info, byName map[st
 			c.Backups[i].Related = append(c.Backups[i].Related, infoNames(files)...)
 			continue
 		}
+		if i, ok := partOf[owner]; ok {
+			c.Backups[i].Related = append(c.Backups[i].Related, infoNames(files)...)
+			continue
+		}
 		if i, ok := incomplete[owner]; ok {
 			c.Incomplete[i].Related = append(c.Incomplete[i].Related, infoNames(files)...)
 			continue
 		}
 		switch {
 		case exists(byName, manifest.ManifestName(owner)): // a Problem
+		case partOfManifest(byName, owner): // a part of a Problem
 		case !exists(byName, owner) && (isEncryptedName(owner) || hasOwn(files)):
 			gone := Incomplete{Name: owner, URL: b.URL(owner), ObjectMissing: true, Related: infoNames(files)}
 			for _, f := range files {
@@ -156,4 +167,15 @@ func infoNames(infos []blob.Info) []string {
 		out[i] = in.Name
 	}
 	return out
+}
+
+// partOfManifest tells whether name is a part's name (manifest.PartName)
+// of a backup whose manifest is there: a part of a complete backup, or of
+// one whose manifest is a Problem, never a leftover. A manifest in parts
+// only lists parts named so (manifest.Parse checks it), so the name says
+// whose part an object is even when the manifest is not read (as when
+// leftovers are looked for) or not trusted.
+func partOfManifest(byName map[string]blob.Info, name string) bool {
+	owner, _, ok := manifest.PartOwner(name)
+	return ok && exists(byName, manifest.ManifestName(owner))
 }

@@ -131,9 +131,10 @@ func Prune(ctx context.Context, b blob.Backend, res *PruneResult) error {
 	return nil
 }
 
-// removeBackup removes one backup in the safe order.
+// removeBackup removes one backup in the safe order: the manifest, then
+// the object or every part, then the files that go with them.
 func removeBackup(ctx context.Context, b blob.Backend, bk *Backup) error {
-	names := append([]string{manifest.ManifestName(bk.Name), bk.Name}, bk.Related...)
+	names := append(append([]string{manifest.ManifestName(bk.Name)}, bk.PartNames()...), bk.Related...)
 	for _, n := range names {
 		if err := b.Remove(ctx, n); err != nil && !isNotExist(err) {
 			return fmt.Errorf("removing %s: %w", b.URL(n), err)

@@ -27,12 +27,13 @@ type Summary struct {
 	Database       string
 	PlaintextBytes int64
 	StoredBytes    int64
-	Digest         *manifest.Digest
+	// Digest is the manifest's BackupDigest.
+	Digest *manifest.Digest
 }
 
 // Summarize returns the summary of m.
 func Summarize(m *manifest.Manifest) Summary {
-	s := Summary{Created: m.Created, Plan: m.Plan, RunID: m.RunID, PlaintextBytes: m.PlaintextBytes, StoredBytes: m.StoredBytes, Digest: m.Digest}
+	s := Summary{Created: m.Created, Plan: m.Plan, RunID: m.RunID, PlaintextBytes: m.PlaintextBytes, StoredBytes: m.StoredBytes, Digest: m.BackupDigest()}
 	if m.Source != nil {
 		s.Database = m.Source.Database
 	}
@@ -61,8 +62,8 @@ func summarySize(m *manifest.Manifest) int {
 	if m.Source != nil {
 		n += len(m.Source.Database)
 	}
-	if m.Digest != nil {
-		n += len(m.Digest.Algorithm) + len(m.Digest.Hex)
+	if d := m.BackupDigest(); d != nil {
+		n += len(d.Algorithm) + len(d.Hex)
 	}
 	for _, id := range KeyIDs(m) {
 		n += len(id)

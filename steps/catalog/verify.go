@@ -166,6 +166,9 @@ func verifyBackup(ctx context.Context, b blob.Backend, bk *Backup, opts VerifyOp
 	if err != nil {
 		return err
 	}
+	if m.InParts() {
+		return verifyParts(ctx, b, bk, m, opts, res)
+	}
 	if m.Digest == nil {
 		return fmt.Errorf("its manifest records no digest: nothing to verify the stored bytes against")
 	}
