@@ -25,7 +25,7 @@ func dumpDefinition() runner.Definition {
 			{Name: "database", Type: "string", Doc: "name of the dumped database"},
 			{Name: "format", Type: "string", Doc: "custom or plain"},
 			{Name: "size_bytes", Type: "int", Doc: "database size reported by the server before the dump (pg_database_size)"},
-			{Name: "parts", Type: "int", Doc: "with jobs above 1: the parts dumped from one snapshot, each stored as an object of its own; absent for one stream"},
+			{Name: "parts", Type: "int", Doc: "with jobs above 1: the parts dumped from one snapshot, each stored as an object of its own; absent for one stream", Conditional: true},
 		},
 		Plaintext: true,
 	}

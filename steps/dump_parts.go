@@ -109,7 +109,7 @@ func (d *Dump) Parts(ctx context.Context, sc *runner.StepContext) (*runner.Parts
 		Finish: func(parts []runner.Outputs) runner.Outputs {
 			var n int64
 			for _, p := range parts {
-				n += outInt(p, "bytes")
+				n += p.Int("bytes")
 			}
 			return runner.Outputs{
 				"bytes": n, "duration": time.Since(start), "server_version": info.ServerVersion,

@@ -28,11 +28,12 @@ func uploadDefinition() runner.Definition {
 		Outcome:  uploadOutcome,
 		Persists: true,
 		Outputs: []runner.OutputSpec{
-			{Name: "bytes", Type: "int", Doc: "bytes stored"},
-			{Name: "url", Type: "string", Doc: "URL of the stored object"},
-			{Name: "object", Type: "string", Doc: "name of the stored object in its folder"},
+			{Name: "bytes", Type: "int", Doc: "bytes stored (over every part of a stream in parts)"},
+			{Name: "url", Type: "string", Doc: "URL of the stored object; for a stream in parts (dump with jobs), of the backup: its manifest's name without .manifest.json, which sluice restore and download take"},
+			{Name: "object", Type: "string", Doc: "name of the stored object in its folder (of the backup, for a stream in parts)"},
 			{Name: "manifest", Type: "string", Doc: "URL of the manifest written next to the object"},
-			{Name: "digest", Type: "string", Doc: "hex digest of the stored bytes (from the checksum step when there is one, else sha256)"},
+			{Name: "digest", Type: "string", Doc: "hex digest of the stored bytes (from the checksum step when there is one, else sha256); for a stream in parts, the SHA-256 of its parts' names and digests"},
+			{Name: "parts", Type: "int", Doc: "objects stored for a stream in parts, each with its sidecar; absent for one stream", Conditional: true},
 			{Name: "digest_algorithm", Type: "string", Doc: "algorithm of digest: sha256 or sha512"},
 			{Name: "signature", Type: "string", Doc: "URL of the manifest's signature (NAME.manifest.json.sig); empty with unsigned: true"},
 			{Name: "signed_by", Type: "string", Doc: "id of the signing key that signed the manifest; empty with unsigned: true"},
@@ -47,6 +48,9 @@ func uploadOutcome(o runner.Outputs) string {
 		return ""
 	}
 	line := fmt.Sprintf("stored %s (%s)", url, runner.FormatBytes(o.Int("bytes")))
+	if n := o.Int("parts"); n > 0 {
+		line = fmt.Sprintf("stored %s in %d parts (%s)", url, n, runner.FormatBytes(o.Int("bytes")))
+	}
 	if m := o.String("manifest"); m != "" {
 		line += ", manifest " + m
 	}
