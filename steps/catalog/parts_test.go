@@ -217,4 +217,3 @@ func TestPartsPrune(t *testing.T) {
 		}
 	}
 }
-
