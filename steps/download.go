@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps/blob"
@@ -35,6 +34,7 @@ func downloadDefinition() runner.Definition {
 			{Name: "verified", Type: "bool", Doc: "whether a recorded digest was checked"},
 			{Name: "signature", Type: "string", Doc: "how the manifest passed the signature check: signed, or unsigned / unchecked when allow_unsigned accepted it"},
 			{Name: "signed_by", Type: "string", Doc: "id of the verification key that checked the manifest's signature; empty when unsigned"},
+			{Name: "parts", Type: "int", Doc: "for a backup in parts: the parts streamed, each verified against its own digest (verified: all of them; digest: the SHA-256 of their names and digests)", Conditional: true},
 		},
 	}
 }
@@ -76,6 +76,9 @@ type Download struct {
 	// Signature checks, before any byte of the object is read.
 	VerifyWith    runner.KeyName `yaml:"verify_with" doc:"the plan's keys: entry whose verification keys check the manifest's signature before anything is read (public parts suffice); default: the plan's only keys: entry"`
 	AllowUnsigned bool           `yaml:"allow_unsigned" doc:"accept an object whose manifest is not signed, or that has no manifest (logged as a warning): nothing then proves where its bytes came from"`
+	Jobs          int            `yaml:"jobs" default:"1" doc:"for a backup in parts (dump with jobs): parts streamed at once, each through the steps that follow (decrypt, decompress, restore); parts of one restore phase only, so the schema is restored before the data and indexes after it"`
+
+	found *resolved // what Parts resolved, for Produce
 }
 
 var (
@@ -86,6 +89,9 @@ var (
 // Validate checks that from names one object (or, with latest, a folder) on
 // a supported storage.
 func (d *Download) Validate() error {
+	if d.Jobs < 0 {
+		return fmt.Errorf("jobs: %d is not 1 or more", d.Jobs)
+	}
 	if d.Latest {
 		_, err := blob.OpenRoot(d.From)
 		return err
@@ -109,6 +115,9 @@ func (d *Download) resolve(ctx context.Context, sc *runner.StepContext) (blob.Ba
 		}
 		signed, err := catalog.ReadManifest(ctx, b, name, trust)
 		if err != nil {
+			if perr := partOf(b.URL(name)); perr != nil {
+				err = perr
+			}
 			return nil, "", nil, catalog.Signature{}, err
 		}
 		return b, name, signed.Manifest, signed.Signature, nil
@@ -137,31 +146,19 @@ func (d *Download) resolve(ctx context.Context, sc *runner.StepContext) (blob.Ba
 // end when the bytes differ from the digests its sidecars and manifest
 // record.
 func (d *Download) Produce(ctx context.Context, sc *runner.StepContext, w io.Writer) (runner.Outputs, error) {
-	b, name, m, sig, err := d.resolve(ctx, sc)
-	if err != nil {
-		return nil, err
+	found := d.found
+	if found == nil {
+		b, name, m, sig, err := d.resolve(ctx, sc)
+		if err != nil {
+			return nil, err
+		}
+		found = &resolved{b: b, name: name, m: m, sig: sig}
 	}
-	obj, err := catalog.OpenChecked(ctx, b, name, m)
-	if err != nil {
-		return nil, err
+	if found.m != nil && found.m.InParts() {
+		return nil, fmt.Errorf("%s %w", found.b.URL(found.name), errInParts)
 	}
-	defer obj.Close()
-	out := runner.Outputs{"url": obj.URL(), "object": name, "manifest": "", "created": "", "key_ids": []any{},
-		"digest": "", "digest_algorithm": "", "verified": false, "signature": sig.State, "signed_by": sig.KeyID}
-	if m != nil {
-		out["manifest"] = b.URL(manifest.ManifestName(name))
-		out["created"] = m.Created.UTC().Format(time.RFC3339Nano)
-		out["key_ids"] = runner.List(catalog.KeyIDs(m))
-	} else {
-		sc.Logger.Warn("object has no manifest: it may not be a complete sluice backup", "url", obj.URL())
+	if found.m == nil {
+		sc.Logger.Warn("object has no manifest: it may not be a complete sluice backup", "url", found.b.URL(found.name))
 	}
-	if m != nil && m.StoredBytes > 0 && sc.ExpectBytes != nil {
-		sc.ExpectBytes(m.StoredBytes)
-	}
-	_, err = io.Copy(w, obj)
-	out["bytes"] = obj.Bytes()
-	if dg, ok := obj.Digest(); ok {
-		out["digest"], out["digest_algorithm"], out["verified"] = dg.Hex, dg.Algorithm, true
-	}
-	return out, err
+	return d.stream(ctx, sc, found.b, found.name, found.m, found.sig, w)
 }

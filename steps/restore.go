@@ -31,6 +31,7 @@ func restoreDefinition() runner.Definition {
 			{Name: "rows", Type: "int", Doc: "rows over every user table after the restore"},
 			{Name: "fingerprint", Type: "string", Doc: "digest of every user table's rows; equal to the source's postgres.fingerprint when the content matches"},
 			{Name: "format", Type: "string", Doc: "format restored: custom or plain"},
+			{Name: "parts", Type: "int", Doc: "for a backup in parts: the parts restored, each a pg_restore of its own", Conditional: true},
 		},
 	}
 }
@@ -43,6 +44,9 @@ func restoreOutcome(o runner.Outputs) string {
 		return ""
 	}
 	line := fmt.Sprintf("restored a %s dump into database %q", o.String("format"), db)
+	if n := o.Int("parts"); n > 0 {
+		line = fmt.Sprintf("restored a %s dump in %d parts into database %q", o.String("format"), n, db)
+	}
 	if _, read := o["tables"]; !read {
 		return line + " (not read back: skip_checks)"
 	}
