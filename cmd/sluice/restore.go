@@ -34,6 +34,7 @@ func restoreCommand(a *app) *cobra.Command {
 	create := fs.Bool("create", false, "create the target database when it does not exist (and drop it again when the restore fails)")
 	clean := fs.Bool("clean", false, "drop the backup's objects from the target before restoring them (custom format: pg_restore --clean --if-exists)")
 	printPlan := fs.Bool("print-plan", false, "print the derived pipeline as a plan and run nothing")
+	jobs := fs.Int("jobs", 1, "for a backup in parts: parts restored at once (the data parts; the schema goes first and the indexes and constraints last)")
 	tf := addTrustFlags(fs, keyDir)
 	c.RunE = func(_ *cobra.Command, pos []string) error {
 		if len(pos) != 1 {
@@ -64,7 +65,13 @@ func restoreCommand(a *app) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		spec.keyDir, spec.identities, spec.create, spec.clean = *keyDir, identities, *create, *clean
+		if *jobs < 1 {
+			return usagef("restore: --jobs must be 1 or more")
+		}
+		if spec.parts > 0 && (!*create || *clean) {
+			return usagef("restore: %s is a backup in %d parts, restored in several transactions: only dropping the database undoes a failure half-way, so it is restored into a database that does not exist yet: pass --create (and not --clean)", objectURL, spec.parts)
+		}
+		spec.keyDir, spec.identities, spec.create, spec.clean, spec.jobs = *keyDir, identities, *create, *clean, *jobs
 		spec.signers, spec.allowUnsigned = signers, trust.AllowUnsigned
 		if *printPlan {
 			src, err := spec.planYAML()
@@ -105,6 +112,9 @@ func restoreCommand(a *app) *cobra.Command {
 			if *create {
 				what += ", and a database --create made was dropped"
 			}
+			if spec.parts > 0 {
+				what = "nothing was restored: the database --create made was dropped"
+			}
 			return fmt.Errorf("%w: %s", err, what)
 		}
 		return err
@@ -121,6 +131,9 @@ func readManifest(arg string, trust catalog.Trust) (*manifest.Manifest, string, 
 	if !isManifest {
 		if owner, ok := catalog.MetaOwner(arg); ok {
 			return nil, "", usagef("%s is not a backup but a file kept next to %s: pass the backup object or its manifest", arg, owner)
+		}
+		if owner, _, ok := manifest.PartOwner(arg); ok {
+			return nil, "", usagef("%s is one part of the backup %s: pass the backup (%s) or its manifest, which restores every part", arg, owner, owner)
 		}
 	}
 	backend, name, err := blob.Open(object)

@@ -19,10 +19,14 @@ import (
 // Values from the manifest are checked against closed sets here and are
 // never evaluated as expressions.
 type restoreSpec struct {
-	object string   // URL of the object (from the command line)
+	object string   // URL of the object, or of a backup in parts (from the command line)
 	keyIDs []string // recorded by the encrypt stage; decrypt only names them in errors
 	undo   []undoStep
 	format string // custom or plain
+
+	// parts counts the objects of a backup in parts (0 for one object);
+	// jobs is how many of them restore at once.
+	parts, jobs int
 
 	keyDir        string
 	identities    []string
@@ -52,7 +56,7 @@ func deriveRestore(m *manifest.Manifest, objectURL string) (*restoreSpec, error)
 	if m.Source == nil || m.Source.Type != "dump" {
 		return nil, fmt.Errorf("manifest of %s: not a database backup (its source is not a dump step)", objectURL)
 	}
-	s := &restoreSpec{object: objectURL, keyIDs: catalog.KeyIDs(m)}
+	s := &restoreSpec{object: objectURL, keyIDs: catalog.KeyIDs(m), parts: len(m.Parts)}
 	switch m.Source.Format {
 	case "custom", "plain":
 		s.format = m.Source.Format
@@ -99,7 +103,7 @@ func (s *restoreSpec) build(reg *runner.Registry, dsn string) (*runner.Plan, err
 	}
 	err := add("download", func(p any) {
 		d := p.(*steps.Download)
-		d.From, d.AllowUnsigned = s.object, s.allowUnsigned
+		d.From, d.AllowUnsigned, d.Jobs = s.object, s.allowUnsigned, max(s.jobs, 1)
 		if s.signers != "" {
 			d.VerifyWith = signersKey
 		}
@@ -182,6 +186,9 @@ func (s *restoreSpec) planYAML() ([]byte, error) {
 	}
 	if s.allowUnsigned {
 		download["allow_unsigned"] = true
+	}
+	if s.jobs > 1 {
+		download["jobs"] = s.jobs
 	}
 	stepsOut := map[string]step{"download": {Type: "download", With: download}}
 	prev := "download"
