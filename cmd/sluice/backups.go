@@ -81,6 +81,9 @@ type backupJSON struct {
 	// Signature is how the manifest passed the signature gate.
 	Signature catalog.Signature `json:"signature"`
 	Files     []string          `json:"files"` // sidecars, signature, verify record
+	// Parts are the objects of a backup in parts, in restore order (its
+	// name is then the manifest's, no object's).
+	Parts []string `json:"parts,omitempty"`
 
 	// ManifestBytes is the size the manifest records; SizeMismatch says
 	// the object's differs (see sizeProblem).
@@ -146,6 +149,9 @@ func backupsListCommand(a *app) *cobra.Command {
 			}
 			if bk.Record != nil {
 				j.Verified = bk.Record.Level
+			}
+			if bk.Parts != nil {
+				j.Parts = bk.PartNames()
 			}
 			j.ManifestBytes = m.StoredBytes
 			if p := sizeProblem(bk); p != nil {
@@ -236,10 +242,14 @@ func otherNames(others []otherJSON, n int) string {
 // storedColumn is the object's size, flagged when its manifest records
 // another.
 func storedColumn(b backupJSON) string {
-	if b.SizeMismatch {
-		return runner.FormatBytes(b.StoredBytes) + " (MISMATCH)"
+	col := runner.FormatBytes(b.StoredBytes)
+	if len(b.Parts) > 0 {
+		col += fmt.Sprintf(" in %d parts", len(b.Parts))
 	}
-	return runner.FormatBytes(b.StoredBytes)
+	if b.SizeMismatch {
+		col += " (MISMATCH)"
+	}
+	return col
 }
 
 // sigColumn renders how a manifest passed the signature gate.
