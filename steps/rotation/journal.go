@@ -51,6 +51,9 @@ type journal struct {
 	// before the object changes.
 	NewDigest string `json:"new_digest,omitempty"`
 	NewSize   int64  `json:"new_size,omitempty"`
+	// Parts, for a backup in parts (Apply applyParts), are the journals
+	// of its objects, in the manifest's order.
+	Parts []journal `json:"parts,omitempty"`
 }
 
 // journalFile is what is stored: the journal's exact bytes and their

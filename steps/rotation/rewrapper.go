@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 
@@ -178,14 +179,18 @@ func (r *Rewrapper) Run(ctx context.Context) (Result, error) {
 			j, err = r.move(ctx, bk)
 		}
 		if err == nil && r.verify != VerifyNone {
-			err = r.check(ctx, bk.Object)
+			for _, name := range j.objects() {
+				if err = r.check(ctx, name); err != nil {
+					break
+				}
+			}
 		}
 		if err != nil {
 			res.Failed = append(res.Failed, url+": "+err.Error())
 			continue
 		}
 		res.Rewrapped = append(res.Rewrapped, url)
-		if j.Apply == applyInPlace {
+		if j.inPlace() {
 			res.InPlace++
 		} else {
 			res.Copied++
@@ -248,50 +253,19 @@ func (r *Rewrapper) move(ctx context.Context, bk storedBackup) (*journal, error)
 	if err != nil {
 		return nil, err
 	}
-	if signed.Manifest.Digest == nil {
-		return nil, errors.New("its manifest records no digest: nothing vouches for its bytes; not moved")
-	}
 	j := &journal{Object: bk.Object, KeyIDs: []string{r.active.ID}, Recipients: []string{r.active.Recipient},
 		Manifest: signed.Raw, ManifestSig: signed.Sig}
-	rc, err := r.b.Open(ctx, bk.Object)
-	if err != nil {
-		return nil, err
-	}
-	h, n, err := agefile.Parse(rc)
-	rc.Close()
-	if err != nil {
-		return nil, fmt.Errorf("reading the age header: %w", err)
-	}
-	j.OldHeaderLen = n
-	fk, err := agefile.Unwrap(h, r.all...)
-	if err != nil {
-		return nil, fmt.Errorf("opening the header with the store's keys: %w", err)
-	}
-	defer clear(fk)
-	if r.mode == ModeReencrypt {
-		j.Apply = applyReencrypt
+	if signed.Manifest.InParts() {
+		if err := r.planParts(ctx, j, signed.Manifest); err != nil {
+			return nil, err
+		}
 	} else {
-		nh, err := agefile.Wrap(fk, r.rs...)
-		if err != nil {
+		if signed.Manifest.Digest == nil {
+			return nil, errors.New("its manifest records no digest: nothing vouches for its bytes; not moved")
+		}
+		if err := r.planObject(ctx, j, signed.Manifest); err != nil {
 			return nil, err
 		}
-		_, local := localFile(r.b, bk.Object)
-		if local && agefile.Pad(nh, fk, int(n)) == nil {
-			j.Apply = applyInPlace
-		} else {
-			j.Apply = applyCopy
-		}
-		if j.NewHeader, err = nh.Marshal(); err != nil {
-			return nil, err
-		}
-		st, err := headerState(ctx, r.b, j, signed.Manifest)
-		if err != nil {
-			return nil, err
-		}
-		if !st.pending {
-			return nil, fmt.Errorf("its bytes do not match the digest its signed manifest records (%s): not moved; run sluice backups verify", signed.Manifest.Digest)
-		}
-		j.NewDigest, j.NewSize = st.newDigest.String(), st.newSize
 	}
 	if err := r.journals.write(ctx, j); err != nil {
 		return nil, err
@@ -300,6 +274,54 @@ func (r *Rewrapper) move(ctx context.Context, bk storedBackup) (*journal, error)
 		return nil, err
 	}
 	return j, r.resume(ctx, j)
+}
+
+// planObject plans the switch of one object, j.Object, whose manifest (or
+// a part's view of its backup's) is base: it opens the header with the
+// store's keys and, for a rewrap, makes the new header and checks the
+// object's bytes against base's digest, recording the new digest.
+func (r *Rewrapper) planObject(ctx context.Context, j *journal, base *manifest.Manifest) error {
+	rc, err := r.b.Open(ctx, j.Object)
+	if err != nil {
+		return err
+	}
+	h, n, err := agefile.Parse(rc)
+	rc.Close()
+	if err != nil {
+		return fmt.Errorf("reading the age header: %w", err)
+	}
+	j.OldHeaderLen = n
+	fk, err := agefile.Unwrap(h, r.all...)
+	if err != nil {
+		return fmt.Errorf("opening the header with the store's keys: %w", err)
+	}
+	defer clear(fk)
+	if r.mode == ModeReencrypt {
+		j.Apply = applyReencrypt
+		return nil
+	}
+	nh, err := agefile.Wrap(fk, r.rs...)
+	if err != nil {
+		return err
+	}
+	_, local := localFile(r.b, j.Object)
+	if local && agefile.Pad(nh, fk, int(n)) == nil {
+		j.Apply = applyInPlace
+	} else {
+		j.Apply = applyCopy
+	}
+	if j.NewHeader, err = nh.Marshal(); err != nil {
+		return err
+	}
+	st, err := headerState(ctx, r.b, j, base)
+	if err != nil {
+		return err
+	}
+	if !st.pending {
+		return fmt.Errorf("its bytes do not match the digest its signed manifest records (%s): not moved; run sluice backups verify", base.Digest)
+	}
+	j.NewDigest, j.NewSize = st.newDigest.String(), st.newSize
+	return nil
 }
 
 // resume carries out a journaled switch from wherever it stopped: object,
@@ -314,6 +336,9 @@ func (r *Rewrapper) resume(ctx context.Context, j *journal) error {
 	if err != nil {
 		return fmt.Errorf("rewrap journal: the manifest it carries: %w", err)
 	}
+	if j.Apply == applyParts {
+		return r.resumeParts(ctx, j, base.Manifest)
+	}
 	if base.Manifest.Digest == nil {
 		return errors.New("rewrap journal: the manifest it carries records no digest")
 	}
@@ -327,8 +352,16 @@ func (r *Rewrapper) resume(ctx context.Context, j *journal) error {
 	if err := r.point("object"); err != nil {
 		return err
 	}
-	m := *base.Manifest
-	m.Stages = append([]manifest.Stage(nil), base.Manifest.Stages...)
+	m := movedManifest(base.Manifest, j)
+	m.Digest, m.StoredBytes = &d, size
+	return r.commitMove(ctx, j, m, map[string]manifest.Digest{j.Object: d})
+}
+
+// movedManifest copies base for its new version: the new key ids in its
+// encrypt stages.
+func movedManifest(base *manifest.Manifest, j *journal) *manifest.Manifest {
+	m := *base
+	m.Stages = append([]manifest.Stage(nil), base.Stages...)
 	for i := range m.Stages {
 		out := make(map[string]any, len(m.Stages[i].Outputs))
 		for k, v := range m.Stages[i].Outputs {
@@ -336,8 +369,15 @@ func (r *Rewrapper) resume(ctx context.Context, j *journal) error {
 		}
 		m.Stages[i].Outputs = out
 	}
+	m.Parts = append([]manifest.Part(nil), base.Parts...)
 	setManifestKeys(&m, j.KeyIDs, j.Recipients)
-	m.Digest, m.StoredBytes = &d, size
+	return &m
+}
+
+// commitMove writes the moved backup's new manifest, signed, then the
+// sidecars of its objects (by name, with their new digests) that have
+// one, then removes the journal.
+func (r *Rewrapper) commitMove(ctx context.Context, j *journal, m *manifest.Manifest, digests map[string]manifest.Digest) error {
 	data, err := m.Marshal()
 	if err != nil {
 		return err
@@ -359,10 +399,13 @@ func (r *Rewrapper) resume(ctx context.Context, j *journal) error {
 	if err := r.point("manifest"); err != nil {
 		return err
 	}
-	side := manifest.SidecarName(j.Object, d.Algorithm)
-	if _, err := r.b.Stat(ctx, side); err == nil {
-		if err := r.b.Put(ctx, side, manifest.Sidecar(d, j.Object), opts); err != nil {
-			return fmt.Errorf("writing the checksum sidecar: %w", err)
+	for _, name := range slices.Sorted(maps.Keys(digests)) {
+		d := digests[name]
+		side := manifest.SidecarName(name, d.Algorithm)
+		if _, err := r.b.Stat(ctx, side); err == nil {
+			if err := r.b.Put(ctx, side, manifest.Sidecar(d, name), opts); err != nil {
+				return fmt.Errorf("writing the checksum sidecar: %w", err)
+			}
 		}
 	}
 	if err := r.point("sidecar"); err != nil {
