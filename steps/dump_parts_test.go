@@ -137,7 +137,9 @@ COMMIT;`
 		}
 	}
 	dst := "restored_" + src
-	t.Cleanup(func() { _ = c.Exec(context.Background(), "postgres", "DROP DATABASE IF EXISTS "+pgx.Identifier{dst}.Sanitize()+" WITH (FORCE)") })
+	t.Cleanup(func() {
+		_ = c.Exec(context.Background(), "postgres", "DROP DATABASE IF EXISTS "+pgx.Identifier{dst}.Sanitize()+" WITH (FORCE)")
+	})
 	if _, err := runPlan(t, fmt.Sprintf(partsRestorePlan, testKeyStore(t)), map[string]any{"from": to, "db": c.DSN(dst)}); err != nil {
 		t.Fatalf("restore: %v", err)
 	}
