@@ -48,12 +48,20 @@ steps:
     with: {target: ephemeral, format: auto}
   plain: {type: dump, needs: [restore], with: {url: "${{ steps.db.dsn }}", format: plain, schemas: [shop], args: [--no-owner, --no-privileges]}}
 
+  # A backup in parts and its way back, in a folder of its own.
+  pdump: {type: dump, needs: [restore], with: {url: "${{ steps.db.dsn }}", jobs: 2}}
+  pencrypt: {type: encrypt, input: pdump, with: {key: store}}
+  pupload: {type: upload, input: pencrypt, with: {to: "${{ params.dest }}-parts/app.dump.age"}}
+  pdownload: {type: download, needs: [pupload], with: {from: "${{ steps.pupload.url }}", jobs: 2}}
+  pdecrypt: {type: decrypt, input: pdownload, with: {key: store}}
+  prestore: {type: restore, input: pdecrypt, with: {target: ephemeral}}
+
   verify: {type: verify, needs: [restore, sink], with: {from: "${{ params.dest }}", key: store}}
   prune: {type: prune, needs: [verify], with: {from: "${{ params.dest }}", keep_last: 1}}
   leftovers: {type: prune, needs: [verify], with: {from: "${{ params.dest }}", incomplete: true}}
   rotate:
     type: rotate-key
-    needs: [prune, leftovers, latest, ephemeral]
+    needs: [prune, leftovers, latest, ephemeral, prestore]
     with: {key: store, type: x25519, rewrap: {dest: "${{ params.dest }}"}}
 
   tls: {type: check-tls, with: {target: "${{ steps.db.dsn_tls }}", fail_on: none, direct: true}}
