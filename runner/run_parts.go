@@ -236,6 +236,9 @@ func (r *run) runPart(ctx context.Context, active []*Step, it *item, params map[
 func (r *run) runPartMember(ctx context.Context, s *Step, it *item, params any, ps *Parts, c PartConsumer, part Part, net *streamNet) (outs Outputs, err error) {
 	sc := r.stepContext(ctx, s, it, nil)
 	sc.Part, sc.Logger = &part, sc.Logger.With("part", part.Name)
+	if out := net.outs[s.ID]; s.Def.Kind == KindSource && out != nil {
+		sc.ExpectBytes = out.expected.Store
+	}
 	err = r.protect(s, func() (err error) {
 		switch s.Def.Kind {
 		case KindSource:

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/sluice-dev/sluice/steps/manifest"
@@ -86,6 +88,7 @@ func TestIntegrationParallelBackup(t *testing.T) {
 	}
 
 	t.Run("StandardTools", func(t *testing.T) { testPartsRecipe(t, c, src, backup, pgRestore) })
+	t.Run("LeftoversAfterSIGKILL", func(t *testing.T) { testPartsKilled(t, c) })
 
 	// Retention removes the backup in parts whole: manifest, parts, sidecars, records.
 	mustSluice(t, "backups", "prune", "backups", "--key-dir", "keys/backup", "--keep-last", "1", "--confirm")
@@ -176,5 +179,75 @@ func testPartsRecipe(t *testing.T, c *pg.Cluster, src, backup, pgRestore string)
 		if n := userTables(t, c, db); n != 0 {
 			t.Errorf("recipe with a %s part restored %d tables", tc.name, n)
 		}
+	}
+}
+
+// testPartsKilled kills a real sluice process with SIGKILL while a backup
+// in parts streams: nothing can clean up, so each part that was streaming
+// leaves its pending file and no part is visible (the commit comes after
+// the last part). backups list shows them as unfinished uploads and no
+// backup; prune --incomplete removes them once past the cutoff.
+func testPartsKilled(t *testing.T, c *pg.Cluster) {
+	db := pgtest.NewDB(t, c)
+	pgtest.SeedParts(t, c, db, 4)
+	bin, err := exec.LookPath("sluice") // testscript.Main puts it on PATH
+	if err != nil {
+		t.Fatalf("the sluice program is not on PATH: %v", err)
+	}
+	t.Chdir(t.TempDir())
+	mustSluice(t, "keys", "init", "--type", "x25519", "keys/backup")
+	cmd := exec.Command(bin, "run", repoFile(t, "plans/backup.yaml"), "--param", "db="+c.DSN(db), "--param", "jobs=2", "--state-dir", ".sluice")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	pending := func() []string {
+		var out []string
+		for _, f := range filesUnder(t, "backups") {
+			if strings.Contains(f, ".sluice-tmp-") {
+				out = append(out, f)
+			}
+		}
+		return out
+	}
+	grown := func() bool {
+		for _, f := range pending() {
+			if st, err := os.Stat(filepath.Join("backups", f)); err == nil && st.Size() >= 64<<10 {
+				return true
+			}
+		}
+		return false
+	}
+	if !stopWhen(t, cmd.Process.Pid, grown) {
+		t.Fatalf("sluice ended before a part's pending file grew to 64 KiB: make the tables bigger\n%s", stderr.String())
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-exited; err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Fatalf("sluice exit %v, want killed", err)
+	}
+	left := pending()
+	if got := filesUnder(t, "backups"); len(left) == 0 || !slices.Equal(got, left) {
+		t.Fatalf("after SIGKILL backups/ holds %v, want only pending files", got)
+	}
+	var list listJSON
+	if err := json.Unmarshal([]byte(mustSluice(t, "backups", "list", "backups", "--key-dir", "keys/backup", "--json").stdout), &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Backups) != 0 || len(list.Uploads) != len(left) {
+		t.Errorf("backups list after SIGKILL: backups %v, uploads %v; want none and the %d pending parts", list.Backups, list.Uploads, len(left))
+	}
+	for _, u := range list.Uploads {
+		if _, _, ok := manifest.PartOwner(u.Name); !ok {
+			t.Errorf("unfinished upload %s is not a part", u.Name)
+		}
+	}
+	r := mustSluice(t, "backups", "prune", "backups", "--incomplete", "--incomplete-older-than", "0s", "--confirm")
+	if got := filesUnder(t, "backups"); len(got) != 0 {
+		t.Fatalf("prune --incomplete --incomplete-older-than 0s --confirm left %v\n%s", got, r.stdout)
 	}
 }
