@@ -16,6 +16,7 @@ import (
 	"github.com/sluice-dev/sluice/steps/blob"
 	"github.com/sluice-dev/sluice/steps/keys"
 	"github.com/sluice-dev/sluice/steps/manifest"
+	"github.com/sluice-dev/sluice/steps/partset"
 	"github.com/sluice-dev/sluice/steps/signing"
 )
 
@@ -385,3 +386,121 @@ func encryptStores(upstream []runner.Stage) []runner.KeyName {
 	}
 	return out
 }
+
+// A stream in parts (dump with jobs) is stored as a backup in parts
+// (steps/partset): an object per part, NAME.part-LABEL.age with its
+// sidecar, and one manifest named after to, committed together after the
+// last part and the asserts, or none of them.
+
+var _ runner.PartedSink = (*Upload)(nil)
+
+// ConsumeParts implements runner.PartedSink. It fails before anything
+// streams when a file of the backup exists (unless overwrite) or the
+// manifest cannot be signed.
+func (u *Upload) ConsumeParts(ctx context.Context, sc *runner.StepContext, parts []runner.Part) (runner.PartConsumer, error) {
+	b, name, err := blob.Open(u.To)
+	if err != nil {
+		return nil, err
+	}
+	set := partset.New(b, name, u.Overwrite)
+	labels := make([]string, len(parts))
+	for i, p := range parts {
+		labels[i] = p.Name
+	}
+	var taken *partset.ExistsError
+	if err := set.CheckFree(ctx, labels); errors.As(err, &taken) {
+		return nil, existsHint(blob.ErrExist, taken.URL)
+	} else if err != nil {
+		return nil, err
+	}
+	c := &uploadParts{pendingUpload: pendingUpload{u: u, sc: sc, b: b, name: name}, set: set}
+	if key := u.signWith(sc, nil); key != "" && !u.Unsigned {
+		if c.signer, err = keys.EntrySigner(sc.Keys, string(key)); err != nil {
+			return nil, fmt.Errorf("signing the manifest: %w", err)
+		}
+	}
+	return c, nil
+}
+
+// uploadParts stores the parts of one stream, and is their commit.
+type uploadParts struct {
+	pendingUpload // the backup's name, signer and ledger record; no object
+	set           *partset.Set
+	entries       []partset.Entry // restore order, once Finish ran
+}
+
+// Consume stores one part under a pending name.
+func (c *uploadParts) Consume(ctx context.Context, sc *runner.StepContext, p runner.Part, r io.Reader) (runner.Outputs, error) {
+	if !c.u.AllowPlaintext {
+		var err error
+		if r, err = requireAge(r); err != nil {
+			return nil, err
+		}
+	}
+	part, err := c.set.Store(ctx, p.Name, r)
+	if err != nil {
+		return nil, existsHint(err, c.b.URL(manifest.PartName(c.name, p.Name)))
+	}
+	return runner.Outputs{"bytes": part.Bytes, "object": part.Name}, nil
+}
+
+// Finish checks each part's checksum step against what was stored and
+// returns the commit of every part.
+func (c *uploadParts) Finish(ctx context.Context, results []runner.PartResult) (runner.Outputs, runner.Pending, error) {
+	var total int64
+	for _, r := range results {
+		part := c.set.Part(r.Part.Name)
+		d, fromStep := manifest.DigestOf(r.Upstream)
+		if !fromStep {
+			d = part.Digest()
+		} else if err := verifyStepDigest(d, part.Digest()); err != nil {
+			return nil, nil, fmt.Errorf("storing %s: %w", c.b.URL(part.Name), err)
+		}
+		info := runner.Outputs(r.Part.Info)
+		e := partset.Entry{Part: manifest.Part{Name: part.Name, Section: info.String("section"), RestorePhase: int(info.Int("restore_phase")),
+			Tables: int(info.Int("tables")), StoredBytes: part.Bytes, Digest: &d}, Sidecar: fromStep}
+		if len(r.Upstream) > 0 {
+			e.PlaintextBytes = r.Upstream[0].Outputs.Int("bytes")
+		}
+		c.entries = append(c.entries, e)
+		total += part.Bytes
+	}
+	partset.Sort(c.entries)
+	return runner.Outputs{"bytes": total, "url": c.b.URL(c.name), "object": c.name, "parts": int64(len(results))}, c, nil
+}
+
+// Commit signs the manifest of the backup in parts and has the set make
+// every part visible, then their sidecars, the signature and the
+// manifest.
+func (c *uploadParts) Commit(ctx context.Context, upstream []runner.Stage) (runner.Outputs, error) {
+	parts := make([]manifest.Part, len(c.entries))
+	for i, e := range c.entries {
+		parts[i] = e.Part
+	}
+	m := manifest.Build(manifest.Input{
+		Plan: c.sc.PlanName, RunID: c.sc.RunID, Created: time.Now(), Object: c.name,
+		Upstream: upstream, Parts: parts, Secrets: c.sc.Secrets,
+	})
+	data, err := m.Marshal()
+	if err != nil {
+		return nil, errors.Join(err, c.set.Abort())
+	}
+	sig, err := c.sign(upstream, data)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("signing the manifest: %w", err), c.set.Abort())
+	}
+	if err := c.set.Commit(ctx, c.entries, data, sig); err != nil {
+		return nil, err
+	}
+	out := runner.Outputs{"signature": "", "signed_by": ""}
+	if sig != nil {
+		out["signature"], out["signed_by"] = c.b.URL(manifest.SignatureName(c.name)), c.signer.ID
+	}
+	d := m.BackupDigest()
+	out["manifest"], out["digest"], out["digest_algorithm"] = c.b.URL(manifest.ManifestName(c.name)), d.Hex, d.Algorithm
+	c.recordDestination(upstream)
+	return out, nil
+}
+
+// Abort removes every part not yet visible.
+func (c *uploadParts) Abort() error { return c.set.Abort() }
