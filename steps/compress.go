@@ -116,3 +116,17 @@ func (p *Compress) Transform(ctx context.Context, sc *runner.StepContext, r io.R
 		"ratio":     streamio.Ratio(in.N(), out.N()),
 	}, nil
 }
+
+var _ runner.PartsMerger = (*Compress)(nil)
+
+// MergeParts implements runner.PartsMerger for a stream in parts (dump with
+// jobs): byte counts sum, the level is the same setting for every part, and
+// the ratio is recomputed from the sums.
+func (p *Compress) MergeParts(parts []runner.Outputs) runner.Outputs {
+	out := runner.MergePartOutputs(parts)
+	if len(parts) > 0 {
+		out["level"] = parts[0]["level"]
+	}
+	out["ratio"] = streamio.Ratio(out.Int("bytes_in"), out.Int("bytes_out"))
+	return out
+}

@@ -103,3 +103,13 @@ func (p *Decompress) Transform(ctx context.Context, sc *runner.StepContext, r io
 		"ratio":     streamio.Ratio(n, in.N()),
 	}, nil
 }
+
+var _ runner.PartsMerger = (*Decompress)(nil)
+
+// MergeParts implements runner.PartsMerger: byte counts sum and the ratio is
+// recomputed from the sums.
+func (p *Decompress) MergeParts(parts []runner.Outputs) runner.Outputs {
+	out := runner.MergePartOutputs(parts)
+	out["ratio"] = streamio.Ratio(out.Int("bytes_out"), out.Int("bytes_in"))
+	return out
+}
