@@ -70,14 +70,21 @@ func (d *Dump) Validate() error {
 	return pg.CheckArgs(d.Args, reservedDumpArgs, "format, compress and url")
 }
 
+// preflight checks the database with a pre-flight connection and picks a
+// pg_dump at least as new as the server.
+func (d *Dump) preflight(ctx context.Context) (pg.Info, pg.Tool, error) {
+	info, err := pg.Preflight(ctx, d.URL)
+	if err != nil {
+		return pg.Info{}, pg.Tool{}, fmt.Errorf("pre-flight: %w", err)
+	}
+	tool, err := pg.FindTool("pg_dump", "postgresql-client", info.Version())
+	return info, tool, err
+}
+
 // Produce checks the database with a pre-flight connection, picks a pg_dump
 // at least as new as the server and streams its output to w (pg.Dump).
 func (d *Dump) Produce(ctx context.Context, sc *runner.StepContext, w io.Writer) (runner.Outputs, error) {
-	info, err := pg.Preflight(ctx, d.URL)
-	if err != nil {
-		return nil, fmt.Errorf("pre-flight: %w", err)
-	}
-	tool, err := pg.FindTool("pg_dump", "postgresql-client", info.Version())
+	info, tool, err := d.preflight(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -170,11 +177,7 @@ func (d *Dump) Parts(ctx context.Context, sc *runner.StepContext) (*runner.Parts
 		return nil, nil
 	}
 	start := time.Now()
-	info, err := pg.Preflight(ctx, d.URL)
-	if err != nil {
-		return nil, fmt.Errorf("pre-flight: %w", err)
-	}
-	tool, err := pg.FindTool("pg_dump", "postgresql-client", info.Version())
+	info, tool, err := d.preflight(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -211,7 +211,7 @@ func (p *pendingUpload) Commit(ctx context.Context, upstream []runner.Stage) (ru
 	}
 	made := []string{p.name}
 	fail := func(err error) (runner.Outputs, error) {
-		return nil, errors.Join(err, p.rollback(made))
+		return nil, errors.Join(err, blob.RemoveMade(p.b, made))
 	}
 	opts := blob.CreateOptions{Overwrite: p.u.Overwrite}
 	if p.u.Overwrite {
@@ -279,19 +279,6 @@ func verifyStepDigest(step, own manifest.Digest) error {
 		return fmt.Errorf("checksum step digest differs from the stored bytes (want %s, got %s): refusing to record it", step, own)
 	}
 	return nil
-}
-
-// rollback removes the objects a failed commit made visible, newest first.
-func (p *pendingUpload) rollback(made []string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var errs []error
-	for i := len(made) - 1; i >= 0; i-- {
-		if err := p.b.Remove(ctx, made[i]); err != nil && !errors.Is(err, blob.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("removing %s after a failed commit: %w; delete it by hand", p.b.URL(made[i]), err))
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // Abort removes the pending object.

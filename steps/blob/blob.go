@@ -166,3 +166,19 @@ func localPath(rawURL string) (string, error) {
 		return "", fmt.Errorf("storage URL %q: unknown scheme %q: use file://, s3:// or a plain path", rawURL, scheme)
 	}
 }
+
+// RemoveMade removes objects a failed multi-object commit made visible,
+// newest first, so that what is left never looks more complete than what
+// was there before. It runs on its own deadline: the commit's context may
+// be the reason it failed.
+func RemoveMade(b Backend, made []string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var errs []error
+	for i := len(made) - 1; i >= 0; i-- {
+		if err := b.Remove(ctx, made[i]); err != nil && !errors.Is(err, ErrNotExist) {
+			errs = append(errs, fmt.Errorf("removing %s after a failed commit: %w; delete it by hand", b.URL(made[i]), err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -24,7 +24,6 @@ import (
 	"io"
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/sluice-dev/sluice/steps/blob"
 	"github.com/sluice-dev/sluice/steps/manifest"
@@ -144,7 +143,7 @@ func Sort(entries []Entry) {
 func (s *Set) Commit(ctx context.Context, entries []Entry, manifestData, sig []byte) error {
 	var made []string
 	fail := func(err error) error {
-		return errors.Join(err, s.remove(made), s.Abort())
+		return errors.Join(err, blob.RemoveMade(s.b, made), s.Abort())
 	}
 	byName := map[string]*Part{}
 	s.mu.Lock()
@@ -197,19 +196,6 @@ func (s *Set) Abort() error {
 	var errs []error
 	for _, p := range s.parts {
 		errs = append(errs, p.w.Abort())
-	}
-	return errors.Join(errs...)
-}
-
-// remove removes the objects a failed commit made visible, newest first.
-func (s *Set) remove(made []string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var errs []error
-	for i := len(made) - 1; i >= 0; i-- {
-		if err := s.b.Remove(ctx, made[i]); err != nil && !errors.Is(err, blob.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("removing %s after a failed commit: %w; delete it by hand", s.b.URL(made[i]), err))
-		}
 	}
 	return errors.Join(errs...)
 }
