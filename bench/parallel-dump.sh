@@ -29,26 +29,18 @@ set -euo pipefail
 size_mb=${1:-${SIZE_MB:-512}}
 rounds=${2:-${ROUNDS:-3}}
 repo=$(cd "$(dirname "$0")/.." && pwd)
-bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 
 work=$(mktemp -d /tmp/sluice-pbench.XXXXXX)
 chmod 755 "$work"
-as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+. "$repo/bench/cluster.sh"
 cleanup() {
-  as_pg "$bin/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true
+  stop_cluster
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-mkdir "$work/data" "$work/sock" "$work/out"
-[ "$(id -u)" -eq 0 ] && chown postgres "$work/data" "$work/sock"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-as_pg "$bin/initdb" -D "$work/data" -A trust -U postgres >/dev/null
-as_pg "$bin/pg_ctl" -D "$work/data" -l "$work/data/server.log" -w \
-  -o "-p $port -k $work/sock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50" start >/dev/null
-dsn="postgres://postgres@127.0.0.1:$port/bench"
-psql() { "$bin/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
-psql "postgres://postgres@127.0.0.1:$port/postgres" -c "CREATE DATABASE bench"
+mkdir "$work/out"
+start_cluster -c max_connections=50
 
 # The rows of bench/pipeline.sh (about 330 bytes each, ratio ~3 with zstd),
 # in eight tables of decreasing size.

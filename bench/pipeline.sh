@@ -34,27 +34,19 @@ size_mb=${1:-${SIZE_MB:-1024}}
 rounds=${2:-${ROUNDS:-3}}
 variants=${VARIANTS:-bare shell tuned sluice s3 s3file rshell rsluice}
 repo=$(cd "$(dirname "$0")/.." && pwd)
-bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 
 work=$(mktemp -d /tmp/sluice-bench.XXXXXX)
 chmod 755 "$work"
-as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+. "$repo/bench/cluster.sh"
 cleanup() {
-  as_pg "$bin/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true
+  stop_cluster
   [ -n "${s3pid:-}" ] && kill "$s3pid" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-mkdir "$work/data" "$work/sock" "$work/out"
-[ "$(id -u)" -eq 0 ] && chown postgres "$work/data" "$work/sock"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-as_pg "$bin/initdb" -D "$work/data" -A trust -U postgres >/dev/null
-as_pg "$bin/pg_ctl" -D "$work/data" -l "$work/data/server.log" -w \
-  -o "-p $port -k $work/sock -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
-dsn="postgres://postgres@127.0.0.1:$port/bench"
-psql() { "$bin/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
-psql "postgres://postgres@127.0.0.1:$port/postgres" -c "CREATE DATABASE bench"
+mkdir "$work/out"
+start_cluster
 
 # SQL-like content: ids, names, emails, amounts, timestamps and text that
 # compresses about as well as real application data (ratio ~3 with zstd -3).
