@@ -31,7 +31,8 @@ func TestIntegrationBackup(t *testing.T) {
 	t.Run("RoundTrip", func(t *testing.T) { testRoundTrip(t, c) })
 	t.Run("RestoreDrillNewest", func(t *testing.T) { testRestoreDrill(t, c) })
 	t.Run("StandardTools", func(t *testing.T) { testStandardTools(t, c) })
-	t.Run("NoPlaintextOnDisk", func(t *testing.T) { testNoPlaintextOnDisk(t, c) })
+	t.Run("NoPlaintextOnDisk", func(t *testing.T) { testNoPlaintextOnDisk(t, c, 1) })
+	t.Run("NoPlaintextOnDiskInParts", func(t *testing.T) { testNoPlaintextOnDisk(t, c, 4) })
 	t.Run("Faults", func(t *testing.T) { testFaults(t, c) })
 	t.Run("Forged", func(t *testing.T) { testForged(t, c) })
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -14,16 +15,18 @@ import (
 
 // roundTripPlan is the quickstart's backup and restore drill against given
 // databases: dump -> compress -> encrypt -> checksum -> upload, then
-// download -> decrypt -> decompress -> restore.
+// download -> decrypt -> decompress -> restore; with jobs above 1, in parts
+// into a database the restore creates.
 const roundTripPlan = `version: 1
 params:
   db: {type: string, required: true, secret: true}
   target: {type: string, required: true, secret: true}
   dest: {type: string, required: true}
+  jobs: {type: int, default: 1}
 keys:
   k: {store: dir, path: ./keys/k}
 steps:
-  dump: {type: dump, with: {url: "${{ params.db }}"}}
+  dump: {type: dump, with: {url: "${{ params.db }}", jobs: "${{ params.jobs }}"}}
   compress: {type: compress, input: dump}
   encrypt: {type: encrypt, input: compress, with: {key: k}}
   checksum: {type: checksum, input: encrypt}
@@ -31,27 +34,31 @@ steps:
     type: upload
     input: checksum
     with: {to: "file://${{ params.dest }}/${{ run.id }}/app.dump.zst.age"}
-  download: {type: download, with: {from: "${{ steps.upload.url }}"}}
+  download: {type: download, with: {from: "${{ steps.upload.url }}", jobs: "${{ params.jobs }}"}}
   decrypt: {type: decrypt, input: download, with: {key: k, expected_key_ids: "${{ steps.encrypt.key_ids }}"}}
   decompress: {type: decompress, input: decrypt}
   restore:
     type: restore
     input: decompress
-    with: {url: "${{ params.target }}"}
+    with: {url: "${{ params.target }}", create: "${{ params.jobs > 1 }}"}
     assert:
       - that: steps.restore.rows > 0
         message: nothing was restored
 `
 
-// testNoPlaintextOnDisk runs a backup and restore with TMPDIR, the run
-// folder and the destination inside one folder, and proves no file there
-// ever holds the data in the clear: neither after the run nor while it runs
-// (a watcher reads every file it sees every few milliseconds). A plain
-// pg_dump written on purpose elsewhere shows the scan finds the marker.
-func testNoPlaintextOnDisk(t *testing.T, c *pg.Cluster) {
+// testNoPlaintextOnDisk runs a backup and restore (with jobs above 1, a
+// backup in parts restored part by part) with TMPDIR, the run folder and the
+// destination inside one folder, and proves no file there ever holds the
+// data in the clear: neither after the run nor while it runs (a watcher
+// reads every file it sees every few milliseconds). A plain pg_dump written
+// on purpose elsewhere shows the scan finds the marker.
+func testNoPlaintextOnDisk(t *testing.T, c *pg.Cluster, jobs int) {
 	src := seeded(t, c)
 	marker := pgtest.Marker(t, c, src)
 	dst := pgtest.NewDB(t, c)
+	if jobs > 1 {
+		dst = freshName(t, c) // a backup in parts restores into a database it creates
+	}
 
 	work := t.TempDir()
 	scanned := filepath.Join(work, "scanned")
@@ -85,14 +92,16 @@ func testNoPlaintextOnDisk(t *testing.T, c *pg.Cluster) {
 	}()
 	mustSluice(t, "run", "plan.yaml", "--state-dir", state,
 		"--param", "db="+c.DSN(src), "--param", "target="+c.DSN(dst),
-		"--param", "dest="+dest)
+		"--param", "dest="+dest, "--param", "jobs="+strconv.Itoa(jobs))
 	close(stop)
 	wg.Wait()
 
 	// The marker went through the whole stream (so the scan had something
 	// to find), and the restored content equals the source.
 	sameContent(t, c, src, dst)
-	if len(filesUnder(t, dest)) != 4 || len(filesUnder(t, state)) == 0 {
+	// One object: it, its sidecar, the manifest and its signature. In
+	// parts: two files per part (at least pre-data, data, post-data).
+	if n := len(filesUnder(t, dest)); (jobs == 1 && n != 4) || (jobs > 1 && n < 8) || len(filesUnder(t, state)) == 0 {
 		t.Fatalf("expected a backup under %s and a report under %s: %v %v", dest, state, filesUnder(t, dest), filesUnder(t, state))
 	}
 	if hits := plaintextFiles(scanned, marker); len(hits) > 0 {
