@@ -114,6 +114,9 @@ func TestZstdCancel(t *testing.T) {
 	if _, err := w.Write(plain[:10]); err == nil {
 		t.Error("write after abort succeeded")
 	}
+	if err := w.Close(); err == nil {
+		t.Error("close after abort succeeded: the output is incomplete")
+	}
 
 	stream := compress(t, plain, ZstdOptions{Workers: 2, ChunkSize: 64 << 10}, 0)
 	r, err := NewZstdReader(bytes.NewReader(stream), ZstdReaderOptions{Workers: 4})
@@ -147,6 +150,98 @@ func TestZstdCancel(t *testing.T) {
 		t.Errorf("reading a cancelled pipe: %d bytes, %v; want some bytes, then context.Canceled", n, err)
 	}
 	r.Close()
+}
+
+// TestZstdReaderCloseStopsReadingInput: Close returns within the input's
+// Read in flight, not after the rest of a frame (up to 4 MiB) or an endless
+// run of skippable frames that a hostile or slow input sends in small
+// pieces. After 100 pieces the input hands out one piece per token; once
+// Close has begun, the test counts the tokens it takes to return.
+func TestZstdReaderCloseStopsReadingInput(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	frame := compress(t, dumpLike(MaxChunkSize, 8), ZstdOptions{Workers: 1, ChunkSize: MaxChunkSize}, 0)
+	skippable := cat([]byte{0x50, 0x2a, 0x4d, 0x18, 0, 0, 0x10, 0}, make([]byte, 1<<20))
+	for name, input := range map[string]io.Reader{
+		"inside a frame":           bytes.NewReader(frame),
+		"endless skippable frames": &repeatReader{b: skippable},
+	} {
+		t.Run(name, func(t *testing.T) {
+			in := &gatedReader{r: input, free: 100, gate: make(chan struct{})}
+			r, err := NewZstdReader(in, ZstdReaderOptions{Workers: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			in.gate <- struct{}{} // the splitter has read 100 pieces and waits for this one
+			closed := make(chan struct{})
+			go func() {
+				r.Close()
+				close(closed)
+			}()
+			<-r.quit // Close has begun
+			for tokens := 0; ; tokens++ {
+				select {
+				case <-closed:
+					if tokens > 1 {
+						t.Errorf("Close read %d more pieces of the input, want at most the one in flight", tokens)
+					}
+					return
+				case in.gate <- struct{}{}:
+					if tokens == 1000 {
+						t.Fatal("Close is still reading the input after 1000 pieces")
+					}
+				}
+			}
+		})
+	}
+}
+
+// gatedReader returns at most 1 KiB per Read; after its first free Reads,
+// each waits for a token on gate.
+type gatedReader struct {
+	r    io.Reader
+	free int
+	gate chan struct{}
+}
+
+func (g *gatedReader) Read(p []byte) (int, error) {
+	if g.free > 0 {
+		g.free--
+	} else {
+		<-g.gate
+	}
+	return g.r.Read(p[:min(len(p), 1<<10)])
+}
+
+// repeatReader repeats b forever.
+type repeatReader struct {
+	b   []byte
+	off int
+}
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		k := copy(p[n:], r.b[r.off:])
+		n, r.off = n+k, (r.off+k)%len(r.b)
+	}
+	return n, nil
+}
+
+// TestZstdReaderStreamsLargeWindow: a frame whose content is small but whose
+// header asks for a window beyond what whole frames are decoded with (zstd
+// allows it; the CLI does not write it) is streamed, not refused. Built by
+// hand: content size 5 in 4 bytes, an 8 MiB window, one raw block.
+func TestZstdReaderStreamsLargeWindow(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	frame := []byte{0x28, 0xb5, 0x2f, 0xfd, 0x80, 13 << 3, 5, 0, 0, 0, 0x29, 0, 0}
+	frame = append(frame, "hello"...)
+	got, err := decompress(frame, 2, 0)
+	if err != nil || string(got) != "hello" {
+		t.Fatalf("got %q, %v; want hello", got, err)
+	}
+	if out := runZstd(t, frame, "-q", "-d", "-c"); string(out) != "hello" {
+		t.Fatalf("zstd -d: %q; the hand-built frame is not valid", out)
+	}
 }
 
 type failAfter struct{ n int }

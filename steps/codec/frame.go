@@ -87,6 +87,11 @@ func readFrame(br *bufio.Reader, buf []byte, maxContent, maxFrame int) (kind fra
 	if fcsSize == 0 {
 		return frameTooBig, buf, 0, nil
 	}
+	// A frame may ask for a window larger than its content; the decoder of
+	// whole frames is limited to maxContent, so such a frame is streamed.
+	if !single && frameWindowSize(buf[start+5]) > uint64(maxContent) {
+		return frameTooBig, buf, 0, nil
+	}
 	fcs := buf[len(buf)-fcsSize:]
 	var content uint64
 	switch fcsSize {
@@ -138,6 +143,13 @@ func readFrame(br *bufio.Reader, buf []byte, maxContent, maxFrame int) (kind fra
 		}
 	}
 	return frameWhole, buf, int(content), nil
+}
+
+// frameWindowSize decodes a frame header's window descriptor (RFC 8878,
+// 3.1.1.1.2).
+func frameWindowSize(wd byte) uint64 {
+	base := uint64(1) << (10 + wd>>3)
+	return base + base/8*uint64(wd&7)
 }
 
 // appendFull appends exactly n bytes read from br to buf.

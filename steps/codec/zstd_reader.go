@@ -28,8 +28,8 @@ type ZstdReaderOptions struct {
 }
 
 // ZstdReader decompresses a zstd stream of any number of frames. Frames
-// that declare a content size of at most MaxChunkSize (what ZstdWriter,
-// pzstd and `zstd` on a file of that size write) are decoded by several
+// that declare a content size and a window of at most MaxChunkSize (what
+// ZstdWriter writes, and `zstd` on a file of that size) are decoded by several
 // workers at once; at the first other frame, the rest of the stream goes
 // through one streaming decoder (klauspost/compress's, with a window of at
 // most MaxWindow). Memory is bounded by Workers+1 frames with their content,
@@ -80,18 +80,15 @@ func NewZstdReader(r io.Reader, o ZstdReaderOptions) (*ZstdReader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("starting zstd: %w", err)
 	}
-	br, ok := r.(*bufio.Reader)
-	if !ok || br.Size() < 64<<10 {
-		br = bufio.NewReaderSize(r, 64<<10)
-	}
+	quit := make(chan struct{})
 	z := &ZstdReader{
-		br:      br,
+		br:      bufio.NewReaderSize(quitReader{r, quit}, 64<<10),
 		dec:     dec,
 		workers: o.Workers,
 		free:    make(chan *zframe, o.Workers+1),
 		work:    make(chan *zframe, o.Workers+1),
 		order:   make(chan *zframe, o.Workers+1),
-		quit:    make(chan struct{}),
+		quit:    quit,
 	}
 	for range o.Workers + 1 {
 		z.free <- &zframe{}
@@ -102,6 +99,26 @@ func NewZstdReader(r io.Reader, o ZstdReaderOptions) (*ZstdReader, error) {
 	}
 	go z.split()
 	return z, nil
+}
+
+// errReaderClosed is what a ZstdReader returns after Close.
+var errReaderClosed = errors.New("zstd: reader closed")
+
+// quitReader fails every Read once quit is closed, so that Close stops the
+// splitter within one Read of the input, not after the rest of a frame (up
+// to 4 MiB) or a run of skippable frames read off a slow input.
+type quitReader struct {
+	r    io.Reader
+	quit <-chan struct{}
+}
+
+func (q quitReader) Read(p []byte) (int, error) {
+	select {
+	case <-q.quit:
+		return 0, errReaderClosed
+	default:
+		return q.r.Read(p)
+	}
 }
 
 // split reads frames off the input and hands them, in order, to the
@@ -117,6 +134,11 @@ func (z *ZstdReader) split() {
 		case f = <-z.free:
 		case <-z.quit:
 			return
+		}
+		select { // a free frame and quit may both be ready: quit wins
+		case <-z.quit:
+			return
+		default:
 		}
 		f.err, f.tail, f.end, f.done = nil, nil, false, make(chan struct{})
 		var kind frameKind
@@ -270,6 +292,6 @@ func (z *ZstdReader) Close() {
 	}
 	z.dec.Close()
 	if z.err == nil {
-		z.err = errors.New("zstd: reader closed")
+		z.err = errReaderClosed
 	}
 }

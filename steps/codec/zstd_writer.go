@@ -291,11 +291,17 @@ func (z *ZstdWriter) Close() error {
 }
 
 // Abort stops the workers without writing anything more. It is safe after
-// Close and after a failed Write.
+// Close and after a failed Write; a Close after it returns an error, as
+// what was written is incomplete.
 func (z *ZstdWriter) Abort() {
 	if z.closed {
 		return
 	}
+	z.mu.Lock()
+	if z.err == nil {
+		z.err = errors.New("zstd: writer aborted: the output is incomplete")
+	}
+	z.mu.Unlock()
 	close(z.quit)
 	z.stop()
 }
