@@ -140,7 +140,8 @@ const partLockWait = 30 * time.Second
 var selectingDumpArgs = []string{"-a", "--data-only", "-s", "--schema-only", "--section", "-t", "--table", "-T", "--exclude-table",
 	"-n", "--schema", "-N", "--exclude-schema", "--exclude-table-data", "--snapshot", "-j", "--jobs", "--serializable-deferrable",
 	"--table-and-children", "--exclude-table-and-children", "--exclude-table-data-and-children", "--strict-names",
-	"-b", "--blobs", "-B", "--no-blobs", "--large-objects", "--no-large-objects"}
+	"-b", "--blobs", "-B", "--no-blobs", "--large-objects", "--no-large-objects",
+	"--filter", "-e", "--extension", "--exclude-extension"}
 
 // validateJobs checks what a dump in parts needs.
 func (d *Dump) validateJobs() error {
@@ -190,7 +191,10 @@ func (d *Dump) Parts(ctx context.Context, sc *runner.StepContext) (*runner.Parts
 	var list []runner.Part
 	for _, p := range pg.StartOrder(plan) {
 		byLabel[p.Label] = p
-		list = append(list, runner.Part{Name: p.Label, Info: map[string]any{
+		// The phases matter to a restore that takes the parts straight
+		// from here (a drill): schema, then data, then indexes and
+		// constraints. A backup only waits for the short schema dumps.
+		list = append(list, runner.Part{Name: p.Label, Phase: p.RestorePhase, Info: map[string]any{
 			"section": p.Section, "restore_phase": int64(p.RestorePhase), "tables": int64(len(p.Tables)),
 		}})
 	}

@@ -176,6 +176,9 @@ func testPartsLocked(t *testing.T, c *pg.Cluster, kill bool) {
 	pgtest.SeedParts(t, c, src, 1)
 	alterDone := make(chan error, 1)
 	setPartHook(t, func(ctx context.Context, label string) error {
+		if strings.HasSuffix(label, "pre-data") { // its phase ends before any data part starts
+			return nil
+		}
 		if label == "01-data" { // the largest table's, events
 			go func() { alterDone <- c.Exec(context.Background(), src, "ALTER TABLE events ADD COLUMN late int") }()
 			return waitFor(ctx, func() (bool, error) { return waiting(ctx, c, src, "ALTER TABLE") })

@@ -3,6 +3,7 @@ package steps
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -10,14 +11,16 @@ import (
 )
 
 // testDumpRestorePlan runs dump -> restore (ephemeral) through the runner,
-// with a gate on a verify output, as a restore drill plan would.
-func testDumpRestorePlan(t *testing.T, src string) {
+// with a gate on a verify output, as a restore drill plan would; with jobs
+// above 1 the dump comes in parts, which the restore takes in their phases
+// (schema, data, then indexes and constraints).
+func testDumpRestorePlan(t *testing.T, src string, jobs int) {
 	plan := `version: 1
 name: drill
 params:
   db: {type: string, required: true, secret: true}
 steps:
-  dump: {type: dump, with: {url: "${{ params.db }}", format: custom}}
+  dump: {type: dump, with: {url: "${{ params.db }}", format: custom, jobs: ` + strconv.Itoa(jobs) + `}}
   restore:
     type: restore
     input: dump

@@ -35,6 +35,9 @@ func TestDumpValidate(t *testing.T) {
 		{Dump{URL: "postgres://x/db", Format: "custom", Jobs: 2, Args: []string{"-tlogs"}}, `args: with jobs above 1 sluice chooses what each pg_dump dumps: remove "-tlogs"`},
 		{Dump{URL: "postgres://x/db", Format: "custom", Jobs: 2, Args: []string{"--section=data"}}, `remove "--section=data"`},
 		{Dump{URL: "postgres://x/db", Jobs: 1, Args: []string{"--section=data"}}, ""},
+		{Dump{URL: "postgres://x/db", Format: "custom", Jobs: 2, Args: []string{"--filter=tables.txt"}}, `remove "--filter=tables.txt"`},
+		{Dump{URL: "postgres://x/db", Format: "custom", Jobs: 2, Args: []string{"-eplpgsql"}}, `remove "-eplpgsql"`},
+		{Dump{URL: "postgres://x/db", Format: "custom", Jobs: 2, Args: []string{"--exclude-extension", "postgis"}}, `remove "--exclude-extension"`},
 	}
 	for _, tt := range tests {
 		err := tt.d.Validate()
@@ -61,7 +64,8 @@ func TestIntegrationPostgresSteps(t *testing.T) {
 	c, src := sourceDB(t)
 	t.Run("dump", func(t *testing.T) { testDump(t, c, src) })
 	t.Run("restore", func(t *testing.T) { testRestore(t, c, src) })
-	t.Run("plan", func(t *testing.T) { testDumpRestorePlan(t, src) })
+	t.Run("plan", func(t *testing.T) { testDumpRestorePlan(t, src, 1) })
+	t.Run("plan in parts", func(t *testing.T) { testDumpRestorePlan(t, src, 3) })
 }
 
 func testDump(t *testing.T, c *pg.Cluster, src string) {
