@@ -215,18 +215,17 @@ func (p *pendingUpload) Commit(ctx context.Context, upstream []runner.Stage) (ru
 	}
 	opts := blob.CreateOptions{Overwrite: p.u.Overwrite}
 	if p.u.Overwrite {
-		// Sidecars of an older object would describe other bytes.
-		for _, alg := range manifest.Algorithms {
-			if n := manifest.SidecarName(p.name, alg); !fromStep || alg != digest.Algorithm {
-				if err := p.b.Remove(ctx, n); err != nil && !errors.Is(err, blob.ErrNotExist) {
-					return fail(err)
-				}
-			}
+		// Sidecars and a signature of an older object describe other bytes.
+		keep := ""
+		if fromStep {
+			keep = digest.Algorithm
 		}
+		stale := manifest.StaleSidecars(p.name, keep)
 		if p.u.Unsigned {
-			if err := p.b.Remove(ctx, manifest.SignatureName(p.name)); err != nil && !errors.Is(err, blob.ErrNotExist) {
-				return fail(err)
-			}
+			stale = append(stale, manifest.SignatureName(p.name))
+		}
+		if err := blob.RemoveIfExist(ctx, p.b, stale); err != nil {
+			return fail(err)
 		}
 	}
 	if fromStep {

@@ -167,6 +167,16 @@ func localPath(rawURL string) (string, error) {
 	}
 }
 
+// RemoveIfExist removes names, those already gone included.
+func RemoveIfExist(ctx context.Context, b Backend, names []string) error {
+	for _, n := range names {
+		if err := b.Remove(ctx, n); err != nil && !errors.Is(err, ErrNotExist) {
+			return fmt.Errorf("removing %s: %w", b.URL(n), err)
+		}
+	}
+	return nil
+}
+
 // RemoveMade removes objects a failed multi-object commit made visible,
 // newest first, so that what is left never looks more complete than what
 // was there before. It runs on its own deadline: the commit's context may

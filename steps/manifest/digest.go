@@ -81,6 +81,19 @@ func DigestOf(upstream []runner.Stage) (Digest, bool) {
 // "app.dump.age.sha256".
 func SidecarName(object, algorithm string) string { return object + "." + algorithm }
 
+// StaleSidecars returns the names of object's checksum sidecars but the one
+// of algorithm keep ("" keeps none): those an overwrite of object removes,
+// as they would describe the older bytes.
+func StaleSidecars(object, keep string) []string {
+	var names []string
+	for _, alg := range Algorithms {
+		if alg != keep {
+			names = append(names, SidecarName(object, alg))
+		}
+	}
+	return names
+}
+
 // Sidecar renders a sidecar in the format of sha256sum and sha512sum, so that
 // `sha256sum -c NAME.sha256` passes in the object's folder.
 func Sidecar(d Digest, object string) []byte {

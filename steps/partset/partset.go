@@ -162,6 +162,24 @@ func (s *Set) Commit(ctx context.Context, entries []Entry, manifestData, sig []b
 		made = append(made, e.Name)
 	}
 	opts := blob.CreateOptions{Overwrite: s.overwrite}
+	if s.overwrite {
+		// Sidecars and a signature of an older backup of this name describe
+		// other bytes: a reader would refuse the new one for them.
+		stale := manifest.StaleSidecars(s.name, "")
+		if sig == nil {
+			stale = append(stale, manifest.SignatureName(s.name))
+		}
+		for _, e := range entries {
+			keep := ""
+			if e.Sidecar {
+				keep = e.Digest.Algorithm
+			}
+			stale = append(stale, manifest.StaleSidecars(e.Name, keep)...)
+		}
+		if err := blob.RemoveIfExist(ctx, s.b, stale); err != nil {
+			return fail(err)
+		}
+	}
 	for _, e := range entries {
 		if !e.Sidecar {
 			continue
