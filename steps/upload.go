@@ -260,6 +260,11 @@ func (p *pendingUpload) Commit(ctx context.Context, upstream []runner.Stage) (ru
 	}
 	mname := manifest.ManifestName(p.name)
 	if err := p.b.Put(ctx, mname, data, opts); err != nil {
+		if !p.u.Overwrite && !errors.Is(err, blob.ErrExist) {
+			// The server may have stored it before the write failed (a
+			// reply lost on s3://); it was not there before.
+			made = append(made, mname)
+		}
 		return fail(fmt.Errorf("writing manifest: %w", existsHint(err, p.b.URL(mname))))
 	}
 	out["manifest"], out["digest"], out["digest_algorithm"] = p.b.URL(mname), digest.Hex, digest.Algorithm

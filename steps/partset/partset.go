@@ -201,6 +201,11 @@ func (s *Set) Commit(ctx context.Context, entries []Entry, manifestData, sig []b
 	}
 	mname := manifest.ManifestName(s.name)
 	if err := s.b.Put(ctx, mname, manifestData, opts); err != nil {
+		if !s.overwrite && !errors.Is(err, blob.ErrExist) {
+			// The server may have stored it before the write failed (a
+			// reply lost on s3://); it was not there before.
+			made = append(made, mname)
+		}
 		return fail(fmt.Errorf("writing manifest %s: %w", s.b.URL(mname), err))
 	}
 	return nil

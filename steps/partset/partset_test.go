@@ -2,6 +2,7 @@ package partset
 
 import (
 	"context"
+	"errors"
 	"os"
 	"slices"
 	"strings"
@@ -53,5 +54,38 @@ func TestOverwriteRemovesStaleFiles(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(names, want) {
 		t.Errorf("after the overwrite: %q, want %q", names, want)
+	}
+}
+
+// lostReply stands in for s3:// when the reply to a write is lost after
+// the server stored it (a mock: a real server cannot be made to drop one
+// reply on demand): Put of the manifest stores it, then fails.
+type lostReply struct{ blob.Backend }
+
+func (l lostReply) Put(ctx context.Context, name string, data []byte, o blob.CreateOptions) error {
+	if err := l.Backend.Put(ctx, name, data, o); err != nil || !strings.HasSuffix(name, ".manifest.json") {
+		return err
+	}
+	return errors.New("read tcp 127.0.0.1:9000: connection reset by peer")
+}
+
+// TestCommitFailureLeavesNoManifest: a manifest write that failed although
+// the manifest was stored leaves nothing: no manifest that lists parts the
+// failure removed.
+func TestCommitFailureLeavesNoManifest(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := New(lostReply{blob.NewFile(dir)}, "app.age", false)
+	p, err := s.Store(ctx, "01-data", strings.NewReader("rows"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := p.Digest()
+	err = s.Commit(ctx, []Entry{{Part: manifest.Part{Name: p.Name, Digest: &d}, Sidecar: true}}, []byte("manifest"), []byte("signature"))
+	if err == nil || !strings.Contains(err.Error(), "connection reset") {
+		t.Fatalf("commit: %v, want the lost reply's error", err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("a failed commit left %v", left)
 	}
 }
