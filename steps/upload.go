@@ -224,6 +224,12 @@ func (p *pendingUpload) Commit(ctx context.Context, upstream []runner.Stage) (ru
 		if p.u.Unsigned {
 			stale = append(stale, manifest.SignatureName(p.name))
 		}
+		// So do the parts of an older backup of this name in parts.
+		parts, err := partset.Stale(ctx, p.b, p.name, nil)
+		if err != nil {
+			return fail(err)
+		}
+		stale = append(stale, parts...)
 		if err := blob.RemoveIfExist(ctx, p.b, stale); err != nil {
 			return fail(err)
 		}

@@ -184,13 +184,19 @@ func TestUploadOverwrite(t *testing.T) {
 	if got := files(t, dir); strings.Join(got, " ") != "a.age a.age.manifest.json a.age.manifest.json.sig a.age.sha512" {
 		t.Fatalf("folder holds %q: the stale sha256 sidecar survived", got)
 	}
-	// A third upload, without checksum step, must drop the sha512 sidecar.
+	// A third upload, without checksum step, must drop the sha512 sidecar,
+	// and the parts of an older backup of this name in parts.
+	for _, f := range []string{"a.part-01-data.age", "a.part-01-data.age.sha256", "ab.part-01-data.age"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("part"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	_, p := consume(t, &Upload{To: to, Overwrite: true}, []byte("third"))
 	if _, err := p.Commit(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
-	if got := files(t, dir); strings.Join(got, " ") != "a.age a.age.manifest.json a.age.manifest.json.sig" {
-		t.Fatalf("folder holds %q: a stale sidecar survived", got)
+	if got := files(t, dir); strings.Join(got, " ") != "a.age a.age.manifest.json a.age.manifest.json.sig ab.part-01-data.age" {
+		t.Fatalf("folder holds %q: a stale sidecar or part survived, or another backup's part went", got)
 	}
 	if b, _ := os.ReadFile(to); string(b) != "third" {
 		t.Fatalf("object = %q", b)

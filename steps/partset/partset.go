@@ -22,7 +22,9 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"path"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/sluice-dev/sluice/steps/blob"
@@ -164,19 +166,29 @@ func (s *Set) Commit(ctx context.Context, entries []Entry, manifestData, sig []b
 	opts := blob.CreateOptions{Overwrite: s.overwrite}
 	if s.overwrite {
 		// Sidecars and a signature of an older backup of this name describe
-		// other bytes: a reader would refuse the new one for them.
-		stale := manifest.StaleSidecars(s.name, "")
+		// other bytes: a reader would refuse the new one for them. Its
+		// object (a backup in one piece) and the parts this one does not
+		// have would be left unlisted.
+		stale := append(manifest.StaleSidecars(s.name, ""), s.name)
 		if sig == nil {
 			stale = append(stale, manifest.SignatureName(s.name))
 		}
+		var labels []string
 		for _, e := range entries {
 			keep := ""
 			if e.Sidecar {
 				keep = e.Digest.Algorithm
 			}
 			stale = append(stale, manifest.StaleSidecars(e.Name, keep)...)
+			if _, label, ok := manifest.PartOwner(e.Name); ok {
+				labels = append(labels, label)
+			}
 		}
-		if err := blob.RemoveIfExist(ctx, s.b, stale); err != nil {
+		extra, err := Stale(ctx, s.b, s.name, labels)
+		if err != nil {
+			return fail(err)
+		}
+		if err := blob.RemoveIfExist(ctx, s.b, append(stale, extra...)); err != nil {
 			return fail(err)
 		}
 	}
@@ -209,6 +221,28 @@ func (s *Set) Commit(ctx context.Context, entries []Entry, manifestData, sig []b
 		return fail(fmt.Errorf("writing manifest %s: %w", s.b.URL(mname), err))
 	}
 	return nil
+}
+
+// Stale returns the visible parts of the backup name under b whose labels
+// are not in keep, with their sidecars: what a backup stored over an older
+// one of the same name (with other parts, or in one piece) must remove, as
+// no manifest lists them any more.
+func Stale(ctx context.Context, b blob.Backend, name string, keep []string) ([]string, error) {
+	infos, err := b.List(ctx, strings.TrimSuffix(name, path.Ext(name)))
+	if err != nil {
+		return nil, fmt.Errorf("listing the parts of %s: %w", b.URL(name), err)
+	}
+	var stale []string
+	for _, in := range infos {
+		part := in.Name
+		for _, alg := range manifest.Algorithms {
+			part = strings.TrimSuffix(part, "."+alg)
+		}
+		if owner, label, ok := manifest.PartOwner(part); ok && owner == name && !slices.Contains(keep, label) {
+			stale = append(stale, in.Name)
+		}
+	}
+	return stale, nil
 }
 
 // Abort removes every part not yet visible. It may be called more than

@@ -15,19 +15,20 @@ import (
 // TestOverwriteRemovesStaleFiles: a backup in parts stored over an older
 // one of the same name, without checksum sidecars and unsigned, leaves no
 // sidecar or signature of the older one behind, which would describe other
-// bytes and make readers refuse the new backup.
+// bytes and make readers refuse the new backup, nor its object or parts
+// the new manifest does not list, which no listing would show.
 func TestOverwriteRemovesStaleFiles(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	b := blob.NewFile(dir)
-	store := func(overwrite, sidecars bool, sig []byte, content string) {
+	store := func(overwrite, sidecars bool, sig []byte, content string, labels ...string) {
 		t.Helper()
 		s := New(b, "app.age", overwrite)
-		if err := s.CheckFree(ctx, []string{"00-pre-data", "01-data"}); err != nil {
+		if err := s.CheckFree(ctx, labels); err != nil {
 			t.Fatal(err)
 		}
 		var entries []Entry
-		for _, label := range []string{"00-pre-data", "01-data"} {
+		for _, label := range labels {
 			p, err := s.Store(ctx, label, strings.NewReader(content+label))
 			if err != nil {
 				t.Fatal(err)
@@ -39,8 +40,15 @@ func TestOverwriteRemovesStaleFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	store(false, true, []byte("signature"), "old")
-	store(true, false, nil, "new")
+	// An older backup in one piece, then one in three parts, then one in
+	// two: no file of the older ones is left unlisted.
+	for _, f := range []string{"app.age", "app.age.sha256", "app.age.manifest.json"} {
+		if err := b.Put(ctx, f, []byte("one piece"), blob.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store(true, true, []byte("signature"), "old", "00-pre-data", "01-data", "02-data")
+	store(true, false, nil, "new", "00-pre-data", "01-data")
 
 	ents, err := os.ReadDir(dir)
 	if err != nil {
