@@ -7,6 +7,7 @@
 package relay
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -80,23 +81,39 @@ func (r *Relay) accept() {
 	defer r.wg.Done()
 	for {
 		c, err := r.ln.Accept()
-		if err != nil {
-			return // closed
-		}
-		up, err := net.Dial("tcp", r.target)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		if !r.track(c, up) {
+		if errors.Is(err, net.ErrClosed) {
 			return
+		}
+		if err != nil {
+			// Out of file descriptors, say: new clients wait in the
+			// listen backlog until one is free again.
+			time.Sleep(10 * time.Millisecond)
+			continue
 		}
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
-			r.pipe(c, up)
+			r.serve(c)
 		}()
 	}
+}
+
+// serve connects a client to the target, each connection on its own so
+// that a slow connect holds up no other client.
+func (r *Relay) serve(client net.Conn) {
+	if !r.track(client) {
+		return
+	}
+	server, err := net.DialTimeout("tcp", r.target, 10*time.Second)
+	if err != nil || !r.track(server) {
+		if server != nil {
+			server.Close()
+		}
+		r.untrack(client)
+		client.Close()
+		return
+	}
+	r.pipe(client, server)
 }
 
 // track registers a pair of connections for Close; false once closed.
@@ -123,12 +140,18 @@ func (r *Relay) pipe(client, server net.Conn) {
 	go func() { defer wg.Done(); r.forward(server, client) }()
 	go func() { defer wg.Done(); r.forward(client, server) }()
 	wg.Wait()
-	r.mu.Lock()
-	delete(r.conns, client)
-	delete(r.conns, server)
-	r.mu.Unlock()
+	r.untrack(client, server)
 	client.Close()
 	server.Close()
+}
+
+// untrack forgets connections that are about to be closed.
+func (r *Relay) untrack(cs ...net.Conn) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range cs {
+		delete(r.conns, c)
+	}
 }
 
 // chunk is what one read returned, with when it may be written.
@@ -144,11 +167,11 @@ type chunk struct {
 func (r *Relay) forward(dst, src net.Conn) {
 	queue := make(chan chunk, 64)
 	go func() {
+		buf := make([]byte, 32<<10)
 		for {
-			buf := make([]byte, 32<<10)
 			n, err := src.Read(buf)
 			if n > 0 {
-				queue <- chunk{data: buf[:n], due: time.Now().Add(r.delay)}
+				queue <- chunk{data: bytes.Clone(buf[:n]), due: time.Now().Add(r.delay)}
 			}
 			if err != nil {
 				queue <- chunk{err: err, due: time.Now().Add(r.delay)}
