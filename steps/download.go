@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -253,12 +254,52 @@ func (d *Download) stream(ctx context.Context, sc *runner.StepContext, b blob.Ba
 	if m != nil && m.StoredBytes > 0 && sc.ExpectBytes != nil {
 		sc.ExpectBytes(m.StoredBytes)
 	}
-	_, err = io.Copy(w, obj)
+	checked, err := holdUntilChecked(obj)
 	out["bytes"] = obj.Bytes()
+	if err != nil {
+		return out, err
+	}
+	defer checked.Close()
 	if dg, ok := obj.Digest(); ok {
 		out["digest"], out["digest_algorithm"], out["verified"] = dg.Hex, dg.Algorithm, true
 	}
+	_, err = io.CopyBuffer(w, checked, make([]byte, 1<<20))
 	return out, err
+}
+
+// holdUntilChecked reads obj to its end, through the digest check, into an
+// unlinked temporary file and returns that file to stream from. No byte
+// goes downstream before the whole object matched the signed manifest:
+// a restore runs what it reads, and pg_restore commits when its archive
+// ends, which an object swapped under a genuine manifest can place long
+// before its own end (and its failed digest). The bytes wait still
+// encrypted, in a file no other user can open and no exit leaves behind.
+func holdUntilChecked(obj *catalog.CheckedObject) (*os.File, error) {
+	f, err := os.CreateTemp("", "sluice-download-*")
+	if err != nil {
+		return nil, fmt.Errorf("making room to check %s before it streams: %w", obj.URL(), err)
+	}
+	_ = os.Remove(f.Name())
+	_, err = io.CopyBuffer(tempWriter{f}, obj, make([]byte, 1<<20))
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// tempWriter says what a failed write to the holding file means.
+type tempWriter struct{ f *os.File }
+
+func (t tempWriter) Write(p []byte) (int, error) {
+	n, err := t.f.Write(p)
+	if err != nil {
+		err = fmt.Errorf("holding the object in %s while its digest is checked (it needs the object's size free; set TMPDIR to a folder with room): %w", os.TempDir(), err)
+	}
+	return n, err
 }
 
 // outputs are the outputs every download has, from the manifest m of the

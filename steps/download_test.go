@@ -44,6 +44,8 @@ func TestDownloadVerifiesRoundTrip(t *testing.T) {
 	}
 }
 
+// TestDownloadDetectsCorruption: a damaged object fails at the digest
+// check, and not one of its bytes went downstream first.
 func TestDownloadDetectsCorruption(t *testing.T) {
 	data := randomData(t, 100<<10)
 	tests := map[string]func(path string) error{
@@ -69,9 +71,14 @@ func TestDownloadDetectsCorruption(t *testing.T) {
 			if err := damage(path); err != nil {
 				t.Fatal(err)
 			}
-			_, _, err := download(path)
+			got, _, err := download(path)
 			if err == nil || !strings.Contains(err.Error(), "corrupted or truncated: digest mismatch (want sha256:") {
 				t.Fatalf("error = %v, want a digest mismatch", err)
+			}
+			// A restore downstream runs what it reads: nothing may reach
+			// it before the whole object matched.
+			if len(got) != 0 {
+				t.Errorf("%d bytes went downstream before the digest check failed", len(got))
 			}
 			t.Log(err)
 		})

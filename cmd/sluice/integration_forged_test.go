@@ -132,6 +132,10 @@ func testForged(t *testing.T, c *pg.Cluster) {
 		})
 	}
 
+	t.Run("ObjectSwappedUnderGenuineManifest", func(t *testing.T) {
+		testObjectSwapped(t, c, tools, pgDump, evil, pubs[0], genuine, genuineObj)
+	})
+
 	// The genuine backup still verifies and restores, by name.
 	r := mustSluice(t, "backups", "verify", "backups", filepath.ToSlash(strings.TrimPrefix(genuineObj, "backups/")), "--key-dir", "keys/backup")
 	if !strings.Contains(r.stdout, "content level") || !strings.Contains(r.stdout, "signed by s-") {
@@ -140,4 +144,34 @@ func testForged(t *testing.T, c *pg.Cluster) {
 	dst := freshName(t, c)
 	mustSluice(t, "restore", genuine, "--to", c.DSN(dst), "--key-dir", "keys/backup", "--create", "--state-dir", ".sluice")
 	sameContent(t, c, src, dst)
+}
+
+// testObjectSwapped: the attacker keeps the genuine manifest, its
+// signature and sidecar, and replaces only the object with their own
+// archive, encrypted to the store's public recipient and followed by 64
+// MiB of padding (a zstd skippable frame of random bytes, more than the
+// pipeline's buffers hold) so that the archive's end reaches pg_restore
+// well before the object's end, where the digest check fails. pg_restore commits when its archive ends, so sluice
+// must check the digest before a byte reaches it: restored into an
+// existing database, nothing of theirs may be committed.
+func testObjectSwapped(t *testing.T, c *pg.Cluster, tools map[string]string, pgDump, evil, recipient, genuine, genuineObj string) {
+	saved := genuineObj + ".saved"
+	copyFile(t, genuineObj, saved)
+	t.Cleanup(func() { copyFile(t, saved, genuineObj) })
+	script := `set -euo pipefail
+{ "$1" -Fc "$2" | "$3" -q -c; printf '\x50\x2a\x4d\x18\x00\x00\x00\x04'; head -c 67108864 /dev/urandom; } | "$4" -R "$5" > "$6"`
+	if out, err := bashOutput(script, pgDump, c.DSN(evil), tools["zstd"], tools["age"], recipient, genuineObj); err != nil {
+		t.Fatalf("forging: %v\n%s", err, out)
+	}
+	dst := freshName(t, c)
+	if err := c.Exec(context.Background(), "postgres", "CREATE DATABASE "+dst); err != nil {
+		t.Fatal(err)
+	}
+	r := sluiceCLI(t, "restore", genuine, "--to", c.DSN(dst), "--key-dir", "keys/backup", "--state-dir", ".sluice")
+	if r.code == 0 || !strings.Contains(r.stderr, "digest mismatch") {
+		t.Errorf("sluice restore of a swapped object: exit %d\n%s", r.code, r.stderr)
+	}
+	if n := userTables(t, c, dst); n != 0 {
+		t.Errorf("the swapped object's archive was committed: %d tables in the target", n)
+	}
 }
