@@ -110,10 +110,10 @@ func restoreCommand(a *app) *cobra.Command {
 			// that, it restored nothing; a database --create made is dropped.
 			what := "nothing was restored: its single transaction was rolled back"
 			if *create {
-				what += ", and a database --create made was dropped"
+				what += ", and a database --create made is dropped unless a warning above says it could not be"
 			}
 			if spec.parts > 0 {
-				what = "nothing was restored: the database --create made was dropped"
+				what = "nothing was restored: the database --create made is dropped unless a warning above says it could not be"
 			}
 			return fmt.Errorf("%w: %s", err, what)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -33,7 +34,13 @@ func EnsureDatabase(ctx context.Context, dsn string) (bool, error) {
 	if exists {
 		return false, nil
 	}
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+	// Not cancelled with ctx: the server would finish CREATE DATABASE
+	// after the client gave up, and the caller, told nothing was created,
+	// would leave it behind. An interrupt is noticed by the caller's next
+	// step, which then drops what this made.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+	defer cancel()
+	if _, err := conn.Exec(cctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
 		return false, fmt.Errorf("creating database %q: %w", name, err)
 	}
 	return true, nil
