@@ -273,7 +273,7 @@ func (r *run) commitOrAbort(ctx context.Context, active []*Step, byID map[string
 func (r *run) runMember(ctx context.Context, s *Step, it *item, params any, net *streamNet) (outs Outputs, pend Pending, err error) {
 	sc := r.stepContext(ctx, s, it, nil)
 	if out := net.outs[s.ID]; s.Def.Kind == KindSource && out != nil {
-		sc.ExpectBytes = out.expected.Store
+		sc.ExpectBytes, sc.Checking = out.expected.Store, out.checking.Store
 	}
 	err = r.protect(s, func() (err error) {
 		switch s.Def.Kind {

@@ -237,7 +237,7 @@ func (r *run) runPartMember(ctx context.Context, s *Step, it *item, params any, 
 	sc := r.stepContext(ctx, s, it, nil)
 	sc.Part, sc.Logger = &part, sc.Logger.With("part", part.Name)
 	if out := net.outs[s.ID]; s.Def.Kind == KindSource && out != nil {
-		sc.ExpectBytes = out.expected.Store
+		sc.ExpectBytes, sc.Checking = out.expected.Store, out.checking.Store
 	}
 	err = r.protect(s, func() (err error) {
 		switch s.Def.Kind {

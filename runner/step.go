@@ -242,6 +242,11 @@ type StepContext struct {
 	// write, an estimate (a database's size, an object's recorded size), so
 	// that progress can show an ETA; nil for steps that are not a source.
 	ExpectBytes func(n int64)
+	// Checking tells the runner how many bytes a source has read so far
+	// to check its input before it writes any (download reads a whole
+	// object through its digest check first), so that progress shows
+	// them; nil for steps that are not a source.
+	Checking func(n int64)
 }
 
 // CallResult is what a called plan's run gives the step that called it.

@@ -143,6 +143,9 @@ type countWriter struct {
 	// expected is the size its source expects to write
 	// (StepContext.ExpectBytes); 0: unknown.
 	expected atomic.Int64
+	// checking is how many bytes its source read to check before writing
+	// any (StepContext.Checking).
+	checking atomic.Int64
 }
 
 func (c *countWriter) Write(p []byte) (int, error) {

@@ -30,6 +30,10 @@ type StreamProgress struct {
 	Elapsed time.Duration
 	// Done says the stream ended: this is its last report.
 	Done bool
+	// Phase is "checking" while the source reads its input through a
+	// check before it writes any (Bytes then counts what it read), else
+	// empty.
+	Phase string
 }
 
 // ETA returns the estimated time until the stream reaches Size at its
@@ -71,10 +75,13 @@ func (r *run) watchStream(label string, out *countWriter) (stop func()) {
 				report(StreamProgress{Bytes: n, Rate: float64(n-last) / time.Since(lastAt).Seconds(), Elapsed: time.Since(started), Done: true})
 				return
 			case now := <-t.C:
-				n := out.n.Load()
+				n, phase := out.n.Load(), ""
+				if c := out.checking.Load(); n == 0 && c > 0 {
+					n, phase = c, "checking"
+				}
 				rate := float64(n-last) / now.Sub(lastAt).Seconds()
 				last, lastAt = n, now
-				report(StreamProgress{Bytes: n, Rate: rate, Elapsed: now.Sub(started)})
+				report(StreamProgress{Bytes: n, Rate: rate, Elapsed: now.Sub(started), Phase: phase})
 			}
 		}
 	}()

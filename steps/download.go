@@ -254,7 +254,7 @@ func (d *Download) stream(ctx context.Context, sc *runner.StepContext, b blob.Ba
 	if m != nil && m.StoredBytes > 0 && sc.ExpectBytes != nil {
 		sc.ExpectBytes(m.StoredBytes)
 	}
-	checked, err := holdUntilChecked(obj)
+	checked, err := holdUntilChecked(obj, sc.Checking)
 	out["bytes"] = obj.Bytes()
 	if err != nil {
 		return out, err
@@ -274,13 +274,13 @@ func (d *Download) stream(ctx context.Context, sc *runner.StepContext, b blob.Ba
 // ends, which an object swapped under a genuine manifest can place long
 // before its own end (and its failed digest). The bytes wait still
 // encrypted, in a file no other user can open and no exit leaves behind.
-func holdUntilChecked(obj *catalog.CheckedObject) (*os.File, error) {
+func holdUntilChecked(obj *catalog.CheckedObject, progress func(int64)) (*os.File, error) {
 	f, err := os.CreateTemp("", "sluice-download-*")
 	if err != nil {
 		return nil, fmt.Errorf("making room to check %s before it streams: %w", obj.URL(), err)
 	}
 	_ = os.Remove(f.Name())
-	_, err = io.CopyBuffer(tempWriter{f}, obj, make([]byte, 1<<20))
+	_, err = io.CopyBuffer(&tempWriter{f: f, progress: progress}, obj, make([]byte, 1<<20))
 	if err == nil {
 		_, err = f.Seek(0, io.SeekStart)
 	}
@@ -291,11 +291,20 @@ func holdUntilChecked(obj *catalog.CheckedObject) (*os.File, error) {
 	return f, nil
 }
 
-// tempWriter says what a failed write to the holding file means.
-type tempWriter struct{ f *os.File }
+// tempWriter says what a failed write to the holding file means, and
+// reports the bytes held to progress (nil: nobody asks).
+type tempWriter struct {
+	f        *os.File
+	n        int64
+	progress func(int64)
+}
 
-func (t tempWriter) Write(p []byte) (int, error) {
+func (t *tempWriter) Write(p []byte) (int, error) {
 	n, err := t.f.Write(p)
+	t.n += int64(n)
+	if t.progress != nil {
+		t.progress(t.n)
+	}
 	if err != nil {
 		err = fmt.Errorf("holding the object in %s while its digest is checked (it needs the object's size free; set TMPDIR to a folder with room): %w", os.TempDir(), err)
 	}

@@ -88,6 +88,9 @@ func logProgress(log hclog.Logger) func(runner.StreamProgress) {
 			return // the step's own lines say how it ended
 		}
 		args := []any{"stream", p.Stream, "bytes", p.Bytes, "rate", rateText(p.Rate)}
+		if p.Phase != "" {
+			args = append(args, "phase", p.Phase)
+		}
 		if p.Target != "" {
 			args = append([]any{"target", p.Target}, args...)
 		}
@@ -108,7 +111,11 @@ func progressText(p runner.StreamProgress) string {
 	if p.Target != "" {
 		b.WriteString(p.Target + ": ")
 	}
-	fmt.Fprintf(&b, "%s  %s", p.Stream, runner.FormatBytes(p.Bytes))
+	fmt.Fprintf(&b, "%s  ", p.Stream)
+	if p.Phase != "" {
+		b.WriteString(p.Phase + " ")
+	}
+	b.WriteString(runner.FormatBytes(p.Bytes))
 	if p.Size > 0 {
 		fmt.Fprintf(&b, " of ~%s", runner.FormatBytes(p.Size))
 		if p.Bytes <= p.Size {
