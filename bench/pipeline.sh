@@ -11,10 +11,14 @@
 #   s3file  the same client (sluice's upload step) sending a finished backup
 #           file: download file:// -> upload s3://
 #   rshell  createdb; age -d | zstd -d | pg_restore --single-transaction (one backup made by sluice)
+#   rcheck  the same after sha256sum -c of its sidecar, as docs/backups.md's
+#           recipe checks the stored bytes before it restores them
 #   rsluice sluice restore MANIFEST --to DSN --create (the same backup)
 # and print wall time, peak RSS and stored size per run, then the medians and
 # the ratios of issue 15's goals (sluice/tuned wall <= 1.00, stored <= 1.02,
 # peak RSS < 64 MiB; rsluice/rshell wall <= 1.00) and the older ones.
+# sluice restore checks the whole object's digest before a byte reaches
+# pg_restore, so rcheck is the reference that does the same work.
 # Peak RSS is sluice's (GNU time: the largest process of the tree), not the
 # S3 server's; cpu is user+sys of the whole command (sluice with pg_dump or
 # pg_restore; every process of a shell pipeline), not the database
@@ -32,7 +36,7 @@
 set -euo pipefail
 size_mb=${1:-${SIZE_MB:-1024}}
 rounds=${2:-${ROUNDS:-3}}
-variants=${VARIANTS:-bare shell tuned sluice s3 s3file rshell rsluice}
+variants=${VARIANTS:-bare shell tuned sluice s3 s3file rshell rcheck rsluice}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
 work=$(mktemp -d /tmp/sluice-bench.XXXXXX)
@@ -137,6 +141,9 @@ for r in $(seq 1 "$rounds"); do
     s3file) measure s3file sh -c "cd '$work' && ./sluice run '$work/s3file.yaml' --state-dir '$work/state' --log-level warn" ;;
     rshell) measure rshell bash -c "set -o pipefail; '$bin/psql' -X -q -d 'postgres://postgres@127.0.0.1:$port/postgres' -c 'CREATE DATABASE restored' && \
       age -d -i '$identity' '$finished' | zstd -q -d | '$bin/pg_restore' --no-owner --single-transaction --exit-on-error -d '$restore_dsn'" ;;
+    rcheck) measure rcheck bash -c "set -o pipefail; cd '$(dirname "$finished")' && sha256sum -c --quiet '$(basename "$finished").sha256' && \
+      '$bin/psql' -X -q -d 'postgres://postgres@127.0.0.1:$port/postgres' -c 'CREATE DATABASE restored' && \
+      age -d -i '$identity' '$finished' | zstd -q -d | '$bin/pg_restore' --no-owner --single-transaction --exit-on-error -d '$restore_dsn'" ;;
     rsluice) measure rsluice "$work/sluice" restore "$finished.manifest.json" --to "$restore_dsn" --create \
       --key-dir "$work/keys/backup" --state-dir "$work/state" ;;
     esac | tee -a "$results"
@@ -147,7 +154,7 @@ python3 - "$results" "$load_start" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 med = {}
-for name in ("bare", "shell", "tuned", "sluice", "s3", "s3file", "rshell", "rsluice"):
+for name in ("bare", "shell", "tuned", "sluice", "s3", "s3file", "rshell", "rcheck", "rsluice"):
     rs = [r for r in rows if r[0] == name]
     if not rs:
         continue
@@ -168,6 +175,7 @@ ratio("sluice", "bare", "backup", "stored: uncompressed")
 ratio("tuned", "bare", "backup", "stored: uncompressed")
 ratio("sluice", "shell", "backup")
 ratio("rsluice", "rshell", "restore", "issue 15 goal: <= 1.00")
+ratio("rsluice", "rcheck", "restore", "both check the digest before restoring")
 for name in ("sluice", "rsluice"):
     if name in med:
         print(f"{name} peak RSS {med[name][1]:.1f} MiB (goal < 64, with pg_dump/pg_restore)")

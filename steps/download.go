@@ -21,7 +21,7 @@ func downloadDefinition() runner.Definition {
 	return runner.Definition{
 		Type:    "download",
 		Kind:    runner.KindSource,
-		Summary: "Stream one stored object (or the newest backup in a folder), verifying its digest against its sidecar or manifest",
+		Summary: "Stream one stored object (or the newest backup in a folder) once its whole digest matched its sidecar and signed manifest: no byte goes on before",
 		New:     func() any { return &Download{} },
 		Outcome: downloadOutcome,
 		// Stored bytes may be anything: the fail-closed rule treats them as
@@ -73,8 +73,9 @@ func downloadOutcome(o runner.Outputs) string {
 }
 
 // Download is the parameter struct of the download step: a source that
-// streams one stored object and fails at its end when the object's bytes
-// differ from the digest its sidecar or manifest records.
+// streams one stored object once all of its bytes matched the digest its
+// sidecar and manifest record, and fails, having streamed nothing, when
+// they differ.
 type Download struct {
 	From   string `yaml:"from" required:"true" doc:"URL of the object to read: file:///abs/path, file://./relative/path, a plain path or s3://BUCKET/KEY; with latest, the folder to search"`
 	Latest bool   `yaml:"latest" doc:"from names a folder: read the newest complete backup anywhere under it (newest by its manifest's created time; objects without a manifest are ignored)"`
