@@ -48,6 +48,33 @@ func rewriteInPlace(ctx context.Context, b blob.Backend, j *journal) error {
 	return nil
 }
 
+// inPlaceMatches checks that the journal's new header over the object's
+// payload (all but its first OldHeaderLen bytes, whatever they are now: a
+// torn header write passes) has the digest want and the journal's size.
+func inPlaceMatches(ctx context.Context, b blob.Backend, j *journal, want manifest.Digest) error {
+	h, err := manifest.NewHash(want.Algorithm)
+	if err != nil {
+		return err
+	}
+	rc, err := b.Open(ctx, j.Object)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if _, err := io.CopyN(io.Discard, rc, j.OldHeaderLen); err != nil {
+		return fmt.Errorf("reading %s: %w", b.URL(j.Object), err)
+	}
+	h.Write(j.NewHeader)
+	n, err := io.Copy(h, rc)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", b.URL(j.Object), err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != want.Hex || int64(len(j.NewHeader))+n != j.NewSize {
+		return fmt.Errorf("%s is not the object its rewrap journal was written for (an old journal put back, or the object changed since): not touched; check the backup with sluice backups verify, then remove its journal (%s)", b.URL(j.Object), "NAME"+journalSuffix)
+	}
+	return nil
+}
+
 // rewriteCopy writes the journal's new header and the unchanged payload as
 // a new version of the object. The old header must be the journal's, and
 // the new bytes must have the digest want, or the old version stays.

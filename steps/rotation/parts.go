@@ -42,7 +42,7 @@ func (r *Rewrapper) planParts(ctx context.Context, j *journal, m *manifest.Manif
 // resumeParts carries out the journaled switch of a backup in parts: every
 // part's new header (checked against its old one under the store's keys
 // first), then the new manifest and the parts' sidecars.
-func (r *Rewrapper) resumeParts(ctx context.Context, j *journal, base *manifest.Manifest) error {
+func (r *Rewrapper) resumeParts(ctx context.Context, j *journal, base *manifest.Manifest, found bool) error {
 	if !base.InParts() || len(j.Parts) != len(base.Parts) {
 		return fmt.Errorf("rewrap journal of %s does not match its manifest's parts: refusing to apply it", j.Object)
 	}
@@ -59,7 +59,7 @@ func (r *Rewrapper) resumeParts(ctx context.Context, j *journal, base *manifest.
 	digests := map[string]manifest.Digest{}
 	m.StoredBytes = 0
 	for i := range j.Parts {
-		d, size, err := r.apply(ctx, &j.Parts[i], base.Part(i))
+		d, size, err := r.apply(ctx, &j.Parts[i], base.Part(i), found)
 		if err != nil {
 			return fmt.Errorf("part %s: %w", r.b.URL(j.Parts[i].Object), err)
 		}

@@ -171,7 +171,7 @@ func (r *Rewrapper) Run(ctx context.Context) (Result, error) {
 		switch {
 		case err != nil:
 		case j != nil:
-			err = r.resume(ctx, j)
+			err = r.resume(ctx, j, true)
 		case !r.needsMove(bk):
 			res.Skipped = append(res.Skipped, url)
 			continue
@@ -273,7 +273,7 @@ func (r *Rewrapper) move(ctx context.Context, bk storedBackup) (*journal, error)
 	if err := r.point("journaled"); err != nil {
 		return nil, err
 	}
-	return j, r.resume(ctx, j)
+	return j, r.resume(ctx, j, false)
 }
 
 // planObject plans the switch of one object, j.Object, whose manifest (or
@@ -330,14 +330,15 @@ func (r *Rewrapper) planObject(ctx context.Context, j *journal, base *manifest.M
 // run any number of times. The journal was authenticated by journals.read
 // (or written just now); here the manifest it carries passes the signature
 // gate again and its headers must match under the store's keys before
-// anything is written.
-func (r *Rewrapper) resume(ctx context.Context, j *journal) error {
+// anything is written. found says the journal was read from storage, not
+// written just now: it may be an old one put back (see apply).
+func (r *Rewrapper) resume(ctx context.Context, j *journal, found bool) error {
 	base, err := r.trust.CheckSignature(r.b.URL(j.Object), j.Object, j.Manifest, j.ManifestSig, len(j.ManifestSig) > 0)
 	if err != nil {
 		return fmt.Errorf("rewrap journal: the manifest it carries: %w", err)
 	}
 	if j.Apply == applyParts {
-		return r.resumeParts(ctx, j, base.Manifest)
+		return r.resumeParts(ctx, j, base.Manifest, found)
 	}
 	if base.Manifest.Digest == nil {
 		return errors.New("rewrap journal: the manifest it carries records no digest")
@@ -345,7 +346,7 @@ func (r *Rewrapper) resume(ctx context.Context, j *journal) error {
 	if err := j.checkHeaders(r.all, r.storeIDs); err != nil {
 		return err
 	}
-	d, size, err := r.apply(ctx, j, base.Manifest)
+	d, size, err := r.apply(ctx, j, base.Manifest, found)
 	if err != nil {
 		return err
 	}
@@ -417,8 +418,12 @@ func (r *Rewrapper) commitMove(ctx context.Context, j *journal, m *manifest.Mani
 // apply changes the object unless it already carries the move, and returns
 // the digest and size of its new bytes. The digest is never read back from
 // the object: it was computed from bytes checked against the signed
-// manifest, so the new signature vouches only for what was verified.
-func (r *Rewrapper) apply(ctx context.Context, j *journal, base *manifest.Manifest) (manifest.Digest, int64, error) {
+// manifest, so the new signature vouches only for what was verified. A
+// journal found in storage may be an old, genuinely signed one put back
+// after the object moved on (a later re-encryption, a copy-mode move): its
+// header written in place would then leave bytes no key opens, so the
+// object must first be the one it was written for (inPlaceMatches).
+func (r *Rewrapper) apply(ctx context.Context, j *journal, base *manifest.Manifest, found bool) (manifest.Digest, int64, error) {
 	switch j.Apply {
 	case applyInPlace, applyCopy:
 		d, err := parseDigest(j.NewDigest)
@@ -430,6 +435,11 @@ func (r *Rewrapper) apply(ctx context.Context, j *journal, base *manifest.Manife
 			return d, j.NewSize, err
 		}
 		if j.Apply == applyInPlace {
+			if found {
+				if err := inPlaceMatches(ctx, r.b, j, d); err != nil {
+					return d, j.NewSize, err
+				}
+			}
 			return d, j.NewSize, rewriteInPlace(ctx, r.b, j)
 		}
 		return d, j.NewSize, rewriteCopy(ctx, r.b, j, d)
