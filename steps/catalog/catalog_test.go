@@ -44,8 +44,15 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, b blob.Backend)) {
 
 var ctx = context.Background()
 
-// putBackup stores a backup as upload does: object, sidecar, then manifest.
+// putBackup stores a backup of database app by plan nightly as upload
+// does: object, sidecar, then manifest.
 func putBackup(t *testing.T, b blob.Backend, name string, created time.Time) {
+	t.Helper()
+	putBackupOf(t, b, name, created, "app")
+}
+
+// putBackupOf stores a backup of database db by plan nightly.
+func putBackupOf(t *testing.T, b blob.Backend, name string, created time.Time, db string) {
 	t.Helper()
 	data := []byte("backup " + name)
 	sum := sha256.Sum256(data)
@@ -55,7 +62,7 @@ func putBackup(t *testing.T, b blob.Backend, name string, created time.Time) {
 	m := manifest.Build(manifest.Input{
 		Plan: "nightly", RunID: "r-" + name, Created: created, Object: name[strings.LastIndex(name, "/")+1:], StoredBytes: int64(len(data)), Digest: &d,
 		Upstream: []runner.Stage{
-			{ID: "dump", Type: "dump", Outputs: runner.Outputs{"bytes": int64(100), "database": "app"}},
+			{ID: "dump", Type: "dump", Outputs: runner.Outputs{"bytes": int64(100), "database": db}},
 			{ID: "encrypt", Type: "encrypt", Outputs: runner.Outputs{"key_ids": []any{"k-0123456789abcdef"}}},
 		},
 	})
@@ -233,7 +240,7 @@ func TestPruneRemovesWholeBackupsAndKeepsNewestVerified(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Protected == nil || res.Protected.Name != "d2.age" || res.ToDelete() != 3 {
+		if len(res.Protected) != 1 || res.Protected[0].Name != "d2.age" || res.ToDelete() != 3 {
 			t.Fatalf("protected %v, to delete %d; want d2.age and 3", res.Protected, res.ToDelete())
 		}
 		before := listAll(t, b)
@@ -316,7 +323,7 @@ func TestPruneEmptyDestination(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err := catalog.PlanPrune(c, catalog.Policy{Last: 1})
-	if err != nil || res.Protected != nil || len(res.Decisions) != 0 {
+	if err != nil || len(res.Protected) != 0 || len(res.Decisions) != 0 {
 		t.Errorf("empty destination: %+v, %v", res, err)
 	}
 	if _, err := catalog.PlanPrune(c, catalog.Policy{}); err == nil {
@@ -355,4 +362,45 @@ func TestPruneDestDryRunThenConfirm(t *testing.T) {
 			t.Errorf("left %q, want d3.age", got)
 		}
 	})
+}
+
+// TestPruneKeepsEachSeries: two databases backed up into one destination
+// (a fleet; plans/backup.yaml's default folder), shop at 03:00 and crm a
+// minute later each day. keep_daily 7 keeps every backup of both: the
+// policy applies to each database's backups apart, and each has its own
+// protected newest backup. As one series, crm's later backups took every
+// day and all of shop's were deleted.
+func TestPruneKeepsEachSeries(t *testing.T) {
+	b := blob.NewFile(t.TempDir())
+	for d := 1; d <= 3; d++ {
+		putBackupOf(t, b, fmt.Sprintf("shop-%d.age", d), day(d), "shop")
+		putBackupOf(t, b, fmt.Sprintf("crm-%d.age", d), day(d).Add(time.Minute), "crm")
+	}
+	c, err := catalog.Read(ctx, b, trust)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := catalog.PlanPrune(c, catalog.Policy{Daily: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ToDelete() != 0 {
+		t.Errorf("keep_daily 7 deletes %d of 6 backups of two databases over 3 days", res.ToDelete())
+	}
+	res, err = catalog.PlanPrune(c, catalog.Policy{Last: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, d := range res.Decisions {
+		if d.Keep {
+			kept = append(kept, d.Backup.Name)
+		}
+	}
+	if !reflect.DeepEqual(kept, []string{"crm-3.age", "shop-3.age"}) || len(res.Protected) != 2 {
+		t.Errorf("keep_last 1 keeps %q (protected %d); want the newest of each database", kept, len(res.Protected))
+	}
+	if got := res.Outputs()["protected"]; got != "crm-3.age,shop-3.age" {
+		t.Errorf("protected output %q", got)
+	}
 }

@@ -68,9 +68,18 @@ type bucketRule struct {
 	last   string
 }
 
-// Apply decides for each backup, newest first. backups must be sorted
-// oldest first, as Catalog.Backups is.
+// Apply decides for each backup, newest first, as one series (see
+// PlanPrune for a destination of several). backups must be sorted oldest
+// first, as Catalog.Backups is.
 func (p Policy) Apply(backups []Backup) []Decision {
+	ptrs := make([]*Backup, len(backups))
+	for i := range backups {
+		ptrs[i] = &backups[i]
+	}
+	return p.apply(ptrs)
+}
+
+func (p Policy) apply(backups []*Backup) []Decision {
 	rules := []*bucketRule{
 		{name: "last", count: p.Last, period: nil},
 		{name: "daily", count: p.Daily, period: func(t time.Time) string { return t.Format("2006-01-02") }},
@@ -87,7 +96,7 @@ func (p Policy) Apply(backups []Backup) []Decision {
 		cutoff = p.Within.Before(backups[n-1].Created())
 	}
 	for i := len(backups) - 1; i >= 0; i-- {
-		bk := &backups[i]
+		bk := backups[i]
 		t := bk.Created().UTC()
 		d := Decision{Backup: bk}
 		for _, r := range rules {

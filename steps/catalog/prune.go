@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/sluice-dev/sluice/runner"
@@ -23,9 +24,9 @@ const (
 // PruneResult is what a prune decided and did.
 type PruneResult struct {
 	Decisions []Decision // newest first
-	// Protected is the backup kept by ReasonNewestVerified or
-	// ReasonNewestUnverified; nil when the destination is empty.
-	Protected *Backup
+	// Protected are the backups kept by ReasonNewestVerified or
+	// ReasonNewestUnverified, one per series (see PlanPrune), newest first.
+	Protected []*Backup
 	Confirmed bool     // false: a dry run, nothing was deleted
 	Deleted   []string // object names whose manifest was removed
 	// Problems are the manifests that could not be trusted (unsigned,
@@ -47,29 +48,56 @@ func (r *PruneResult) ToDelete() int {
 	return n
 }
 
-// PlanPrune applies p to the catalogue and protects the newest verified
-// backup (or, when none is verified, the newest backup).
+// PlanPrune applies p to each series of the catalogue, the backups of one
+// plan and one database, and protects in each the newest verified backup
+// (or, when none is verified, the newest backup). Several databases or
+// plans often share a destination (a fleet, plans/backup.yaml's default):
+// as one series, one database's daily backups would push out another's.
 func PlanPrune(c *Catalog, p Policy) (*PruneResult, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	res := &PruneResult{Decisions: p.Apply(c.Backups), Problems: c.Problems}
-	reason := ReasonNewestVerified
-	prot, ok := c.NewestVerified()
-	if !ok {
-		prot, ok = c.Latest()
-		reason = ReasonNewestUnverified
-	}
-	if ok {
-		res.Protected = prot
-		for i := range res.Decisions {
-			if d := &res.Decisions[i]; d.Backup == prot {
-				d.Keep = true
-				d.Reasons = append(d.Reasons, reason)
+	res := &PruneResult{Problems: c.Problems}
+	decided := map[*Backup]Decision{}
+	for _, s := range c.series() {
+		for _, d := range p.apply(s) {
+			decided[d.Backup] = d
+		}
+		prot, reason := s[len(s)-1], ReasonNewestUnverified
+		for i := len(s) - 1; i >= 0; i-- {
+			if s[i].Verified() {
+				prot, reason = s[i], ReasonNewestVerified
+				break
 			}
 		}
+		d := decided[prot]
+		d.Keep, d.Reasons = true, append(d.Reasons, reason)
+		decided[prot] = d
+		res.Protected = append(res.Protected, prot)
 	}
+	for i := len(c.Backups) - 1; i >= 0; i-- {
+		res.Decisions = append(res.Decisions, decided[&c.Backups[i]])
+	}
+	slices.SortStableFunc(res.Protected, func(a, b *Backup) int { return b.Created().Compare(a.Created()) })
 	return res, nil
+}
+
+// series splits the backups by plan and database, each oldest first.
+func (c *Catalog) series() [][]*Backup {
+	index := map[[2]string]int{}
+	var out [][]*Backup
+	for i := range c.Backups {
+		bk := &c.Backups[i]
+		key := [2]string{bk.Summary.Plan, bk.Summary.Database}
+		j, ok := index[key]
+		if !ok {
+			j = len(out)
+			index[key] = j
+			out = append(out, nil)
+		}
+		out[j] = append(out[j], bk)
+	}
+	return out
 }
 
 // PruneDest reads the catalogue of b through the signature gate, plans the
@@ -100,10 +128,11 @@ func (r *PruneResult) Outputs() map[string]any {
 			"keep": d.Keep, "deleted": deleted[d.Backup.Name], "reasons": runner.List(d.Reasons),
 		})
 	}
-	protected := ""
-	if r.Protected != nil {
-		protected = r.Protected.Name
+	names := make([]string, len(r.Protected))
+	for i, p := range r.Protected {
+		names[i] = p.Name
 	}
+	protected := strings.Join(names, ",")
 	return map[string]any{
 		"dry_run": !r.Confirmed, "kept": int64(r.Kept()), "to_delete": int64(r.ToDelete()),
 		"deleted": int64(len(r.Deleted)), "protected": protected, "backups": list,
