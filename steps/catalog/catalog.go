@@ -78,6 +78,7 @@ const (
 	ProblemRenamed       = "renamed"        // a manifest that describes another object
 	ProblemUnsigned      = "unsigned"       // a manifest without a signature, unsigned not allowed
 	ProblemSignature     = "bad-signature"  // a signature that does not verify, or by an unknown key
+	ProblemCopied        = "copied"         // one of several manifests of the same backup
 )
 
 // Problem is a manifest that does not describe a backup that is there.
@@ -117,8 +118,7 @@ func Read(ctx context.Context, b blob.Backend, t Trust) (*Catalog, error) {
 		byName[in.Name] = in
 	}
 	c := &Catalog{Root: b.URL("")}
-	backups := map[string]int{}
-	partOf := map[string]int{} // a part's name -> its backup's index
+	var found []*Backup
 	for _, in := range infos {
 		if !strings.HasSuffix(in.Name, manifestSuffix) {
 			continue
@@ -131,12 +131,17 @@ func Read(ctx context.Context, b blob.Backend, t Trust) (*Catalog, error) {
 		case prob != nil:
 			c.Problems = append(c.Problems, *prob)
 		default:
-			backups[obj] = len(c.Backups)
-			for _, p := range bk.Parts {
-				partOf[p.Name] = len(c.Backups)
-			}
-			c.Backups = append(c.Backups, *bk)
+			found = append(found, bk)
 		}
+	}
+	backups := map[string]int{}
+	partOf := map[string]int{} // a part's name -> its backup's index
+	for _, bk := range c.dropCopies(b, found) {
+		backups[bk.Name] = len(c.Backups)
+		for _, p := range bk.Parts {
+			partOf[p.Name] = len(c.Backups)
+		}
+		c.Backups = append(c.Backups, *bk)
 	}
 	c.sortLeftovers(b, infos, byName, backups, partOf)
 	for i := range c.Backups {
@@ -150,6 +155,41 @@ func Read(ctx context.Context, b blob.Backend, t Trust) (*Catalog, error) {
 		return a.Name < b.Name
 	})
 	return c, nil
+}
+
+// dropCopies returns the backups whose manifest no other one here
+// duplicates, and files the others as Problems. A signature names the
+// object but not its folder, so a genuine manifest copied next to junk
+// under another folder passes the gate: counted, a copy with a greater name
+// would take its backup's place in retention, and a prune would delete the
+// genuine one. Copies of one backup (same run, object name and digest)
+// are none of them listed, kept, restored or pruned until the copies are
+// removed.
+func (c *Catalog) dropCopies(b blob.Backend, found []*Backup) []*Backup {
+	key := func(bk *Backup) string {
+		d := ""
+		if bk.Summary.Digest != nil {
+			d = bk.Summary.Digest.String()
+		}
+		return bk.Summary.RunID + "\x00" + path.Base(bk.Name) + "\x00" + d
+	}
+	names := map[string][]string{}
+	for _, bk := range found {
+		names[key(bk)] = append(names[key(bk)], bk.Name)
+	}
+	var out []*Backup
+	for _, bk := range found {
+		same := names[key(bk)]
+		if len(same) == 1 {
+			out = append(out, bk)
+			continue
+		}
+		mname := manifest.ManifestName(bk.Name)
+		c.Problems = append(c.Problems, Problem{Manifest: mname, URL: b.URL(mname), Kind: ProblemCopied, Detail: fmt.Sprintf(
+			"backup %s of run %s is described by %d manifests here (%s): a copy was put in this destination; remove the copies you did not make (until then none of them is listed, restored or pruned)",
+			path.Base(bk.Name), bk.Summary.RunID, len(same), strings.Join(same, ", "))})
+	}
+	return out
 }
 
 // readBackup reads the manifest of obj: the backup it describes, or the

@@ -404,3 +404,48 @@ func TestPruneKeepsEachSeries(t *testing.T) {
 		t.Errorf("protected output %q", got)
 	}
 }
+
+// TestCopiedManifestsAreNotBackups plays someone who can write the
+// destination but holds no key: they copy genuine manifests and their
+// signatures into another folder, next to junk objects of the same names.
+// The signature names the object, not its folder, so each copy passes the
+// gate; counted, the copies (greater names, same times) took their
+// backups' days and keep_daily deleted every genuine backup. Now neither
+// copy of a backup is a backup: both are problems, nothing is deleted, and
+// the newest backup cannot be picked while they are there.
+func TestCopiedManifestsAreNotBackups(t *testing.T) {
+	b := blob.NewFile(t.TempDir())
+	for d := 1; d <= 3; d++ {
+		name := fmt.Sprintf("d%d.age", d)
+		putBackup(t, b, name, day(d))
+		put(t, b, "zz/"+name, []byte("junk"))
+		for _, f := range []string{manifest.ManifestName(name), manifest.SignatureName(name)} {
+			put(t, b, "zz/"+f, readAll(t, b, f))
+		}
+	}
+	c, err := catalog.Read(ctx, b, trust)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copied := 0
+	for _, p := range c.Problems {
+		if p.Kind == catalog.ProblemCopied {
+			copied++
+		}
+	}
+	if len(c.Backups) != 0 || copied != 6 {
+		t.Fatalf("%d backups, %d copied problems (%+v); want none and 6", len(c.Backups), copied, c.Problems)
+	}
+	res, err := catalog.PruneDest(ctx, b, catalog.Policy{Daily: 7}, true, trust)
+	if err != nil || len(res.Deleted) != 0 {
+		t.Fatalf("prune deleted %q, %v", res.Deleted, err)
+	}
+	for d := 1; d <= 3; d++ {
+		if _, err := b.Stat(ctx, fmt.Sprintf("d%d.age", d)); err != nil {
+			t.Errorf("genuine backup d%d: %v", d, err)
+		}
+	}
+	if _, _, err := catalog.Newest(ctx, b, trust); err == nil || !strings.Contains(err.Error(), "described by 2 manifests") {
+		t.Errorf("newest backup with copies around: %v", err)
+	}
+}
