@@ -33,7 +33,7 @@ func (f *File) ListUploads(ctx context.Context, prefix string) ([]Upload, error)
 	for _, in := range infos {
 		name, ok := pendingObject(in.Name)
 		if ok && strings.HasPrefix(name, prefix) {
-			out = append(out, Upload{Name: name, ID: in.Name, Started: in.ModTime})
+			out = append(out, Upload{Name: name, ID: in.Name, Started: in.ModTime, Marked: true})
 		}
 	}
 	return out, nil

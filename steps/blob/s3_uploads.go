@@ -17,6 +17,9 @@ type Upload struct {
 	ID   string // S3: the upload id; File: the pending file's name
 	// Started is when the upload began (S3) or was last written to (File).
 	Started time.Time
+	// Marked says the upload's own name marks it as sluice's (a File
+	// pending file); an S3 multipart upload may be any tool's.
+	Marked bool
 }
 
 // UploadLister is implemented by backends whose unfinished uploads outlive

@@ -126,6 +126,11 @@ func PlanLeftovers(ctx context.Context, b blob.Backend, c *Catalog, olderThan ti
 		return nil, err
 	}
 	for _, u := range ups {
+		// A destination may be shared: another tool's multipart upload is
+		// not sluice's to abort, whatever its age.
+		if _, _, part := manifest.PartOwner(u.Name); !u.Marked && !isEncryptedName(u.Name) && !part {
+			continue
+		}
 		res.Uploads = append(res.Uploads, UploadLeftover{Upload: u, Abort: !u.Started.After(cutoff)})
 	}
 	return res, nil

@@ -18,9 +18,10 @@ import (
 
 // TestLeftovers leaves a complete backup, an incomplete object with its
 // sidecar, an incomplete object whose manifest appears after planning and,
-// on s3://, an unfinished multipart upload. A dry run and a young cutoff
-// remove nothing; the real run removes only the old incomplete object (with
-// its sidecar) and aborts the upload, never the backup.
+// on s3://, an unfinished multipart upload of a backup and one of another
+// tool's file. A dry run and a young cutoff remove nothing; the real run
+// removes only the old incomplete object (with its sidecar) and aborts the
+// backup's upload, never the backup nor the other tool's upload.
 func TestLeftovers(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b blob.Backend) {
 		putBackup(t, b, "a.dump", time.Now().Add(-time.Hour))
@@ -30,8 +31,10 @@ func TestLeftovers(t *testing.T) {
 		s3b, isS3 := b.(*blob.S3)
 		if isS3 {
 			core := minio.Core{Client: s3test.Shared(t).Client(t)}
-			if _, err := core.NewMultipartUpload(ctx, s3b.Bucket(), s3b.Prefix()+"c.dump.age", minio.PutObjectOptions{}); err != nil {
-				t.Fatal(err)
+			for _, name := range []string{"c.dump.age", "other-tool/video.mp4"} {
+				if _, err := core.NewMultipartUpload(ctx, s3b.Bucket(), s3b.Prefix()+name, minio.PutObjectOptions{}); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}
 		before := listAll(t, b)
@@ -79,9 +82,10 @@ func TestLeftovers(t *testing.T) {
 			}
 		}
 		if isS3 {
+			// Another tool's upload in a shared bucket is not sluice's.
 			ups, err := s3b.ListUploads(ctx, "")
-			if err != nil || len(ups) != 0 {
-				t.Fatalf("unfinished uploads after the cleanup: %+v, %v; want none", ups, err)
+			if err != nil || len(ups) != 1 || ups[0].Name != "other-tool/video.mp4" {
+				t.Fatalf("unfinished uploads after the cleanup: %+v, %v; want only other-tool/video.mp4", ups, err)
 			}
 			if !res.Uploads[0].Aborted || res.Uploads[0].Name != "c.dump.age" {
 				t.Errorf("upload result %+v, want c.dump.age aborted", res.Uploads[0])
