@@ -245,9 +245,9 @@ func union(spans []span, touching bool) []span {
 	return out
 }
 
-// redactValue returns v with secrets masked in every string it holds (in
-// lists and maps too), keeping its shape for formatting. Values of other
-// types are returned as they are: formatting them does not quote.
+// redactValue returns v with secrets masked in every string and number it
+// holds (in lists and maps too), keeping its shape for formatting. Values of
+// other types are returned as they are: formatting them does not quote.
 func (r *Redactor) redactValue(v any) any {
 	if r == nil || len(r.patterns) == 0 {
 		return v
@@ -255,6 +255,8 @@ func (r *Redactor) redactValue(v any) any {
 	switch x := v.(type) {
 	case string:
 		return r.Redact(x)
+	case int, int64, int32, uint, uint64, uint32, float64, float32:
+		return r.redactNumber(x)
 	case []string:
 		out := make([]string, len(x))
 		for i, e := range x {
@@ -277,6 +279,16 @@ func (r *Redactor) redactValue(v any) any {
 		return r.redactValue(map[string]any(x))
 	case error:
 		return r.Redact(x.Error())
+	}
+	return v
+}
+
+// redactNumber returns Mask for a number whose text holds a secret (a
+// secret int param, say), else the number as it is: reports keep numbers
+// as numbers, so a mask cannot replace only a part of one.
+func (r *Redactor) redactNumber(v any) any {
+	if s := formatValue(v, false); r.Redact(s) != s {
+		return Mask
 	}
 	return v
 }

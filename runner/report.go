@@ -207,12 +207,14 @@ func WriteJSONFile(path string, v any) error {
 }
 
 // reportValue turns an output or param value into a JSON-friendly value with
-// every string redacted: durations become seconds, and values of other types
-// go through a JSON round trip so that no string escapes redaction.
+// every string and number redacted: durations become seconds, and values of
+// other types go through a JSON round trip so that nothing escapes redaction.
 func reportValue(v any, red *Redactor) any {
 	switch x := v.(type) {
-	case nil, bool, int, int64, int32, uint, uint64, uint32, float64, float32:
+	case nil, bool:
 		return x
+	case int, int64, int32, uint, uint64, uint32, float64, float32:
+		return red.redactNumber(x)
 	case string:
 		return red.Redact(x)
 	case time.Duration:

@@ -119,7 +119,7 @@ func TestReadReportRejectsOtherVersion(t *testing.T) {
 }
 
 func TestReportValue(t *testing.T) {
-	red := NewRedactor("tok")
+	red := NewRedactor("tok", "98765432")
 	type nested struct {
 		Name string `json:"name"`
 	}
@@ -130,10 +130,16 @@ func TestReportValue(t *testing.T) {
 		"s":  nested{Name: "my tok"},
 		"n":  int64(3),
 		"ok": true,
+		// A secret int param given back, as itself or through JSON.
+		"pin":  98765432,
+		"pins": []int{98765432, 7},
 	}
 	got := reportValue(in, red).(map[string]any)
 	if got["d"] != 1.5 || got["n"] != int64(3) || got["ok"] != true {
 		t.Errorf("scalars: %v", got)
+	}
+	if l := got["pins"].([]any); got["pin"] != Mask || l[0] != Mask || l[1] != 7.0 {
+		t.Errorf("secret numbers: %v %v", got["pin"], l)
 	}
 	if l := got["l"].([]any); l[0] != "a-***" || l[1] != "b" {
 		t.Errorf("list: %v", l)
