@@ -74,8 +74,9 @@ func EnvSecrets(environ []string) (secrets, tooShort []string) {
 }
 
 // ValueSecrets returns the passwords of the URLs and connection strings in
-// the given values (strings, and lists or maps of them), e.g. the params of
-// a run: a password in a param that is not declared secret is still one.
+// the given values (strings, and lists or maps of them, a map's keys too),
+// e.g. the params of a run: a password in a param that is not declared
+// secret is still one.
 func ValueSecrets(values map[string]any) []string {
 	var out []string
 	var walk func(v any)
@@ -88,7 +89,9 @@ func ValueSecrets(values map[string]any) []string {
 				walk(e)
 			}
 		case map[string]any:
-			for _, e := range x {
+			for k, e := range x {
+				// A for_each over the map shows each key as an item's name.
+				out = append(out, Passwords(k)...)
 				walk(e)
 			}
 		}

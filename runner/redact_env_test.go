@@ -45,6 +45,20 @@ func TestEnvSecrets(t *testing.T) {
 	}
 }
 
+// TestValueSecretsMapKeys finds the password of a connection string that a
+// map param holds as a key (a for_each shows keys as item names), as well
+// as in its values and lists.
+func TestValueSecretsMapKeys(t *testing.T) {
+	got := ValueSecrets(map[string]any{
+		"dbs":  map[string]any{"postgres://app:KeyPassw0rd@db1/shop": "nightly", "crm": "postgres://app:ValPassw0rd@db2/crm"},
+		"urls": []any{"s3://KEY:ListSecr3t@bucket/x"},
+	})
+	want := []string{"KeyPassw0rd", "ListSecr3t", "ValPassw0rd"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("secrets = %q, want %q", got, want)
+	}
+}
+
 // TestRedactURLPasswords masks passwords the redactor was never told about,
 // found by their syntax, in the shapes errors and logs give them.
 func TestRedactURLPasswords(t *testing.T) {

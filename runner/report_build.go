@@ -46,7 +46,7 @@ func (r *run) report(err error) *Report {
 		st.Input, st.Deps = s.Input, s.Deps
 		for _, it := range sr.items {
 			ir := r.stepReport(s, it.record)
-			ir.Key, ir.Input = fmt.Sprint(it.key), s.Input
+			ir.Key, ir.Input = r.red.Redact(fmt.Sprint(it.key)), s.Input
 			st.Items = append(st.Items, ir)
 		}
 		if len(st.Items) > 0 {

@@ -158,9 +158,11 @@ func (r *run) forEachItems(ctx context.Context, s *Step) (items []*item, list bo
 	}
 	used := map[string]bool{}
 	for _, si := range all {
-		name := folderName(si.label)
+		// A key may hold a password (a map keyed by connection string).
+		base := folderName(r.red.Redact(si.label))
+		name := base
 		for n := 2; used[name]; n++ {
-			name = fmt.Sprintf("%s-%d", folderName(si.label), n)
+			name = fmt.Sprintf("%s-%d", base, n)
 		}
 		used[name] = true
 		items = append(items, &item{key: si.key, value: si.value, label: si.label, dir: filepath.Join(r.dir, s.ID, name)})

@@ -94,7 +94,8 @@ func (a *app) graph(pos []string, format string, params []string, paramsFile str
 	if err != nil {
 		return usagef("%v", err)
 	}
-	fmt.Fprint(a.stdout, out)
+	// Items are drawn by key, and a key may hold a password.
+	fmt.Fprint(a.stdout, a.redactor.Redact(out))
 	return nil
 }
 
