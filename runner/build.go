@@ -60,6 +60,10 @@ func Build(file, description string, keys map[string]KeyConfig, steps []BuiltSte
 			l.el.add(nil, "", "step id must not be empty")
 			continue
 		}
+		if !stepIDRE.MatchString(bs.ID) {
+			l.el.add(nil, bs.ID, badStepID)
+			continue
+		}
 		if _, dup := l.steps[bs.ID]; dup {
 			l.el.add(nil, bs.ID, "step id used twice")
 			continue

@@ -113,6 +113,7 @@ func TestBuildValidates(t *testing.T) {
 		{"fail-closed", []BuiltStep{{ID: "a", Type: "src", Params: src()}, {ID: "b", Type: "store", Input: "a", Params: store(false)}},
 			`step "b": would persist plaintext from step "a"`},
 		{"duplicate", []BuiltStep{{ID: "a", Type: "src", Params: src()}, {ID: "a", Type: "src", Params: src()}}, `step "a": step id used twice`},
+		{"path as id", []BuiltStep{{ID: "../x", Type: "src", Params: src()}}, `step "../x": step id must start with a letter or _`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -9,6 +10,16 @@ import (
 
 // stepFields are the fields every step may have.
 var stepFields = []string{"type", "with", "input", "needs", "when", "assert", "retry", "timeout", "continue_on_error", "for_each", "max_parallel", "fail_fast"}
+
+// stepIDPattern is what a step id may be. An id names the step's folder in
+// the run folder, so it holds no path separator and no dot.
+const stepIDPattern = `^[A-Za-z_][A-Za-z0-9_-]*$`
+
+var stepIDRE = regexp.MustCompile(stepIDPattern)
+
+// badStepID is the problem with a step id that does not match
+// stepIDPattern.
+const badStepID = "step id must start with a letter or _ and hold only letters, digits, _ and -: rename the step"
 
 // stepInfo is a step being loaded, with the nodes needed for messages.
 type stepInfo struct {
@@ -39,6 +50,9 @@ func (l *loader) loadSteps(n *yaml.Node) {
 		if k.Value == "" {
 			l.el.add(k, "", "step id must not be empty")
 			continue
+		}
+		if !stepIDRE.MatchString(k.Value) {
+			l.el.add(k, k.Value, badStepID)
 		}
 		si := &stepInfo{
 			step:   &Step{ID: k.Value, Pos: l.el.pos(k)},

@@ -117,7 +117,7 @@ func Schema(reg *Registry) ([]byte, error) {
 					}},
 				}},
 			},
-			"steps": map[string]any{"type": "object", "additionalProperties": map[string]any{"$ref": "#/$defs/step"}},
+			"steps": map[string]any{"type": "object", "propertyNames": map[string]any{"pattern": stepIDPattern}, "additionalProperties": map[string]any{"$ref": "#/$defs/step"}},
 		},
 		"$defs": defs,
 	}
