@@ -34,9 +34,10 @@ func (r *run) actionRecord(ctx context.Context, s *Step, it *item) (rec record, 
 	}
 	var res attemptResult
 	attempts := 0
+	cs := &callState{}
 	for {
 		attempts++
-		res = r.actionAttempt(ctx, s, it)
+		res = r.actionAttempt(ctx, s, it, cs)
 		if !r.retry(ctx, s, s.Retry, res, attempts) {
 			break
 		}
@@ -44,7 +45,9 @@ func (r *run) actionRecord(ctx context.Context, s *Step, it *item) (rec record, 
 	return r.conclude(ctx, res, started, attempts), ""
 }
 
-func (r *run) actionAttempt(ctx context.Context, s *Step, it *item) attemptResult {
+// actionAttempt runs one attempt of action s; cs keeps the plans it called
+// in earlier attempts.
+func (r *run) actionAttempt(ctx context.Context, s *Step, it *item, cs *callState) attemptResult {
 	params, err := r.bind(s, r.itemEnv(ctx, it))
 	if err != nil {
 		return attemptResult{err: &StepError{Step: s.ID, Err: err}, permanent: true}
@@ -52,7 +55,7 @@ func (r *run) actionAttempt(ctx context.Context, s *Step, it *item) attemptResul
 	actx, cancel := withStepTimeout(ctx, s.Timeout)
 	defer cancel()
 	var outs Outputs
-	cs := &callState{}
+	before := cs.count()
 	err = r.protect(s, func() (err error) {
 		outs, err = params.(Action).Run(actx, r.stepContext(actx, s, it, cs))
 		return err
@@ -63,10 +66,10 @@ func (r *run) actionAttempt(ctx context.Context, s *Step, it *item) attemptResul
 		}
 		// Outputs returned with the error (an audit's findings) still go
 		// into the report.
-		return attemptResult{outs: outs, err: &StepError{Step: s.ID, Err: err}, run: cs.last()}
+		return attemptResult{outs: outs, err: &StepError{Step: s.ID, Err: err}, run: cs.lastSince(before)}
 	}
 	gates, gerr := r.checkAsserts(s, r.envWith(ctx, it, map[string]Outputs{s.ID: outs}))
-	return attemptResult{outs: outs, err: gerr, permanent: gerr != nil, gates: gates, run: cs.last()}
+	return attemptResult{outs: outs, err: gerr, permanent: gerr != nil, gates: gates, run: cs.lastSince(before)}
 }
 
 // retry reports whether to run another attempt after res, waiting the

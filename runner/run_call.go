@@ -10,17 +10,26 @@ import (
 	"time"
 )
 
-// callState keeps the runs of the plan a step called during one attempt.
+// callState keeps the runs of the plan a step (or an item) called, over all
+// its attempts: their number names the next run's folder.
 type callState struct {
 	mu   sync.Mutex
 	runs []*Report
 }
 
-// last returns the report of the last run, or nil.
-func (cs *callState) last() *Report {
+// count returns how many runs were called so far.
+func (cs *callState) count() int {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	if len(cs.runs) == 0 {
+	return len(cs.runs)
+}
+
+// lastSince returns the report of the last run after the first n, or nil:
+// an attempt's own, not an earlier attempt's.
+func (cs *callState) lastSince(n int) *Report {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if len(cs.runs) <= n {
 		return nil
 	}
 	return cs.runs[len(cs.runs)-1]
