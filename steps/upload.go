@@ -236,10 +236,9 @@ func (p *pendingUpload) Commit(ctx context.Context, upstream []runner.Stage) (ru
 	}
 	if fromStep {
 		side := manifest.SidecarName(p.name, digest.Algorithm)
-		if err := p.b.Put(ctx, side, manifest.Sidecar(digest, p.name), opts); err != nil {
+		if err := blob.PutMade(ctx, p.b, side, manifest.Sidecar(digest, p.name), opts, &made); err != nil {
 			return fail(fmt.Errorf("writing checksum sidecar: %w", existsHint(err, p.b.URL(side))))
 		}
-		made = append(made, side)
 	}
 	m := manifest.Build(manifest.Input{
 		Plan: p.sc.PlanName, RunID: p.sc.RunID, Created: time.Now(), Object: p.name,
@@ -258,19 +257,13 @@ func (p *pendingUpload) Commit(ctx context.Context, upstream []runner.Stage) (ru
 	out := runner.Outputs{"signature": "", "signed_by": ""}
 	if sig != nil {
 		sname := manifest.SignatureName(p.name)
-		if err := p.b.Put(ctx, sname, sig, opts); err != nil {
+		if err := blob.PutMade(ctx, p.b, sname, sig, opts, &made); err != nil {
 			return fail(fmt.Errorf("writing the manifest signature: %w", existsHint(err, p.b.URL(sname))))
 		}
-		made = append(made, sname)
 		out["signature"], out["signed_by"] = p.b.URL(sname), p.signer.ID
 	}
 	mname := manifest.ManifestName(p.name)
-	if err := p.b.Put(ctx, mname, data, opts); err != nil {
-		if !p.u.Overwrite && !errors.Is(err, blob.ErrExist) {
-			// The server may have stored it before the write failed (a
-			// reply lost on s3://); it was not there before.
-			made = append(made, mname)
-		}
+	if err := blob.PutMade(ctx, p.b, mname, data, opts, &made); err != nil {
 		return fail(fmt.Errorf("writing manifest: %w", existsHint(err, p.b.URL(mname))))
 	}
 	out["manifest"], out["digest"], out["digest_algorithm"] = p.b.URL(mname), digest.Hex, digest.Algorithm

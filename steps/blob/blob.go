@@ -177,6 +177,18 @@ func RemoveIfExist(ctx context.Context, b Backend, names []string) error {
 	return nil
 }
 
+// PutMade writes name as one file of a multi-object commit and records it
+// in made for RemoveMade: after success, and after a failure the service
+// may have carried out anyway (its reply lost) when the name was free
+// (not overwriting, and not refused as existing).
+func PutMade(ctx context.Context, b Backend, name string, data []byte, opts CreateOptions, made *[]string) error {
+	err := b.Put(ctx, name, data, opts)
+	if err == nil || !opts.Overwrite && !errors.Is(err, ErrExist) {
+		*made = append(*made, name)
+	}
+	return err
+}
+
 // RemoveMade removes objects a failed multi-object commit made visible,
 // newest first, so that what is left never looks more complete than what
 // was there before. It runs on its own deadline: the commit's context may

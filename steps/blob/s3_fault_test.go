@@ -261,3 +261,44 @@ func BenchmarkS3Upload(b *testing.B) {
 		}
 	})
 }
+
+// TestIntegrationS3CommitCancelledAfterServerStored: the final request of
+// an upload (Complete, or the one PUT of a short stream) reaches the
+// server, which stores the object, and the run is cancelled (Ctrl-C, a step
+// timeout) before the reply arrives. Commit fails; Abort must then remove
+// the object, not leave a complete one without its manifest that blocks the
+// next run's name.
+func TestIntegrationS3CommitCancelledAfterServerStored(t *testing.T) {
+	srv := s3test.Shared(t)
+	for _, size := range []int{12 << 20, 1 << 20} {
+		ctx, cancel := context.WithCancel(context.Background())
+		fp := newFaultProxy(t, srv)
+		fp.cut = func(r *http.Request) int64 {
+			q := r.URL.Query()
+			complete := r.Method == http.MethodPost && q.Has("uploadId")
+			single := r.Method == http.MethodPut && !q.Has("partNumber") && size < blob.MinPartSize
+			if complete || single {
+				cancel()             // the interrupt arrives now
+				<-r.Context().Done() // and the reply never reaches the client
+			}
+			return -1
+		}
+		b := fp.backend(t, srv, srv.NewBucket(t))
+		w, err := b.Create(ctx, "app.age", blob.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(randomBytes(t, size)); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Commit(ctx); err == nil {
+			t.Fatalf("%d bytes: Commit succeeded although cancelled", size)
+		}
+		if err := w.Abort(); err != nil {
+			t.Errorf("%d bytes: Abort: %v", size, err)
+		}
+		if info, err := b.Stat(context.Background(), "app.age"); !errors.Is(err, blob.ErrNotExist) {
+			t.Errorf("%d bytes: after the cancelled Commit and Abort: %+v, %v; want no object", size, info, err)
+		}
+	}
+}

@@ -299,6 +299,7 @@ func (w *s3Writer) commitSingle(ctx context.Context) error {
 	sum := md5.Sum(w.buf)
 	etag, err := w.s.putSmall(ctx, w.key, w.buf, sum[:], w.overwrite)
 	if err != nil {
+		w.maybeStored(err)
 		return err
 	}
 	w.visible = true
@@ -358,10 +359,23 @@ func (w *s3Writer) complete(ctx context.Context) error {
 		return err
 	})
 	if err != nil {
+		w.maybeStored(err)
 		return w.s.describe("completing multipart upload of", w.key, err)
 	}
 	w.uploadID, w.visible = "", true
 	return w.verify(ctx, etag, multipartETag(w.sums))
+}
+
+// maybeStored marks the object for Abort to remove after a final write
+// that failed but that the service may have carried out (its reply lost,
+// the run cancelled while it waited): the key was free just before, so an
+// object there now is this upload's. Not when overwriting (the older
+// object's bytes may be gone, nothing would bring them back) nor when the
+// service said the key exists (another writer's).
+func (w *s3Writer) maybeStored(err error) {
+	if !w.overwrite && !errors.Is(err, ErrExist) && minio.ToErrorResponse(err).Code != "PreconditionFailed" {
+		w.visible = true
+	}
 }
 
 // multipartETag is the ETag S3 gives a multipart object: the MD5 of its

@@ -197,27 +197,20 @@ func (s *Set) Commit(ctx context.Context, entries []Entry, manifestData, sig []b
 			continue
 		}
 		side := manifest.SidecarName(e.Name, e.Digest.Algorithm)
-		if err := s.b.Put(ctx, side, manifest.Sidecar(*e.Digest, e.Name), opts); err != nil {
+		if err := blob.PutMade(ctx, s.b, side, manifest.Sidecar(*e.Digest, e.Name), opts, &made); err != nil {
 			return fail(fmt.Errorf("writing checksum sidecar %s: %w", s.b.URL(side), err))
 		}
-		made = append(made, side)
 	}
 	// The signature goes before the manifest, which stays the last write:
 	// a manifest is never visible without its signature.
 	if sig != nil {
 		sname := manifest.SignatureName(s.name)
-		if err := s.b.Put(ctx, sname, sig, opts); err != nil {
+		if err := blob.PutMade(ctx, s.b, sname, sig, opts, &made); err != nil {
 			return fail(fmt.Errorf("writing the manifest signature %s: %w", s.b.URL(sname), err))
 		}
-		made = append(made, sname)
 	}
 	mname := manifest.ManifestName(s.name)
-	if err := s.b.Put(ctx, mname, manifestData, opts); err != nil {
-		if !s.overwrite && !errors.Is(err, blob.ErrExist) {
-			// The server may have stored it before the write failed (a
-			// reply lost on s3://); it was not there before.
-			made = append(made, mname)
-		}
+	if err := blob.PutMade(ctx, s.b, mname, manifestData, opts, &made); err != nil {
 		return fail(fmt.Errorf("writing manifest %s: %w", s.b.URL(mname), err))
 	}
 	return nil
