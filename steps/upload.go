@@ -2,6 +2,7 @@ package steps
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/runner"
+	"github.com/sluice-dev/sluice/steps/agefile"
 	"github.com/sluice-dev/sluice/steps/blob"
 	"github.com/sluice-dev/sluice/steps/keys"
 	"github.com/sluice-dev/sluice/steps/manifest"
@@ -294,17 +296,26 @@ const ageMagic = "age-encryption.org/v1\n"
 // header: the run-time backstop of the fail-closed rule, for an upload
 // without allow_plaintext whatever the plan's shape (a step that claims to
 // protect a stream but does not, bytes a download fetched).
+// A whole header, recipient stanzas and MAC line, must parse: the magic
+// line alone, followed by a dump, is not one.
 func requireAge(r io.Reader) (io.Reader, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	head, err := br.Peek(len(ageMagic))
-	if string(head) == ageMagic {
-		return br, nil
-	}
-	if err != nil && !errors.Is(err, io.EOF) {
+	br := bufio.NewReaderSize(r, maxAgeHeader)
+	head, err := br.Peek(maxAgeHeader)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
 		return nil, fmt.Errorf("reading the stream (the upstream step failed): %w", err)
 	}
-	return nil, errors.New(`refusing to store a stream that is not age-encrypted (it does not start with "age-encryption.org/v1"): add an encrypt step before the upload, or set allow_plaintext: true`)
+	if !bytes.HasPrefix(head, []byte(ageMagic)) {
+		return nil, errors.New(`refusing to store a stream that is not age-encrypted (it does not start with "age-encryption.org/v1"): add an encrypt step before the upload, or set allow_plaintext: true`)
+	}
+	if _, _, err := agefile.Parse(bytes.NewReader(head)); err != nil {
+		return nil, fmt.Errorf("refusing to store a stream that starts like an age file but has no valid age header in its first %d KiB (%v): add an encrypt step before the upload, or set allow_plaintext: true", maxAgeHeader>>10, err)
+	}
+	return br, nil
 }
+
+// maxAgeHeader bounds the header requireAge reads: dozens of recipients,
+// post-quantum ones included.
+const maxAgeHeader = 64 << 10
 
 // destination returns the canonical folder URL of the backups the object
 // belongs to: dest, which must hold to, or to's folder.

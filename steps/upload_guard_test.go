@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -8,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"filippo.io/age"
 
 	"github.com/sluice-dev/sluice/runner"
 )
@@ -64,12 +67,28 @@ steps:
 	}
 }
 
+// TestRequireAge: a real age file passes; the magic line followed by a
+// dump (what a step that only pretends to encrypt would write) does not.
 func TestRequireAge(t *testing.T) {
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sealed bytes.Buffer
+	w, err := age.Encrypt(&sealed, id.Recipient())
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(w, "COPY public.customers")
+	w.Close()
 	for _, tt := range []struct {
 		in string
 		ok bool
 	}{
-		{ageMagic + "-> X25519 abc\n", true},
+		{sealed.String(), true},
+		{ageMagic + "COPY public.customers (id, card) FROM stdin;\n", false},
+		{ageMagic + "-> X25519 abc\n", false},
+		{ageMagic, false},
 		{"age-encryption.org/v1", false},
 		{"age-encryption.org/v2\n", false},
 		{"-----BEGIN AGE ENCRYPTED FILE-----\n", false},
