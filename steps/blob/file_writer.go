@@ -74,6 +74,7 @@ func (w *fileWriter) linkNoClobber(tmp string) error {
 	err := os.Link(tmp, w.final)
 	switch {
 	case err == nil:
+		w.visible = true // a failure from here on leaves Abort to remove it
 		if err := os.Remove(tmp); err != nil {
 			return fmt.Errorf("committing object %s: removing temporary file: %w", w.url, unwrapPath(err))
 		}
