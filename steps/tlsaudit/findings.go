@@ -65,7 +65,7 @@ func evaluate(r *Report, c Config) []Finding {
 	case !r.Offered && pgTarget:
 		add("tls-not-offered", Critical, "the server does not offer TLS", r.HandshakeError,
 			"set ssl = on with ssl_cert_file and ssl_key_file in postgresql.conf, then reload")
-	case r.Cert == nil:
+	case r.Cert == nil, r.HandshakeError != "":
 		add("tls-handshake-failed", High, "no TLS handshake completed with the default client settings", r.HandshakeError,
 			"check the server's TLS configuration and certificate; the error says which side refused")
 	}

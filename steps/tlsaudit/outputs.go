@@ -22,7 +22,7 @@ var outputs = []output{
 		func(r *Report) any { return r.Target.Addr() }},
 	{runner.OutputSpec{Name: "kind", Type: "string", Doc: "postgres (SSLRequest, then TLS) or tls"},
 		func(r *Report) any { return r.Target.Kind }},
-	{runner.OutputSpec{Name: "tls", Type: "bool", Doc: "a TLS handshake completed"},
+	{runner.OutputSpec{Name: "tls", Type: "bool", Doc: "a TLS handshake completed (if the default client settings failed, with every cipher suite Go knows, so that the certificate is still checked)"},
 		func(r *Report) any { return r.Cert != nil }},
 	{runner.OutputSpec{Name: "offered", Type: "bool", Doc: "the server offered TLS (PostgreSQL answered S to SSLRequest)"},
 		func(r *Report) any { return r.Offered }},

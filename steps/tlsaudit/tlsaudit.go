@@ -100,16 +100,20 @@ func Audit(ctx context.Context, c Config) (*Report, error) {
 		return nil, fmt.Errorf("%s: %w: check the host and port, and that the server is running", t, err)
 	case err != nil:
 		r.Offered, r.HandshakeError = true, err.Error()
+		// A server that offers only what Go's defaults leave out (static
+		// RSA key exchange, 3DES) still has a certificate to check.
+		wide := base.Clone()
+		wide.CipherSuites = allCipherSuites()
+		if st, err := d.handshake(ctx, wide, false); err == nil {
+			r.checkCertificate(st, base, rootsFrom, now())
+		}
 	default:
 		r.Offered = true
 		r.Version, r.Cipher, r.ALPN = VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite), st.NegotiatedProtocol
 		if st.CurveID != 0 {
 			r.Group = st.CurveID.String()
 		}
-		r.Cert = certFacts(st.PeerCertificates, now())
-		r.Chain = verifyChain(st.PeerCertificates, base.RootCAs, now())
-		r.Chain.Roots = rootsFrom
-		r.Hostname = matchHostname(st.PeerCertificates[0], base.ServerName)
+		r.checkCertificate(st, base, rootsFrom, now())
 	}
 	if r.Offered {
 		r.Accepts, r.Rejects = d.probeVersions(ctx, base)
@@ -133,6 +137,15 @@ func Audit(ctx context.Context, c Config) (*Report, error) {
 	}
 	r.Findings = evaluate(r, c)
 	return r, ctx.Err()
+}
+
+// checkCertificate records the facts of the certificate st presented: its
+// validity, chain (against base's roots) and host name.
+func (r *Report) checkCertificate(st tls.ConnectionState, base *tls.Config, rootsFrom string, now time.Time) {
+	r.Cert = certFacts(st.PeerCertificates, now)
+	r.Chain = verifyChain(st.PeerCertificates, base.RootCAs, now)
+	r.Chain.Roots = rootsFrom
+	r.Hostname = matchHostname(st.PeerCertificates[0], base.ServerName)
 }
 
 // probeDirect tries a TLS handshake without SSLRequest, offering ALPN
