@@ -58,7 +58,7 @@ func (d dialer) probePlaintext(ctx context.Context) PlaintextFacts {
 	case 'E':
 		code, msg := errorFields(body)
 		switch {
-		case strings.HasPrefix(code, "28") && strings.Contains(msg, "no encryption"):
+		case refusedByHBA(code, msg):
 			f.Detail = fmt.Sprintf("rejected by pg_hba: %s (SQLSTATE %s)", msg, code)
 		case code == "57P03" || code == "53300" || code == "08P01":
 			f.Checked, f.Detail = false, fmt.Sprintf("inconclusive: %s (SQLSTATE %s)", msg, code)
@@ -161,4 +161,14 @@ func errorFields(body []byte) (code, msg string) {
 		body = body[2+end:]
 	}
 	return code, msg
+}
+
+// refusedByHBA tells whether an error answer to an unencrypted startup
+// message is pg_hba's refusal. Its text follows the server's lc_messages
+// and version ("no encryption" since PostgreSQL 12, "SSL off" before), but
+// names pg_hba.conf in every language; a refusal after pg_hba (a missing
+// role) does not.
+func refusedByHBA(code, msg string) bool {
+	return strings.HasPrefix(code, "28") &&
+		(strings.Contains(msg, "pg_hba.conf") || strings.Contains(msg, "no encryption") || strings.Contains(msg, "SSL off"))
 }

@@ -132,3 +132,25 @@ func TestAuditClientCertificate(t *testing.T) {
 		t.Errorf("version %q chain %+v", r.Version, r.Chain)
 	}
 }
+
+// TestRefusedByHBA: pg_hba's refusal of an unencrypted connection is
+// recognised in other languages and from servers before PostgreSQL 12;
+// before, a German server that refuses plaintext was reported as
+// accepting it (a high finding).
+func TestRefusedByHBA(t *testing.T) {
+	for _, tt := range []struct {
+		code, msg string
+		refused   bool
+	}{
+		{"28000", `no pg_hba.conf entry for host "10.0.0.5", user "app", database "app", no encryption`, true},
+		{"28000", `kein pg_hba.conf-Eintrag für Host »10.0.0.5«, Benutzer »app«, Datenbank »app«, keine Verschlüsselung`, true},
+		{"28000", `no pg_hba.conf entry for host "10.0.0.5", user "app", database "app", SSL off`, true},
+		{"28000", `pg_hba.conf rejects connection for host "10.0.0.5", user "app", database "app", no encryption`, true},
+		{"28000", `role "app" does not exist`, false},
+		{"3D000", `database "app" does not exist`, false},
+	} {
+		if got := refusedByHBA(tt.code, tt.msg); got != tt.refused {
+			t.Errorf("refusedByHBA(%s, %q) = %v, want %v", tt.code, tt.msg, got, tt.refused)
+		}
+	}
+}
