@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 
 	dto "github.com/prometheus/client_model/go"
@@ -78,7 +79,7 @@ func splitGroup(mfs map[string]*dto.MetricFamily, s *Set) (mine, others map[stri
 	for name, mf := range mfs {
 		for _, m := range mf.GetMetric() {
 			dst := others
-			if labelsMatch(m, s.Group) {
+			if inGroup(name, m, s.Group) {
 				dst = mine
 			}
 			if dst[name] == nil {
@@ -88,6 +89,26 @@ func splitGroup(mfs map[string]*dto.MetricFamily, s *Set) (mine, others map[stri
 		}
 	}
 	return mine, others
+}
+
+// inGroup tells whether series m of family name is the group's: its
+// group labels match and it has no label but those and the family's own.
+// A run's series may carry a catalogue's label (dest) among its own; a
+// catalogue snapshot must not take them for its own and drop them.
+func inGroup(name string, m *dto.Metric, group map[string]string) bool {
+	if !labelsMatch(m, group) {
+		return false
+	}
+	var own []string
+	if f := byName[name]; f != nil {
+		own = f.Labels
+	}
+	for _, l := range m.GetLabel() {
+		if _, ok := group[l.GetName()]; !ok && !slices.Contains(own, l.GetName()) {
+			return false
+		}
+	}
+	return true
 }
 
 // merge returns the other groups' series, the group's new series and,

@@ -106,6 +106,29 @@ func TestWriteFileSnapshot(t *testing.T) {
 	}, "sluice_catalog_backups_by_signature")
 }
 
+// TestWriteFileSnapshotKeepsRunSeries: a run's backup series carries the
+// destination (dest) among its labels; a catalogue snapshot of that
+// destination written to the same file must not take it for its own and
+// drop it (alerts on "no recent backup" would fire).
+func TestWriteFileSnapshotKeepsRunSeries(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sluice.prom")
+	run := NewSet("plan", "backup", "target", "")
+	run.set("sluice_backup_last_success_timestamp_seconds", 1.7e9, "s3://b/app", "shop")
+	if err := WriteFile(path, run); err != nil {
+		t.Fatal(err)
+	}
+	cat := NewSet("dest", "s3://b/app")
+	cat.Snapshot = true
+	cat.set("sluice_catalog_backups", 3)
+	if err := WriteFile(path, cat); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, readFile(t, path), map[string]float64{
+		`sluice_backup_last_success_timestamp_seconds{database="shop",dest="s3://b/app",plan="backup"}`: 1.7e9,
+		`sluice_catalog_backups{dest="s3://b/app"}`:                                                     3,
+	})
+}
+
 // Fleet targets ending at once write one file without losing each other.
 func TestWriteFileConcurrent(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "fleet.prom")
