@@ -189,9 +189,12 @@ func (f *fleet) target(ctx context.Context, job Job) (Target, error) {
 		n   int
 	)
 	for n = 1; n <= attempts; n++ {
+		// Target names hold '-' and digits, never '_': the retry's
+		// suffix cannot make another target's id ("db" retried is not
+		// "db-2").
 		id := f.opts.ID + "-" + job.Name
 		if n > 1 {
-			id = fmt.Sprintf("%s-%d", id, n)
+			id = fmt.Sprintf("%s_%d", id, n)
 		}
 		ro := runner.RunOptions{
 			Params: job.Params, Secrets: job.Secrets, StateDir: f.opts.StateDir, RunID: id,

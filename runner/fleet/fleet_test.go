@@ -163,7 +163,9 @@ func TestRunFleet(t *testing.T) {
 }
 
 // TestRunFleetRetry checks settings.retry: a flaky target is run again
-// with a new run id, a failing gate is not retried.
+// with a new run id, which no other target's name can take (flaky's second
+// attempt and the target flaky-2 both ran as f2-flaky-2, and one failed),
+// and a failing gate is not retried.
 func TestRunFleetRetry(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	resetTally()
@@ -171,13 +173,17 @@ func TestRunFleetRetry(t *testing.T) {
 	rep, err := Run(context.Background(), p, []Job{
 		job("flaky", map[string]any{"mode": "flaky"}),
 		job("gate", map[string]any{"gate": false}),
-	}, Options{ID: "f2", StateDir: t.TempDir()})
+		job("flaky-2", map[string]any{"mode": "ok"}),
+	}, Options{ID: "f2", StateDir: t.TempDir(), Parallel: 1})
 	if err == nil {
 		t.Fatal("want the gate target's error")
 	}
 	flaky, gate := rep.Targets[0], rep.Targets[1]
-	if flaky.Outcome != OutcomeSucceeded || flaky.Attempts != 2 || flaky.RunID != "f2-flaky-2" {
-		t.Errorf("flaky: %s after %d attempts, run %s; want succeeded after 2, run f2-flaky-2", flaky.Outcome, flaky.Attempts, flaky.RunID)
+	if flaky.Outcome != OutcomeSucceeded || flaky.Attempts != 2 || flaky.RunID != "f2-flaky_2" {
+		t.Errorf("flaky: %s after %d attempts, run %s; want succeeded after 2, run f2-flaky_2", flaky.Outcome, flaky.Attempts, flaky.RunID)
+	}
+	if other := rep.Targets[2]; other.Outcome != OutcomeSucceeded || other.RunID != "f2-flaky-2" {
+		t.Errorf("target flaky-2: %s, run %s; want succeeded as f2-flaky-2", other.Outcome, other.RunID)
 	}
 	if gate.Outcome != OutcomeGateFailed || gate.Attempts != 1 || tally.attempts["gate"] != 1 {
 		t.Errorf("gate: %s after %d attempts (%d runs); a failed gate is not retried", gate.Outcome, gate.Attempts, tally.attempts["gate"])
