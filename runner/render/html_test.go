@@ -63,6 +63,11 @@ func TestHTMLEscapesAndIsSelfContained(t *testing.T) {
 			t.Errorf("page refers to %q: it must not load anything", m)
 		}
 	}
+	// Defence in depth: should a section ever mis-escape, the browser still
+	// runs no script and loads nothing.
+	if !strings.Contains(page, `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">`) {
+		t.Error("page has no Content-Security-Policy that forbids scripts and loads")
+	}
 	for _, bad := range []string{"<link", "<img", "@import", "url(http"} {
 		if strings.Contains(page, bad) {
 			t.Errorf("page contains %q", bad)
