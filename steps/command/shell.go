@@ -15,12 +15,13 @@ const exprEnvPrefix = "SLUICE_EXPR_"
 // code: the reference is quoted for where it stands, "${SLUICE_EXPR_1}"
 // outside quotes, ${SLUICE_EXPR_1} inside double quotes and '"${...}"'
 // inside single quotes, so it stays one word with its text unchanged. Quotes
-// are tracked as POSIX sh reads them; a here-document body or a quote inside
-// $( ) is not understood, so there a value may gain quotes (never run).
+// and comments are tracked as POSIX sh reads them; a here-document body or a
+// quote inside $( ) is not understood, so there a value may gain quotes
+// (never run).
 func ShellScript(command string, expand func(string) (string, error)) (string, []string, error) {
 	var script strings.Builder
 	var env []string
-	quote := byte(0) // 0, '\'' or '"'
+	st := shellState{wordStart: true}
 	rest := command
 	for {
 		i := strings.Index(rest, "${{")
@@ -28,7 +29,7 @@ func ShellScript(command string, expand func(string) (string, error)) (string, [
 		if i >= 0 {
 			lit = rest[:i]
 		}
-		quote = scanQuotes(lit, quote)
+		st.scan(lit)
 		script.WriteString(lit)
 		if i < 0 {
 			return script.String(), env, nil
@@ -45,7 +46,8 @@ func ShellScript(command string, expand func(string) (string, error)) (string, [
 		rest = rest[j+2:]
 		name := fmt.Sprintf("%s%d", exprEnvPrefix, len(env)+1)
 		env = append(env, name+"="+v)
-		switch quote {
+		st.wordStart = false
+		switch st.q {
 		case '"':
 			script.WriteString("${" + name + "}")
 		case '\'':
@@ -56,25 +58,39 @@ func ShellScript(command string, expand func(string) (string, error)) (string, [
 	}
 }
 
-// scanQuotes returns the quoting state after s, starting in state q: 0
-// outside quotes, or the open quote character.
-func scanQuotes(s string, q byte) byte {
+// shellState is where sh is in a script: q is 0 outside quotes, the open
+// quote character, or '#' in a comment (whose quotes mean nothing: "# don't"
+// opens no quote); wordStart says the next character starts a word, where
+// '#' starts a comment.
+type shellState struct {
+	q         byte
+	wordStart bool
+}
+
+// scan moves the state over s.
+func (st *shellState) scan(s string) {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
-		case q == '\'':
+		case st.q == '#':
+			if c == '\n' {
+				st.q = 0
+			}
+		case st.q == '\'':
 			if c == '\'' {
-				q = 0
+				st.q = 0
 			}
 		case c == '\\':
 			i++ // escapes the next character outside single quotes
-		case q == '"':
+		case st.q == '"':
 			if c == '"' {
-				q = 0
+				st.q = 0
 			}
+		case c == '#' && st.wordStart:
+			st.q = '#'
 		case c == '\'' || c == '"':
-			q = c
+			st.q = c
 		}
+		st.wordStart = st.q == 0 && strings.IndexByte(" \t\n;&|()<>", c) >= 0
 	}
-	return q
 }

@@ -27,6 +27,11 @@ func TestShellScriptValuesNeverRun(t *testing.T) {
 		{`printf '%s|' \'${{ v }}`, "'V|"},
 		{`printf '%s|' "\"${{ v }}"`, `"V|`},
 		{`printf '%s|' 'a'"b${{ v }}"'c${{ v }}'`, "abVcV|"},
+		// A quote in a comment opens nothing: the value after it is still
+		// one word (it was split and globbed).
+		{"# don't\nprintf '%s|' \"${{ v }}\" ${{ v }}", "V|V|"},
+		{"# ${{ v }} don't\nprintf '%s|' ${{ v }}", "V|"},
+		{`printf '%s|' x#'${{ v }}'`, "x#V|"},
 	}
 	for _, v := range values {
 		for _, tt := range templates {
