@@ -103,6 +103,11 @@ func prepareDir(path string) error {
 	case err != nil:
 		return fmt.Errorf("opening key folder %s: %w", path, err)
 	}
+	if fi, err := os.Stat(path); err != nil {
+		return err
+	} else if err := checkOwner("key folder", path, fi); err != nil {
+		return err
+	}
 	for _, e := range entries {
 		if e.Name() == LedgerFile {
 			return fmt.Errorf("key folder %s is already initialised: use sluice keys list to see its keys", path)

@@ -41,6 +41,8 @@ func OpenPrivateFile(path string) (*os.File, error) {
 		err = fmt.Errorf("key file %s is not a regular file", path)
 	case fi.Mode().Perm()&0o077 != 0:
 		err = fmt.Errorf("key file %s has mode %04o; it must be 0600: run chmod 600 %s", path, fi.Mode().Perm(), path)
+	default:
+		err = checkOwner("key file", path, fi)
 	}
 	if err != nil {
 		f.Close()
@@ -61,7 +63,18 @@ func checkPrivateDir(path string) error {
 	if m := fi.Mode().Perm(); m&0o077 != 0 {
 		return fmt.Errorf("key folder %s has mode %04o; it must be 0700: run chmod 700 %s", path, m, path)
 	}
-	return nil
+	return checkOwner("key folder", path, fi)
+}
+
+// checkOwner refuses a key folder or file another user owns: its owner
+// may change it whatever its mode (put their own recipient and ledger in,
+// and the backups are encrypted to them).
+func checkOwner(what, path string, fi fs.FileInfo) error {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || int(st.Uid) == os.Geteuid() {
+		return nil
+	}
+	return fmt.Errorf("%s %s is owned by uid %d, not by the user sluice runs as (uid %d): its owner can change the keys; use one of your own, or chown it", what, path, st.Uid, os.Geteuid())
 }
 
 // ReadPrivateFile reads a private key file opened and checked by

@@ -26,7 +26,8 @@ var ErrLocked = errors.New("key store is locked by another rotation")
 // holder sees what a previous holder changed.
 func (d *Dir) Lock(ctx context.Context, wait time.Duration) (unlock func(), err error) {
 	path := filepath.Join(d.path, LockFile)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	// Not through a link: the holder's line is written into this file.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening lock of key folder %s: %w", d.path, err)
 	}
