@@ -146,4 +146,12 @@ func TestParseRecipient(t *testing.T) {
 			t.Errorf("ParseRecipient(%q) succeeded, want an error", s)
 		}
 	}
+	// An identity given where a recipient belongs: the error (printed by
+	// plan validation and in logs) quotes none of it.
+	for _, s := range []string{x.String(), "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU\n"} {
+		_, _, _, err := ParseRecipient(s)
+		if err == nil || !strings.Contains(err.Error(), "private key") || strings.Contains(err.Error(), s[15:25]) {
+			t.Errorf("ParseRecipient(private key) = %v; want an error that names it private and quotes none of it", err)
+		}
+	}
 }

@@ -176,6 +176,9 @@ func ParseRecipient(s string) (r age.Recipient, canonical, id string, err error)
 		if err != nil {
 			return nil, "", "", err
 		}
+	case looksPrivate(s):
+		// Quote nothing of it: errors reach logs and plan validation output.
+		return nil, "", "", errors.New("a recipient is a private key (an identity), not a public one: remove it from the plan now and treat it as leaked; give its public recipient (age-keygen -y)")
 	default:
 		return nil, "", "", fmt.Errorf("recipient %q is not an age (age1...), post-quantum (age1pq1...) or ssh (ssh-ed25519/ssh-rsa) public key", short(s))
 	}
@@ -194,4 +197,11 @@ func short(s string) string {
 		return s[:40] + "..."
 	}
 	return s
+}
+
+// looksPrivate tells whether s is a private key: an age identity or a PEM
+// block (an ssh or other private key).
+func looksPrivate(s string) bool {
+	u := strings.ToUpper(strings.TrimSpace(s))
+	return strings.HasPrefix(u, "AGE-SECRET-KEY-") || strings.HasPrefix(u, "AGE-PLUGIN-") || strings.HasPrefix(u, "-----BEGIN")
 }
