@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/sluice-dev/sluice/runner"
 	"github.com/sluice-dev/sluice/steps/command"
@@ -29,7 +30,7 @@ func execDefinition() runner.Definition {
 
 // Exec is the parameter struct of the exec step.
 type Exec struct {
-	Command        Argv              `yaml:"command" required:"true" expr:"defer" doc:"the program and its arguments as a list; with shell: true, one string for sh -c, in which each ${{ }} reaches sh as a quoted environment variable ($SLUICE_EXPR_1, ...), never as shell code"`
+	Command        Argv              `yaml:"command" required:"true" expr:"defer" doc:"the program and its arguments as a list (an argument that holds a secret is refused: other users can read command lines; hand secrets over in env); with shell: true, one string for sh -c, in which each ${{ }} reaches sh as a quoted environment variable ($SLUICE_EXPR_1, ...), never as shell code"`
 	Shell          bool              `yaml:"shell" doc:"run command, one string, with sh -c"`
 	Env            map[string]string `yaml:"env" doc:"extra environment variables, added to sluice's own: the way to hand values (params, outputs) to a command"`
 	Dir            string            `yaml:"dir" doc:"working directory (default: sluice's)"`
@@ -129,5 +130,21 @@ func (e *Exec) argv(sc *runner.StepContext) (argv, env []string, err error) {
 	if argv[0] == "" {
 		return nil, nil, errors.New("command: the program's name is empty")
 	}
+	for i, a := range argv {
+		if holdsSecret(a, sc.Secrets) {
+			return nil, nil, fmt.Errorf("command[%d] holds a secret (a secret param, the password of a connection string, a secret environment variable), and other local users can read a process's command line: hand it over in env: (env: {PGPASSWORD: ...}) and let the command read it there (shell: true and \"$PGPASSWORD\", or the program's own variable)", i)
+		}
+	}
 	return argv, nil, nil
+}
+
+// holdsSecret tells whether s contains one of secrets (those long enough
+// to be told from ordinary text, as the redactor's).
+func holdsSecret(s string, secrets []string) bool {
+	for _, v := range secrets {
+		if len(v) >= runner.MinSecretLen && strings.Contains(s, v) {
+			return true
+		}
+	}
+	return false
 }
