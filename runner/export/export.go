@@ -143,7 +143,7 @@ func newFleet(p *runner.Plan, inv *inventory.Inventory, opts Options) (*fleet, e
 	if err := checkSchedule(opts.Schedule); err != nil {
 		return nil, err
 	}
-	if err := checkNoSecrets(p, opts); err != nil {
+	if err := checkNoSecrets(p, inv, opts); err != nil {
 		return nil, err
 	}
 	for _, s := range p.Steps {
@@ -185,12 +185,24 @@ func checkSchedule(s string) error {
 }
 
 // checkNoSecrets refuses to copy a plan or an inventory that holds a
-// secret in clear into a ConfigMap: a secret param with a default, or a
-// password in a URL or connection string.
-func checkNoSecrets(p *runner.Plan, opts Options) error {
+// secret in clear into a ConfigMap: a secret param with a default or with
+// a value in the inventory (other than ${{ env.NAME }}, or a connection
+// string without a password), or a password in a URL or connection string.
+func checkNoSecrets(p *runner.Plan, inv *inventory.Inventory, opts Options) error {
+	secret := map[string]bool{}
 	for _, ps := range p.Params {
 		if ps.Secret && ps.Default != nil {
 			return fmt.Errorf("%s: secret param %q has a default: the plan would carry a secret into a ConfigMap; remove the default and give the value through the environment", ps.Pos, ps.Name)
+		}
+		secret[ps.Name] = ps.Secret
+	}
+	if inv != nil {
+		for _, t := range inv.Targets {
+			for _, name := range slices.Sorted(maps.Keys(t.Params)) {
+				if v := t.Params[name]; secret[name] && !clearOfSecrets(v.Node) {
+					return fmt.Errorf("%s: target %q gives the secret param %q in clear: it would go into a ConfigMap; give it through ${{ env.NAME }} and the %s-env Secret", v.Pos, t.Name, name, opts.Name)
+				}
+			}
 		}
 	}
 	for file, src := range map[string][]byte{opts.PlanFile: opts.PlanSource, opts.InventoryFile: opts.InventorySource} {
@@ -201,6 +213,28 @@ func checkNoSecrets(p *runner.Plan, opts Options) error {
 		}
 	}
 	return nil
+}
+
+// clearOfSecrets tells whether every value in n is ${{ }} (the
+// environment's, at run time) or a connection string without a password.
+func clearOfSecrets(n *yaml.Node) bool {
+	if n == nil {
+		return true
+	}
+	if n.Kind != yaml.ScalarNode {
+		for i, c := range n.Content {
+			if n.Kind == yaml.MappingNode && i%2 == 0 {
+				continue // a key: a name
+			}
+			if !clearOfSecrets(c) {
+				return false
+			}
+		}
+		return true
+	}
+	s := n.Value
+	dsn := strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://") || strings.Contains(s, "host=")
+	return strings.Contains(s, "${{") || dsn && len(runner.Passwords(s)) == 0
 }
 
 // safePathRE is what a key store path may hold: it is written into the

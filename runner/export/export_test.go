@@ -123,6 +123,41 @@ steps:
 	if err := Write(&bytes.Buffer{}, p, nil, opts); err == nil || !strings.Contains(err.Error(), "holds a password in clear") {
 		t.Errorf("a plan with a password in clear: %v", err)
 	}
+
+	// A secret param given in clear by the inventory would reach the
+	// ConfigMap (readable with the view role, shown by Argo's UI); through
+	// the environment, or a connection string without its password, it
+	// does not.
+	secretParam := `version: 1
+params:
+  token: {type: string, secret: true, required: true}
+  db: {type: string, secret: true, required: true}
+steps:
+  a: {type: assert, assert: ["true"]}
+`
+	p, err = runner.Load("p.yaml", []byte(secretParam), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.PlanSource = []byte(secretParam)
+	for inv, want := range map[string]string{
+		"version: 1\ntargets:\n  a: {params: {token: tok-SUPER-SECRET-123, db: \"postgres://backup@shop-db/shop\"}}\n": `target "a" gives the secret param "token" in clear`,
+		"version: 1\ntargets:\n  a: {params: {token: \"${{ env.TOKEN }}\", db: \"postgres://backup@shop-db/shop\"}}\n": "",
+	} {
+		in, err := inventory.Load("fleet.yaml", []byte(inv))
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.InventoryFile, opts.InventorySource = "fleet.yaml", []byte(inv)
+		var out bytes.Buffer
+		err = Write(&out, p, in, opts)
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("inventory %q: %v; want %q", inv, err, want)
+		}
+		if strings.Contains(out.String(), "SUPER-SECRET") {
+			t.Errorf("inventory %q: the secret reached the manifests", inv)
+		}
+	}
 }
 
 // TestExportRefusesCalls: the pods would get the calling plan's file and
