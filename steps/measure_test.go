@@ -85,6 +85,21 @@ func TestIntegrationMeasure(t *testing.T) {
 		}
 	})
 
+	t.Run("a failing query with concurrency reports its error", func(t *testing.T) {
+		// Client 1 of 3 fails in warm-up; the clients after it were never
+		// made. The cleanup closed them anyway, and the step failed with a
+		// nil-pointer panic instead of the server's error.
+		m := &Measure{
+			Targets: map[string]string{"a": tls, "b": tls},
+			Queries: []MeasureQuery{{SQL: "SELECT no_such_column FROM shop.orders"}},
+			Warmup:  2, Rounds: 2, MaxDuration: runner.Duration{Clock: 5 * time.Second}, Concurrency: 3, Mode: "extended",
+		}
+		_, err := m.Run(context.Background(), stepContext("measure"))
+		if err == nil || !strings.Contains(err.Error(), "no_such_column") || strings.Contains(err.Error(), "panic") {
+			t.Errorf("error %v; want the server's, naming no_such_column", err)
+		}
+	})
+
 	t.Run("slower candidate fails early", func(t *testing.T) {
 		m := &Measure{
 			Targets: map[string]string{"fast": tls, "slow": tls + "&options=-csearch_path%3Dslow,public"},

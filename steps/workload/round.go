@@ -24,7 +24,9 @@ func (m *measurement) round(ctx context.Context, k int, slice time.Duration) (ti
 	clients := make([]*client, o.Concurrency)
 	defer func() {
 		for _, c := range clients {
-			c.close()
+			if c != nil { // clients after one that failed to connect never were
+				c.close()
+			}
 		}
 	}()
 	for i := range clients {
