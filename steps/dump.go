@@ -156,9 +156,8 @@ func (d *Dump) validateJobs() error {
 		return fmt.Errorf("jobs: a dump in parts dumps the whole database: remove schemas, exclude_schemas, tables and exclude_tables, or set jobs: 1")
 	}
 	for _, a := range d.Args {
-		name, _, _ := strings.Cut(a, "=")
 		for _, s := range selectingDumpArgs {
-			if name == s || (len(s) == 2 && strings.HasPrefix(a, s) && !strings.HasPrefix(a, "--")) {
+			if pg.SetsOption(a, s) {
 				return fmt.Errorf("args: with jobs above 1 sluice chooses what each pg_dump dumps: remove %q, or set jobs: 1", a)
 			}
 		}

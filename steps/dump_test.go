@@ -27,6 +27,12 @@ func TestDumpValidate(t *testing.T) {
 		{Dump{URL: "postgres://x/db", Compress: 11}, "compress: 11 is not a level"},
 		{Dump{URL: "postgres://x/db", Args: []string{"--file=/tmp/x"}}, `args: "--file=/tmp/x" is set by sluice`},
 		{Dump{URL: "postgres://x/db", Args: []string{"-Fp"}}, `args: "-Fp" is set by sluice`},
+		// pg_dump takes an unambiguous prefix of a long option: --fi is
+		// --file (the dump in clear on disk), --hos --host (the password
+		// sent elsewhere).
+		{Dump{URL: "postgres://x/db", Args: []string{"--fi=/tmp/x"}}, `args: "--fi=/tmp/x" is set by sluice`},
+		{Dump{URL: "postgres://x/db", Args: []string{"--hos=evil"}}, `args: "--hos=evil" is set by sluice`},
+		{Dump{URL: "postgres://x/db", Format: "custom", Jobs: 2, Args: []string{"--sec=data"}}, `remove "--sec=data"`},
 		{Dump{URL: "postgres://x/db", Args: []string{"--no-owner", "--jobs=1"}}, ""},
 		{Dump{URL: "postgres://x/db", Format: "custom", Jobs: 4, Args: []string{"--no-owner"}}, ""},
 		{Dump{URL: "postgres://x/db", Jobs: 65}, "jobs: 65 is not from 1 to 64"},

@@ -95,16 +95,31 @@ func LastLines(s string, n int) string {
 }
 
 // CheckArgs rejects extra arguments of a client tool that would take over
-// what sluice sets: any of reserved (long options also as --name=value, short
-// ones also with their value attached). owner says what to use instead.
+// what sluice sets: any of reserved (see SetsOption). owner says what to use
+// instead.
 func CheckArgs(args, reserved []string, owner string) error {
 	for _, a := range args {
-		name, _, _ := strings.Cut(a, "=")
 		for _, r := range reserved {
-			if name == r || (len(r) == 2 && strings.HasPrefix(a, r) && !strings.HasPrefix(a, "--")) {
+			if SetsOption(a, r) {
 				return fmt.Errorf("args: %q is set by sluice: use %s instead", a, owner)
 			}
 		}
 	}
 	return nil
+}
+
+// SetsOption tells whether argument a sets option opt as the PostgreSQL
+// client tools read it: a long option also as --name=value and abbreviated
+// (getopt_long takes any unambiguous prefix: --fi=x is --file on pg_dump
+// 16), a short one also with its value attached (-fx).
+func SetsOption(a, opt string) bool {
+	name, _, _ := strings.Cut(a, "=")
+	switch {
+	case name == opt:
+		return true
+	case strings.HasPrefix(opt, "--"):
+		return len(name) > 2 && strings.HasPrefix(opt, name)
+	default:
+		return len(opt) == 2 && strings.HasPrefix(a, opt) && !strings.HasPrefix(a, "--")
+	}
 }
