@@ -37,19 +37,35 @@ func testStandardTools(t *testing.T, c *pg.Cluster) {
 	}
 	key, _ := filepath.Abs(keys[0])
 
-	// The README's checks, in the object's folder: the manifest's signature
-	// with ssh-keygen and the store's allowed_signers file, the sidecar
-	// against the digest the signed manifest records, then sha256sum -c.
+	// The recipe's checks (docs/backups.md), in the object's folder: the
+	// manifest's signature with ssh-keygen and the store's allowed_signers
+	// file, then the file's own SHA-256 against the digest the signed
+	// manifest records.
 	requireTools(t, "ssh-keygen")
 	allowed, _ := filepath.Abs("allowed_signers")
 	mustSluice(t, "keys", "allowed-signers", "keys/backup", "--out", allowed)
 	check := `set -euo pipefail
 ssh-keygen -Y verify -f "$1" -I sluice -n manifest@sluice.dev -s "$2.manifest.json.sig" < "$2.manifest.json"
-grep -qF "\"hex\": \"$(cut -d' ' -f1 "$2.sha256")\"" "$2.manifest.json"
-sha256sum -c "$2.sha256"`
+sum=$(sha256sum "$2" | cut -d' ' -f1)
+grep -qF "\"hex\": \"$sum\"" "$2.manifest.json" && echo "digest: OK"`
 	out := run(t, filepath.Dir(obj), "bash", "-c", check, "check", allowed, filepath.Base(obj))
-	if !strings.Contains(out, `Good "manifest@sluice.dev" signature for sluice with ED25519 key SHA256:`) || !strings.Contains(out, filepath.Base(obj)+": OK") {
+	if !strings.Contains(out, `Good "manifest@sluice.dev" signature for sluice with ED25519 key SHA256:`) || !strings.Contains(out, "digest: OK") {
 		t.Fatalf("signature and digest checks: %s", out)
+	}
+	// Someone who can write the folder keeps the genuine object under
+	// another name, points the sidecar at it and puts their own bytes in
+	// the object's place: sha256sum -c of the sidecar said OK (the recipe
+	// used it); hashing the object itself does not.
+	swapped := filepath.Join(t.TempDir(), filepath.Base(obj))
+	for _, suffix := range []string{".manifest.json", ".manifest.json.sig"} {
+		copyFile(t, obj+suffix, swapped+suffix)
+	}
+	copyFile(t, obj, filepath.Join(filepath.Dir(swapped), ".keep"))
+	genuineSum := strings.Fields(run(t, filepath.Dir(obj), "sha256sum", filepath.Base(obj)))[0]
+	os.WriteFile(swapped+".sha256", []byte(genuineSum+"  .keep\n"), 0o644)
+	os.WriteFile(swapped, []byte("age-encryption.org/v1\nthe attacker's archive\n"), 0o644)
+	if out, err := bashOutput(`cd "$(dirname "$2")" && `+check, allowed, swapped); err == nil || strings.Contains(out, "digest: OK") {
+		t.Fatalf("the by-hand check accepted a swapped object: %v\n%s", err, out)
 	}
 	// A changed manifest fails the same check.
 	forged := filepath.Join(t.TempDir(), filepath.Base(obj))

@@ -155,7 +155,7 @@ func testPartsRecipe(t *testing.T, c *pg.Cluster, src, backup, pgRestore string)
 	if len(parts) < 4 {
 		t.Fatalf("parts %v", parts)
 	}
-	for _, tc := range []struct{ name, msg string }{{"missing", "No such file"}, {"swapped", ""}} {
+	for _, tc := range []struct{ name, msg string }{{"missing", "No such file"}, {"swapped", ""}, {"sidecar pointed at a kept copy", ""}} {
 		cp := t.TempDir()
 		for _, f := range append(filesUnder(t, dir), "") {
 			if f != "" {
@@ -163,8 +163,17 @@ func testPartsRecipe(t *testing.T, c *pg.Cluster, src, backup, pgRestore string)
 			}
 		}
 		victim := filepath.Join(cp, filepath.Base(parts[2]))
-		os.Remove(victim)
-		os.Remove(victim + ".sha256")
+		if tc.name == "sidecar pointed at a kept copy" {
+			// The genuine part kept under another name, its sidecar pointed
+			// there, another part's bytes in its place.
+			copyFile(t, victim, filepath.Join(cp, ".keep"))
+			side, _ := os.ReadFile(victim + ".sha256")
+			os.WriteFile(victim+".sha256", []byte(strings.Fields(string(side))[0]+"  .keep\n"), 0o644)
+			copyFile(t, filepath.Join(cp, filepath.Base(parts[1])), victim)
+		} else {
+			os.Remove(victim)
+			os.Remove(victim + ".sha256")
+		}
 		if tc.name == "swapped" {
 			other := filepath.Join(cp, filepath.Base(parts[1]))
 			copyFile(t, other, victim)
