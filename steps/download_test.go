@@ -124,3 +124,25 @@ func TestDownloadMissing(t *testing.T) {
 		t.Fatalf("error = %v, want ErrNotExist", err)
 	}
 }
+
+// TestDownloadStopsAtRecordedSize: an object replaced by a larger one
+// fails as soon as it passes the size its manifest records, not at its
+// end: download holds the bytes on disk until the check, and a huge
+// replacement would fill it first.
+func TestDownloadStopsAtRecordedSize(t *testing.T) {
+	data := randomData(t, 100<<10)
+	path := backup(t, data)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write(make([]byte, 4<<20))
+	f.Close()
+	got, out, err := download(path)
+	if err == nil || !strings.Contains(err.Error(), "larger than the 102") || len(got) != 0 {
+		t.Fatalf("error %v, %d bytes downstream", err, len(got))
+	}
+	if n := out["bytes"].(int64); n > 2<<20 {
+		t.Errorf("read %d bytes of a replacement past the recorded %d", n, len(data))
+	}
+}

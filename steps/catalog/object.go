@@ -67,6 +67,12 @@ func (o *CheckedObject) Read(p []byte) (int, error) {
 	for _, h := range o.hashes {
 		h.Write(p[:n])
 	}
+	if o.m != nil && o.m.StoredBytes > 0 && o.n > o.m.StoredBytes {
+		// Said at once, not at the end: a reader that holds the bytes
+		// until the check (download) would otherwise fill its disk.
+		o.err = fmt.Errorf("%s is corrupted or replaced: it is larger than the %d bytes its manifest records", o.url, o.m.StoredBytes)
+		return n, o.err
+	}
 	switch {
 	case err == io.EOF:
 		if o.err = o.check(); o.err != nil {
