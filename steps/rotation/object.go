@@ -48,10 +48,16 @@ func rewriteInPlace(ctx context.Context, b blob.Backend, j *journal) error {
 	return nil
 }
 
-// inPlaceMatches checks that the journal's new header over the object's
-// payload (all but its first OldHeaderLen bytes, whatever they are now: a
-// torn header write passes) has the digest want and the journal's size.
+// inPlaceMatches checks that the object is the one the journal was written
+// for: its header is the journal's old one, or a torn write of the new one
+// over it (each byte one or the other), and the new header over its
+// payload has the digest want and the journal's size. An in-place rewrap
+// keeps the payload, so the header is what tells an old journal (A to B,
+// put back after B to C) from this object's.
 func inPlaceMatches(ctx context.Context, b blob.Backend, j *journal, want manifest.Digest) error {
+	if int64(len(j.NewHeader)) != j.OldHeaderLen || int64(len(j.OldHeader)) != j.OldHeaderLen {
+		return fmt.Errorf("rewrap journal of %s: new header is %d bytes, old %d: cannot rewrite in place", j.Object, len(j.NewHeader), j.OldHeaderLen)
+	}
 	h, err := manifest.NewHash(want.Algorithm)
 	if err != nil {
 		return err
@@ -61,8 +67,15 @@ func inPlaceMatches(ctx context.Context, b blob.Backend, j *journal, want manife
 		return err
 	}
 	defer rc.Close()
-	if _, err := io.CopyN(io.Discard, rc, j.OldHeaderLen); err != nil {
+	notFor := fmt.Errorf("%s is not the object its rewrap journal was written for (an old journal put back, or the object changed since): not touched; check the backup with sluice backups verify, then remove its journal (%s)", b.URL(j.Object), "NAME"+journalSuffix)
+	head := make([]byte, j.OldHeaderLen)
+	if _, err := io.ReadFull(rc, head); err != nil {
 		return fmt.Errorf("reading %s: %w", b.URL(j.Object), err)
+	}
+	for i, c := range head {
+		if c != j.OldHeader[i] && c != j.NewHeader[i] {
+			return notFor
+		}
 	}
 	h.Write(j.NewHeader)
 	n, err := io.Copy(h, rc)
@@ -70,7 +83,7 @@ func inPlaceMatches(ctx context.Context, b blob.Backend, j *journal, want manife
 		return fmt.Errorf("reading %s: %w", b.URL(j.Object), err)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != want.Hex || int64(len(j.NewHeader))+n != j.NewSize {
-		return fmt.Errorf("%s is not the object its rewrap journal was written for (an old journal put back, or the object changed since): not touched; check the backup with sluice backups verify, then remove its journal (%s)", b.URL(j.Object), "NAME"+journalSuffix)
+		return notFor
 	}
 	return nil
 }

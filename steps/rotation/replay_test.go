@@ -16,12 +16,19 @@ import (
 
 // TestOldJournalPutBackIsRefused plays someone who can write the backup
 // folder: they keep a copy of the signed journal of an in-place rewrap
-// (A -> B) and put it back after a later re-encryption (B -> C) gave the
-// object a new file key. The next rotation must not write the old journal's
-// header over the object (which would leave bytes no key opens, under a
-// manifest sluice signs): it refuses, leaving the journal for the operator,
-// and the backup, its manifest and sidecar still agree and open with C.
+// (A -> B) and put it back after a later move B -> C: a re-encryption (a
+// new file key: written, the old header would leave bytes no key opens,
+// under a manifest sluice signs) or another in-place rewrap (the same
+// payload: written, it would roll the backup back onto retired key B).
+// The next rotation refuses, leaving the journal for the operator, and the
+// backup, its manifest and sidecar still agree and open with C.
 func TestOldJournalPutBackIsRefused(t *testing.T) {
+	for _, mode := range []string{ModeReencrypt, ModeRewrap} {
+		t.Run("then "+mode, func(t *testing.T) { testOldJournalPutBack(t, mode) })
+	}
+}
+
+func testOldJournalPutBack(t *testing.T, mode string) {
 	ctx := context.Background()
 	f := rotationtest.New(t, keys.TypeX25519, 1, 100<<10)
 	var name string
@@ -56,12 +63,12 @@ func TestOldJournalPutBackIsRefused(t *testing.T) {
 	if _, err := f.Store.Rotate(keys.RotateOptions{Type: keys.TypeX25519}); err != nil {
 		t.Fatal(err)
 	}
-	r2, err := New(blob.NewFile(f.Dest), f.Store, Options{Mode: ModeReencrypt})
+	r2, err := New(blob.NewFile(f.Dest), f.Store, Options{Mode: mode})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res, err := r2.Run(ctx); err != nil || len(res.Rewrapped) != 1 {
-		t.Fatalf("re-encrypt B -> C: %+v, %v", res, err)
+		t.Fatalf("move B -> C (%q): %+v, %v", mode, res, err)
 	}
 	active, _ := f.Store.Active()
 
