@@ -32,6 +32,8 @@ func downloadDefinition() runner.Definition {
 			{Name: "url", Type: "string", Doc: "URL of the object"},
 			{Name: "object", Type: "string", Doc: "name of the object: relative to from's folder with latest, else its file name"},
 			{Name: "created", Type: "string", Doc: "creation time recorded in the manifest (RFC 3339, UTC); empty when it has none"},
+			{Name: "plan", Type: "string", Doc: "the plan that made the backup, as its manifest records it; empty when it has none"},
+			{Name: "database", Type: "string", Doc: "the database the backup holds, as its manifest records it; empty when it has none"},
 			{Name: "key_ids", Type: "list", Doc: "age key ids recorded by the manifest's encrypt stage (for decrypt's expected_key_ids); empty when none"},
 			{Name: "manifest", Type: "string", Doc: "URL of the object's manifest; empty when it has none"},
 			{Name: "digest", Type: "string", Doc: "hex digest verified while streaming; empty when nothing recorded one"},
@@ -77,8 +79,10 @@ func downloadOutcome(o runner.Outputs) string {
 // sidecar and manifest record, and fails, having streamed nothing, when
 // they differ.
 type Download struct {
-	From   string `yaml:"from" required:"true" doc:"URL of the object to read: file:///abs/path, file://./relative/path, a plain path or s3://BUCKET/KEY; with latest, the folder to search"`
-	Latest bool   `yaml:"latest" doc:"from names a folder: read the newest complete backup anywhere under it (newest by its manifest's created time; objects without a manifest are ignored)"`
+	From     string `yaml:"from" required:"true" doc:"URL of the object to read: file:///abs/path, file://./relative/path, a plain path or s3://BUCKET/KEY; with latest, the folder to search"`
+	Latest   bool   `yaml:"latest" doc:"from names a folder: read the newest complete backup anywhere under it (newest by its manifest's created time; objects without a manifest are ignored); a folder with backups of several databases or plans needs database (and plan)"`
+	Database string `yaml:"database" doc:"with latest: only backups of this database (as the manifest's source records it)"`
+	Plan     string `yaml:"plan" doc:"with latest: only backups made by this plan (its name)"`
 	// Signature checks, before any byte of the object is read.
 	VerifyWith    runner.KeyName `yaml:"verify_with" doc:"the plan's keys: entry whose verification keys check the manifest's signature before anything is read (public parts suffice); default: the plan's only keys: entry"`
 	AllowUnsigned bool           `yaml:"allow_unsigned" doc:"accept an object whose manifest is not signed, or that has no manifest (logged as a warning): nothing then proves where its bytes came from"`
@@ -101,6 +105,9 @@ func (d *Download) Validate() error {
 	if d.Latest {
 		_, err := blob.OpenRoot(d.From)
 		return err
+	}
+	if d.Database != "" || d.Plan != "" {
+		return errors.New("database and plan choose among backups with latest: true; without it, from names one object")
 	}
 	_, _, err := blob.Open(d.From)
 	return err
@@ -132,7 +139,7 @@ func (d *Download) resolve(ctx context.Context, sc *runner.StepContext) (blob.Ba
 	if err != nil {
 		return nil, "", nil, catalog.Signature{}, err
 	}
-	bk, skipped, err := catalog.Newest(ctx, b, trust)
+	bk, skipped, err := catalog.Newest(ctx, b, trust, catalog.Series{Plan: d.Plan, Database: d.Database})
 	for _, p := range skipped {
 		sc.Logger.Warn("ignoring a manifest whose object is missing", "manifest", p.URL)
 	}
@@ -315,11 +322,13 @@ func (t *tempWriter) Write(p []byte) (int, error) {
 // outputs are the outputs every download has, from the manifest m of the
 // object (or backup) name.
 func (d *Download) outputs(b blob.Backend, name string, m *manifest.Manifest, sig catalog.Signature) runner.Outputs {
-	out := runner.Outputs{"url": b.URL(name), "object": name, "manifest": "", "created": "", "key_ids": []any{},
+	out := runner.Outputs{"url": b.URL(name), "object": name, "manifest": "", "created": "", "plan": "", "database": "", "key_ids": []any{},
 		"digest": "", "digest_algorithm": "", "verified": false, "signature": sig.State, "signed_by": sig.KeyID}
 	if m != nil {
 		out["manifest"] = b.URL(manifest.ManifestName(name))
 		out["created"] = m.Created.UTC().Format(time.RFC3339Nano)
+		s := catalog.Summarize(m)
+		out["plan"], out["database"] = s.Plan, s.Database
 		out["key_ids"] = runner.List(catalog.KeyIDs(m))
 	}
 	return out

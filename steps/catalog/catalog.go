@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -283,12 +284,25 @@ func (c *Catalog) Latest() (*Backup, bool) {
 	return &c.Backups[len(c.Backups)-1], true
 }
 
-// Newest reads b's catalogue through the gate t and returns its newest
-// complete backup (see Latest), with the manifests whose object is missing,
-// which it ignored. Objects without a manifest are incomplete and ignored
-// too. A manifest that cannot be read or does not pass the signature gate
-// is an error rather than a reason to pick an older backup silently.
-func Newest(ctx context.Context, b blob.Backend, t Trust) (*Backup, []Problem, error) {
+// Series names what backups are of: the plan that made them and the
+// database they hold. An empty field matches any.
+type Series struct {
+	Plan, Database string
+}
+
+func (s Series) matches(bk *Backup) bool {
+	return (s.Plan == "" || bk.Summary.Plan == s.Plan) && (s.Database == "" || bk.Summary.Database == s.Database)
+}
+
+// Newest reads b's catalogue through the gate t and returns the newest
+// complete backup of series s (see Latest), with the manifests whose
+// object is missing, which it ignored. Objects without a manifest are
+// incomplete and ignored too. A manifest that cannot be read or does not
+// pass the signature gate is an error rather than a reason to pick an
+// older backup silently. So is a folder whose matching backups are of
+// several plans or databases: the newest of them may be another
+// database's (a fleet's shared folder, or a copy someone put there).
+func Newest(ctx context.Context, b blob.Backend, t Trust, s Series) (*Backup, []Problem, error) {
 	c, err := Read(ctx, b, t)
 	if err != nil {
 		return nil, nil, fmt.Errorf("finding the newest backup: %w", err)
@@ -300,11 +314,28 @@ func Newest(ctx context.Context, b blob.Backend, t Trust) (*Backup, []Problem, e
 		}
 		skipped = append(skipped, p)
 	}
-	best, ok := c.Latest()
-	if !ok {
+	var best *Backup
+	var series []string
+	for i := range c.Backups {
+		bk := &c.Backups[i]
+		if !s.matches(bk) {
+			continue
+		}
+		best = bk // oldest first: the last match is the newest
+		if name := fmt.Sprintf("database %q by plan %q", bk.Summary.Database, bk.Summary.Plan); !slices.Contains(series, name) {
+			series = append(series, name)
+		}
+	}
+	if len(series) > 1 {
+		return nil, skipped, fmt.Errorf("finding the newest backup under %s: it holds backups of %s: set database: (and plan: when one database has backups of several plans) to say which", b.URL(""), strings.Join(series, ", "))
+	}
+	if best == nil {
 		note := ""
 		if len(skipped) > 0 {
 			note = fmt.Sprintf(" (%d manifest(s) without their object were ignored)", len(skipped))
+		}
+		if s != (Series{}) && len(c.Backups) > 0 {
+			return nil, skipped, fmt.Errorf("no backup of database %q by plan %q under %s (empty means any); its backups are of other databases or plans", s.Database, s.Plan, b.URL(""))
 		}
 		return nil, skipped, fmt.Errorf("no complete backup under %s: no object there has its manifest (NAME.manifest.json)%s; check the folder, or run a backup first", b.URL(""), note)
 	}

@@ -445,7 +445,28 @@ func TestCopiedManifestsAreNotBackups(t *testing.T) {
 			t.Errorf("genuine backup d%d: %v", d, err)
 		}
 	}
-	if _, _, err := catalog.Newest(ctx, b, trust); err == nil || !strings.Contains(err.Error(), "described by 2 manifests") {
+	if _, _, err := catalog.Newest(ctx, b, trust, catalog.Series{}); err == nil || !strings.Contains(err.Error(), "described by 2 manifests") {
 		t.Errorf("newest backup with copies around: %v", err)
+	}
+}
+
+// TestNewestOfOneSeries: a folder with backups of two databases (a fleet's
+// shared destination, or another database's backup copied in by someone
+// who can write it) gives no newest backup until the reader says which
+// database: the newest of all might restore the wrong data, and a drill
+// would prove nothing about the database it is for.
+func TestNewestOfOneSeries(t *testing.T) {
+	b := blob.NewFile(t.TempDir())
+	putBackupOf(t, b, "shop-1.age", day(1), "shop")
+	putBackupOf(t, b, "x/crm-2.age", day(2), "crm")
+	if _, _, err := catalog.Newest(ctx, b, trust, catalog.Series{}); err == nil || !strings.Contains(err.Error(), `database "crm" by plan "nightly", database "shop"`) && !strings.Contains(err.Error(), `database "shop" by plan "nightly", database "crm"`) {
+		t.Errorf("newest of two databases: %v; want an error naming both", err)
+	}
+	bk, _, err := catalog.Newest(ctx, b, trust, catalog.Series{Database: "shop"})
+	if err != nil || bk.Name != "shop-1.age" {
+		t.Errorf("newest of shop: %v, %v", bk, err)
+	}
+	if _, _, err := catalog.Newest(ctx, b, trust, catalog.Series{Database: "nope"}); err == nil || !strings.Contains(err.Error(), `no backup of database "nope"`) {
+		t.Errorf("newest of a database with no backup: %v", err)
 	}
 }
