@@ -68,7 +68,7 @@ func AdoptUnsigned(ctx context.Context, b blob.Backend, which string, opts Adopt
 			continue
 		}
 		r := AdoptResult{Name: bk.Name, URL: bk.URL}
-		if err := adoptOne(ctx, b, bk, signer, since, opts.Force, vopts, &r); err != nil {
+		if err := adoptOne(ctx, b, bk, signer, opts.Store, since, opts.Force, vopts, &r); err != nil {
 			r.Error = err.Error()
 		}
 		out = append(out, r)
@@ -86,7 +86,7 @@ func AdoptUnsigned(ctx context.Context, b blob.Backend, which string, opts Adopt
 
 // adoptOne signs one unsigned backup after a content check (see
 // AdoptUnsigned).
-func adoptOne(ctx context.Context, b blob.Backend, bk *Backup, signer *signing.Signer, since time.Time, force bool, vopts VerifyOptions, r *AdoptResult) error {
+func adoptOne(ctx context.Context, b blob.Backend, bk *Backup, signer *signing.Signer, store *keys.Dir, since time.Time, force bool, vopts VerifyOptions, r *AdoptResult) error {
 	signed, err := ReadManifest(ctx, b, bk.Name, vopts.Trust)
 	if err != nil {
 		return err
@@ -103,6 +103,20 @@ func adoptOne(ctx context.Context, b blob.Backend, bk *Backup, signer *signing.S
 	}
 	if r.Verify.Level != LevelContent {
 		return fmt.Errorf("verified at %s level only (%s): signing needs a content verify", r.Verify.Level, r.Verify.Note)
+	}
+	// A manifest without an encrypt stage is "verified" without any key:
+	// anyone who can write the folder can make one (a plaintext dump).
+	if len(r.Verify.KeyIDs) == 0 {
+		return errors.New("no key of the store opened it (its manifest records no encryption): only backups the store's keys open can be adopted")
+	}
+	for _, id := range r.Verify.KeyIDs {
+		k, err := store.Key(id)
+		if err != nil {
+			return err
+		}
+		if !force && !since.IsZero() && !k.Created.Before(since) {
+			return fmt.Errorf("it opens with key %s, made after the store's first signing key (%s), when backups were already signed: an unsigned one may be forged; check it and pass --force to sign it anyway", id, since.UTC().Format(time.RFC3339))
+		}
 	}
 	// The verify read the manifest again: it must still be the bytes that
 	// are signed now.
