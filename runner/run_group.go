@@ -84,8 +84,16 @@ type groupResult struct {
 
 // settleGroup records every member's state after the last attempt in recs.
 // The member that failed first is failed; sinks of a failed group (aborted)
-// and members that failed because of it are cancelled.
+// and members that failed because of it are cancelled, or failed when the
+// member that failed may (continue_on_error) and they may not: that covers
+// the step it is written on, not an upload whose commit did not happen.
 func (r *run) settleGroup(ctx context.Context, active []*Step, gr *groupResult, started time.Time, attempts int, recs map[string]record) {
+	mayFail := false
+	for _, s := range active {
+		if s.ID == gr.failed {
+			mayFail = s.ContinueOnError
+		}
+	}
 	for _, s := range active {
 		res := *gr.members[s.ID]
 		switch {
@@ -96,7 +104,11 @@ func (r *run) settleGroup(ctx context.Context, active []*Step, gr *groupResult, 
 		case res.err == nil && s.Def.Kind != KindSink:
 			// It did its part; the stream failed further down.
 		default:
-			recs[s.ID] = record{status: StatusCancelled, err: &errFailFast{step: gr.failed}, outputs: res.outs,
+			status := StatusCancelled
+			if mayFail && !s.ContinueOnError {
+				status = StatusFailed
+			}
+			recs[s.ID] = record{status: status, err: &errFailFast{step: gr.failed}, outputs: res.outs,
 				started: started, finished: time.Now(), attempts: attempts, gates: res.gates, bytes: res.bytes}
 			continue
 		}

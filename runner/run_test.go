@@ -3,6 +3,9 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -269,5 +272,32 @@ steps:
 	}
 	if got := rep.Step("a").Outputs["value"]; got != "for " || rep.Target != "" || rep.Labels != nil {
 		t.Errorf("without a target: a.value %v, target %q, labels %v", got, rep.Target, rep.Labels)
+	}
+}
+
+// TestRunContinueOnErrorCoversOnlyItsStep: a best-effort mirror marked
+// continue_on_error fails in the same stream as the primary sink. The
+// stream fails as a whole, so the primary's file is not committed; the
+// run must fail for it. It succeeded with exit 0 and nothing stored: the
+// primary was recorded as cancelled, which never fails a run.
+func TestRunContinueOnErrorCoversOnlyItsStep(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	dir := t.TempDir()
+	primary := filepath.Join(dir, "primary")
+	rep, err := runPlan(t, context.Background(), fmt.Sprintf(`
+version: 1
+steps:
+  src:     {type: gen, with: {size: 100000}}
+  primary: {type: file, input: src, with: {path: %q}}
+  mirror:  {type: file, input: src, continue_on_error: true, with: {path: %q, fail_at: 10}}
+`, primary, filepath.Join(dir, "mirror")), RunOptions{})
+	if err == nil || rep.Status != StatusFailed {
+		t.Fatalf("run %s, error %v; want failed: the primary stored nothing", rep.Status, err)
+	}
+	if got := stepStatus(t, rep, "primary"); got != StatusFailed {
+		t.Errorf("primary: %s, want failed", got)
+	}
+	if _, err := os.Stat(primary); err == nil {
+		t.Error("the primary's file was committed from a failed stream")
 	}
 }
