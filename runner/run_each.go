@@ -151,6 +151,12 @@ func (r *run) forEachItems(ctx context.Context, s *Step) (items []*item, list bo
 		if v, err = s.ForEach.Expr.Eval(r.env(ctx)); err != nil {
 			return nil, false, fmt.Errorf("evaluating for_each %q: %w", s.ForEach.Expr.String(), err)
 		}
+		// An empty list or map runs nothing on purpose; no value at all is
+		// a param not given or an output never set, whose gates would
+		// otherwise pass unevaluated.
+		if v == nil {
+			return nil, false, fmt.Errorf("for_each %q has no value (a param not given, an output not set): give it a list or a map, or an empty one to run nothing", s.ForEach.Expr.String())
+		}
 	}
 	all, list, err := splitItems(v)
 	if err != nil {

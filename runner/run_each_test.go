@@ -200,3 +200,26 @@ steps:
 		t.Fatalf("error = %v", err)
 	}
 }
+
+// TestForEachWithoutValueFails: an optional map param that was not given
+// makes for_each run nothing; the step was skipped, its gates never ran,
+// and the run exited 0 with no backup made. No value is an error now; an
+// empty map still runs nothing.
+func TestForEachWithoutValueFails(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	plan := `
+version: 1
+params:
+  dbs: {type: map}
+steps:
+  each: {type: act, for_each: "${{ params.dbs }}", assert: ["true"]}
+`
+	rep, err := runPlan(t, context.Background(), plan, RunOptions{})
+	if err == nil || rep.Status != StatusFailed || !strings.Contains(err.Error(), "has no value") {
+		t.Fatalf("for_each over a param not given: run %s, %v; want failed, saying it has no value", rep.Status, err)
+	}
+	rep, err = runPlan(t, context.Background(), plan, RunOptions{Params: map[string]any{"dbs": map[string]any{}}})
+	if err != nil || stepStatus(t, rep, "each") != StatusSkipped {
+		t.Fatalf("for_each over an empty map: %v, %v; want the step skipped", stepStatus(t, rep, "each"), err)
+	}
+}
