@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluice-dev/sluice/steps/keys"
+	"github.com/sluice-dev/sluice/steps/rotation"
 )
 
 // keysDestroy erases a retired key's identity from a dir store, after
@@ -20,6 +21,7 @@ func keysDestroyCommand(a *app) *cobra.Command {
 	fs := c.Flags()
 	dests := fs.String("dest", "", "comma-separated folder URLs of the backups that may need the key; default: every destination the ledger knows")
 	reason := fs.String("reason", "", "why, recorded in the ledger")
+	retiredFor := fs.Duration("retired-for", 24*time.Hour, "refuse unless the key was retired at least this long ago: a backup that started before the rotation may still be writing with it, and a backup host's exported copy keeps it active until it is exported again")
 	c.RunE = func(_ *cobra.Command, pos []string) error {
 		if len(pos) != 2 {
 			return usagef("keys destroy takes a key folder and a key id")
@@ -39,6 +41,11 @@ func keysDestroyCommand(a *app) *cobra.Command {
 		}
 		defer unlock()
 		id := pos[1]
+		if k, err := d.Key(id); err == nil && !k.Retired.IsZero() {
+			if age := time.Since(k.Retired); age < *retiredFor {
+				return fmt.Errorf("refusing to destroy key %s: it was retired %s ago, less than --retired-for %s: a backup that started before the rotation may still be encrypting to it, and backup hosts keep it active until their copy of the store is exported again; wait, or pass a shorter --retired-for once they are done", id, age.Round(time.Second), *retiredFor)
+			}
+		}
 		known := d.Destinations()
 		if len(folders) == 0 {
 			if len(known) == 0 {
@@ -56,6 +63,15 @@ func keysDestroyCommand(a *app) *cobra.Command {
 			return fmt.Errorf("refusing to destroy key %s: the ledger records backups written to %s, which --dest does not cover: add them to --dest or leave --dest out to check every known destination (sluice keys dest forget %s URL for one that no longer exists)", id, strings.Join(urls, ", "), d.Path())
 		}
 		check := func() error {
+			for _, f := range folders {
+				pending, err := rotation.PendingMoves(ctx, f)
+				if err != nil {
+					return err
+				}
+				if len(pending) > 0 {
+					return fmt.Errorf("refusing to destroy key %s: %s has an unfinished key rotation (a rewrap journal), which needs the old keys to finish: run rotate-key again first", id, strings.Join(pending, ", "))
+				}
+			}
 			byKey, err := backupsByKey(ctx, d, folders)
 			if err != nil {
 				return err

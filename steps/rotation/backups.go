@@ -84,3 +84,25 @@ func BackupsByKey(ctx context.Context, dest string, trust catalog.Trust) (map[st
 	}
 	return out, nil
 }
+
+// PendingMoves returns the URLs of the backups under the destination
+// folder URL dest that have a rewrap journal: a move a crash interrupted,
+// which the next rotation finishes with the old key (it must open the old
+// header), so no key may be destroyed meanwhile.
+func PendingMoves(ctx context.Context, dest string) ([]string, error) {
+	b, err := blob.OpenRoot(dest)
+	if err != nil {
+		return nil, err
+	}
+	infos, err := b.List(ctx, "")
+	if err != nil {
+		return nil, fmt.Errorf("listing %s: %w", dest, err)
+	}
+	var out []string
+	for _, in := range infos {
+		if obj, ok := strings.CutSuffix(in.Name, journalSuffix); ok {
+			out = append(out, b.URL(obj))
+		}
+	}
+	return out, nil
+}
