@@ -78,6 +78,8 @@ func (r *run) watchStream(label string, out *countWriter) (stop func()) {
 				n, phase := out.n.Load(), ""
 				if c := out.checking.Load(); n == 0 && c > 0 {
 					n, phase = c, "checking"
+				} else if c > 0 && last > n {
+					last = 0 // the checking phase ended: its count is not this one's
 				}
 				rate := float64(n-last) / now.Sub(lastAt).Seconds()
 				last, lastAt = n, now

@@ -80,7 +80,7 @@ func downloadOutcome(o runner.Outputs) string {
 // they differ.
 type Download struct {
 	From     string `yaml:"from" required:"true" doc:"URL of the object to read: file:///abs/path, file://./relative/path, a plain path or s3://BUCKET/KEY; with latest, the folder to search"`
-	Latest   bool   `yaml:"latest" doc:"from names a folder: read the newest complete backup anywhere under it (newest by its manifest's created time; objects without a manifest are ignored); a folder with backups of several databases or plans needs database (and plan)"`
+	Latest   bool   `yaml:"latest" doc:"from names a folder: read the newest complete backup anywhere under it (newest by its manifest's created time; objects without a manifest are ignored); a folder with backups of several databases needs database"`
 	Database string `yaml:"database" doc:"with latest: only backups of this database (as the manifest's source records it)"`
 	Plan     string `yaml:"plan" doc:"with latest: only backups made by this plan (its name)"`
 	// Signature checks, before any byte of the object is read.

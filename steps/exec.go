@@ -131,18 +131,20 @@ func (e *Exec) argv(sc *runner.StepContext) (argv, env []string, err error) {
 		return nil, nil, errors.New("command: the program's name is empty")
 	}
 	for i, a := range argv {
-		if holdsSecret(a, sc.Secrets) {
+		if addsSecret(e.Command[i], a, sc.Secrets) {
 			return nil, nil, fmt.Errorf("command[%d] holds a secret (a secret param, the password of a connection string, a secret environment variable), and other local users can read a process's command line: hand it over in env: (env: {PGPASSWORD: ...}) and let the command read it there (shell: true and \"$PGPASSWORD\", or the program's own variable)", i)
 		}
 	}
 	return argv, nil, nil
 }
 
-// holdsSecret tells whether s contains one of secrets (those long enough
-// to be told from ordinary text, as the redactor's).
-func holdsSecret(s string, secrets []string) bool {
+// addsSecret tells whether expanding written into s put one of secrets
+// (those long enough to be told from ordinary text, as the redactor's)
+// into it: a word the plan writes itself ("postgres", when PGPASSWORD is
+// that too) is not a secret's doing.
+func addsSecret(written, s string, secrets []string) bool {
 	for _, v := range secrets {
-		if len(v) >= runner.MinSecretLen && strings.Contains(s, v) {
+		if len(v) >= runner.MinSecretLen && strings.Count(s, v) > strings.Count(written, v) {
 			return true
 		}
 	}

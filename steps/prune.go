@@ -44,7 +44,7 @@ func pruneDefinition() runner.Definition {
 			{Name: "kept", Type: "int", Doc: "backups kept (with incomplete: leftovers kept as too recent)"},
 			{Name: "to_delete", Type: "int", Doc: "backups the policy does not keep (with incomplete: leftovers old enough), deleted unless dry_run"},
 			{Name: "deleted", Type: "int", Doc: "backups (with incomplete: leftover objects and uploads) deleted; 0 in a dry run"},
-			{Name: "protected", Type: "string", Doc: "the backups kept as the newest verified one (or the newest, when none is verified) of each series (plan and database), comma-separated, newest first; empty when there is none"},
+			{Name: "protected", Type: "string", Doc: "the backups kept as the newest verified one (or the newest, when none is verified) of each series (the backups of one database), comma-separated, newest first; empty when there is none"},
 			{Name: "backups", Type: "list", Doc: "one map per backup, newest first: name, url, created, keep, deleted, reasons"},
 			{Name: "incomplete", Type: "list", Doc: "with incomplete: one map per leftover of sluice's (an object without a manifest, or the files of one that is gone): name, url, size, modified, files, object_missing, remove, removed, note"},
 			{Name: "uploads", Type: "list", Doc: "with incomplete: one map per unfinished upload (file://: a pending file, id its name; s3://: a multipart upload): name, id, started, abort, aborted"},

@@ -308,7 +308,8 @@ func requireAge(r io.Reader) (io.Reader, error) {
 		return nil, errors.New(`refusing to store a stream that is not age-encrypted (it does not start with "age-encryption.org/v1"): add an encrypt step before the upload, or set allow_plaintext: true`)
 	}
 	if _, _, err := agefile.Parse(bytes.NewReader(head)); err != nil {
-		return nil, fmt.Errorf("refusing to store a stream that starts like an age file but has no valid age header in its first %d KiB (%v): add an encrypt step before the upload, or set allow_plaintext: true", maxAgeHeader>>10, err)
+		// Not quoting the parse error: it may quote the stream, a dump's text.
+		return nil, fmt.Errorf("refusing to store a stream that starts like an age file but has no valid age header (recipient stanzas and MAC line) in its first %d KiB: add an encrypt step before the upload, or set allow_plaintext: true", maxAgeHeader>>10)
 	}
 	return br, nil
 }

@@ -215,6 +215,10 @@ func checkNoSecrets(p *runner.Plan, inv *inventory.Inventory, opts Options) erro
 	return nil
 }
 
+// keywordDSN is libpq's key=value form, by its first keyword (not any
+// text with '=': a base64 token ends with one).
+var keywordDSN = regexp.MustCompile(`^\s*(host|hostaddr|port|dbname|user|service|sslmode|application_name|connect_timeout|options)\s*=`)
+
 // clearOfSecrets tells whether every value in n is ${{ }} (the
 // environment's, at run time) or a connection string without a password.
 func clearOfSecrets(n *yaml.Node) bool {
@@ -233,7 +237,7 @@ func clearOfSecrets(n *yaml.Node) bool {
 		return true
 	}
 	s := n.Value
-	dsn := strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://") || strings.Contains(s, "host=")
+	dsn := strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://") || keywordDSN.MatchString(s)
 	return strings.Contains(s, "${{") || dsn && len(runner.Passwords(s)) == 0
 }
 

@@ -143,6 +143,8 @@ steps:
 	for inv, want := range map[string]string{
 		"version: 1\ntargets:\n  a: {params: {token: tok-SUPER-SECRET-123, db: \"postgres://backup@shop-db/shop\"}}\n": `target "a" gives the secret param "token" in clear`,
 		"version: 1\ntargets:\n  a: {params: {token: \"${{ env.TOKEN }}\", db: \"postgres://backup@shop-db/shop\"}}\n": "",
+		"version: 1\ntargets:\n  a: {params: {token: \"${{ env.TOKEN }}\", db: \"service=shop\"}}\n":                   "",
+		"version: 1\ntargets:\n  a: {params: {token: \"dG9rLVNVUEVSLVNFQ1JFVA==\", db: \"service=shop\"}}\n":           `gives the secret param "token" in clear`,
 	} {
 		in, err := inventory.Load("fleet.yaml", []byte(inv))
 		if err != nil {

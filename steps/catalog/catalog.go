@@ -295,13 +295,13 @@ func (s Series) matches(bk *Backup) bool {
 }
 
 // Newest reads b's catalogue through the gate t and returns the newest
-// complete backup of series s (see Latest), with the manifests whose
+// complete backup that s selects (see Latest), with the manifests whose
 // object is missing, which it ignored. Objects without a manifest are
 // incomplete and ignored too. A manifest that cannot be read or does not
 // pass the signature gate is an error rather than a reason to pick an
-// older backup silently. So is a folder whose matching backups are of
-// several plans or databases: the newest of them may be another
-// database's (a fleet's shared folder, or a copy someone put there).
+// older backup silently. So is a folder whose selected backups are of
+// several databases: the newest of them may be another database's (a
+// fleet's shared folder, or a copy someone put there).
 func Newest(ctx context.Context, b blob.Backend, t Trust, s Series) (*Backup, []Problem, error) {
 	c, err := Read(ctx, b, t)
 	if err != nil {
@@ -322,12 +322,12 @@ func Newest(ctx context.Context, b blob.Backend, t Trust, s Series) (*Backup, []
 			continue
 		}
 		best = bk // oldest first: the last match is the newest
-		if name := fmt.Sprintf("database %q by plan %q", bk.Summary.Database, bk.Summary.Plan); !slices.Contains(series, name) {
+		if name := fmt.Sprintf("database %q", bk.Summary.Database); !slices.Contains(series, name) {
 			series = append(series, name)
 		}
 	}
 	if len(series) > 1 {
-		return nil, skipped, fmt.Errorf("finding the newest backup under %s: it holds backups of %s: set database: (and plan: when one database has backups of several plans) to say which", b.URL(""), strings.Join(series, ", "))
+		return nil, skipped, fmt.Errorf("finding the newest backup under %s: it holds backups of %s: set database: to say which", b.URL(""), strings.Join(series, ", "))
 	}
 	if best == nil {
 		note := ""

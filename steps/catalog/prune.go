@@ -49,10 +49,12 @@ func (r *PruneResult) ToDelete() int {
 }
 
 // PlanPrune applies p to each series of the catalogue, the backups of one
-// plan and one database, and protects in each the newest verified backup
-// (or, when none is verified, the newest backup). Several databases or
-// plans often share a destination (a fleet, plans/backup.yaml's default):
-// as one series, one database's daily backups would push out another's.
+// database, and protects in each the newest verified backup (or, when none
+// is verified, the newest backup). Several databases often share a
+// destination (a fleet, plans/backup.yaml's default): as one series, one
+// database's daily backups would push out another's. Not per plan: a plan
+// renamed (or exported, which runs it as plan.yaml) would start a series
+// that never ages out the old one.
 func PlanPrune(c *Catalog, p Policy) (*PruneResult, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
@@ -82,13 +84,13 @@ func PlanPrune(c *Catalog, p Policy) (*PruneResult, error) {
 	return res, nil
 }
 
-// series splits the backups by plan and database, each oldest first.
+// series splits the backups by database, each oldest first.
 func (c *Catalog) series() [][]*Backup {
-	index := map[[2]string]int{}
+	index := map[string]int{}
 	var out [][]*Backup
 	for i := range c.Backups {
 		bk := &c.Backups[i]
-		key := [2]string{bk.Summary.Plan, bk.Summary.Database}
+		key := bk.Summary.Database
 		j, ok := index[key]
 		if !ok {
 			j = len(out)

@@ -203,5 +203,5 @@ func short(s string) string {
 // block (an ssh or other private key).
 func looksPrivate(s string) bool {
 	u := strings.ToUpper(strings.TrimSpace(s))
-	return strings.HasPrefix(u, "AGE-SECRET-KEY-") || strings.HasPrefix(u, "AGE-PLUGIN-") || strings.HasPrefix(u, "-----BEGIN")
+	return strings.HasPrefix(u, "AGE-SECRET-KEY-") || strings.HasPrefix(u, "AGE-PLUGIN-") || strings.HasPrefix(u, "-----BEGIN") && strings.Contains(u, "PRIVATE KEY")
 }
