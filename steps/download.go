@@ -36,7 +36,7 @@ func downloadDefinition() runner.Definition {
 			{Name: "database", Type: "string", Doc: "the database the backup holds, as its manifest records it; empty when it has none"},
 			{Name: "key_ids", Type: "list", Doc: "age key ids recorded by the manifest's encrypt stage (for decrypt's expected_key_ids); empty when none"},
 			{Name: "manifest", Type: "string", Doc: "URL of the object's manifest; empty when it has none"},
-			{Name: "digest", Type: "string", Doc: "hex digest verified while streaming; empty when nothing recorded one"},
+			{Name: "digest", Type: "string", Doc: "hex digest verified over the whole object before it streamed; empty when nothing recorded one"},
 			{Name: "digest_algorithm", Type: "string", Doc: "algorithm of digest"},
 			{Name: "verified", Type: "bool", Doc: "whether a recorded digest was checked"},
 			{Name: "signature", Type: "string", Doc: "how the manifest passed the signature check: signed, or unsigned / unchecked when allow_unsigned accepted it"},
@@ -154,10 +154,10 @@ func (d *Download) resolve(ctx context.Context, sc *runner.StepContext) (blob.Ba
 	return b, bk.Name, m, bk.Signature, nil
 }
 
-// Produce checks the object's manifest signature, then streams the object
-// to w through the digest check (catalog.CheckedObject): it fails at the
-// end when the bytes differ from the digests its sidecars and manifest
-// record.
+// Produce checks the object's manifest signature, then the whole object
+// against the digests its sidecars and manifest record (see
+// holdUntilChecked), and only then streams it to w; it fails, having
+// written nothing, when they differ.
 func (d *Download) Produce(ctx context.Context, sc *runner.StepContext, w io.Writer) (runner.Outputs, error) {
 	found := d.found
 	if found == nil {

@@ -20,12 +20,20 @@ import (
 // bytes, each committed atomically or repeatable, and the reads that check
 // them.
 
+// checkInPlace refuses a journal whose headers cannot be swapped in place.
+func (j *journal) checkInPlace() error {
+	if int64(len(j.NewHeader)) != j.OldHeaderLen || int64(len(j.OldHeader)) != j.OldHeaderLen {
+		return fmt.Errorf("rewrap journal of %s: new header is %d bytes, old %d: cannot rewrite in place", j.Object, len(j.NewHeader), j.OldHeaderLen)
+	}
+	return nil
+}
+
 // rewriteInPlace writes the journal's new header over the old one (same
 // length) and syncs. A torn write is repaired by the next resume, which
 // writes it again.
 func rewriteInPlace(ctx context.Context, b blob.Backend, j *journal) error {
-	if int64(len(j.NewHeader)) != j.OldHeaderLen || int64(len(j.OldHeader)) != j.OldHeaderLen {
-		return fmt.Errorf("rewrap journal of %s: new header is %d bytes, old %d: cannot rewrite in place", j.Object, len(j.NewHeader), j.OldHeaderLen)
+	if err := j.checkInPlace(); err != nil {
+		return err
 	}
 	fb, ok := b.(*blob.File)
 	if !ok {
@@ -55,8 +63,8 @@ func rewriteInPlace(ctx context.Context, b blob.Backend, j *journal) error {
 // keeps the payload, so the header is what tells an old journal (A to B,
 // put back after B to C) from this object's.
 func inPlaceMatches(ctx context.Context, b blob.Backend, j *journal, want manifest.Digest) error {
-	if int64(len(j.NewHeader)) != j.OldHeaderLen || int64(len(j.OldHeader)) != j.OldHeaderLen {
-		return fmt.Errorf("rewrap journal of %s: new header is %d bytes, old %d: cannot rewrite in place", j.Object, len(j.NewHeader), j.OldHeaderLen)
+	if err := j.checkInPlace(); err != nil {
+		return err
 	}
 	h, err := manifest.NewHash(want.Algorithm)
 	if err != nil {
